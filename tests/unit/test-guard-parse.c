@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* test-guard-parse.c - the parts of bpf/ that need no privilege: mountinfo parsing, cgroup
+ * helpers on this machine, egress rule parsing, argument checks and the forced-unsupported
+ * probe. */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "guard-testlib.h"
+#include "guard.h"
+#include "util.h"
+
+static const char hybrid[] =
+	"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+	"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+	"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+static const char v2only[] =
+	"22 1 0:21 / /proc rw - proc proc rw\n"
+	"30 24 0:26 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
+/* A bind mount of a sub-cgroup first, then the real root; the mount point has a space. */
+static const char nested[] =
+	"50 1 0:26 /system.slice /srv/cg rw - cgroup2 cgroup2 rw\n"
+	"51 1 0:26 / /run/my\\040cgroup rw master:3 - cgroup2 cgroup2 rw\n";
+static const char none[] = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n";
+
+static void test_mountinfo(void)
+{
+	char buf[PATH_MAX], tiny[8];
+
+	TL_CHECK(cgroup_v2_mount_from_mountinfo(hybrid, buf, sizeof(buf)) == 0);
+	TL_CHECK(streq(buf, "/sys/fs/cgroup/unified"));
+	TL_CHECK(cgroup_v2_mount_from_mountinfo(v2only, buf, sizeof(buf)) == 0);
+	TL_CHECK(streq(buf, "/sys/fs/cgroup"));
+	TL_CHECK(cgroup_v2_mount_from_mountinfo(nested, buf, sizeof(buf)) == 0);
+	TL_CHECK(streq(buf, "/run/my cgroup"));
+	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(none, buf, sizeof(buf)), -ENOENT);
+	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo("", buf, sizeof(buf)), -ENOENT);
+	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(hybrid, tiny, sizeof(tiny)), -ENAMETOOLONG);
+}
+
+static void test_cgroup_helpers(void)
+{
+	char mount[PATH_MAX], own[PATH_MAX], tiny[4];
+	uint64_t id = 0, own_id = 0;
+
+	TL_CHECK(cgroup_v2_mount(mount, sizeof(mount)) == 0);
+	TL_CHECK(cgroup_id_of_path(mount, &id) == 0);
+	TL_CHECK_EQ(id, 1); /* the root cgroup's id */
+	TL_CHECK(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
+	TL_CHECK(startswith(own, mount));
+	TL_CHECK(cgroup_v2_path_of_pid(getpid(), own, sizeof(own)) == 0);
+	TL_CHECK(cgroup_id_of_path(own, &own_id) == 0);
+	TL_CHECK(own_id >= 1);
+	TL_CHECK_EQ(cgroup_v2_path_of_pid(getpid(), tiny, sizeof(tiny)), -ENAMETOOLONG);
+	TL_CHECK_EQ(cgroup_v2_path_of_pid(-1, own, sizeof(own)), -EINVAL);
+	TL_CHECK_EQ(cgroup_id_of_path("/nonexistent/capbus", &id), -ENOENT);
+}
+
+static void test_rules(void)
+{
+	struct egress_rule r, untouched = {.port = 4242};
+	struct in_addr lo;
+	struct in6_addr lo6;
+
+	inet_pton(AF_INET, "127.0.0.1", &lo);
+	inet_pton(AF_INET6, "::1", &lo6);
+
+	TL_CHECK(egress_rule_parse("tcp:127.0.0.1:8080", &r) == 0);
+	TL_CHECK(r.proto == EGRESS_TCP && r.family == 4 && !r.any_addr && r.port == 8080);
+	TL_CHECK(r.addr.v4.s_addr == lo.s_addr);
+	TL_CHECK(egress_rule_parse("udp:[::1]:53", &r) == 0);
+	TL_CHECK(r.proto == EGRESS_UDP && r.family == 6 && !r.any_addr && r.port == 53);
+	TL_CHECK(memcmp(&r.addr.v6, &lo6, 16) == 0);
+	TL_CHECK(egress_rule_parse("tcp4:*:443", &r) == 0);
+	TL_CHECK(r.family == 4 && r.any_addr && r.port == 443);
+	TL_CHECK(egress_rule_parse("udp6:*:*", &r) == 0);
+	TL_CHECK(r.family == 6 && r.any_addr && r.port == 0);
+	TL_CHECK(egress_rule_parse("tcp:10.1.2.3:*", &r) == 0);
+	TL_CHECK(r.port == 0 && !r.any_addr);
+	TL_CHECK(egress_rule_parse("tcp6:[2001:db8::1]:65535", &r) == 0);
+	TL_CHECK(r.port == 65535);
+
+	static const char *const bad[] = {
+		"", "tcp", "tcp:", "tcp::80", "tcp:*:80", "sctp:1.2.3.4:1", "tcp:1.2.3.4:0",
+		"tcp:1.2.3.4:65536", "tcp:1.2.3.4:+80", "tcp:1.2.3.4:80 ", "tcp:1.2.3.4: 80",
+		"tcp:1.2.3:80", "tcp:::1:80", "tcp:[::1]80", "tcp:[::1:80", "tcp:[]:80",
+		"tcp4:[::1]:80", "tcp6:1.2.3.4:80", "tcp:[1.2.3.4]:80", "tcp:1.2.3.4:80:1",
+		"TCP:1.2.3.4:80", "tcp5:*:1", "udp:1.2.3.4:-1", "tcp:1.2.3.4:0x50",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = untouched;
+		if (egress_rule_parse(bad[i], &r) != -EINVAL) {
+			fprintf(stderr, "accepted bad rule '%s'\n", bad[i]);
+			TL_CHECK(!"bad rule accepted");
+		}
+		TL_CHECK(r.port == 4242); /* output untouched on failure */
+	}
+}
+
+static void test_args(void)
+{
+	struct guard *g = (struct guard *)0x1;
+	struct egress *e = (struct egress *)0x1;
+	struct egress_rule r = {.proto = 9, .family = 4};
+	char name[200];
+
+	TL_CHECK_EQ(guard_probe(GUARD_PROBE_FORCE_UNSUPPORTED), -EOPNOTSUPP);
+	TL_CHECK_EQ(guard_probe(0x80), -EINVAL);
+	TL_CHECK_EQ(guard_open(&g, "relative", NULL), -EINVAL);
+	TL_CHECK_EQ(guard_open(&g, "@", NULL), -EINVAL);
+	TL_CHECK_EQ(guard_open(&g, "", NULL), -EINVAL);
+	TL_CHECK_EQ(guard_open(&g, NULL, NULL), -EINVAL);
+	memset(name, 'a', sizeof(name));
+	name[0] = '@';
+	name[109] = 0; /* '@' + 108 bytes: one too many */
+	TL_CHECK_EQ(guard_open(&g, name, NULL), -EINVAL);
+	name[0] = '/';
+	TL_CHECK_EQ(guard_open(&g, name, NULL), -EINVAL); /* 109 bytes */
+	TL_CHECK(g == (struct guard *)0x1);
+	TL_CHECK_EQ(guard_open(&g, "@x", "/nonexistent/capbus-scope"), -ENOENT);
+	TL_CHECK_EQ(egress_attach(&e, 0, &r, 1), -EINVAL);
+	TL_CHECK_EQ(egress_attach(&e, -1, NULL, 0), -EINVAL);
+	TL_CHECK_EQ(egress_attach(&e, 0, NULL, 65), -EINVAL);
+	TL_CHECK(e == (struct egress *)0x1);
+	guard_free(NULL);
+	egress_free(NULL);
+}
+
+int main(void)
+{
+	test_mountinfo();
+	test_cgroup_helpers();
+	test_rules();
+	test_args();
+	printf("ok\n");
+	return 0;
+}

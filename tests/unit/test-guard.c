@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/* test-guard.c - the bus-socket guard against the real kernel.
+ *
+ * Builds a private subtree beneath this process's cgroup:
+ *   capbus-test-PID-guard/{allowed, allowed/child, forbidden, other}
+ * attaches guards to the subtree root (never the hierarchy root), listens on abstract names and
+ * checks who may connect. Needs root and the unix connect hook: exit 77 otherwise (fail when
+ * CI=true). */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "guard-testlib.h"
+#include "guard.h"
+#include "util.h"
+
+struct fixture {
+	struct tl_subtree tree;
+	char own[PATH_MAX]; /* where this test process lives */
+	char allowed[PATH_MAX], child[PATH_MAX], forbidden[PATH_MAX], other[PATH_MAX];
+	uint64_t allowed_id, forbidden_id, other_id;
+	char bus[64];  /* "@capbus-test-PID-bus" */
+	char bus2[64]; /* a second guarded name */
+	char free_name[64]; /* an unguarded name */
+	char longer[64]; /* bus + one byte: different abstract socket */
+	int lfd, lfd2, lfd_free, lfd_longer;
+};
+
+struct conn_arg {
+	const char *name;
+	const char *comm;
+	uid_t uid; /* (uid_t)-1: keep */
+};
+
+static int child_connect(void *p)
+{
+	const struct conn_arg *a = p;
+
+	if (a->comm)
+		prctl(PR_SET_NAME, a->comm, 0, 0, 0);
+	if (a->uid != (uid_t)-1 && setresuid(a->uid, a->uid, a->uid) < 0)
+		return 203;
+	return tl_connect_unix(a->name);
+}
+
+/* errno of a connect to `name` from a fresh child in cgroup `cg` (0 = connected). */
+static int connect_from(const char *cg, const char *name)
+{
+	struct conn_arg a = {.name = name, .uid = (uid_t)-1};
+
+	return tl_run_in(cg, child_connect, &a);
+}
+
+static void drain_all(struct fixture *f)
+{
+	tl_drain(f->lfd);
+	tl_drain(f->lfd2);
+	tl_drain(f->lfd_free);
+	tl_drain(f->lfd_longer);
+}
+
+static void fixture_init(struct fixture *f)
+{
+	static const char *const children[] = {"allowed", "allowed/child", "forbidden", "other", NULL};
+	int pid = (int)getpid();
+
+	memset(f, 0, sizeof(*f));
+	TL_CHECK(cgroup_v2_path_of_pid(0, f->own, sizeof(f->own)) == 0);
+	TL_CHECK(tl_subtree_create(&f->tree, "guard", children) == 0);
+	tl_path(&f->tree, "allowed", f->allowed, sizeof(f->allowed));
+	tl_path(&f->tree, "allowed/child", f->child, sizeof(f->child));
+	tl_path(&f->tree, "forbidden", f->forbidden, sizeof(f->forbidden));
+	tl_path(&f->tree, "other", f->other, sizeof(f->other));
+	f->allowed_id = tl_cgroup_id(f->allowed);
+	f->forbidden_id = tl_cgroup_id(f->forbidden);
+	f->other_id = tl_cgroup_id(f->other);
+	snprintf(f->bus, sizeof(f->bus), "@capbus-test-%d-bus", pid);
+	snprintf(f->bus2, sizeof(f->bus2), "@capbus-test-%d-bus2", pid);
+	snprintf(f->free_name, sizeof(f->free_name), "@capbus-test-%d-free", pid);
+	snprintf(f->longer, sizeof(f->longer), "@capbus-test-%d-busX", pid);
+	f->lfd = tl_listen_abstract(f->bus + 1);
+	f->lfd2 = tl_listen_abstract(f->bus2 + 1);
+	f->lfd_free = tl_listen_abstract(f->free_name + 1);
+	f->lfd_longer = tl_listen_abstract(f->longer + 1);
+	TL_CHECK(f->lfd >= 0 && f->lfd2 >= 0 && f->lfd_free >= 0 && f->lfd_longer >= 0);
+}
+
+static void fixture_done(struct fixture *f)
+{
+	close(f->lfd);
+	close(f->lfd2);
+	close(f->lfd_free);
+	close(f->lfd_longer);
+	tl_subtree_remove(&f->tree);
+}
+
+static void test_allow_deny(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	struct guard_stats st = {};
+
+	/* Before any guard: everyone connects. */
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
+
+	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	TL_CHECK(guard_events_fd(g) >= 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0); /* idempotent */
+
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
+	TL_CHECK_EQ(connect_from(f->child, f->bus), 0);           /* ancestor allowed */
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
+	TL_CHECK_EQ(connect_from(f->other, f->bus), EPERM);
+	/* Other names are untouched, including one that only extends the guarded name. */
+	TL_CHECK_EQ(connect_from(f->forbidden, f->free_name), 0);
+	TL_CHECK_EQ(connect_from(f->forbidden, f->longer), 0);
+	/* A prefix of the guarded name is another abstract socket: not guarded (and absent). */
+	{
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)strlen(f->bus) - 1, f->bus);
+		TL_CHECK_EQ(connect_from(f->forbidden, prefix), ECONNREFUSED);
+	}
+
+	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
+	TL_CHECK_EQ(st.denied, 2);
+	TL_CHECK_EQ(st.allowed_cgroup, 2);
+	TL_CHECK_EQ(st.allowed_uid, 0);
+
+	/* Removal takes effect for the next connect, and again on re-adding. */
+	TL_CHECK_EQ(guard_disallow_cgroup(g, f->allowed_id), 0);
+	TL_CHECK_EQ(guard_disallow_cgroup(g, f->allowed_id), -ENOENT);
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus), EPERM);
+	TL_CHECK_EQ(connect_from(f->child, f->bus), EPERM);
+	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
+
+	/* Allowing the subtree root allows everything beneath it. */
+	TL_CHECK_EQ(guard_allow_cgroup(g, tl_cgroup_id(f->tree.root)), 0);
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
+	TL_CHECK_EQ(guard_clear(g), 0);
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus), EPERM);
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
+
+	TL_CHECK_EQ(guard_allow_cgroup(g, 0), -EINVAL);
+	guard_free(TAKE_PTR(g));
+	/* Freed: the program is gone. */
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
+	drain_all(f);
+}
+
+struct collect {
+	int n;
+	struct guard_event last;
+};
+
+static void on_event(const struct guard_event *ev, void *userdata)
+{
+	struct collect *c = userdata;
+
+	c->n++;
+	c->last = *ev;
+}
+
+static void test_events(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	struct conn_arg a = {.name = f->bus, .comm = "cb-forbid", .uid = (uid_t)-1};
+	struct collect c = {};
+	struct pollfd pfd;
+	pid_t pid;
+
+	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 0);
+
+	pid = tl_spawn_in(f->forbidden, child_connect, &a);
+	TL_CHECK_EQ(tl_wait(pid), EPERM);
+
+	pfd = (struct pollfd){.fd = guard_events_fd(g), .events = POLLIN};
+	TL_CHECK_EQ(poll(&pfd, 1, 5000), 1);
+	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 1);
+	TL_CHECK_EQ(c.n, 1);
+	TL_CHECK_EQ(c.last.pid, pid);
+	TL_CHECK_EQ(c.last.tid, pid);
+	TL_CHECK_EQ(c.last.uid, 0);
+	TL_CHECK_EQ(c.last.cgroup_id, f->forbidden_id);
+	TL_CHECK(streq(c.last.comm, "cb-forbid"));
+	TL_CHECK_EQ(c.last.target_len, strlen(f->bus));
+	TL_CHECK(streq(c.last.target, f->bus));
+	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 0);
+	TL_CHECK_EQ(guard_events_consume(g, NULL, NULL), 0);
+	drain_all(f);
+}
+
+static void test_uid(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	struct conn_arg listed = {.name = f->bus, .uid = 4242};
+	struct conn_arg unlisted = {.name = f->bus, .uid = 4243};
+	struct guard_stats st;
+
+	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	TL_CHECK_EQ(guard_allow_uid(g, 4242), 0);
+	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &listed), 0);
+	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &unlisted), EPERM);
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM); /* root is not on the list */
+	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
+	TL_CHECK_EQ(st.allowed_uid, 1);
+	TL_CHECK_EQ(guard_disallow_uid(g, 4242), 0);
+	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &listed), EPERM);
+	TL_CHECK_EQ(guard_allow_uid(g, (uint32_t)-1), -EINVAL);
+	drain_all(f);
+}
+
+/* A socket created in an allowed cgroup does not help a caller in a forbidden one, and a socket
+ * created in a forbidden cgroup works for a caller that moved to an allowed one: the decision
+ * is on the calling task. */
+struct move_arg {
+	const char *to;
+	const char *name;
+};
+
+static int child_create_then_move(void *p)
+{
+	const struct move_arg *a = p;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 204;
+	if (tl_enter_cgroup(a->to) < 0)
+		return 205;
+	return tl_connect_fd(fd, a->name);
+}
+
+struct pass_arg {
+	int sock; /* our end of a socketpair to receive the fd on */
+	const char *name;
+};
+
+static int child_recv_and_connect(void *p)
+{
+	const struct pass_arg *a = p;
+	_cleanup_close_ int fd = tl_recv_fd(a->sock);
+
+	if (fd < 0)
+		return 206;
+	return tl_connect_fd(fd, a->name);
+}
+
+static void test_passed_socket(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	struct move_arg to_forbidden = {.to = f->forbidden, .name = f->bus};
+	struct move_arg to_allowed = {.to = f->allowed, .name = f->bus};
+	int sp[2];
+	pid_t pid;
+
+	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+
+	TL_CHECK_EQ(tl_run_in(f->allowed, child_create_then_move, &to_forbidden), EPERM);
+	TL_CHECK_EQ(tl_run_in(f->forbidden, child_create_then_move, &to_allowed), 0);
+
+	/* SCM_RIGHTS: created by an allowed process, connected by a forbidden one. */
+	TL_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	{
+		struct pass_arg a = {.sock = sp[1], .name = f->bus};
+		_cleanup_close_ int fd = -1;
+
+		pid = tl_spawn_in(f->forbidden, child_recv_and_connect, &a);
+		/* The parent is outside the scope: create the socket in an allowed child. */
+		TL_CHECK_EQ(tl_enter_cgroup(f->allowed), 0);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		TL_CHECK(fd >= 0);
+		TL_CHECK_EQ(tl_send_fd(sp[0], fd), 0);
+		TL_CHECK_EQ(tl_wait(pid), EPERM);
+		/* ... while the allowed creator itself may use it. */
+		TL_CHECK_EQ(tl_connect_fd(fd, f->bus), 0);
+		TL_CHECK_EQ(tl_enter_cgroup(f->own), 0);
+	}
+	close(sp[0]);
+	close(sp[1]);
+	drain_all(f);
+}
+
+static void test_two_guards(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g1 = NULL;
+	_cleanup_(guard_freep) struct guard *g2 = NULL;
+	struct guard_stats s1, s2;
+
+	TL_CHECK_EQ(guard_open(&g1, f->bus, f->tree.root), 0);
+	TL_CHECK_EQ(guard_open(&g2, f->bus2, f->tree.root), 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g1, f->allowed_id), 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g2, f->other_id), 0);
+
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus2), EPERM);
+	TL_CHECK_EQ(connect_from(f->other, f->bus), EPERM);
+	TL_CHECK_EQ(connect_from(f->other, f->bus2), 0);
+	TL_CHECK_EQ(connect_from(f->forbidden, f->free_name), 0);
+
+	TL_CHECK_EQ(guard_get_stats(g1, &s1), 0);
+	TL_CHECK_EQ(guard_get_stats(g2, &s2), 0);
+	TL_CHECK_EQ(s1.denied, 1);
+	TL_CHECK_EQ(s2.denied, 1);
+
+	/* Freeing one leaves the other in force. */
+	guard_free(TAKE_PTR(g1));
+	TL_CHECK_EQ(connect_from(f->other, f->bus), 0);
+	TL_CHECK_EQ(connect_from(f->allowed, f->bus2), EPERM);
+	drain_all(f);
+}
+
+/* Guarding a filesystem path (defense in depth): the exact path is refused whatever the
+ * address length, with or without the trailing NUL. */
+static void test_path(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	char dir[] = "/tmp/capbus-test-XXXXXX", path[PATH_MAX];
+	_cleanup_close_ int lfd = -1;
+
+	TL_CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/bus.sock", dir);
+	lfd = tl_listen_path(path);
+	TL_CHECK(lfd >= 0);
+	TL_CHECK_EQ(guard_open(&g, path, f->tree.root), 0);
+	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	TL_CHECK_EQ(connect_from(f->allowed, path), 0);
+	TL_CHECK_EQ(connect_from(f->forbidden, path), EPERM);
+
+	/* Address lengths: exact (no NUL) and full sizeof(struct sockaddr_un). */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		size_t l = strlen(path);
+		int fd;
+
+		memcpy(sa.sun_path, path, l);
+		TL_CHECK_EQ(tl_enter_cgroup(f->forbidden), 0);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		TL_CHECK(fd >= 0);
+		TL_CHECK(connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + l)) < 0);
+		TL_CHECK_EQ(errno, EPERM);
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		TL_CHECK(fd >= 0);
+		TL_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0);
+		TL_CHECK_EQ(errno, EPERM);
+		close(fd);
+		TL_CHECK_EQ(tl_enter_cgroup(f->own), 0);
+	}
+	tl_drain(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	struct fixture f;
+
+	tl_require_kernel_guard();
+	fixture_init(&f);
+
+	test_allow_deny(&f);
+	test_events(&f);
+	test_uid(&f);
+	test_two_guards(&f);
+	test_path(&f);
+	test_passed_socket(&f);
+
+	fixture_done(&f);
+	printf("ok\n");
+	return 0;
+}
