@@ -59,10 +59,11 @@ static bool same(const char *a, const char *b)
 	return streq(a, b);
 }
 
-/* Reverse argument order, so "the entry overlaps the pattern" reads naturally. */
+/* The "*" entries describe only "*" itself: borrowing "send any message at all" for every
+ * pattern would say nothing. */
 static bool covers(const char *entry, const char *pattern)
 {
-	return pattern_covers(entry, pattern);
+	return !streq(entry, "*") && pattern_covers(entry, pattern);
 }
 
 static bool overlaps(const char *entry, const char *pattern)
@@ -100,27 +101,23 @@ static void put_explanation(FILE *f, enum perm_dir dir, const char *pattern)
 	else {
 		fputs(strchr(pattern, '*') ? "any \"" : "\"", f);
 		put_escaped(f, pattern);
-		fputs("\" message", f);
-		if (strchr(pattern, '*'))
-			fputs("s", f);
+		fputs("\" messages", f);
 	}
 	p = find_phrase(dir, pattern, overlaps);
 	if (p)
 		fprintf(f, ", which includes: %s", p->words);
 }
 
-static char *finish(FILE *f, char *buf)
+/* The memstream's buffer is only final after fclose, hence the pointer to it. */
+static char *finish(FILE *f, char **buf)
 {
-	if (ferror(f)) {
-		fclose(f);
-		free(buf);
+	bool failed = ferror(f);
+
+	if (fclose(f) != 0 || failed) {
+		free(*buf);
 		return NULL;
 	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return *buf;
 }
 
 char *permission_explain(enum perm_dir dir, const char *pattern)
@@ -132,7 +129,7 @@ char *permission_explain(enum perm_dir dir, const char *pattern)
 	if (!f)
 		return NULL;
 	put_explanation(f, dir, pattern);
-	return finish(f, buf);
+	return finish(f, &buf);
 }
 
 static void put_permissions(FILE *f, const struct level_policy *lp, enum perm_dir dir, char *const *list, size_t n)
@@ -294,5 +291,5 @@ char *manifest_describe(const struct manifest *m, const struct level_policy *lp)
 	if (m->exec)
 		put_sandbox(f, m);
 	fprintf(f, "Messages: at most %u per second\n", m->limits.msg_rate);
-	return finish(f, buf);
+	return finish(f, &buf);
 }

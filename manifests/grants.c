@@ -164,10 +164,14 @@ int grants_parse(const char *text, size_t len, const char *filename, char ***pat
 		pos = next;
 		if (a == b || text[a] == '#')
 			continue;
-		for (size_t i = a; i < b; i++)
+		for (size_t i = a; i < b; i++) {
+			if (text[i] == '\r')
+				return grants_fail(text, len, filename, i, error_out,
+						   "carriage return (lines must end in \\n alone)");
 			if (text[i] == ' ' || text[i] == '\t' || text[i] == '#' || (unsigned char)text[i] < 0x20)
 				return grants_fail(text, len, filename, i, error_out,
 						   "one pattern per line; comments must start their own line");
+		}
 		copy = strndup(text + a, b - a);
 		if (!copy)
 			return -ENOMEM;
