@@ -22,3 +22,6 @@ int guard_map_load_error(int r);
 
 /* Sum a per-CPU array of u64 counters, keys 0..nstats-1. */
 int guard_read_percpu_stats(const struct bpf_map *map, uint64_t *out, unsigned nstats);
+
+/* The kernel's run count and run time of one program (zero unless run-time stats are on). */
+int guard_prog_run_stats(const struct bpf_program *prog, uint64_t *runs, uint64_t *ns);

@@ -351,5 +351,25 @@ int guard_get_stats(const struct guard *g, struct guard_stats *out)
 	out->allowed_cgroup = v[GUARD_STAT_ALLOWED_CGROUP];
 	out->allowed_uid = v[GUARD_STAT_ALLOWED_UID];
 	out->events_dropped = v[GUARD_STAT_EVENTS_DROPPED];
+	return guard_prog_run_stats(g->skel->progs.capbus_guard_connect, &out->prog_runs,
+				    &out->prog_run_ns);
+}
+
+int guard_prog_run_stats(const struct bpf_program *prog, uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int r;
+
+	r = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
+	if (r < 0)
+		return r;
+	*runs = info.run_cnt;
+	*ns = info.run_time_ns;
 	return 0;
+}
+
+int guard_enable_run_stats(void)
+{
+	return bpf_enable_stats(BPF_STATS_RUN_TIME);
 }

@@ -51,6 +51,11 @@ struct guard_stats {
 	uint64_t allowed_cgroup;   /* connects to the bus name allowed by cgroup */
 	uint64_t allowed_uid;      /* ... by uid */
 	uint64_t events_dropped;   /* denials not reported because the ring buffer was full */
+	/* Kernel accounting of the program itself (every unix connect beneath the scope); zero
+	 * unless run-time statistics are on (guard_enable_run_stats() or the sysctl
+	 * kernel.bpf_stats_enabled). */
+	uint64_t prog_runs;
+	uint64_t prog_run_ns;
 };
 
 /* Load a guard for socket_name and attach it to a cgroup v2 directory.
@@ -83,6 +88,11 @@ int guard_events_consume(struct guard *g, void (*cb)(const struct guard_event *e
 			 void *userdata);
 
 int guard_get_stats(const struct guard *g, struct guard_stats *out);
+
+/* Turn on the kernel's per-program run-time statistics for as long as the returned fd is open
+ * (BPF_ENABLE_STATS; they cost a little on every program run, so benches and diagnostics only).
+ * Returns the fd or a negative errno. */
+int guard_enable_run_stats(void);
 
 /* Detach, unload, close. Accepts NULL. */
 void guard_free(struct guard *g);
