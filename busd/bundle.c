@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/* bundle.c - move policy files between disk and the router (privileged parent). */
+#include "bundle.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include "keys.h"
+#include "privsep.h"
+
+/* Reads a regular file of at most PS_TEXT_MAX bytes that nobody but its owner (root or us) can
+ * write. Returns the length, or a negative errno (-EPERM: unsafe, -EFBIG: too large). */
+static ssize_t read_policy_file(int dirfd, const char *name, char *buf)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()))
+		return -EPERM;
+	if (st.st_size > PS_TEXT_MAX)
+		return -EFBIG;
+	ssize_t n = read(fd, buf, PS_TEXT_MAX);
+	return n < 0 ? negative_errno() : n;
+}
+
+static int send_file(int fd, enum ps_file_kind kind, const char *id, const char *path, const char *text, size_t len)
+{
+	struct ps_file f = { .kind = kind };
+
+	snprintf(f.id, sizeof(f.id), "%s", id);
+	snprintf(f.name, sizeof(f.name), "%s", path);
+	return ps_send(fd, PS_BUNDLE_FILE, &f, sizeof(f), text, len);
+}
+
+static int send_key(int fd, const uint8_t *master, const char *id)
+{
+	struct ps_key k = { 0 };
+
+	snprintf(k.id, sizeof(k.id), "%s", id);
+	keys_derive(master, id, k.key);
+	int r = ps_send(fd, PS_BUNDLE_KEY, &k, sizeof(k), NULL, 0);
+	sodium_memzero(&k, sizeof(k));
+	return r;
+}
+
+static int dir_is_safe(int dirfd)
+{
+	struct stat st;
+	if (fstat(dirfd, &st) < 0)
+		return negative_errno();
+	return (st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()) ? -EPERM : 0;
+}
+
+static int send_levels(int fd, const struct config *cfg, char *buf)
+{
+	const char *path = cfg->policy_file ? cfg->policy_file : BUNDLE_SYSTEM_POLICY;
+	ssize_t n = read_policy_file(AT_FDCWD, path, buf);
+
+	if (n == -ENOENT && !cfg->policy_file)
+		return 0; /* the router falls back to the built-in policy */
+	if (n < 0) {
+		log_event(LOG_LEVEL_ERROR, "policy_unreadable", "path=%s error=%s", LOG_Q(path), strerror((int)-n));
+		/* Send an empty file: the router then refuses every dangerous permission. */
+		n = 0;
+	}
+	return send_file(fd, PS_FILE_LEVELS, "", path, buf, (size_t)n);
+}
+
+static int send_identity(int fd, const struct config *cfg, int grants_fd, const uint8_t *master, const char *id,
+			 const char *path, const char *text, size_t len, char *buf)
+{
+	int r = send_file(fd, PS_FILE_MANIFEST, id, path, text, len);
+	if (r < 0)
+		return r;
+	if (grants_fd >= 0) {
+		ssize_t n = read_policy_file(grants_fd, id, buf);
+		if (n >= 0) {
+			_cleanup_free_ char *gpath = NULL;
+			if (asprintf(&gpath, "%s/grants/%s", cfg->state_dir, id) < 0)
+				return -ENOMEM;
+			r = send_file(fd, PS_FILE_GRANTS, id, gpath, buf, (size_t)n);
+			if (r < 0)
+				return r;
+		} else if (n != -ENOENT) {
+			log_event(LOG_LEVEL_ERROR, "grants_unreadable", "id=%s error=%s", LOG_Q(id), strerror((int)-n));
+		}
+	}
+	return send_key(fd, master, id);
+}
+
+int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
+{
+	_cleanup_free_ char *text = malloc(PS_TEXT_MAX), *buf = malloc(PS_TEXT_MAX), *grants_dir = NULL;
+	_cleanup_close_ int grants_fd = -1;
+	struct dirent **names = NULL;
+	int r, n;
+
+	if (!text || !buf || asprintf(&grants_dir, "%s/grants", cfg->state_dir) < 0)
+		return -ENOMEM;
+	grants_fd = open(grants_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (grants_fd >= 0 && dir_is_safe(grants_fd) < 0) {
+		log_event(LOG_LEVEL_ERROR, "grants_dir_unsafe", "path=%s", LOG_Q(grants_dir));
+		close(TAKE_FD(grants_fd));
+	}
+	r = ps_send(fd, PS_BUNDLE_BEGIN, NULL, 0, NULL, 0);
+	if (r == 0)
+		r = send_levels(fd, cfg, text);
+	if (r == 0)
+		r = send_key(fd, master, "admin");
+	if (r < 0)
+		return r;
+
+	_cleanup_close_ int dirfd = open(cfg->manifest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || dir_is_safe(dirfd) < 0) {
+		log_event(LOG_LEVEL_ERROR, "manifest_dir_unusable", "path=%s error=%s", LOG_Q(cfg->manifest_dir),
+			  dirfd < 0 ? strerror(errno) : "writable by group or others");
+		return ps_send(fd, PS_BUNDLE_END, NULL, 0, NULL, 0);
+	}
+	n = scandirat(dirfd, ".", &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		size_t len = strlen(name);
+		char id[PS_ID_LEN];
+		if (r < 0 || name[0] == '.' || len <= 5 || !streq(name + len - 5, ".json"))
+			goto next;
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/%s", cfg->manifest_dir, name) < 0) {
+			r = -ENOMEM;
+			goto next;
+		}
+		if (len - 5 >= sizeof(id) || !hs_id_is_valid(name, len - 5) || streq(name, "admin.json")) {
+			log_event(LOG_LEVEL_WARNING, "manifest_skipped", "path=%s reason=\"file name is not a valid identity\"",
+				  LOG_Q(path));
+			goto next;
+		}
+		memcpy(id, name, len - 5);
+		id[len - 5] = '\0';
+		ssize_t tl = read_policy_file(dirfd, name, text);
+		if (tl < 0) {
+			log_event(LOG_LEVEL_WARNING, "manifest_skipped", "path=%s reason=%s", LOG_Q(path),
+				  tl == -EPERM ? "\"not a regular file, or writable by others\"" : LOG_Q(strerror((int)-tl)));
+			goto next;
+		}
+		r = send_identity(fd, cfg, grants_fd, master, id, path, text, (size_t)tl, buf);
+next:
+		free(names[i]);
+	}
+	free(names);
+	if (r < 0)
+		return r;
+	return ps_send(fd, PS_BUNDLE_END, NULL, 0, NULL, 0);
+}
+
+/* Bytes the router may ask us to store: text, no NUL, within bounds. */
+static bool text_is_plain(const char *text, size_t len)
+{
+	return len <= PS_TEXT_MAX && !memchr(text, '\0', len);
+}
+
+static int write_atomic(const char *dir, const char *name, const char *text, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL, *path = NULL;
+
+	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	int r = 0;
+	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || rename(tmp, path) < 0)
+		r = negative_errno();
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len)
+{
+	_cleanup_free_ char *name = NULL;
+
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || !text_is_plain(text, len))
+		return -EINVAL;
+	if (asprintf(&name, "%s.json", id) < 0)
+		return -ENOMEM;
+	return write_atomic(cfg->manifest_dir, name, text, len, 0644);
+}
+
+int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+
+	if (!hs_id_is_valid(id, strlen(id)) || !text_is_plain(text, len))
+		return -EINVAL;
+	if (asprintf(&dir, "%s/grants", cfg->state_dir) < 0 || asprintf(&path, "%s/%s", dir, id) < 0)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (len == 0)
+		return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+	return write_atomic(dir, id, text, len, 0600);
+}
+
+int bundle_remove(const struct config *cfg, const char *id)
+{
+	_cleanup_free_ char *manifest = NULL, *grants = NULL;
+
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin"))
+		return -EINVAL;
+	if (asprintf(&manifest, "%s/%s.json", cfg->manifest_dir, id) < 0 ||
+	    asprintf(&grants, "%s/grants/%s", cfg->state_dir, id) < 0)
+		return -ENOMEM;
+	if (unlink(manifest) < 0)
+		return negative_errno();
+	if (unlink(grants) < 0 && errno != ENOENT)
+		return negative_errno();
+	return 0;
+}

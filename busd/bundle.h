@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* bundle.h - the parent's side of policy: read manifests, grants and the level policy from disk,
+ * derive the keys of their identities, and ship it all to the router as opaque text. Also the
+ * file writes the router asks for (install, grant, revoke, remove). Parses nothing. */
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+
+/* Reads and sends one complete bundle (BEGIN, files, keys, END) over fd. Unsafe files are
+ * skipped with a log line. Returns 0 or a negative errno (the channel failed). */
+int bundle_send(int fd, const struct config *cfg, const uint8_t *master);
+
+/* File writes; text has been validated by the router and is re-checked for size and bytes. */
+int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len);
+int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len);
+int bundle_remove(const struct config *cfg, const char *id);
+
+/* The built-in policy file location used when the config names none. */
+#define BUNDLE_SYSTEM_POLICY "/etc/capbus/policy.json"

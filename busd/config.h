@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h - capbusd configuration: JSON file, strict keys, embedded defaults.
+ *
+ * Trusted input (root's file), still parsed strictly: an unknown key is an error, because a typo
+ * in a security setting must not silently fall back to a default. */
+#pragma once
+
+#include <stdint.h>
+
+#include "log.h"
+
+enum kernel_guard_mode { KERNEL_GUARD_OFF, KERNEL_GUARD_AUTO, KERNEL_GUARD_REQUIRED };
+
+struct config {
+	char *socket;          /* "/run/capbus/bus.sock" or "@capbus" (abstract) */
+	char *state_dir;
+	char *manifest_dir;
+	char *policy_file;     /* NULL: /etc/capbus/policy.json when present, else built-in */
+	char *user;            /* account the router runs as when started as root */
+	enum kernel_guard_mode kernel_guard;
+	enum log_level log_level;
+	uint32_t max_frame;          /* bytes of one message body */
+	uint32_t max_depth;          /* JSON nesting */
+	uint32_t handshake_timeout_ms;
+	uint32_t max_connections;
+	uint32_t max_pending;        /* connections still in the handshake */
+	uint64_t max_queue;          /* bytes queued to one slow reader before it is cut off */
+	uint64_t byte_rate;          /* bytes/s one connection may send (burst: one second) */
+	uint32_t socket_mode;        /* path sockets: 0660 */
+};
+
+/* Fills defaults, then reads path when given (NULL: defaults only). On error returns a positive
+ * CONFIG_INVALID with *error set to "FILE: message" (caller frees), or a negative errno. */
+enum { CONFIG_INVALID = 1 };
+int config_load(const char *path, struct config *cfg, char **error);
+
+/* The embedded defaults for a self-contained demo: everything under dir. */
+int config_defaults_in(const char *dir, struct config *cfg);
+
+void config_free(struct config *cfg);

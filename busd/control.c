@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/* control.c - the bus's own requests (type capbus.*): subscriptions, ping, and admin commands.
+ *
+ * Runs in the router on untrusted input. Admin commands that touch files become fixed privsep
+ * requests to the parent; their answers come back through control_parent_reply(). */
+#include <sodium.h>
+
+#include "grants.h"
+#include "levels.h"
+#include "manifest.h"
+#include "pattern.h"
+#include "privsep.h"
+#include "router-internal.h"
+
+static const char *data_string(const struct envelope *env, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(env->data, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Replies "<type>.reply" with data (consumed) plus the client's request number. */
+static void reply(struct router *r, struct conn *c, const char *reply_type, const cJSON *request, cJSON *data)
+{
+	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *ctx = cJSON_CreateObject();
+
+	if (!data)
+		data = cJSON_CreateObject();
+	if (!root || !ctx || !data) {
+		cJSON_Delete(ctx);
+		cJSON_Delete(data);
+		return;
+	}
+	cJSON_AddItemToObject(root, "type", cJSON_CreateString(reply_type));
+	if (request)
+		cJSON_AddItemToObject(data, "request", cJSON_Duplicate(request, false));
+	cJSON_AddItemToObject(root, "data", data);
+	cJSON_AddStringToObject(ctx, "sender", "capbus");
+	cJSON_AddItemToObject(root, "context", ctx);
+	conn_send_envelope(r, c, root);
+}
+
+static void refuse(struct router *r, struct conn *c, const struct envelope *env, const char *code, const char *message)
+{
+	conn_send_error(r, c, code, message, env->type, cJSON_GetObjectItemCaseSensitive(env->data, "request"));
+}
+
+static void do_subscribe(struct router *r, struct conn *c, const struct envelope *env, bool subscribe,
+			 const char *reply_type)
+{
+	const char *pattern = data_string(env, "pattern");
+	const cJSON *request = cJSON_GetObjectItemCaseSensitive(env->data, "request");
+
+	if (!pattern || pattern_validate(pattern) < 0) {
+		refuse(r, c, env, "invalid", "\"pattern\" must be a type, a prefix ending in .* or :*, or *");
+		return;
+	}
+	if (subscribe) {
+		if (!identity_may_subscribe(c->ident, pattern)) {
+			r->counters.denied_subscribe++;
+			log_event(LOG_LEVEL_WARNING, "denied_subscribe", "id=%s pattern=%s", LOG_Q(c->session.id),
+				  LOG_Q(pattern));
+			refuse(r, c, env, "denied", "the manifest does not allow receiving everything this pattern matches");
+			return;
+		}
+		int ret = router_subscribe(r, c, pattern);
+		if (ret < 0) {
+			refuse(r, c, env, "quota", ret == -E2BIG ? "too many subscriptions" : "out of memory");
+			return;
+		}
+	} else {
+		router_unsubscribe(r, c, pattern);
+	}
+	cJSON *data = cJSON_CreateObject();
+	if (data)
+		cJSON_AddStringToObject(data, "pattern", pattern);
+	reply(r, c, reply_type, request, data);
+}
+
+/* Queues a privsep request belonging to admin operation `op`. */
+static int send_ps(struct router *r, struct conn *c, const struct envelope *env, uint64_t op, enum ps_type type,
+		   const char *id, const char *text, bool final)
+{
+	struct ps_request req = { .serial = ++r->next_ps };
+	const cJSON *request = cJSON_GetObjectItemCaseSensitive(env->data, "request");
+
+	if (r->n_ops == r->cap_ops) {
+		size_t cap = r->cap_ops ? r->cap_ops * 2 : 8;
+		struct pending_op *v = realloc(r->ops, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->ops = v;
+		r->cap_ops = cap;
+	}
+	snprintf(req.id, sizeof(req.id), "%s", id);
+	int ret = ps_send(r->ps_fd, type, &req, sizeof(req), text, text ? strlen(text) : 0);
+	if (ret < 0)
+		return ret;
+	struct pending_op *o = &r->ops[r->n_ops++];
+	memset(o, 0, sizeof(*o));
+	o->serial = req.serial;
+	o->op = op;
+	o->conn_serial = c->serial;
+	o->request = cJSON_IsNumber(request) ? request->valuedouble : -1;
+	o->final = final;
+	o->keygen = type == PS_KEYGEN;
+	snprintf(o->id, sizeof(o->id), "%s", id);
+	snprintf(o->reply_type, sizeof(o->reply_type), "%s.reply", env->type);
+	return 0;
+}
+
+static const struct identity *installed_identity(struct router *r, struct conn *c, const struct envelope *env,
+						  const char *id)
+{
+	const struct identity *ident = id && hs_id_is_valid(id, strlen(id)) ? policy_find(r->policy, id) : NULL;
+
+	if (!ident || ident->is_admin) {
+		refuse(r, c, env, "unknown_id", "no manifest is installed for this identity (see: capbus install)");
+		return NULL;
+	}
+	return ident;
+}
+
+static void do_keygen(struct router *r, struct conn *c, const struct envelope *env)
+{
+	const char *id = data_string(env, "id");
+
+	if (!installed_identity(r, c, env, id))
+		return;
+	if (send_ps(r, c, env, r->next_ps + 1, PS_KEYGEN, id, NULL, true) < 0)
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+}
+
+static void do_skills(struct router *r, struct conn *c, const struct envelope *env)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON *list = cJSON_AddArrayToObject(data, "skills");
+
+	if (!data || !list) {
+		cJSON_Delete(data);
+		return;
+	}
+	for (size_t i = 0; i < r->policy->n_identities; i++) {
+		const struct identity *ident = &r->policy->identities[i];
+		if (!ident->manifest || !ident->manifest->exec)
+			continue;
+		cJSON *s = cJSON_CreateObject();
+		if (!s)
+			break;
+		cJSON_AddStringToObject(s, "id", ident->id);
+		cJSON_AddStringToObject(s, "state", "stopped");
+		cJSON_AddNumberToObject(s, "pid", 0);
+		cJSON_AddNumberToObject(s, "restarts", 0);
+		cJSON_AddNullToObject(s, "last_exit");
+		cJSON_AddItemToArray(list, s);
+	}
+	reply(r, c, "capbus.skills.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);
+}
+
+static void do_stats(struct router *r, struct conn *c, const struct envelope *env)
+{
+	const struct counters *k = &r->counters;
+	cJSON *data = cJSON_CreateObject();
+	const struct { const char *name; uint64_t v; } items[] = {
+		{ "connections", r->n_conns }, { "accepted", k->accepted }, { "refused_connections", k->refused_connections },
+		{ "authenticated", k->authenticated }, { "auth_failed", k->auth_failed },
+		{ "handshake_timeouts", k->handshake_timeouts }, { "malformed", k->malformed }, { "too_large", k->too_large },
+		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
+		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
+		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
+	};
+	if (!data)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++)
+		cJSON_AddNumberToObject(data, items[i].name, (double)items[i].v);
+	reply(r, c, "capbus.stats.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);
+}
+
+/* New grants text for ident: its current grants with `add` added or `drop` removed. */
+static char *grants_with(const struct identity *ident, const char *add, const char *drop)
+{
+	const char **v = calloc(ident->n_grants + 2, sizeof(char *));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < ident->n_grants; i++)
+		if (!drop || !streq(ident->grants[i], drop))
+			v[n++] = ident->grants[i];
+	if (add)
+		v[n++] = add;
+	char *text = n ? grants_format(v, n) : strdup("");
+	free(v);
+	return text;
+}
+
+static void do_grant(struct router *r, struct conn *c, const struct envelope *env, bool grant)
+{
+	const char *id = data_string(env, "id"), *pattern = data_string(env, "pattern");
+	const struct identity *ident = installed_identity(r, c, env, id);
+	bool asked = false;
+
+	if (!ident)
+		return;
+	if (!pattern || pattern_validate(pattern) < 0) {
+		refuse(r, c, env, "invalid", "\"pattern\" must be a valid pattern");
+		return;
+	}
+	for (size_t i = 0; i < ident->manifest->n_send && !asked; i++)
+		asked = streq(ident->manifest->send[i], pattern);
+	for (size_t i = 0; i < ident->manifest->n_receive && !asked; i++)
+		asked = streq(ident->manifest->receive[i], pattern);
+	if (grant && !asked) {
+		refuse(r, c, env, "invalid", "the manifest does not ask for this pattern (grant the exact text it lists)");
+		return;
+	}
+	if (grant && level_policy_classify(r->policy->levels, PERM_SEND, pattern, NULL) == PERM_LEVEL_SYSTEM &&
+	    level_policy_classify(r->policy->levels, PERM_RECEIVE, pattern, NULL) == PERM_LEVEL_SYSTEM) {
+		refuse(r, c, env, "denied", "system permissions are never granted to skills");
+		return;
+	}
+	if (!grant && !identity_has_grant(ident, pattern)) {
+		refuse(r, c, env, "invalid", "this pattern is not granted to this identity");
+		return;
+	}
+	if (grant && identity_has_grant(ident, pattern)) {
+		reply(r, c, "capbus.grant.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), NULL);
+		return;
+	}
+	_cleanup_free_ char *text = grants_with(ident, grant ? pattern : NULL, grant ? NULL : pattern);
+	uint64_t op = r->next_ps + 1;
+	if (!text || send_ps(r, c, env, op, PS_WRITE_GRANTS, id, text, false) < 0 ||
+	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+}
+
+static void do_install(struct router *r, struct conn *c, const struct envelope *env)
+{
+	const char *text = data_string(env, "manifest");
+	const cJSON *grants = cJSON_GetObjectItemCaseSensitive(env->data, "grant");
+	struct manifest *m = NULL;
+	struct permissions *perms = NULL;
+	_cleanup_free_ char *err = NULL, *grants_text = NULL;
+	const char *granted[256];
+	size_t n_granted = 0;
+
+	if (!text) {
+		refuse(r, c, env, "invalid", "\"manifest\" must hold the manifest text");
+		return;
+	}
+	if (grants && !cJSON_IsArray(grants)) {
+		refuse(r, c, env, "invalid", "\"grant\" must be an array of patterns");
+		return;
+	}
+	for (const cJSON *g = grants ? grants->child : NULL; g; g = g->next) {
+		if (!cJSON_IsString(g) || pattern_validate(g->valuestring) < 0 || n_granted == ARRAY_SIZE(granted)) {
+			refuse(r, c, env, "invalid", "\"grant\" must list valid patterns");
+			return;
+		}
+		granted[n_granted++] = g->valuestring;
+	}
+	int ret = manifest_parse(text, strlen(text), "manifest", &m, &err);
+	if (ret != 0) {
+		refuse(r, c, env, "invalid", err ? err : "invalid manifest");
+		return;
+	}
+	if (streq(m->id, "admin")) {
+		manifest_free(m);
+		refuse(r, c, env, "invalid", "\"admin\" is reserved for the bus administrator");
+		return;
+	}
+	ret = permissions_compile(m, r->policy->levels, granted, n_granted, &perms);
+	for (size_t i = 0; ret == 0 && i < perms->n_denied; i++)
+		if (perms->denied[i].level == PERM_LEVEL_DANGEROUS) {
+			_cleanup_free_ char *msg = NULL;
+			if (asprintf(&msg, "\"%s\" (%s) is dangerous: install again with --grant '%s' to allow it",
+				     perms->denied[i].pattern, perm_dir_name(perms->denied[i].dir), perms->denied[i].pattern) >= 0)
+				refuse(r, c, env, "needs_grant", msg);
+			ret = 1;
+		}
+	_cleanup_free_ char *id = ret == 0 ? strdup(m->id) : NULL;
+	permissions_free(perms);
+	manifest_free(m);
+	if (ret != 0 || !id)
+		return;
+	grants_text = n_granted ? grants_format(granted, n_granted) : strdup("");
+	uint64_t op = r->next_ps + 1;
+	if (!grants_text || send_ps(r, c, env, op, PS_WRITE_MANIFEST, id, text, false) < 0 ||
+	    send_ps(r, c, env, op, PS_WRITE_GRANTS, id, grants_text, false) < 0 ||
+	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+}
+
+static void do_remove(struct router *r, struct conn *c, const struct envelope *env)
+{
+	const char *id = data_string(env, "id");
+	uint64_t op = r->next_ps + 1;
+
+	if (!installed_identity(r, c, env, id))
+		return;
+	if (send_ps(r, c, env, op, PS_REMOVE, id, NULL, false) < 0 || send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+}
+
+void control_handle(struct router *r, struct conn *c, struct envelope *env)
+{
+	const char *type = env->type;
+	const cJSON *request = cJSON_GetObjectItemCaseSensitive(env->data, "request");
+
+	if (streq(type, "capbus.ping")) {
+		reply(r, c, "capbus.ping.reply", request, NULL);
+		return;
+	}
+	if (streq(type, "capbus.subscribe") || streq(type, "capbus.unsubscribe")) {
+		bool sub = streq(type, "capbus.subscribe");
+		do_subscribe(r, c, env, sub, sub ? "capbus.subscribe.reply" : "capbus.unsubscribe.reply");
+		return;
+	}
+	if (!c->ident->is_admin) {
+		r->counters.denied_send++;
+		log_event(LOG_LEVEL_WARNING, "denied_control", "id=%s type=%s", LOG_Q(c->session.id), LOG_Q(type));
+		refuse(r, c, env, "denied", "only the admin identity may use this bus command");
+		return;
+	}
+	if (streq(type, "capbus.keygen"))
+		do_keygen(r, c, env);
+	else if (streq(type, "capbus.skills"))
+		do_skills(r, c, env);
+	else if (streq(type, "capbus.stats"))
+		do_stats(r, c, env);
+	else if (streq(type, "capbus.install"))
+		do_install(r, c, env);
+	else if (streq(type, "capbus.remove"))
+		do_remove(r, c, env);
+	else if (streq(type, "capbus.grant"))
+		do_grant(r, c, env, true);
+	else if (streq(type, "capbus.revoke"))
+		do_grant(r, c, env, false);
+	else if (streq(type, "capbus.reload")) {
+		if (send_ps(r, c, env, r->next_ps + 1, PS_RELOAD, "admin", NULL, true) < 0)
+			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	} else
+		refuse(r, c, env, "invalid", "unknown bus command");
+}
+
+static void drop_op(struct router *r, size_t i)
+{
+	r->ops[i] = r->ops[--r->n_ops];
+}
+
+void control_parent_reply(struct router *r, const struct ps_reply *rep)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ops && r->ops[i].serial != rep->serial; i++)
+		;
+	if (i == r->n_ops)
+		return;
+	struct pending_op o = r->ops[i];
+	drop_op(r, i);
+	struct conn *c = o.conn_serial ? router_find_conn(r, o.conn_serial) : NULL;
+	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
+
+	if (rep->status < 0) {
+		/* One failure answers the whole operation; its remaining steps answer nobody. */
+		for (size_t j = 0; j < r->n_ops; j++)
+			if (r->ops[j].op == o.op)
+				r->ops[j].conn_serial = 0;
+		if (c)
+			conn_send_error(r, c, "internal", strerror(-rep->status), NULL, request);
+		return;
+	}
+	if (!o.final || !c)
+		return;
+	cJSON *data = cJSON_CreateObject();
+	if (data)
+		cJSON_AddStringToObject(data, "id", o.id);
+	if (data && o.keygen) {
+		char hex[2 * CAPBUS_KEY_LEN + 1];
+		sodium_bin2hex(hex, sizeof(hex), rep->key, CAPBUS_KEY_LEN);
+		cJSON_AddStringToObject(data, "secret", hex);
+		sodium_memzero(hex, sizeof(hex));
+	}
+	reply(r, c, o.reply_type, request, data);
+}
+
+void control_conn_gone(struct router *r, struct conn *c)
+{
+	for (size_t i = 0; i < r->n_ops; i++)
+		if (r->ops[i].conn_serial == c->serial)
+			r->ops[i].conn_serial = 0;
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/* main.c - capbusd: arguments, configuration, then the privileged parent takes over. */
+#include <getopt.h>
+
+#include "config.h"
+#include "log.h"
+#include "parent.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: capbusd --config FILE\n"
+	      "       capbusd --demo DIR     (embedded defaults, everything under DIR)\n"
+	      "Runs the capbus message bus daemon in the foreground, logging to stderr.\n"
+	      "  -c, --config FILE   JSON configuration (see capbusd(8))\n"
+	      "      --demo DIR      no configuration file: socket DIR/run/bus.sock, state DIR/state,\n"
+	      "                      manifests DIR/manifests\n"
+	      "  -h, --help          this text\n"
+	      "  -V, --version       version\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' }, { "demo", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *demo_dir = NULL;
+	struct config cfg;
+	char *error = NULL;
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			demo_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			puts("capbusd " CAPBUS_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc || (!config_path == !demo_dir)) {
+		fprintf(stderr, "capbusd: give exactly one of --config FILE or --demo DIR (see capbusd --help)\n");
+		return 1;
+	}
+	if (demo_dir) {
+		_cleanup_free_ char *manifests = NULL;
+		r = config_defaults_in(demo_dir, &cfg);
+		if (r == 0 && asprintf(&manifests, "%s/manifests", demo_dir) >= 0) {
+			free(cfg.manifest_dir);
+			cfg.manifest_dir = TAKE_PTR(manifests);
+		}
+	} else {
+		r = config_load(config_path, &cfg, &error);
+	}
+	if (r != 0) {
+		fprintf(stderr, "capbusd: %s\n", error ? error : strerror(-r));
+		free(error);
+		return 1;
+	}
+	log_setup(cfg.log_level, "main");
+	r = parent_run(&cfg);
+	config_free(&cfg);
+	return r;
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/* outq.c - per-connection output queues: shared bodies, per-receiver MACs, one writev per flush.
+ *
+ * A message is serialised once; each receiver's queue entry holds a reference to the body plus
+ * its own 4-byte header and 16-byte tag (its session key, its sequence number). The queue
+ * array exists only while something is queued, so idle connections cost nothing here. */
+#include <sys/epoll.h>
+#include <sys/uio.h>
+
+#include "frame.h"
+#include "mac.h"
+#include "router-internal.h"
+
+#define FLUSH_MAX_ENTRIES 256 /* 3 iovecs each, below IOV_MAX */
+
+struct msgbuf *msgbuf_new(const void *data, size_t len)
+{
+	struct msgbuf *b = malloc(sizeof(*b) + len);
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	b->len = (uint32_t)len;
+	memcpy(b->data, data, len);
+	return b;
+}
+
+void msgbuf_unref(struct msgbuf *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+static int outq_reserve(struct conn *c)
+{
+	if (c->q_len < c->q_cap)
+		return 0;
+	uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
+	struct outq_entry *q = malloc(cap * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->q_len; i++)
+		q[i] = c->q[(c->q_head + i) % c->q_cap];
+	free(c->q);
+	c->q = q;
+	c->q_cap = cap;
+	c->q_head = 0;
+	return 0;
+}
+
+void outq_schedule(struct router *r, struct conn *c)
+{
+	if (c->in_flush_list)
+		return;
+	c->in_flush_list = true;
+	c->flush_next = r->flush_head;
+	r->flush_head = c;
+}
+
+int outq_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
+{
+	if (c->doomed)
+		return 0;
+	uint64_t size = FRAME_HEADER_LEN + buf->len + (sign ? FRAME_TAG_LEN : 0);
+	if (c->q_bytes + size > r->cfg->max_queue) {
+		r->counters.slow_consumers++;
+		conn_doom(r, c, "slow_consumer");
+		return -ENOBUFS;
+	}
+	if (outq_reserve(c) < 0) {
+		conn_doom(r, c, "out_of_memory");
+		return -ENOMEM;
+	}
+	struct outq_entry *e = &c->q[(c->q_head + c->q_len) % c->q_cap];
+	e->buf = buf;
+	e->sent = 0;
+	e->tag_len = sign ? FRAME_TAG_LEN : 0;
+	frame_put_header(e->hdr, buf->len);
+	if (sign)
+		mac_sign(&c->session.tx, e->hdr, buf->data, buf->len, e->tag);
+	buf->refs++;
+	c->q_len++;
+	c->q_bytes += size;
+	outq_schedule(r, c);
+	return 0;
+}
+
+static void set_want_out(struct router *r, struct conn *c, bool on)
+{
+	if (c->want_out == on)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &c->watch };
+	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->want_out = on;
+}
+
+/* Writes as much as the socket takes. 0 when drained or would block; negative on a dead peer. */
+int outq_flush(struct router *r, struct conn *c)
+{
+	while (c->q_len > 0) {
+		struct iovec iov[FLUSH_MAX_ENTRIES * 3];
+		int n_iov = 0;
+		uint32_t n = c->q_len < FLUSH_MAX_ENTRIES ? c->q_len : FLUSH_MAX_ENTRIES;
+		for (uint32_t i = 0; i < n; i++) {
+			struct outq_entry *e = &c->q[(c->q_head + i) % c->q_cap];
+			size_t skip = e->sent;
+			const struct iovec parts[3] = {
+				{ e->hdr, FRAME_HEADER_LEN }, { e->buf->data, e->buf->len }, { e->tag, e->tag_len },
+			};
+			for (int p = 0; p < 3; p++) {
+				if (skip >= parts[p].iov_len) {
+					skip -= parts[p].iov_len;
+					continue;
+				}
+				iov[n_iov].iov_base = (uint8_t *)parts[p].iov_base + skip;
+				iov[n_iov].iov_len = parts[p].iov_len - skip;
+				n_iov++;
+				skip = 0;
+			}
+		}
+		ssize_t w = writev(c->fd, iov, n_iov);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				set_want_out(r, c, true);
+				return 0;
+			}
+			return negative_errno();
+		}
+		size_t left = (size_t)w;
+		while (left > 0 && c->q_len > 0) {
+			struct outq_entry *e = &c->q[c->q_head];
+			size_t size = FRAME_HEADER_LEN + e->buf->len + e->tag_len;
+			size_t take = size - e->sent < left ? size - e->sent : left;
+			e->sent += (uint32_t)take;
+			left -= take;
+			if (e->sent < size)
+				break;
+			c->q_bytes -= size;
+			msgbuf_unref(e->buf);
+			c->q_head = (c->q_head + 1) % c->q_cap;
+			c->q_len--;
+		}
+	}
+	/* Drained: give the memory back, an idle connection keeps no buffers. */
+	free(c->q);
+	c->q = NULL;
+	c->q_cap = c->q_head = 0;
+	set_want_out(r, c, false);
+	if (c->close_after_flush)
+		conn_doom(r, c, NULL);
+	return 0;
+}
+
+void outq_clear(struct conn *c)
+{
+	for (uint32_t i = 0; i < c->q_len; i++)
+		msgbuf_unref(c->q[(c->q_head + i) % c->q_cap].buf);
+	free(c->q);
+	c->q = NULL;
+	c->q_len = c->q_cap = c->q_head = 0;
+	c->q_bytes = 0;
+}

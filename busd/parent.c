@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/* parent.c - privileged parent: owns the socket, keys and policy files; never parses client bytes.
+ *
+ * It binds the socket, forks the router (which drops privileges and does all parsing), feeds
+ * it policy bundles, answers its fixed set of requests, restarts it if it dies, and stops it on
+ * SIGTERM. */
+#include "parent.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "bundle.h"
+#include "keyfile.h"
+#include "keys.h"
+#include "listener.h"
+#include "privsep.h"
+#include "router.h"
+
+#define ROUTER_RESTART_WINDOW_MS 60000
+#define ROUTER_RESTART_MAX 5
+
+struct parent {
+	const struct config *cfg;
+	struct listener listener;
+	uint8_t *master;
+	int sig_fd;
+	int router_fd;
+	pid_t router_pid;
+	uint64_t restart_window_start;
+	unsigned restarts;
+};
+
+/* The state directory holds the master key: ours, a directory, private. */
+static int prepare_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (lstat(dir, &st) < 0)
+		return negative_errno();
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
+		return -EPERM;
+	return 0;
+}
+
+static int spawn_router(struct parent *p)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int r = negative_errno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(p->sig_fd);
+		if (p->listener.lock_fd >= 0)
+			close(p->listener.lock_fd);
+		keys_free_master(p->master);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		_exit(router_main(p->cfg, p->listener.fd, sv[1]));
+	}
+	close(sv[1]);
+	p->router_fd = sv[0];
+	p->router_pid = pid;
+	int r = bundle_send(p->router_fd, p->cfg, p->master);
+	if (r < 0)
+		log_event(LOG_LEVEL_ERROR, "bundle_send_failed", "error=%s", LOG_Q(strerror(-r)));
+	return 0;
+}
+
+static void reply(struct parent *p, const struct ps_request *req, int status, const uint8_t *key)
+{
+	struct ps_reply rep = { .serial = req->serial, .status = status };
+
+	memcpy(rep.id, req->id, sizeof(rep.id));
+	if (key)
+		memcpy(rep.key, key, CAPBUS_KEY_LEN);
+	ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
+	sodium_memzero(&rep, sizeof(rep));
+}
+
+/* One request from the router; sizes are checked exactly before anything is used. */
+static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_header *hdr)
+{
+	struct ps_request req;
+	const uint8_t *payload = buf + sizeof(*hdr);
+	bool variable = hdr->type == PS_WRITE_MANIFEST || hdr->type == PS_WRITE_GRANTS;
+
+	if (variable ? hdr->len < sizeof(req) : hdr->len != sizeof(req))
+		return -EBADMSG;
+	memcpy(&req, payload, sizeof(req));
+	if (memchr(req.id, '\0', sizeof(req.id)) == NULL)
+		return -EBADMSG;
+	const char *text = (const char *)payload + sizeof(req);
+	size_t text_len = hdr->len - sizeof(req);
+	int r;
+
+	switch (hdr->type) {
+	case PS_KEYGEN: {
+		uint8_t key[CAPBUS_KEY_LEN];
+		if (!hs_id_is_valid(req.id, strlen(req.id))) {
+			reply(p, &req, -EINVAL, NULL);
+			return 0;
+		}
+		keys_derive(p->master, req.id, key);
+		reply(p, &req, 0, key);
+		sodium_memzero(key, sizeof(key));
+		log_event(LOG_LEVEL_INFO, "key_issued", "id=%s", LOG_Q(req.id));
+		return 0;
+	}
+	case PS_WRITE_MANIFEST:
+		r = bundle_write_manifest(p->cfg, req.id, text, text_len);
+		break;
+	case PS_WRITE_GRANTS:
+		r = bundle_write_grants(p->cfg, req.id, text, text_len);
+		break;
+	case PS_REMOVE:
+		r = bundle_remove(p->cfg, req.id);
+		break;
+	case PS_RELOAD:
+		r = bundle_send(p->router_fd, p->cfg, p->master);
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (r < 0 && hdr->type != PS_RELOAD)
+		log_event(LOG_LEVEL_WARNING, "policy_write_failed", "id=%s error=%s", LOG_Q(req.id), LOG_Q(strerror(-r)));
+	reply(p, &req, r, NULL);
+	return 0;
+}
+
+static void stop_router(struct parent *p)
+{
+	if (p->router_pid <= 0)
+		return;
+	kill(p->router_pid, SIGTERM);
+	waitpid(p->router_pid, NULL, 0);
+	p->router_pid = 0;
+	if (p->router_fd >= 0)
+		close(TAKE_FD(p->router_fd));
+}
+
+/* The router died: a bug or an attack. Restart it unless that keeps happening. */
+static int router_died(struct parent *p, int status)
+{
+	uint64_t now = monotonic_ms();
+
+	if (WIFSIGNALED(status))
+		log_event(LOG_LEVEL_ERROR, "router_died", "signal=%d", WTERMSIG(status));
+	else
+		log_event(LOG_LEVEL_ERROR, "router_died", "exit=%d", WEXITSTATUS(status));
+	p->router_pid = 0;
+	if (p->router_fd >= 0)
+		close(TAKE_FD(p->router_fd));
+	if (now - p->restart_window_start > ROUTER_RESTART_WINDOW_MS) {
+		p->restart_window_start = now;
+		p->restarts = 0;
+	}
+	if (++p->restarts > ROUTER_RESTART_MAX) {
+		log_event(LOG_LEVEL_ERROR, "router_restart_limit", "restarts=%u window_ms=%u", p->restarts,
+			  ROUTER_RESTART_WINDOW_MS);
+		return -ECHILD;
+	}
+	return spawn_router(p);
+}
+
+static int handle_signal(struct parent *p, bool *stop)
+{
+	struct signalfd_siginfo si;
+
+	if (read(p->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	switch (si.ssi_signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_event(LOG_LEVEL_INFO, "stopping", "signal=%u", si.ssi_signo);
+		*stop = true;
+		return 0;
+	case SIGHUP:
+		log_event(LOG_LEVEL_INFO, "reload", "reason=SIGHUP");
+		return p->router_fd >= 0 ? bundle_send(p->router_fd, p->cfg, p->master) : 0;
+	case SIGCHLD: {
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (pid == p->router_pid) {
+				int r = router_died(p, status);
+				if (r < 0)
+					return r;
+			}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int parent_loop(struct parent *p)
+{
+	_cleanup_free_ uint8_t *buf = malloc(PS_MSG_MAX);
+	bool stop = false;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!stop) {
+		struct pollfd fds[2] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN } };
+		int n = poll(fds, p->router_fd >= 0 ? 2 : 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (fds[0].revents & POLLIN) {
+			int r = handle_signal(p, &stop);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (p->router_fd >= 0 && fds[1].revents) {
+			struct ps_header hdr;
+			ssize_t len = ps_recv(p->router_fd, buf, &hdr);
+			if (len <= 0 || handle_request(p, buf, &hdr) < 0) {
+				/* A router that breaks the channel protocol is not trusted any more. */
+				log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s",
+					  len == 0 ? "eof" : LOG_Q(strerror(len < 0 ? (int)-len : EBADMSG)));
+				kill(p->router_pid, SIGKILL);
+				close(TAKE_FD(p->router_fd));
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *listener_error(int r)
+{
+	switch (r) {
+	case LISTENER_IN_USE:
+		return "another capbusd is already serving this socket; stop it first or pick another \"socket\"";
+	case LISTENER_UNSAFE_DIR:
+		return "the socket's directory must be a real directory owned by this user and not writable by others";
+	case LISTENER_NOT_SOCKET:
+		return "the socket path exists and is not a socket; remove it or pick another \"socket\"";
+	default:
+		return strerror(-r);
+	}
+}
+
+int parent_run(const struct config *cfg)
+{
+	struct parent p = { .cfg = cfg, .sig_fd = -1, .router_fd = -1, .listener = { .fd = -1, .lock_fd = -1 } };
+	sigset_t mask;
+	int r;
+
+	if (sodium_init() < 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=\"libsodium failed to initialise\"");
+		return 1;
+	}
+	r = prepare_state_dir(cfg->state_dir);
+	if (r < 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "state_dir=%s reason=%s", LOG_Q(cfg->state_dir),
+			  r == -EPERM ? "\"must be a directory owned by this user, not writable by others\"" : LOG_Q(strerror(-r)));
+		return 1;
+	}
+	r = listener_open(cfg->socket, cfg->socket_mode, &p.listener);
+	if (r != 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "socket=%s reason=%s", LOG_Q(cfg->socket), LOG_Q(listener_error(r)));
+		return 1;
+	}
+	r = keys_load_master(-1, cfg->state_dir, &p.master);
+	if (r != 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "file=%s/master.key reason=%s", cfg->state_dir,
+			  LOG_Q(r < 0 ? strerror(-r) : keyfile_strerror(r)));
+		listener_close(&p.listener, true);
+		return 1;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	p.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	r = p.sig_fd < 0 ? negative_errno() : spawn_router(&p);
+	if (r == 0)
+		r = keys_write_admin(p.master, cfg->state_dir);
+	if (r == 0) {
+		log_event(LOG_LEVEL_INFO, "ready", "socket=%s state_dir=%s", LOG_Q(cfg->socket), LOG_Q(cfg->state_dir));
+		r = parent_loop(&p);
+	} else {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=%s", LOG_Q(strerror(-r)));
+	}
+	stop_router(&p);
+	listener_close(&p.listener, true);
+	keys_free_master(p.master);
+	if (p.sig_fd >= 0)
+		close(p.sig_fd);
+	return r < 0 ? 1 : 0;
+}

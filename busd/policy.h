@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* policy.h - the router's compiled, immutable view of who may do what.
+ *
+ * Built from a bundle the parent sends (manifest, grants and level-policy texts plus derived
+ * keys); parsing happens here, in the unprivileged router. Lookups during routing touch no
+ * JSON: send and receive checks are pattern-set probes whose cost does not grow with the
+ * number of patterns. A policy is replaced whole on reload; connections re-resolve their
+ * identity by id. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handshake.h"
+#include "privsep.h"
+
+struct manifest;
+struct level_policy;
+struct permissions;
+
+struct identity {
+	char id[PS_ID_LEN];
+	bool is_admin;
+	bool has_key;
+	uint8_t *key;                /* CAPBUS_KEY_LEN bytes inside the policy's locked key arena */
+	struct manifest *manifest;   /* NULL for admin */
+	struct permissions *perms;   /* NULL for admin: admin may send and receive everything */
+	char **grants;               /* granted patterns, NULL-terminated */
+	size_t n_grants;
+	uint32_t msg_rate;           /* messages per second */
+};
+
+struct policy {
+	struct identity *identities; /* sorted by id */
+	size_t n_identities;
+	struct level_policy *levels;
+	uint8_t *key_arena;          /* sodium_malloc'd */
+	uint64_t generation;
+};
+
+/* Accumulates one bundle; errors in individual files drop that identity and are collected as
+ * "FILE:LINE:COL: message" strings for the caller to log. */
+struct policy_builder;
+
+int policy_builder_new(struct policy_builder **out);
+int policy_builder_add_file(struct policy_builder *b, uint32_t kind, const char *id, const char *name,
+			    const char *text, size_t len);
+int policy_builder_add_key(struct policy_builder *b, const char *id, const uint8_t key[CAPBUS_KEY_LEN]);
+/* Compiles; *out owns the new policy. The builder is consumed (freed) either way. */
+int policy_builder_finish(struct policy_builder *b, uint64_t generation, struct policy **out,
+			  char ***errors, size_t *n_errors);
+void policy_builder_free(struct policy_builder *b);
+
+const struct identity *policy_find(const struct policy *p, const char *id);
+bool identity_may_send(const struct identity *ident, const char *type, size_t len);
+bool identity_may_receive(const struct identity *ident, const char *type, size_t len);
+/* A subscription pattern inside the receive permissions. */
+bool identity_may_subscribe(const struct identity *ident, const char *pattern);
+/* Is pattern granted to this identity (exact text)? */
+bool identity_has_grant(const struct identity *ident, const char *pattern);
+
+void policy_free(struct policy *p);

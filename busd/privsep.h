@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* privsep.h - the fixed, typed messages between the privileged parent and the router.
+ *
+ * SOCK_SEQPACKET keeps message boundaries. Every message is a struct ps_header followed by a
+ * payload whose size the receiver checks exactly (fixed structs) or against a bound (file bytes).
+ * The parent never parses JSON or client bytes: it only reads and writes files, derives keys and
+ * moves opaque, size-checked text to and from the router, which does all parsing. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "handshake.h"
+
+#define PS_ID_LEN (HS_ID_MAX + 1)
+#define PS_TEXT_MAX (64 * 1024)
+#define PS_MSG_MAX (sizeof(struct ps_header) + sizeof(struct ps_file) + PS_TEXT_MAX)
+
+enum ps_type {
+	/* parent -> router: a new policy bundle */
+	PS_BUNDLE_BEGIN = 1, /* no payload */
+	PS_BUNDLE_FILE,      /* struct ps_file + text */
+	PS_BUNDLE_KEY,       /* struct ps_key */
+	PS_BUNDLE_END,       /* no payload: compile and swap */
+	/* router -> parent: requests; parent -> router: PS_REPLY */
+	PS_KEYGEN,           /* struct ps_request (id) */
+	PS_WRITE_MANIFEST,   /* struct ps_request + manifest text (validated by the router) */
+	PS_WRITE_GRANTS,     /* struct ps_request + grants text (validated by the router) */
+	PS_REMOVE,           /* struct ps_request (id) */
+	PS_RELOAD,           /* struct ps_request: re-read everything, send a bundle */
+	PS_REPLY,            /* struct ps_reply */
+};
+
+enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
+
+struct ps_header {
+	uint32_t type;
+	uint32_t len; /* payload bytes after the header */
+};
+
+struct ps_file {
+	uint32_t kind;
+	char id[PS_ID_LEN];   /* manifest and grants: the identity (file name stem) */
+	char name[256];       /* for error messages: the path it came from */
+};
+
+struct ps_key {
+	char id[PS_ID_LEN];
+	uint8_t key[CAPBUS_KEY_LEN];
+};
+
+struct ps_request {
+	uint64_t serial;
+	char id[PS_ID_LEN];
+};
+
+struct ps_reply {
+	uint64_t serial;
+	int32_t status;               /* 0 or a negative errno */
+	char id[PS_ID_LEN];
+	uint8_t key[CAPBUS_KEY_LEN];  /* PS_KEYGEN only */
+};
+
+/* Sends header + payload parts as one packet. Returns 0 or a negative errno. */
+int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, const void *text, size_t text_len);
+
+/* Receives one packet into buf (PS_MSG_MAX bytes). Returns the packet length, 0 on EOF, or a
+ * negative errno; -EBADMSG when the header is inconsistent with the packet length. */
+ssize_t ps_recv(int fd, uint8_t *buf, struct ps_header *hdr);

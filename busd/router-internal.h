@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* router-internal.h - state shared by the router's modules (router.c, control.c, outq.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "handshake.h"
+#include "log.h"
+#include "policy.h"
+#include "subindex.h"
+
+enum watch_kind { WATCH_CONN, WATCH_LISTEN, WATCH_PARENT, WATCH_TIMER, WATCH_SIGNAL };
+
+struct watch {
+	enum watch_kind kind;
+};
+
+/* One message body shared by every receiver's queue. */
+struct msgbuf {
+	uint32_t refs;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct outq_entry {
+	struct msgbuf *buf;
+	uint8_t hdr[4];
+	uint8_t tag[16];
+	uint8_t tag_len; /* 0 during the handshake */
+	uint32_t sent;   /* bytes of hdr+body+tag already written */
+};
+
+enum conn_state { CONN_HANDSHAKE, CONN_READY };
+
+struct conn {
+	struct watch watch;
+	int fd;
+	enum conn_state state;
+	bool doomed;             /* closed at the end of this loop iteration */
+	bool close_after_flush;  /* closed once its queue is written */
+	bool in_flush_list;
+	bool want_out;           /* EPOLLOUT armed */
+	uint64_t serial;
+	pid_t pid;
+	uid_t uid;
+	uint64_t deadline_ms;    /* handshake deadline */
+	struct hs_server hs;
+	struct hs_session session;
+	const struct identity *ident;
+	char **subs;             /* subscribed patterns */
+	uint32_t n_subs;
+	uint8_t *in;             /* allocated only while bytes are pending */
+	uint32_t in_len, in_cap;
+	struct outq_entry *q;    /* ring, allocated only while non-empty */
+	uint32_t q_head, q_len, q_cap;
+	uint64_t q_bytes;
+	uint64_t last_stamp;     /* delivery dedup */
+	uint64_t tokens_ms;      /* last refill */
+	uint64_t msg_tokens;     /* milli-messages */
+	uint64_t byte_tokens;    /* bytes */
+	uint32_t err_budget;     /* error frames left this second */
+	uint64_t err_window_ms;
+	struct conn *prev, *next;
+	struct conn *flush_next; /* intrusive: no allocation can fail on these paths */
+	struct conn *dead_next;
+};
+
+struct pending_op {
+	uint64_t serial;        /* privsep request serial */
+	uint64_t op;            /* groups the requests of one admin command */
+	uint64_t conn_serial;
+	double request;         /* the client's data.request */
+	char reply_type[64];
+	bool final;
+	char id[PS_ID_LEN];
+	bool keygen;
+};
+
+struct counters {
+	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
+	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
+	uint64_t slow_consumers, delivered, messages, revoked;
+};
+
+struct router {
+	const struct config *cfg;
+	int epfd, listen_fd, ps_fd, timer_fd;
+	struct watch w_listen, w_parent, w_timer;
+	struct policy *policy;
+	struct policy_builder *building;
+	uint64_t generation;
+	struct subindex *subs;
+	struct conn *conns;
+	uint32_t n_conns, n_pending;
+	struct conn *flush_head; /* connections with queued output this iteration */
+	struct conn *dead_head;  /* connections to free at the end of this iteration */
+	uint64_t stamp;
+	uint64_t next_serial;
+	uint64_t next_ps;
+	struct pending_op *ops;
+	size_t n_ops, cap_ops;
+	uint64_t now_ms;
+	uint8_t *ps_buf;
+	bool stop;
+	struct counters counters;
+	struct log_ratelimit rl_auth, rl_conn, rl_client;
+};
+
+/* router.c */
+int conn_send_envelope(struct router *r, struct conn *c, cJSON *root);
+void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
+		     const char *type, const cJSON *request);
+void conn_doom(struct router *r, struct conn *c, const char *reason);
+struct conn *router_find_conn(struct router *r, uint64_t serial);
+int router_subscribe(struct router *r, struct conn *c, const char *pattern);
+void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);
+
+/* outq.c */
+int outq_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign);
+int outq_flush(struct router *r, struct conn *c);
+void outq_clear(struct conn *c);
+/* Puts c on this iteration's flush list (also used to close a connection after its last frame). */
+void outq_schedule(struct router *r, struct conn *c);
+void conn_close_after_flush(struct router *r, struct conn *c);
+struct msgbuf *msgbuf_new(const void *data, size_t len);
+void msgbuf_unref(struct msgbuf *b);
+
+/* control.c */
+void control_handle(struct router *r, struct conn *c, struct envelope *env);
+void control_parent_reply(struct router *r, const struct ps_reply *rep);
+void control_conn_gone(struct router *r, struct conn *c);

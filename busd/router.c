@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: MIT
+/* router.c - the unprivileged router: handshakes, MAC checks, policy, routing.
+ *
+ * Trust level: everything a client sends is hostile. A bad frame, key or message costs that
+ * connection at most; the router itself never exits because of a client. It holds no privilege
+ * and no file-system access (see confine.c) and learns policy only from the parent. */
+#include "router.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include "confine.h"
+#include "frame.h"
+#include "mac.h"
+#include "privsep.h"
+#include "router-internal.h"
+
+#define TICK_MS 200
+#define EVENTS_MAX 128
+#define ACCEPT_BURST 64
+#define READ_CHUNK (16 * 1024)
+#define ERRORS_PER_SECOND 50
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
+static void conn_free(struct router *r, struct conn *c)
+{
+	control_conn_gone(r, c);
+	for (uint32_t i = 0; i < c->n_subs; i++) {
+		subindex_remove(r->subs, c->subs[i], c);
+		free(c->subs[i]);
+	}
+	free(c->subs);
+	outq_clear(c);
+	free(c->in);
+	if (c->state == CONN_HANDSHAKE)
+		r->n_pending--;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->n_conns--;
+	close(c->fd);
+	sodium_memzero(&c->session, sizeof(c->session));
+	free(c);
+}
+
+void conn_doom(struct router *r, struct conn *c, const char *reason)
+{
+	if (c->doomed)
+		return;
+	c->doomed = true;
+	if (reason) {
+		uint64_t suppressed;
+		if (log_ratelimit_ok(&r->rl_client, r->now_ms, &suppressed))
+			log_event(LOG_LEVEL_WARNING, "disconnect", "reason=%s id=%s pid=%d uid=%u suppressed=%llu", reason,
+				  c->state == CONN_READY ? LOG_Q(c->session.id) : "-", (int)c->pid, (unsigned)c->uid,
+				  (unsigned long long)suppressed);
+	}
+	c->dead_next = r->dead_head;
+	r->dead_head = c;
+}
+
+void conn_close_after_flush(struct router *r, struct conn *c)
+{
+	c->close_after_flush = true;
+	outq_schedule(r, c);
+}
+
+struct conn *router_find_conn(struct router *r, uint64_t serial)
+{
+	for (struct conn *c = r->conns; c; c = c->next)
+		if (c->serial == serial && !c->doomed)
+			return c;
+	return NULL;
+}
+
+int conn_send_envelope(struct router *r, struct conn *c, cJSON *root)
+{
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(root);
+	if (!text)
+		return -ENOMEM;
+	struct msgbuf *b = msgbuf_new(text, strlen(text));
+	if (!b)
+		return -ENOMEM;
+	int ret = outq_push(r, c, b, true);
+	msgbuf_unref(b);
+	return ret;
+}
+
+void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
+		     const char *type, const cJSON *request)
+{
+	if (c->doomed || c->state != CONN_READY)
+		return;
+	/* A client that provokes errors in a loop gets a bounded number of answers. */
+	if (r->now_ms - c->err_window_ms >= 1000) {
+		c->err_window_ms = r->now_ms;
+		c->err_budget = ERRORS_PER_SECOND;
+	}
+	if (c->err_budget == 0)
+		return;
+	c->err_budget--;
+	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *data = cJSON_AddObjectToObject(root, "data");
+	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
+	if (!root || !data || !ctx || !cJSON_AddStringToObject(root, "type", "bus.error") ||
+	    !cJSON_AddStringToObject(data, "code", code) || !cJSON_AddStringToObject(data, "message", message) ||
+	    !cJSON_AddStringToObject(ctx, "sender", "capbus"))
+		return;
+	if (type)
+		cJSON_AddStringToObject(data, "type", type);
+	if (request)
+		cJSON_AddItemToObject(data, "request", cJSON_Duplicate(request, false));
+	conn_send_envelope(r, c, root);
+}
+
+static void log_refusal(struct router *r, struct conn *c, const char *event, const char *type)
+{
+	uint64_t suppressed;
+	if (log_ratelimit_ok(&r->rl_client, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, event, "id=%s pid=%d type=%s suppressed=%llu", LOG_Q(c->session.id),
+			  (int)c->pid, type ? LOG_Q(type) : "-", (unsigned long long)suppressed);
+}
+
+int router_subscribe(struct router *r, struct conn *c, const char *pattern)
+{
+	for (uint32_t i = 0; i < c->n_subs; i++)
+		if (streq(c->subs[i], pattern))
+			return 0;
+	if (c->n_subs >= 1024)
+		return -E2BIG;
+	char **v = realloc(c->subs, (c->n_subs + 1) * sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	c->subs = v;
+	if (!(v[c->n_subs] = strdup(pattern)))
+		return -ENOMEM;
+	int ret = subindex_add(r->subs, pattern, c);
+	if (ret < 0) {
+		free(v[c->n_subs]);
+		return ret;
+	}
+	c->n_subs++;
+	return 0;
+}
+
+void router_unsubscribe(struct router *r, struct conn *c, const char *pattern)
+{
+	for (uint32_t i = 0; i < c->n_subs; i++)
+		if (streq(c->subs[i], pattern)) {
+			subindex_remove(r->subs, pattern, c);
+			free(c->subs[i]);
+			c->subs[i] = c->subs[--c->n_subs];
+			return;
+		}
+}
+
+/* Token buckets for messages (manifest msg_rate) and bytes (config byte_rate), burst = 1 s. */
+static int conn_charge(struct router *r, struct conn *c, size_t bytes)
+{
+	uint64_t elapsed = r->now_ms - c->tokens_ms;
+	uint64_t rate = c->ident->msg_rate;
+	uint64_t msg_cap = rate * 1000, byte_cap = r->cfg->byte_rate;
+
+	if (elapsed > 0) {
+		c->tokens_ms = r->now_ms;
+		c->msg_tokens = c->msg_tokens + elapsed * rate > msg_cap ? msg_cap : c->msg_tokens + elapsed * rate;
+		uint64_t add = elapsed * byte_cap / 1000;
+		c->byte_tokens = c->byte_tokens + add > byte_cap ? byte_cap : c->byte_tokens + add;
+	}
+	if (bytes > c->byte_tokens)
+		return 2;
+	if (c->ident->msg_rate != UINT32_MAX) {
+		if (c->msg_tokens < 1000)
+			return 1;
+		c->msg_tokens -= 1000;
+	}
+	c->byte_tokens -= bytes;
+	return 0;
+}
+
+struct delivery {
+	struct router *r;
+	struct msgbuf *buf;
+	const char *type;
+	size_t type_len;
+};
+
+static void deliver_one(void *sub, void *userdata)
+{
+	struct conn *c = sub;
+	struct delivery *d = userdata;
+
+	if (c->doomed || c->last_stamp == d->r->stamp)
+		return;
+	c->last_stamp = d->r->stamp;
+	/* Subscriptions were checked when made and on every reload; this re-check is the backstop. */
+	if (!identity_may_receive(c->ident, d->type, d->type_len))
+		return;
+	if (outq_push(d->r, c, d->buf, true) == 0)
+		d->r->counters.delivered++;
+}
+
+static void route_message(struct router *r, struct conn *c, struct envelope *env, size_t frame_len)
+{
+	const char *type = env->type;
+	size_t type_len = strlen(type);
+
+	int charge = conn_charge(r, c, frame_len);
+	if (charge != 0) {
+		bool quota = charge == 2;
+		if (quota)
+			r->counters.quota++;
+		else
+			r->counters.rate_limited++;
+		log_refusal(r, c, quota ? "quota" : "rate_limited", type);
+		conn_send_error(r, c, quota ? "quota" : "rate_limited",
+				quota ? "byte quota exceeded; slow down" : "message rate limit of the manifest exceeded",
+				type, NULL);
+		return;
+	}
+	if (!identity_may_send(c->ident, type, type_len)) {
+		r->counters.denied_send++;
+		log_refusal(r, c, "denied_send", type);
+		conn_send_error(r, c, "denied", "the manifest does not allow sending this type", type, NULL);
+		return;
+	}
+	if (envelope_set_sender(env, c->session.id) < 0)
+		return;
+	size_t len = 0;
+	_cleanup_free_ char *text = envelope_serialize(env, &len);
+	if (!text || len > FRAME_MAX_BODY_HARD)
+		return;
+	struct delivery d = { .r = r, .buf = msgbuf_new(text, len), .type = type, .type_len = type_len };
+	if (!d.buf)
+		return;
+	r->counters.messages++;
+	r->stamp++;
+	subindex_match(r->subs, type, type_len, deliver_one, &d);
+	msgbuf_unref(d.buf);
+}
+
+static bool lookup_key(void *userdata, const char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	struct router *r = userdata;
+	const struct identity *ident = policy_find(r->policy, id);
+
+	if (!ident || !ident->has_key)
+		return false;
+	memcpy(key, ident->key, CAPBUS_KEY_LEN);
+	return true;
+}
+
+static void handle_auth(struct router *r, struct conn *c, const struct frame_view *v)
+{
+	uint8_t reply[HS_RESULT_OK_LEN];
+	size_t reply_len = 0;
+	struct hs_session session;
+	uint64_t suppressed;
+
+	int ret = hs_server_auth(&c->hs, v->body, v->body_len, lookup_key, r, &session, reply, &reply_len);
+	if (ret == HS_MALFORMED) {
+		r->counters.malformed++;
+		conn_doom(r, c, "malformed_handshake");
+		return;
+	}
+	struct msgbuf *b = msgbuf_new(reply, reply_len);
+	if (b) {
+		outq_push(r, c, b, false);
+		msgbuf_unref(b);
+	}
+	if (ret == HS_REJECTED) {
+		r->counters.auth_failed++;
+		if (log_ratelimit_ok(&r->rl_auth, r->now_ms, &suppressed))
+			log_event(LOG_LEVEL_WARNING, "auth_failed", "id=%s pid=%d uid=%u suppressed=%llu",
+				  LOG_Q(session.id[0] ? session.id : "?"), (int)c->pid, (unsigned)c->uid,
+				  (unsigned long long)suppressed);
+		conn_close_after_flush(r, c);
+		return;
+	}
+	c->session = session;
+	sodium_memzero(&session, sizeof(session));
+	sodium_memzero(&c->hs, sizeof(c->hs));
+	c->ident = policy_find(r->policy, c->session.id);
+	c->state = CONN_READY;
+	r->n_pending--;
+	r->counters.authenticated++;
+	c->tokens_ms = r->now_ms;
+	c->msg_tokens = (uint64_t)c->ident->msg_rate * 1000;
+	if (c->ident->msg_rate == UINT32_MAX)
+		c->msg_tokens = 0;
+	c->byte_tokens = r->cfg->byte_rate;
+	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s pid=%d uid=%u", LOG_Q(c->session.id), (int)c->pid,
+		  (unsigned)c->uid);
+}
+
+static void handle_frame(struct router *r, struct conn *c, const struct frame_view *v)
+{
+	_cleanup_(envelope_clear) struct envelope env = { 0 };
+	const char *why = NULL;
+
+	if (c->close_after_flush)
+		return; /* on its way out: ignore whatever else it sends */
+	if (c->state == CONN_HANDSHAKE) {
+		handle_auth(r, c, v);
+		return;
+	}
+	if (!mac_verify(&c->session.rx, v->header, v->body, v->body_len, v->tag)) {
+		/* Tampered, replayed or reordered: nothing more from this stream can be trusted. */
+		r->counters.bad_mac++;
+		conn_doom(r, c, "bad_mac");
+		return;
+	}
+	int ret = envelope_parse(v->body, v->body_len, r->cfg->max_depth, &env, &why);
+	if (ret != 0) {
+		r->counters.malformed++;
+		log_refusal(r, c, "malformed", NULL);
+		conn_send_error(r, c, "malformed", why ? why : "malformed message", NULL, NULL);
+		return;
+	}
+	if (startswith(env.type, "capbus.")) {
+		control_handle(r, c, &env);
+		return;
+	}
+	route_message(r, c, &env, v->total_len);
+}
+
+static void conn_readable(struct router *r, struct conn *c)
+{
+	uint32_t tag_len;
+	size_t off = 0;
+
+	if (!c->in) {
+		c->in_cap = READ_CHUNK;
+		c->in = malloc(c->in_cap);
+		if (!c->in) {
+			conn_doom(r, c, "out_of_memory");
+			return;
+		}
+	}
+	ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_doom(r, c, NULL);
+		return;
+	}
+	c->in_len += (uint32_t)n;
+	while (!c->doomed) {
+		struct frame_view v;
+		size_t needed = 0;
+		tag_len = c->state == CONN_READY ? FRAME_TAG_LEN : 0;
+		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_AUTH_MAX;
+		int ret = frame_parse(c->in + off, c->in_len - off, max, tag_len, &v, &needed);
+		if (ret == FRAME_INCOMPLETE) {
+			if (needed > c->in_cap) {
+				/* Grow only to what the declared (already bounded) frame needs. */
+				uint8_t *p = realloc(c->in, needed);
+				if (!p) {
+					conn_doom(r, c, "out_of_memory");
+					return;
+				}
+				c->in = p;
+				c->in_cap = (uint32_t)needed;
+			}
+			break;
+		}
+		if (ret != FRAME_OK) {
+			r->counters.too_large += ret == FRAME_TOO_LARGE;
+			r->counters.malformed += ret != FRAME_TOO_LARGE;
+			if (c->state == CONN_READY) {
+				conn_send_error(r, c, ret == FRAME_TOO_LARGE ? "too_large" : "malformed",
+						ret == FRAME_TOO_LARGE ? "frame larger than the daemon's max_frame" :
+									 "empty frame",
+						NULL, NULL);
+				conn_close_after_flush(r, c);
+				log_refusal(r, c, ret == FRAME_TOO_LARGE ? "too_large" : "malformed", NULL);
+				c->in_len = 0;
+				return;
+			}
+			conn_doom(r, c, ret == FRAME_TOO_LARGE ? "oversized_handshake" : "malformed_handshake");
+			return;
+		}
+		handle_frame(r, c, &v);
+		off += v.total_len;
+		if (c->close_after_flush)
+			break;
+	}
+	if (c->doomed || c->close_after_flush) {
+		c->in_len = 0;
+	} else if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= (uint32_t)off;
+	}
+	if (c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+}
+
+static void accept_clients(struct router *r)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				uint64_t suppressed;
+				if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
+					log_event(LOG_LEVEL_ERROR, "accept_failed", "error=%s", LOG_Q(strerror(errno)));
+			}
+			return;
+		}
+		struct ucred cred = { 0 };
+		socklen_t len = sizeof(cred);
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		if (r->n_conns >= r->cfg->max_connections || r->n_pending >= r->cfg->max_pending) {
+			uint64_t suppressed;
+			r->counters.refused_connections++;
+			if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
+				log_event(LOG_LEVEL_WARNING, "connection_refused", "reason=limit pid=%d uid=%u suppressed=%llu",
+					  (int)cred.pid, (unsigned)cred.uid, (unsigned long long)suppressed);
+			close(fd);
+			continue;
+		}
+		/* No descriptor may travel over the bus (kernels that know SO_PASSRIGHTS). */
+		int zero = 0;
+		setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->watch.kind = WATCH_CONN;
+		c->fd = fd;
+		c->serial = ++r->next_serial;
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->state = CONN_HANDSHAKE;
+		c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->watch };
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = r->conns;
+		if (r->conns)
+			r->conns->prev = c;
+		r->conns = c;
+		r->n_conns++;
+		r->n_pending++;
+		r->counters.accepted++;
+		uint8_t hello[HS_HELLO_LEN];
+		hs_server_hello(&c->hs, hello);
+		struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
+		if (b) {
+			outq_push(r, c, b, false);
+			msgbuf_unref(b);
+		}
+	}
+}
+
+/* A new policy is in force: re-resolve identities, drop what is no longer allowed. */
+static void policy_swap(struct router *r, struct policy *p)
+{
+	struct policy *old = r->policy;
+
+	r->policy = p;
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (c->state != CONN_READY || c->doomed)
+			continue;
+		c->ident = policy_find(p, c->session.id);
+		if (!c->ident) {
+			r->counters.revoked++;
+			conn_send_error(r, c, "revoked", "this identity was removed from the bus", NULL, NULL);
+			conn_close_after_flush(r, c);
+			c->ident = NULL;
+			continue;
+		}
+		for (uint32_t i = 0; i < c->n_subs;) {
+			if (identity_may_subscribe(c->ident, c->subs[i])) {
+				i++;
+				continue;
+			}
+			_cleanup_free_ char *pattern = strdup(c->subs[i]);
+			r->counters.revoked++;
+			log_event(LOG_LEVEL_INFO, "subscription_revoked", "id=%s pattern=%s", LOG_Q(c->session.id),
+				  LOG_Q(c->subs[i]));
+			router_unsubscribe(r, c, c->subs[i]);
+			if (pattern)
+				conn_send_error(r, c, "revoked", "permission revoked; subscription dropped", pattern, NULL);
+		}
+	}
+	policy_free(old);
+}
+
+static void parent_message(struct router *r)
+{
+	struct ps_header hdr;
+	ssize_t n = ps_recv(r->ps_fd, r->ps_buf, &hdr);
+	const uint8_t *payload = r->ps_buf + sizeof(hdr);
+
+	if (n <= 0) {
+		log_event(LOG_LEVEL_ERROR, "parent_gone", "error=%s", n == 0 ? "eof" : LOG_Q(strerror((int)-n)));
+		r->stop = true;
+		return;
+	}
+	switch (hdr.type) {
+	case PS_BUNDLE_BEGIN:
+		policy_builder_free(r->building);
+		r->building = NULL;
+		if (policy_builder_new(&r->building) < 0)
+			r->building = NULL;
+		return;
+	case PS_BUNDLE_FILE: {
+		struct ps_file f;
+		if (!r->building || hdr.len < sizeof(f))
+			return;
+		memcpy(&f, payload, sizeof(f));
+		f.id[sizeof(f.id) - 1] = f.name[sizeof(f.name) - 1] = '\0';
+		policy_builder_add_file(r->building, f.kind, f.id, f.name, (const char *)payload + sizeof(f),
+					hdr.len - sizeof(f));
+		return;
+	}
+	case PS_BUNDLE_KEY: {
+		struct ps_key k;
+		if (!r->building || hdr.len != sizeof(k))
+			return;
+		memcpy(&k, payload, sizeof(k));
+		k.id[sizeof(k.id) - 1] = '\0';
+		policy_builder_add_key(r->building, k.id, k.key);
+		sodium_memzero(&k, sizeof(k));
+		sodium_memzero(r->ps_buf, (size_t)n);
+		return;
+	}
+	case PS_BUNDLE_END: {
+		struct policy *p = NULL;
+		char **errors = NULL;
+		size_t n_errors = 0;
+		if (!r->building)
+			return;
+		int ret = policy_builder_finish(TAKE_PTR(r->building), ++r->generation, &p, &errors, &n_errors);
+		for (size_t i = 0; i < n_errors; i++) {
+			log_event(LOG_LEVEL_ERROR, "manifest_invalid", "error=%s", LOG_Q(errors[i]));
+			free(errors[i]);
+		}
+		free(errors);
+		if (ret < 0) {
+			log_event(LOG_LEVEL_ERROR, "policy_compile_failed", "error=%s", LOG_Q(strerror(-ret)));
+			return;
+		}
+		log_event(LOG_LEVEL_INFO, "policy_loaded", "generation=%llu identities=%zu",
+			  (unsigned long long)r->generation, p->n_identities);
+		policy_swap(r, p);
+		return;
+	}
+	case PS_REPLY: {
+		struct ps_reply rep;
+		if (hdr.len != sizeof(rep))
+			return;
+		memcpy(&rep, payload, sizeof(rep));
+		rep.id[sizeof(rep.id) - 1] = '\0';
+		control_parent_reply(r, &rep);
+		sodium_memzero(&rep, sizeof(rep));
+		sodium_memzero(r->ps_buf, (size_t)n);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void timer_tick(struct router *r)
+{
+	uint64_t expirations;
+	if (read(r->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	for (struct conn *c = r->conns; c; c = c->next)
+		if (c->state == CONN_HANDSHAKE && !c->doomed && r->now_ms > c->deadline_ms) {
+			r->counters.handshake_timeouts++;
+			conn_doom(r, c, "handshake_timeout");
+		}
+}
+
+/* End of an iteration: write what was queued, then free what was closed (flushing may close). */
+static void flush_all(struct router *r)
+{
+	while (r->flush_head) {
+		struct conn *c = r->flush_head;
+		r->flush_head = c->flush_next;
+		c->in_flush_list = false;
+		if (!c->doomed && outq_flush(r, c) < 0)
+			conn_doom(r, c, NULL);
+	}
+	while (r->dead_head) {
+		struct conn *c = r->dead_head;
+		r->dead_head = c->dead_next;
+		conn_free(r, c);
+	}
+}
+
+static int router_setup(struct router *r, const struct config *cfg, int listen_fd, int ps_fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->listen_fd = listen_fd;
+	r->ps_fd = ps_fd;
+	r->w_listen.kind = WATCH_LISTEN;
+	r->w_parent.kind = WATCH_PARENT;
+	r->w_timer.kind = WATCH_TIMER;
+	r->rl_auth = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 10);
+	r->rl_conn = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 10);
+	r->rl_client = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 20);
+	r->ps_buf = malloc(PS_MSG_MAX);
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!r->ps_buf || r->epfd < 0 || r->timer_fd < 0 || subindex_new(&r->subs) < 0)
+		return -ENOMEM;
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
+	timerfd_settime(r->timer_fd, 0, &its, NULL);
+	struct { int fd; struct watch *w; } watches[] = {
+		{ listen_fd, &r->w_listen }, { ps_fd, &r->w_parent }, { r->timer_fd, &r->w_timer },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(watches); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = watches[i].w };
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, watches[i].fd, &ev) < 0)
+			return negative_errno();
+	}
+	return 0;
+}
+
+static void router_teardown(struct router *r)
+{
+	while (r->conns)
+		conn_free(r, r->conns);
+	policy_free(r->policy);
+	policy_builder_free(r->building);
+	subindex_free(r->subs);
+	free(r->ops);
+	free(r->ps_buf);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->timer_fd >= 0)
+		close(r->timer_fd);
+}
+
+int router_main(const struct config *cfg, int listen_fd, int ps_fd)
+{
+	struct router r;
+	struct epoll_event events[EVENTS_MAX];
+
+	log_setup(cfg->log_level, "router");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	int ret = router_setup(&r, cfg, listen_fd, ps_fd);
+	if (ret < 0) {
+		log_event(LOG_LEVEL_ERROR, "router_setup_failed", "error=%s", LOG_Q(strerror(-ret)));
+		return 1;
+	}
+	ret = confine_router(cfg);
+	if (ret < 0) {
+		/* Fail closed: a router that could not shed its privileges serves nobody. */
+		log_event(LOG_LEVEL_ERROR, "confine_failed", "error=%s", LOG_Q(strerror(-ret)));
+		return 1;
+	}
+	while (!r.stop) {
+		int n = epoll_wait(r.epfd, events, EVENTS_MAX, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		r.now_ms = monotonic_ms();
+		for (int i = 0; i < n; i++) {
+			struct watch *w = events[i].data.ptr;
+			switch (w->kind) {
+			case WATCH_LISTEN:
+				accept_clients(&r);
+				break;
+			case WATCH_PARENT:
+				parent_message(&r);
+				break;
+			case WATCH_TIMER:
+				timer_tick(&r);
+				break;
+			case WATCH_CONN: {
+				struct conn *c = (struct conn *)w;
+				if (c->doomed)
+					break;
+				if (events[i].events & EPOLLOUT && outq_flush(&r, c) < 0)
+					conn_doom(&r, c, NULL);
+				if (!c->doomed && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					conn_readable(&r, c);
+				break;
+			}
+			default:
+				break;
+			}
+		}
+		flush_all(&r);
+	}
+	router_teardown(&r);
+	return 0;
+}

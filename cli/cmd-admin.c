@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/* cmd-admin.c - capbus keygen, manifest check, install, remove, grant, revoke, skills, stats. */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "describe.h"
+#include "keyfile.h"
+#include "levels.h"
+#include "manifest.h"
+#include "util.h"
+
+#define ADMIN_TIMEOUT_MS 15000
+
+static void cjson_deletep_cli(cJSON **p)
+{
+	cJSON_Delete(*p);
+}
+
+/* Sends an admin request built from data (consumed) and returns the reply. */
+static int admin_request(struct cli *cli, const char *what, const char *type, cJSON *data, capbus_msg **reply)
+{
+	_cleanup_(cjson_deletep_cli) cJSON *owned = data;
+	_cleanup_free_ char *json = data ? cJSON_PrintUnformatted(data) : NULL;
+	int rc = cli_connect(cli);
+
+	if (rc != EXIT_OK)
+		return rc;
+	int r = capbus_request(cli->bus, type, json, ADMIN_TIMEOUT_MS, reply);
+	return r == 0 ? EXIT_OK : cli_fail(cli, what, r);
+}
+
+int cmd_keygen(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL, *out = NULL;
+	capbus_msg *reply = NULL;
+	uint8_t key[32];
+	size_t bin_len = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--out") && i + 1 < argc)
+			out = argv[++i];
+		else if (!id && argv[i][0] != '-')
+			id = argv[i];
+		else
+			id = out = NULL, i = argc;
+	}
+	if (!id || !out) {
+		fprintf(stderr, "capbus: usage: keygen ID --out FILE\n");
+		return EXIT_USAGE;
+	}
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "id", id);
+	int rc = admin_request(cli, "keygen", "capbus.keygen", data, &reply);
+	if (rc != EXIT_OK)
+		return rc;
+	const char *hex = capbus_msg_get_string(reply, "secret");
+	if (!hex || sodium_hex2bin(key, sizeof(key), hex, strlen(hex), NULL, &bin_len, NULL) != 0 || bin_len != 32) {
+		capbus_msg_free(reply);
+		fprintf(stderr, "capbus: keygen: the daemon sent no usable key\n");
+		return EXIT_CONNECT;
+	}
+	capbus_msg_free(reply);
+	int r = keyfile_write(out, id, key, false);
+	sodium_memzero(key, sizeof(key));
+	if (r < 0) {
+		fprintf(stderr, "capbus: keygen: cannot write %s: %s\n", out, strerror(-r));
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "capbus: wrote the key of \"%s\" to %s (mode 0600); keep it private\n", id, out);
+	return EXIT_OK;
+}
+
+static int read_text(const char *path, char **out)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "capbus: cannot read %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > MANIFEST_MAX_SIZE) {
+		fprintf(stderr, "capbus: %s: not a regular file of at most %d bytes\n", path, MANIFEST_MAX_SIZE);
+		return -EINVAL;
+	}
+	char *buf = calloc(1, (size_t)st.st_size + 1);
+	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	return 0;
+}
+
+static int load_levels(struct level_policy **lp)
+{
+	_cleanup_free_ char *text = NULL;
+	char *err = NULL;
+
+	if (access(LEVEL_POLICY_PATH, R_OK) == 0 && read_text(LEVEL_POLICY_PATH, &text) == 0) {
+		int r = level_policy_parse(text, strlen(text), LEVEL_POLICY_PATH, lp, &err);
+		if (r == 0)
+			return 0;
+		fprintf(stderr, "capbus: warning: %s\n", err ? err : "invalid system policy; using the built-in one");
+		free(err);
+	}
+	return level_policy_new_default(lp);
+}
+
+/* Parses and prints a manifest in plain words. Returns 0 or an exit code. */
+static int explain(const char *path, char **text_out)
+{
+	_cleanup_free_ char *text = NULL, *err = NULL, *words = NULL;
+	struct manifest *m = NULL;
+	struct level_policy *lp = NULL;
+
+	if (read_text(path, &text) < 0)
+		return EXIT_USAGE;
+	int r = manifest_parse(text, strlen(text), path, &m, &err);
+	if (r != 0) {
+		fprintf(stderr, "%s\n", err ? err : "capbus: out of memory");
+		return EXIT_USAGE;
+	}
+	if (load_levels(&lp) < 0) {
+		manifest_free(m);
+		return EXIT_USAGE;
+	}
+	words = manifest_describe(m, lp);
+	if (words)
+		fputs(words, stdout);
+	manifest_free(m);
+	level_policy_free(lp);
+	if (text_out)
+		*text_out = TAKE_PTR(text);
+	return EXIT_OK;
+}
+
+int cmd_manifest(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	if (argc != 3 || !streq(argv[1], "check")) {
+		fprintf(stderr, "capbus: usage: manifest check FILE\n");
+		return EXIT_USAGE;
+	}
+	return explain(argv[2], NULL);
+}
+
+int cmd_install(struct cli *cli, int argc, char **argv)
+{
+	const char *path = NULL;
+	_cleanup_free_ char *text = NULL;
+	cJSON *data = cJSON_CreateObject();
+	cJSON *grants = cJSON_AddArrayToObject(data, "grant");
+
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--grant") && i + 1 < argc)
+			cJSON_AddItemToArray(grants, cJSON_CreateString(argv[++i]));
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else
+			path = NULL, i = argc;
+	}
+	if (!path) {
+		cJSON_Delete(data);
+		fprintf(stderr, "capbus: usage: install FILE [--grant PATTERN]...\n");
+		return EXIT_USAGE;
+	}
+	int rc = explain(path, &text);
+	if (rc != EXIT_OK) {
+		cJSON_Delete(data);
+		return rc;
+	}
+	cJSON_AddStringToObject(data, "manifest", text);
+	capbus_msg *reply = NULL;
+	rc = admin_request(cli, "install", "capbus.install", data, &reply);
+	if (rc == EXIT_OK) {
+		printf("installed %s\n", capbus_msg_get_string(reply, "id"));
+		capbus_msg_free(reply);
+	}
+	return rc;
+}
+
+static int id_command(struct cli *cli, int argc, char **argv, const char *type, bool with_pattern)
+{
+	if (argc != (with_pattern ? 3 : 2)) {
+		fprintf(stderr, "capbus: usage: %s ID%s\n", argv[0], with_pattern ? " PATTERN" : "");
+		return EXIT_USAGE;
+	}
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "id", argv[1]);
+	if (with_pattern)
+		cJSON_AddStringToObject(data, "pattern", argv[2]);
+	capbus_msg *reply = NULL;
+	int rc = admin_request(cli, argv[0], type, data, &reply);
+	capbus_msg_free(reply);
+	return rc;
+}
+
+int cmd_remove(struct cli *cli, int argc, char **argv)
+{
+	return id_command(cli, argc, argv, "capbus.remove", false);
+}
+
+int cmd_grant(struct cli *cli, int argc, char **argv)
+{
+	return id_command(cli, argc, argv, "capbus.grant", true);
+}
+
+int cmd_revoke(struct cli *cli, int argc, char **argv)
+{
+	return id_command(cli, argc, argv, "capbus.revoke", true);
+}
+
+int cmd_skills(struct cli *cli, int argc, char **argv)
+{
+	bool json = argc == 2 && streq(argv[1], "--json");
+	capbus_msg *reply = NULL;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "capbus: usage: skills [--json]\n");
+		return EXIT_USAGE;
+	}
+	int rc = admin_request(cli, "skills", "capbus.skills", NULL, &reply);
+	if (rc != EXIT_OK)
+		return rc;
+	_cleanup_(cjson_deletep_cli) cJSON *data = cJSON_Parse(capbus_msg_data_json(reply));
+	capbus_msg_free(reply);
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(data, "skills");
+	if (!cJSON_IsArray(list)) {
+		fprintf(stderr, "capbus: skills: unexpected answer from the daemon\n");
+		return EXIT_CONNECT;
+	}
+	if (json) {
+		_cleanup_free_ char *s = cJSON_PrintUnformatted(list);
+		printf("%s\n", s ? s : "[]");
+		return EXIT_OK;
+	}
+	printf("%-32s %-10s %8s %8s  %s\n", "ID", "STATE", "PID", "RESTARTS", "LAST EXIT");
+	for (const cJSON *s = list->child; s; s = s->next) {
+		const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_exit");
+		printf("%-32s %-10s %8d %8d  %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "id")),
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "state")),
+		       cJSON_GetObjectItemCaseSensitive(s, "pid")->valueint,
+		       cJSON_GetObjectItemCaseSensitive(s, "restarts")->valueint,
+		       cJSON_IsString(last) ? last->valuestring : "-");
+	}
+	return EXIT_OK;
+}
+
+int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+	capbus_msg *reply = NULL;
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "capbus: usage: stats\n");
+		return EXIT_USAGE;
+	}
+	int rc = admin_request(cli, "stats", "capbus.stats", NULL, &reply);
+	if (rc == EXIT_OK)
+		printf("%s\n", capbus_msg_data_json(reply));
+	capbus_msg_free(reply);
+	return rc;
+}
+
+int cmd_reload(struct cli *cli, int argc, char **argv)
+{
+	capbus_msg *reply = NULL;
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "capbus: usage: reload\n");
+		return EXIT_USAGE;
+	}
+	int rc = admin_request(cli, "reload", "capbus.reload", NULL, &reply);
+	capbus_msg_free(reply);
+	return rc;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* capbus.h - libcapbus, the client API of the capbus message bus.
+ *
+ * A connection is authenticated before any message flows: the daemon and the client prove to
+ * each other that they know the client's key, then every frame in both directions carries a MAC
+ * over an implicit sequence number. Messages are Mycroft-shaped JSON:
+ *     {"type": "speak", "data": {"utterance": "hi"}, "context": {"sender": "org.example.weather"}}
+ * context.sender is always stamped by the daemon.
+ *
+ * Return values: 0 on success, a negative errno for system failures, or a positive CAPBUS_E_*
+ * code; capbus_strerror() turns either into words. Calls are blocking unless they take a timeout
+ * (milliseconds, -1 waits forever). A capbus handle is not thread-safe.
+ *
+ * Typical skill:
+ *     capbus *bus;
+ *     if (capbus_open(&bus, NULL, NULL) != 0) ...          // env, inherited fd or defaults
+ *     capbus_subscribe(bus, "intent.weather.*");
+ *     capbus_msg *m;
+ *     while (capbus_recv(bus, &m, -1) == 0) {
+ *         capbus_send(bus, "speak", "{\"utterance\": \"sunny\"}");
+ *         capbus_msg_free(m);
+ *     }
+ *     capbus_close(bus);
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct capbus capbus;
+typedef struct capbus_msg capbus_msg;
+
+enum capbus_error {
+	CAPBUS_E_AUTH = 1,        /* authentication failed (wrong key, unknown id, not the daemon) */
+	CAPBUS_E_DENIED = 2,      /* the daemon refused: outside the manifest */
+	CAPBUS_E_TIMEOUT = 3,
+	CAPBUS_E_PROTOCOL = 4,    /* the peer broke the protocol (bad MAC, bad frame) */
+	CAPBUS_E_CLOSED = 5,      /* the daemon closed the connection */
+	CAPBUS_E_INVALID = 6,     /* bad argument: type syntax, data not a JSON object */
+	CAPBUS_E_REFUSED = 7,     /* the daemon answered with another bus.error (see capbus_error_code) */
+	CAPBUS_E_KEYFILE = 8,     /* key file unreadable, wrong mode or owner, malformed */
+};
+
+#define CAPBUS_DEFAULT_SOCKET "/run/capbus/bus.sock"
+
+/* Connects to socket_path ("@name" for an abstract socket) with the key in key_path.
+ * On success *out owns the connection. */
+int capbus_connect(capbus **out, const char *socket_path, const char *key_path);
+
+/* Authenticates over an already connected stream fd (takes ownership of fd, even on failure). */
+int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32]);
+
+/* Picks the connection the environment offers: with a key (key_path, else $CAPBUS_KEY) it
+ * connects to socket_path (else $CAPBUS_SOCKET, else CAPBUS_DEFAULT_SOCKET); with no key inside a
+ * sandbox it uses the inherited bus fd ($CAPBUS_FD) and key fd ($CAPBUS_KEY_FD). */
+int capbus_open(capbus **out, const char *socket_path, const char *key_path);
+
+void capbus_close(capbus *bus);
+
+/* The authenticated identity of this connection. */
+const char *capbus_id(const capbus *bus);
+
+/* Sends a message; data_json is a JSON object or NULL. Returns once written; refusals arrive
+ * later as bus.error (use capbus_sync to wait for them). */
+int capbus_send(capbus *bus, const char *type, const char *data_json);
+
+/* Same, with a context object (JSON) to carry along; context.sender is replaced by the daemon. */
+int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json);
+
+/* Subscribes to a pattern ("a.b", "a.*", "a:*", "*"); waits for the daemon's answer.
+ * CAPBUS_E_DENIED when the pattern is outside the manifest's receive permissions. */
+int capbus_subscribe(capbus *bus, const char *pattern, int timeout_ms);
+int capbus_unsubscribe(capbus *bus, const char *pattern, int timeout_ms);
+
+/* Round trip to the daemon: returns once everything sent before was processed, with the first
+ * refusal among those (CAPBUS_E_DENIED, CAPBUS_E_REFUSED) if any. */
+int capbus_sync(capbus *bus, int timeout_ms);
+
+/* Next delivered message. CAPBUS_E_TIMEOUT when none arrived in time (0 polls). */
+int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
+
+/* Request/response: subscribes to reply_type, sends, and waits for the reply. */
+int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
+		int timeout_ms, capbus_msg **reply);
+
+/* Sends a control request (admin commands: "capbus.keygen", "capbus.skills" ...) and waits for
+ * its answer, which is returned as a message. */
+int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply);
+
+/* A file descriptor to poll for POLLIN in the caller's own event loop; then call capbus_recv(.., 0). */
+int capbus_fd(const capbus *bus);
+
+/* The last bus.error the daemon sent: its code ("denied", "malformed", ...) and message. */
+const char *capbus_error_code(const capbus *bus);
+const char *capbus_error_message(const capbus *bus);
+
+const char *capbus_strerror(int r);
+
+/* Message accessors; strings live as long as the message. */
+const char *capbus_msg_type(const capbus_msg *m);
+const char *capbus_msg_sender(const capbus_msg *m);
+/* The data object as compact JSON; the whole message as compact JSON. */
+const char *capbus_msg_data_json(capbus_msg *m);
+const char *capbus_msg_json(capbus_msg *m);
+/* A string field of data, or NULL. */
+const char *capbus_msg_get_string(const capbus_msg *m, const char *key);
+void capbus_msg_free(capbus_msg *m);
+
+#ifdef __cplusplus
+}
+#endif

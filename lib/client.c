@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: MIT
+/* client.c - libcapbus connections: connect, handshake, MAC'd frames, control round trips.
+ *
+ * Runs in skills and the CLI; trusts nothing the socket says until the daemon has proven it
+ * knows the client's key. */
+#include "capbus.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "frame.h"
+#include "handshake.h"
+#include "keyfile.h"
+#include "util.h"
+
+#define CLIENT_MAX_FRAME (4u * 1024 * 1024)
+
+struct capbus_msg {
+	struct envelope env;
+	char *json;      /* lazily built */
+	char *data_json; /* lazily built */
+	struct capbus_msg *next;
+};
+
+struct capbus {
+	int fd;
+	struct hs_session session;
+	uint8_t *in;       /* receive buffer */
+	size_t in_len, in_cap;
+	capbus_msg *queue_head, *queue_tail; /* delivered messages read while waiting for a reply */
+	uint64_t next_ping;
+	char err_code[32];
+	char err_message[256];
+};
+
+const char *capbus_strerror(int r)
+{
+	if (r < 0)
+		return strerror(-r);
+	switch (r) {
+	case 0:
+		return "success";
+	case CAPBUS_E_AUTH:
+		return "authentication failed (wrong key, unknown identity, or not a capbus daemon)";
+	case CAPBUS_E_DENIED:
+		return "permission denied by the bus policy";
+	case CAPBUS_E_TIMEOUT:
+		return "timed out";
+	case CAPBUS_E_PROTOCOL:
+		return "protocol violation by the peer";
+	case CAPBUS_E_CLOSED:
+		return "the daemon closed the connection";
+	case CAPBUS_E_INVALID:
+		return "invalid argument";
+	case CAPBUS_E_REFUSED:
+		return "the daemon refused the request";
+	case CAPBUS_E_KEYFILE:
+		return "unusable key file";
+	default:
+		return "unknown error";
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (-1 = forever). */
+static int remaining(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t left = deadline - now_ms();
+	return left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+static int write_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd p = { .fd = fd, .events = POLLOUT };
+				poll(&p, 1, -1);
+				continue;
+			}
+			return errno == EPIPE || errno == ECONNRESET ? CAPBUS_E_CLOSED : negative_errno();
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Sends one frame; signed when the session is established. */
+static int send_frame(capbus *bus, const uint8_t *body, size_t len, bool sign)
+{
+	uint8_t hdr[FRAME_HEADER_LEN], tag[FRAME_TAG_LEN];
+	struct iovec iov[3] = {
+		{ hdr, sizeof(hdr) }, { (void *)body, len }, { tag, sizeof(tag) },
+	};
+
+	if (len == 0 || len > CLIENT_MAX_FRAME)
+		return CAPBUS_E_INVALID;
+	frame_put_header(hdr, (uint32_t)len);
+	if (sign)
+		mac_sign(&bus->session.tx, hdr, body, len, tag);
+	return write_all(bus->fd, iov, sign ? 3 : 2);
+}
+
+/* Reads until one whole frame is buffered; *view points into bus->in until the next call. */
+static int recv_frame(capbus *bus, bool tagged, int64_t deadline, struct frame_view *view)
+{
+	for (;;) {
+		size_t needed = 0;
+		int r = frame_parse(bus->in, bus->in_len, CLIENT_MAX_FRAME, tagged ? FRAME_TAG_LEN : 0, view, &needed);
+		if (r == FRAME_OK)
+			return 0;
+		if (r != FRAME_INCOMPLETE)
+			return CAPBUS_E_PROTOCOL;
+		if (needed > bus->in_cap) {
+			size_t cap = bus->in_cap ? bus->in_cap : 4096;
+			while (cap < needed)
+				cap *= 2;
+			uint8_t *p = realloc(bus->in, cap);
+			if (!p)
+				return -ENOMEM;
+			bus->in = p;
+			bus->in_cap = cap;
+		}
+		struct pollfd p = { .fd = bus->fd, .events = POLLIN };
+		r = poll(&p, 1, remaining(deadline));
+		if (r < 0 && errno != EINTR)
+			return negative_errno();
+		if (r == 0)
+			return CAPBUS_E_TIMEOUT;
+		ssize_t n = read(bus->fd, bus->in + bus->in_len, bus->in_cap - bus->in_len);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return errno == ECONNRESET ? CAPBUS_E_CLOSED : negative_errno();
+		}
+		if (n == 0)
+			return CAPBUS_E_CLOSED;
+		bus->in_len += (size_t)n;
+	}
+}
+
+static void consume_frame(capbus *bus, const struct frame_view *view)
+{
+	memmove(bus->in, bus->in + view->total_len, bus->in_len - view->total_len);
+	bus->in_len -= view->total_len;
+}
+
+/* Reads, verifies and parses the next message from the daemon. */
+static int recv_msg(capbus *bus, int64_t deadline, capbus_msg **out)
+{
+	struct frame_view view;
+	const char *why = NULL;
+	int r = recv_frame(bus, true, deadline, &view);
+
+	if (r != 0)
+		return r;
+	if (!mac_verify(&bus->session.rx, view.header, view.body, view.body_len, view.tag))
+		return CAPBUS_E_PROTOCOL;
+	capbus_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	r = envelope_parse(view.body, view.body_len, 64, &m->env, &why);
+	consume_frame(bus, &view);
+	if (r != 0) {
+		free(m);
+		return r < 0 ? r : CAPBUS_E_PROTOCOL;
+	}
+	*out = m;
+	return 0;
+}
+
+static int handshake(capbus *bus, const char *id, const uint8_t key[32])
+{
+	_cleanup_(hs_client_clear) struct hs_client hc = { 0 };
+	uint8_t auth[HS_AUTH_MAX];
+	size_t auth_len = 0;
+	struct frame_view view;
+	int64_t deadline = deadline_after(10000);
+
+	int r = recv_frame(bus, false, deadline, &view);
+	if (r != 0)
+		return r == CAPBUS_E_CLOSED ? CAPBUS_E_AUTH : r;
+	r = hs_client_auth(&hc, id, key, view.body, view.body_len, auth, &auth_len);
+	consume_frame(bus, &view);
+	if (r != HS_OK)
+		return r == HS_MALFORMED && !hs_id_is_valid(id, strlen(id)) ? CAPBUS_E_INVALID : CAPBUS_E_PROTOCOL;
+	r = send_frame(bus, auth, auth_len, false);
+	if (r != 0)
+		return r;
+	r = recv_frame(bus, false, deadline, &view);
+	if (r != 0)
+		return r == CAPBUS_E_CLOSED ? CAPBUS_E_AUTH : r;
+	r = hs_client_finish(&hc, view.body, view.body_len, &bus->session);
+	consume_frame(bus, &view);
+	return r == HS_OK ? 0 : r == HS_REJECTED ? CAPBUS_E_AUTH : CAPBUS_E_PROTOCOL;
+}
+
+int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32])
+{
+	capbus *bus = calloc(1, sizeof(*bus));
+	if (!bus) {
+		close(fd);
+		return -ENOMEM;
+	}
+	bus->fd = fd;
+	int r = handshake(bus, id, key);
+	if (r != 0) {
+		capbus_close(bus);
+		return r;
+	}
+	*out = bus;
+	return 0;
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	socklen_t salen;
+
+	if (len == 0 || len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	if (path[0] == '@') {
+		/* Abstract: the name is exactly the bytes after '@', no trailing NUL. */
+		memcpy(sa.sun_path + 1, path + 1, len - 1);
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	} else {
+		memcpy(sa.sun_path, path, len);
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	while (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
+		if (errno == EINTR)
+			continue;
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void wipe_key(uint8_t (*k)[32])
+{
+	sodium_memzero(*k, sizeof(*k));
+}
+
+int capbus_connect(capbus **out, const char *socket_path, const char *key_path)
+{
+	_cleanup_(wipe_key) uint8_t key[32];
+	char id[HS_ID_MAX + 1];
+
+	if (sodium_init() < 0)
+		return -EIO;
+	int r = keyfile_read(key_path, id, key);
+	if (r != 0)
+		return r < 0 ? r : CAPBUS_E_KEYFILE;
+	int fd = connect_socket(socket_path);
+	if (fd < 0)
+		return fd;
+	return capbus_connect_fd(out, fd, id, key);
+}
+
+static int env_fd(const char *name, int *fd)
+{
+	uint64_t v;
+	const char *s = getenv(name);
+
+	if (!s || parse_u64(s, INT32_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0)
+		return -EBADF;
+	*fd = (int)v;
+	return 0;
+}
+
+int capbus_open(capbus **out, const char *socket_path, const char *key_path)
+{
+	if (!key_path)
+		key_path = getenv("CAPBUS_KEY");
+	if (!socket_path)
+		socket_path = getenv("CAPBUS_SOCKET");
+	if (!socket_path)
+		socket_path = CAPBUS_DEFAULT_SOCKET;
+	if (key_path)
+		return capbus_connect(out, socket_path, key_path);
+
+	/* Inside a sandbox: the bus connection and the key arrive as inherited fds. */
+	_cleanup_(wipe_key) uint8_t key[32];
+	char id[HS_ID_MAX + 1];
+	int bus_fd, key_fd;
+	if (env_fd("CAPBUS_FD", &bus_fd) < 0 || env_fd("CAPBUS_KEY_FD", &key_fd) < 0)
+		return CAPBUS_E_KEYFILE;
+	if (sodium_init() < 0)
+		return -EIO;
+	int r = keyfile_read_fd(key_fd, id, key);
+	if (r != 0)
+		return r < 0 ? r : CAPBUS_E_KEYFILE;
+	fcntl(bus_fd, F_SETFD, FD_CLOEXEC);
+	return capbus_connect_fd(out, bus_fd, id, key);
+}
+
+static void queue_free(capbus *bus)
+{
+	while (bus->queue_head) {
+		capbus_msg *m = bus->queue_head;
+		bus->queue_head = m->next;
+		capbus_msg_free(m);
+	}
+	bus->queue_tail = NULL;
+}
+
+void capbus_close(capbus *bus)
+{
+	if (!bus)
+		return;
+	if (bus->fd >= 0)
+		close(bus->fd);
+	queue_free(bus);
+	free(bus->in);
+	hs_session_clear(&bus->session);
+	free(bus);
+}
+
+const char *capbus_id(const capbus *bus)
+{
+	return bus->session.id;
+}
+
+int capbus_fd(const capbus *bus)
+{
+	return bus->fd;
+}
+
+const char *capbus_error_code(const capbus *bus)
+{
+	return bus->err_code;
+}
+
+const char *capbus_error_message(const capbus *bus)
+{
+	return bus->err_message;
+}
+
+static int send_envelope(capbus *bus, struct envelope *env)
+{
+	size_t len = 0;
+	_cleanup_free_ char *body = envelope_serialize(env, &len);
+
+	if (!body)
+		return -ENOMEM;
+	return send_frame(bus, (const uint8_t *)body, len, true);
+}
+
+int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json)
+{
+	_cleanup_(envelope_clear) struct envelope env = { 0 };
+	const char *why = NULL;
+
+	if (!envelope_type_is_valid(type, strlen(type)))
+		return CAPBUS_E_INVALID;
+	int r = envelope_build(type, data_json, &env, &why);
+	if (r != 0)
+		return r < 0 ? r : CAPBUS_E_INVALID;
+	if (context_json) {
+		cJSON *ctx = cJSON_Parse(context_json);
+		if (!cJSON_IsObject(ctx)) {
+			cJSON_Delete(ctx);
+			return CAPBUS_E_INVALID;
+		}
+		cJSON_ReplaceItemInObjectCaseSensitive(env.root, "context", ctx);
+		env.context = ctx;
+	}
+	return send_envelope(bus, &env);
+}
+
+int capbus_send(capbus *bus, const char *type, const char *data_json)
+{
+	return capbus_send_ctx(bus, type, data_json, NULL);
+}
+
+static void remember_error(capbus *bus, const capbus_msg *m)
+{
+	const char *code = capbus_msg_get_string(m, "code");
+	const char *message = capbus_msg_get_string(m, "message");
+
+	snprintf(bus->err_code, sizeof(bus->err_code), "%s", code ? code : "unknown");
+	snprintf(bus->err_message, sizeof(bus->err_message), "%s", message ? message : "");
+}
+
+static int error_to_code(const capbus *bus)
+{
+	if (streq(bus->err_code, "denied"))
+		return CAPBUS_E_DENIED;
+	if (streq(bus->err_code, "invalid") || streq(bus->err_code, "malformed"))
+		return CAPBUS_E_INVALID;
+	return CAPBUS_E_REFUSED;
+}
+
+static void enqueue(capbus *bus, capbus_msg *m)
+{
+	m->next = NULL;
+	if (bus->queue_tail)
+		bus->queue_tail->next = m;
+	else
+		bus->queue_head = m;
+	bus->queue_tail = m;
+}
+
+/* Waits for a control answer whose data.request equals request_id. Ordinary messages are queued;
+ * a bus.error for this request (or, with first_error, any bus.error) decides the result. */
+static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, int64_t deadline,
+		      capbus_msg **reply)
+{
+	int first_error = 0;
+
+	for (;;) {
+		capbus_msg *m = NULL;
+		int r = recv_msg(bus, deadline, &m);
+		if (r != 0)
+			return r;
+		const char *type = capbus_msg_type(m);
+		cJSON *req = cJSON_GetObjectItemCaseSensitive(m->env.data, "request");
+		bool ours = cJSON_IsNumber(req) && (uint64_t)req->valuedouble == request_id;
+		if (streq(type, "bus.error")) {
+			remember_error(bus, m);
+			if (!first_error)
+				first_error = error_to_code(bus);
+			capbus_msg_free(m);
+			if (ours)
+				return first_error;
+			continue;
+		}
+		if (ours && streq(type, reply_type)) {
+			if (reply)
+				*reply = m;
+			else
+				capbus_msg_free(m);
+			return first_error;
+		}
+		enqueue(bus, m);
+	}
+}
+
+int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply)
+{
+	_cleanup_(envelope_clear) struct envelope env = { 0 };
+	const char *why = NULL;
+	uint64_t id = ++bus->next_ping;
+
+	int r = envelope_build(type, data_json, &env, &why);
+	if (r != 0)
+		return r < 0 ? r : CAPBUS_E_INVALID;
+	if (!cJSON_AddNumberToObject(env.data, "request", (double)id))
+		return -ENOMEM;
+	r = send_envelope(bus, &env);
+	if (r != 0)
+		return r;
+	_cleanup_free_ char *reply_type = NULL;
+	if (asprintf(&reply_type, "%s.reply", type) < 0)
+		return -ENOMEM;
+	return wait_reply(bus, reply_type, id, deadline_after(timeout_ms), reply);
+}
+
+static int subscription(capbus *bus, const char *op, const char *pattern, int timeout_ms)
+{
+	_cleanup_(cjson_deletep) cJSON *data = cJSON_CreateObject();
+	_cleanup_free_ char *json = NULL;
+
+	if (!data || !cJSON_AddStringToObject(data, "pattern", pattern) || !(json = cJSON_PrintUnformatted(data)))
+		return -ENOMEM;
+	return capbus_request(bus, op, json, timeout_ms, NULL);
+}
+
+int capbus_subscribe(capbus *bus, const char *pattern, int timeout_ms)
+{
+	return subscription(bus, "capbus.subscribe", pattern, timeout_ms);
+}
+
+int capbus_unsubscribe(capbus *bus, const char *pattern, int timeout_ms)
+{
+	return subscription(bus, "capbus.unsubscribe", pattern, timeout_ms);
+}
+
+int capbus_sync(capbus *bus, int timeout_ms)
+{
+	return capbus_request(bus, "capbus.ping", NULL, timeout_ms, NULL);
+}
+
+int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms)
+{
+	int64_t deadline = deadline_after(timeout_ms);
+
+	for (;;) {
+		if (bus->queue_head) {
+			capbus_msg *m = bus->queue_head;
+			bus->queue_head = m->next;
+			if (!bus->queue_head)
+				bus->queue_tail = NULL;
+			m->next = NULL;
+			*out = m;
+			return 0;
+		}
+		capbus_msg *m = NULL;
+		int r = recv_msg(bus, deadline, &m);
+		if (r != 0)
+			return r;
+		if (streq(capbus_msg_type(m), "bus.error")) {
+			remember_error(bus, m);
+			r = error_to_code(bus);
+			capbus_msg_free(m);
+			/* A refusal of something sent earlier: report it to the reader. */
+			return r;
+		}
+		*out = m;
+		return 0;
+	}
+}
+
+int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
+		int timeout_ms, capbus_msg **reply)
+{
+	int64_t deadline = deadline_after(timeout_ms);
+	char ctx[64];
+	uint8_t rnd[8];
+
+	int r = capbus_subscribe(bus, reply_type, remaining(deadline));
+	if (r != 0)
+		return r;
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%02x%02x%02x%02x%02x%02x%02x%02x\"}", rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	r = capbus_send_ctx(bus, type, data_json, ctx);
+	if (r != 0)
+		return r;
+	r = capbus_sync(bus, remaining(deadline));
+	if (r != 0)
+		return r;
+	for (;;) {
+		capbus_msg *m = NULL;
+		r = capbus_recv(bus, &m, remaining(deadline));
+		if (r != 0)
+			return r;
+		if (streq(capbus_msg_type(m), reply_type)) {
+			/* A reply that carries a call_id must carry ours. */
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->env.context, "call_id");
+			if (!id || (cJSON_IsString(id) && strncmp(id->valuestring, ctx + 12, 16) == 0)) {
+				*reply = m;
+				return 0;
+			}
+		}
+		capbus_msg_free(m);
+	}
+}
+
+const char *capbus_msg_type(const capbus_msg *m)
+{
+	return m->env.type;
+}
+
+const char *capbus_msg_sender(const capbus_msg *m)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(m->env.context, "sender");
+	return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+const char *capbus_msg_json(capbus_msg *m)
+{
+	if (!m->json)
+		m->json = envelope_serialize(&m->env, NULL);
+	return m->json;
+}
+
+const char *capbus_msg_data_json(capbus_msg *m)
+{
+	if (!m->data_json)
+		m->data_json = cJSON_PrintUnformatted(m->env.data);
+	return m->data_json;
+}
+
+const char *capbus_msg_get_string(const capbus_msg *m, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->env.data, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void capbus_msg_free(capbus_msg *m)
+{
+	if (!m)
+		return;
+	envelope_clear(&m->env);
+	free(m->json);
+	free(m->data_json);
+	free(m);
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* envelope.c - validate and (re)build Mycroft-shaped JSON messages. Parses untrusted bytes. */
+#include "envelope.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool envelope_type_is_valid(const char *type, size_t len)
+{
+	if (len == 0 || len > ENVELOPE_TYPE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)type[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			  ch == '.' || ch == '_' || ch == ':' || ch == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Length of a valid UTF-8 sequence starting at p (at most n bytes), 0 if invalid. */
+static size_t utf8_sequence(const uint8_t *p, size_t n)
+{
+	uint8_t b = p[0];
+	size_t len;
+	uint32_t cp;
+
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xc2 && b <= 0xdf) {
+		len = 2;
+		cp = b & 0x1f;
+	} else if (b >= 0xe0 && b <= 0xef) {
+		len = 3;
+		cp = b & 0x0f;
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		len = 4;
+		cp = b & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
+{
+	unsigned depth = 0;
+	bool in_string = false, escaped = false;
+
+	for (size_t i = 0; i < len;) {
+		uint8_t b = body[i];
+		if (b >= 0x80) {
+			size_t n = utf8_sequence(body + i, len - i);
+			if (n == 0)
+				return ENVELOPE_BAD_UTF8;
+			i += n;
+			escaped = false;
+			continue;
+		}
+		if (b < 0x20 && (in_string || (b != ' ' && b != '\t' && b != '\n' && b != '\r')))
+			return ENVELOPE_MALFORMED;
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (b == '\\')
+				escaped = true;
+			else if (b == '"')
+				in_string = false;
+		} else if (b == '"') {
+			in_string = true;
+		} else if (b == '{' || b == '[') {
+			if (++depth > max_depth)
+				return ENVELOPE_TOO_DEEP;
+		} else if (b == '}' || b == ']') {
+			if (depth == 0)
+				return ENVELOPE_MALFORMED;
+			depth--;
+		}
+		i++;
+	}
+	return in_string || depth != 0 ? ENVELOPE_MALFORMED : 0;
+}
+
+static bool has_duplicate_keys(const cJSON *obj)
+{
+	for (const cJSON *a = obj->child; a; a = a->next)
+		for (const cJSON *b = a->next; b; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				return true;
+	return false;
+}
+
+/* Ensures root[name] is an object, creating an empty one when absent. */
+static int object_member(cJSON *root, const char *name, cJSON **out)
+{
+	cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (!item) {
+		item = cJSON_AddObjectToObject(root, name);
+		if (!item)
+			return -ENOMEM;
+	}
+	if (!cJSON_IsObject(item))
+		return ENVELOPE_MALFORMED;
+	*out = item;
+	return 0;
+}
+
+static int envelope_adopt(cJSON *root, struct envelope *out, const char **why)
+{
+	if (!cJSON_IsObject(root)) {
+		*why = "message is not a JSON object";
+		return ENVELOPE_MALFORMED;
+	}
+	if (has_duplicate_keys(root)) {
+		*why = "duplicate key in message";
+		return ENVELOPE_MALFORMED;
+	}
+	for (const cJSON *it = root->child; it; it = it->next)
+		if (strcmp(it->string, "type") != 0 && strcmp(it->string, "data") != 0 &&
+		    strcmp(it->string, "context") != 0) {
+			*why = "unknown top-level key (only type, data, context)";
+			return ENVELOPE_MALFORMED;
+		}
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (!cJSON_IsString(type) || !envelope_type_is_valid(type->valuestring, strlen(type->valuestring))) {
+		*why = "\"type\" must be a string of 1-255 characters [A-Za-z0-9._:-]";
+		return ENVELOPE_MALFORMED;
+	}
+	cJSON *data, *context;
+	int r = object_member(root, "data", &data);
+	if (r == 0)
+		r = object_member(root, "context", &context);
+	if (r != 0) {
+		*why = r < 0 ? "out of memory" : "\"data\" and \"context\" must be objects";
+		return r;
+	}
+	if (has_duplicate_keys(context)) {
+		*why = "duplicate key in context";
+		return ENVELOPE_MALFORMED;
+	}
+	out->root = root;
+	out->type = type->valuestring;
+	out->data = data;
+	out->context = context;
+	return 0;
+}
+
+int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct envelope *out,
+		   const char **why)
+{
+	const char *end = NULL;
+	int r = envelope_prescan(body, len, max_depth);
+
+	if (r != 0) {
+		*why = r == ENVELOPE_BAD_UTF8 ? "message is not valid UTF-8" :
+		       r == ENVELOPE_TOO_DEEP ? "message nests too deeply" : "message is not valid JSON";
+		return r;
+	}
+	cJSON *root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
+	if (!root) {
+		*why = "message is not valid JSON";
+		return ENVELOPE_MALFORMED;
+	}
+	while (end < (const char *)body + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+		end++;
+	if (end != (const char *)body + len) {
+		cJSON_Delete(root);
+		*why = "trailing bytes after the JSON message";
+		return ENVELOPE_MALFORMED;
+	}
+	r = envelope_adopt(root, out, why);
+	if (r != 0)
+		cJSON_Delete(root);
+	return r;
+}
+
+int envelope_build(const char *type, const char *data_json, struct envelope *out, const char **why)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *data = NULL;
+
+	if (!root)
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(root, "type", type))
+		goto nomem;
+	if (data_json) {
+		size_t len = strlen(data_json);
+		const char *end = NULL;
+		int r = envelope_prescan((const uint8_t *)data_json, len, ENVELOPE_DEFAULT_DEPTH);
+		data = r == 0 ? cJSON_ParseWithLengthOpts(data_json, len, &end, false) : NULL;
+		if (data)
+			while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
+				end++;
+		if (!data || *end != '\0' || !cJSON_IsObject(data)) {
+			cJSON_Delete(data);
+			cJSON_Delete(root);
+			*why = "data must be a JSON object, e.g. '{\"key\": \"value\"}'";
+			return ENVELOPE_MALFORMED;
+		}
+		cJSON_AddItemToObject(root, "data", data);
+	}
+	int r = envelope_adopt(root, out, why);
+	if (r != 0)
+		cJSON_Delete(root);
+	return r;
+nomem:
+	cJSON_Delete(root);
+	return -ENOMEM;
+}
+
+int envelope_set_sender(struct envelope *e, const char *sender)
+{
+	cJSON *value = cJSON_CreateString(sender);
+
+	if (!value)
+		return -ENOMEM;
+	if (cJSON_GetObjectItemCaseSensitive(e->context, "sender"))
+		cJSON_ReplaceItemInObjectCaseSensitive(e->context, "sender", value);
+	else
+		cJSON_AddItemToObject(e->context, "sender", value);
+	return 0;
+}
+
+char *envelope_serialize(const struct envelope *e, size_t *len)
+{
+	char *s = cJSON_PrintUnformatted(e->root);
+
+	if (s && len)
+		*len = strlen(s);
+	return s;
+}
+
+void envelope_clear(struct envelope *e)
+{
+	cJSON_Delete(e->root);
+	memset(e, 0, sizeof(*e));
+}

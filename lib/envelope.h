@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* envelope.h - the Mycroft-shaped JSON message: {"type": ..., "data": {...}, "context": {...}}.
+ *
+ * Untrusted input. Bodies are pre-scanned in one pass (strict UTF-8, no raw control bytes,
+ * nesting depth) before cJSON sees them, then checked for shape: an object with a valid "type"
+ * string, optional "data" and "context" objects, nothing else, no duplicate keys at the top
+ * level or in "context" (a receiver that keeps the last duplicate must not see another type). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define ENVELOPE_TYPE_MAX 255
+#define ENVELOPE_DEFAULT_DEPTH 32
+
+/* Positive outcomes: the peer sent something that is not a valid message. */
+enum {
+	ENVELOPE_MALFORMED = 1,
+	ENVELOPE_TOO_DEEP = 2,
+	ENVELOPE_BAD_UTF8 = 3,
+};
+
+struct envelope {
+	cJSON *root;      /* owned */
+	const char *type; /* points into root */
+	cJSON *data;      /* object, created when absent */
+	cJSON *context;   /* object, created when absent */
+};
+
+/* Type syntax: 1..255 bytes of [A-Za-z0-9._:-]. */
+bool envelope_type_is_valid(const char *type, size_t len);
+
+/* One pass over the raw bytes: strict UTF-8, no control bytes outside JSON whitespace,
+ * depth <= max_depth. Returns 0 or ENVELOPE_BAD_UTF8 / ENVELOPE_TOO_DEEP / ENVELOPE_MALFORMED. */
+int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth);
+
+/* Prescans, parses and validates. On 0 *out owns a tree; otherwise *why says what was wrong
+ * (static string) and *out is untouched. -ENOMEM on allocation failure. */
+int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct envelope *out,
+		   const char **why);
+
+/* Builds a fresh envelope (for senders). data_json may be NULL for {}. Returns 0,
+ * a positive ENVELOPE_* code for bad data JSON, or -ENOMEM. */
+int envelope_build(const char *type, const char *data_json, struct envelope *out, const char **why);
+
+/* Sets context.sender, replacing whatever a client wrote there. */
+int envelope_set_sender(struct envelope *e, const char *sender);
+
+/* Compact serialisation; caller frees with free(). NULL on allocation failure. */
+char *envelope_serialize(const struct envelope *e, size_t *len);
+
+void envelope_clear(struct envelope *e);
+
+static inline void cjson_deletep(cJSON **p)
+{
+	cJSON_Delete(*p);
+}

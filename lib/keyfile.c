@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/* keyfile.c - strict parser and careful writer for key files. */
+#include "keyfile.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+#define KEYFILE_MAX 4096
+
+const char *keyfile_strerror(int code)
+{
+	switch (code) {
+	case KEYFILE_BAD_MODE:
+		return "key file is readable by group or others (chmod 600 it)";
+	case KEYFILE_BAD_OWNER:
+		return "key file belongs to another user";
+	case KEYFILE_MALFORMED:
+		return "not a capbus key file";
+	case KEYFILE_NOT_REGULAR:
+		return "key file is not a regular file";
+	default:
+		return "unknown key file error";
+	}
+}
+
+static void wipe_buf(char (*p)[KEYFILE_MAX + 1])
+{
+	sodium_memzero(*p, sizeof(*p));
+}
+
+/* Parses the whole text; every line must be a comment, blank, `id X` or `secret HEX`. */
+static int keyfile_parse(char *text, char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	bool have_id = false, have_secret = false;
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (startswith(line, "id ") && !have_id) {
+			const char *v = line + 3;
+			if (!id || !hs_id_is_valid(v, strlen(v)))
+				return KEYFILE_MALFORMED;
+			memcpy(id, v, strlen(v) + 1);
+			have_id = true;
+		} else if (startswith(line, "secret ") && !have_secret) {
+			const char *hex = line + 7;
+			size_t bin_len = 0;
+			if (strlen(hex) != 2 * CAPBUS_KEY_LEN ||
+			    sodium_hex2bin(key, CAPBUS_KEY_LEN, hex, strlen(hex), NULL, &bin_len, NULL) != 0 ||
+			    bin_len != CAPBUS_KEY_LEN)
+				return KEYFILE_MALFORMED;
+			have_secret = true;
+		} else {
+			return KEYFILE_MALFORMED;
+		}
+	}
+	if (!have_secret || (id && !have_id))
+		return KEYFILE_MALFORMED;
+	return 0;
+}
+
+static int keyfile_read_checked(int fd, bool check_owner, char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	_cleanup_(wipe_buf) char text[KEYFILE_MAX + 1];
+	struct stat st;
+	size_t used = 0;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return KEYFILE_NOT_REGULAR;
+	if (check_owner && st.st_uid != geteuid())
+		return KEYFILE_BAD_OWNER;
+	if (st.st_mode & 077)
+		return KEYFILE_BAD_MODE;
+	for (;;) {
+		ssize_t n = pread(fd, text + used, KEYFILE_MAX - used, (off_t)used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == KEYFILE_MAX)
+			return KEYFILE_MALFORMED;
+	}
+	text[used] = '\0';
+	if (memchr(text, '\0', used))
+		return KEYFILE_MALFORMED;
+	return keyfile_parse(text, id, key);
+}
+
+int keyfile_read(const char *path, char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
+	return keyfile_read_checked(fd, true, id, key);
+}
+
+int keyfile_read_fd(int fd, char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	return keyfile_read_checked(fd, false, id, key);
+}
+
+int keyfile_write(const char *path, const char *id, const uint8_t key[CAPBUS_KEY_LEN], bool exclusive)
+{
+	_cleanup_(wipe_buf) char text[KEYFILE_MAX + 1];
+	char hex[2 * CAPBUS_KEY_LEN + 1];
+	_cleanup_free_ char *tmp = NULL;
+
+	if (id && !hs_id_is_valid(id, strlen(id)))
+		return -EINVAL;
+	sodium_bin2hex(hex, sizeof(hex), key, CAPBUS_KEY_LEN);
+	int len = snprintf(text, sizeof(text), "# capbus key: keep private (mode 0600)\n%s%s%ssecret %s\n",
+			   id ? "id " : "", id ? id : "", id ? "\n" : "", hex);
+	sodium_memzero(hex, sizeof(hex));
+	if (len < 0 || (size_t)len >= sizeof(text))
+		return -EINVAL;
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+		return -ENOMEM;
+
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	int r = 0;
+	if (fchmod(fd, 0600) < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0)
+		r = negative_errno();
+	else if (exclusive)
+		r = link(tmp, path) < 0 ? negative_errno() : 0;
+	else
+		r = rename(tmp, path) < 0 ? negative_errno() : 0;
+	if (r < 0 || exclusive)
+		unlink(tmp);
+	return r;
+}
