@@ -189,7 +189,7 @@ int egress_attach(struct egress **out, int cgroup_fd, const struct egress_rule *
 	for (size_t i = 0; i < EGRESS_NPROGS; i++) {
 		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
 		if (!e->links[i])
-			return guard_map_load_error(negative_errno());
+			return negative_errno();
 	}
 
 	*out = TAKE_PTR(e);

@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <linux/types.h>
 #include <stdarg.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -117,6 +119,7 @@ out:
 static int open_scope(const char *scope)
 {
 	char root[PATH_MAX];
+	struct statfs sfs = {};
 	int fd, r;
 
 	if (!scope) {
@@ -128,6 +131,11 @@ static int open_scope(const char *scope)
 	fd = open(scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		r = sfs.f_type != CGROUP2_SUPER_MAGIC ? -EINVAL : negative_errno();
+		close(fd);
+		return r;
+	}
 	return fd;
 }
 
@@ -204,7 +212,7 @@ int guard_open(struct guard **out, const char *socket_name, const char *scope_cg
 
 	g->link = bpf_program__attach_cgroup(g->skel->progs.capbus_guard_connect, cgfd);
 	if (!g->link)
-		return guard_map_load_error(negative_errno());
+		return negative_errno();
 
 	g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.events), on_event, g, NULL);
 	if (!g->rb)

@@ -66,8 +66,8 @@ struct guard_stats {
  *   Only sockets created beneath the scope are checked.
  * Several guards (different names or scopes) coexist; each has its own maps.
  * On success *out owns the attachment; on failure *out is untouched.
- * Returns 0, -EINVAL (bad name), -ENOENT (scope missing), -EOPNOTSUPP (kernel lacks the hook),
- * or another negative errno. */
+ * Returns 0, -EINVAL (bad name, or scope not a cgroup v2 directory), -ENOENT (scope missing),
+ * -EOPNOTSUPP (kernel lacks the hook), or another negative errno. */
 int guard_open(struct guard **out, const char *socket_name, const char *scope_cgroup_path);
 
 /* Allow-list edits; effective for the next connect. Allowing a cgroup allows its whole

@@ -118,6 +118,7 @@ static void test_args(void)
 	TL_CHECK_EQ(guard_open(&g, name, NULL), -EINVAL); /* 109 bytes */
 	TL_CHECK(g == (struct guard *)0x1);
 	TL_CHECK_EQ(guard_open(&g, "@x", "/nonexistent/capbus-scope"), -ENOENT);
+	TL_CHECK_EQ(guard_open(&g, "@x", "/tmp"), -EINVAL); /* not a cgroup v2 directory */
 	TL_CHECK_EQ(egress_attach(&e, 0, &r, 1), -EINVAL);
 	TL_CHECK_EQ(egress_attach(&e, -1, NULL, 0), -EINVAL);
 	TL_CHECK_EQ(egress_attach(&e, 0, NULL, 65), -EINVAL);
