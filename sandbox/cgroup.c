@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/* cgroup.c - one skill's cgroups: discover the layout, create leaves, set limits, clean up.
+ *
+ * Runs in the privileged parent. The layout comes from /proc/self/mountinfo and our own place in
+ * each hierarchy from /proc/self/cgroup, so nothing is assumed about where cgroupfs is mounted.
+ * A controller is used on v2 when our v2 cgroup offers it, otherwise on its v1 hierarchy (the
+ * hybrid layout). Every directory made here is removed by cg_set_free(). */
+#include "cgroup.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+static const char *const controller_names[_CG_MAX] = {
+	[CG_MEMORY] = "memory",
+	[CG_PIDS] = "pids",
+	[CG_CPU] = "cpu",
+};
+
+struct cg_set {
+	char *v2_dir; /* our leaf in the v2 hierarchy */
+	int v2_fd;
+	char *dir[_CG_MAX];        /* where each controller's files are (v2_dir or a v1 leaf) */
+	bool made[_CG_MAX];        /* dir[c] is a v1 leaf this set created (and removes) */
+};
+
+struct cg_layout {
+	char *v2_mount, *v2_root;
+	char *v1_mount[_CG_MAX], *v1_root[_CG_MAX];
+	char *v2_own;             /* our cgroup, relative to the hierarchy */
+	char *v1_own[_CG_MAX];
+};
+
+static void cg_layout_done(struct cg_layout *l)
+{
+	free(l->v2_mount);
+	free(l->v2_root);
+	free(l->v2_own);
+	for (int c = 0; c < _CG_MAX; c++) {
+		free(l->v1_mount[c]);
+		free(l->v1_root[c]);
+		free(l->v1_own[c]);
+	}
+}
+
+/* true if the comma-separated list contains word exactly ("cpu" must not match "cpuacct"). */
+static bool list_has(const char *list, const char *word, char sep)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static int dup_to(char **dst, const char *s)
+{
+	if (*dst)
+		return 0; /* the first mount of a hierarchy wins */
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+/* mountinfo: id parent maj:min root mountpoint options [optional...] - fstype source superopts */
+static int parse_mountinfo(struct cg_layout *l)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return negative_errno();
+	while (getline(&line, &cap, f) > 0) {
+		char root[4096], mnt[4096], fstype[64], superopts[1024];
+		const char *dash = strstr(line, " - ");
+		int r;
+
+		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
+		    sscanf(dash + 3, "%63s %*s %1023s", fstype, superopts) != 2)
+			continue;
+		if (strchr(mnt, '\\') || strchr(root, '\\'))
+			continue; /* escaped names: not a cgroup mount we would use */
+		if (streq(fstype, "cgroup2")) {
+			if ((r = dup_to(&l->v2_mount, mnt)) < 0 || (r = dup_to(&l->v2_root, root)) < 0)
+				return r;
+		} else if (streq(fstype, "cgroup")) {
+			for (int c = 0; c < _CG_MAX; c++)
+				if (list_has(superopts, controller_names[c], ',') &&
+				    ((r = dup_to(&l->v1_mount[c], mnt)) < 0 || (r = dup_to(&l->v1_root[c], root)) < 0))
+					return r;
+		}
+	}
+	return 0;
+}
+
+/* /proc/self/cgroup: "0::/path" for v2, "N:ctrl,ctrl:/path" for v1. */
+static int parse_self_cgroup(struct cg_layout *l)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return negative_errno();
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *ctrls, *path;
+		int r;
+
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		ctrls = strchr(line, ':');
+		if (!ctrls)
+			continue;
+		ctrls++;
+		path = strchr(ctrls, ':');
+		if (!path)
+			continue;
+		*path++ = '\0';
+		if (streq(line, "0:") && *ctrls == '\0') {
+			if ((r = dup_to(&l->v2_own, path)) < 0)
+				return r;
+			continue;
+		}
+		for (int c = 0; c < _CG_MAX; c++)
+			if (list_has(ctrls, controller_names[c], ',') && (r = dup_to(&l->v1_own[c], path)) < 0)
+				return r;
+	}
+	return 0;
+}
+
+/* The directory of our own cgroup: mount point + our path relative to the mount's root. */
+static int own_dir(const char *mnt, const char *root, const char *own, char **ret)
+{
+	const char *rel = own;
+
+	if (!streq(root, "/")) {
+		size_t n = strlen(root);
+		if (strncmp(own, root, n) != 0 || (own[n] != '/' && own[n] != '\0'))
+			return -EOPNOTSUPP; /* our cgroup is not visible through this mount */
+		rel = own + n;
+	}
+	if (strstr(rel, "/.."))
+		return -EINVAL;
+	if (asprintf(ret, "%s%s", mnt, streq(rel, "/") ? "" : rel) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int read_small(const char *dir, const char *file, char *buf, size_t size)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	if (asprintf(&p, "%s/%s", dir, file) < 0)
+		return -ENOMEM;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	return 0;
+}
+
+static int write_file(const char *dir, const char *file, const char *value)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t n = strlen(value);
+
+	if (asprintf(&p, "%s/%s", dir, file) < 0)
+		return -ENOMEM;
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, value, n) != (ssize_t)n)
+		return negative_errno();
+	return 0;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64 || name[0] == '.')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-@", *p))
+			return false;
+	return true;
+}
+
+static int make_leaf(const char *parent, const char *name, char **ret)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", parent, name) < 0)
+		return -ENOMEM;
+	if (mkdir(p, 0755) < 0)
+		return negative_errno(); /* EEXIST: never adopt a cgroup someone else made */
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+static int write_u64(const char *dir, const char *file, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return write_file(dir, file, buf);
+}
+
+static int write_limit(const char *dir, bool v1, int c, const struct cg_limits *lim)
+{
+	char buf[64];
+	int r;
+
+	switch (c) {
+	case CG_MEMORY:
+		if (v1) {
+			if ((r = write_u64(dir, "memory.limit_in_bytes", lim->memory_max)) < 0)
+				return r;
+			/* Without swap accounting the file is absent; with it, swap must not dodge the limit. */
+			r = write_u64(dir, "memory.memsw.limit_in_bytes", lim->memory_max);
+			return r == -ENOENT ? 0 : r;
+		}
+		if ((r = write_u64(dir, "memory.max", lim->memory_max)) < 0)
+			return r;
+		if ((r = write_file(dir, "memory.swap.max", "0")) < 0 && r != -ENOENT)
+			return r;
+		/* One OOM kill takes the whole skill: no half-dead skill keeps running. */
+		r = write_file(dir, "memory.oom.group", "1");
+		return r == -ENOENT ? 0 : r;
+	case CG_PIDS:
+		return write_u64(dir, "pids.max", lim->pids_max);
+	case CG_CPU:
+		/* Quota per 100 ms period: percent of one CPU. */
+		if (v1) {
+			if ((r = write_file(dir, "cpu.cfs_period_us", "100000")) < 0)
+				return r;
+			return write_u64(dir, "cpu.cfs_quota_us", (uint64_t)lim->cpu_percent * 1000);
+		}
+		snprintf(buf, sizeof(buf), "%" PRIu64 " 100000", (uint64_t)lim->cpu_percent * 1000);
+		return write_file(dir, "cpu.max", buf);
+	default:
+		return -EINVAL;
+	}
+}
+
+static bool wanted(const struct cg_limits *lim, int c)
+{
+	switch (c) {
+	case CG_MEMORY:
+		return lim->memory_max > 0;
+	case CG_PIDS:
+		return lim->pids_max > 0;
+	case CG_CPU:
+		return lim->cpu_percent > 0;
+	}
+	return false;
+}
+
+int cg_set_create(const char *name, const struct cg_limits *lim, struct cg_set **ret)
+{
+	_cleanup_(cg_layout_done) struct cg_layout l = {0};
+	_cleanup_free_ char *v2_own_dir = NULL;
+	struct cg_set *s;
+	char avail[512] = "", subtree[512] = "";
+	int r;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if ((r = parse_mountinfo(&l)) < 0 || (r = parse_self_cgroup(&l)) < 0)
+		return r;
+	if (!l.v2_mount || !l.v2_own)
+		return -EOPNOTSUPP; /* CLONE_INTO_CGROUP and cgroup.kill need v2 */
+	if ((r = own_dir(l.v2_mount, l.v2_root, l.v2_own, &v2_own_dir)) < 0)
+		return r;
+	(void)read_small(v2_own_dir, "cgroup.controllers", avail, sizeof(avail));
+	(void)read_small(v2_own_dir, "cgroup.subtree_control", subtree, sizeof(subtree));
+	avail[strcspn(avail, "\n")] = '\0';
+	subtree[strcspn(subtree, "\n")] = '\0';
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->v2_fd = -1;
+
+	/* Controllers first on our own cgroup (v2 needs them in subtree_control before the leaf
+	 * exists), then the leaves. */
+	for (int c = 0; c < _CG_MAX; c++) {
+		char plus[16];
+		if (!wanted(lim, c) || !list_has(avail, controller_names[c], ' '))
+			continue;
+		if (list_has(subtree, controller_names[c], ' '))
+			continue;
+		snprintf(plus, sizeof(plus), "+%s", controller_names[c]);
+		if ((r = write_file(v2_own_dir, "cgroup.subtree_control", plus)) < 0)
+			goto fail;
+	}
+	if ((r = make_leaf(v2_own_dir, name, &s->v2_dir)) < 0)
+		goto fail;
+	s->v2_fd = open(s->v2_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->v2_fd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+
+	for (int c = 0; c < _CG_MAX; c++) {
+		_cleanup_free_ char *parent = NULL;
+
+		if (!wanted(lim, c))
+			continue;
+		if (list_has(avail, controller_names[c], ' ')) {
+			s->dir[c] = strdup(s->v2_dir);
+			if (!s->dir[c]) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		} else if (l.v1_mount[c] && l.v1_own[c]) {
+			/* A v1 hierarchy may carry several controllers (cpu,cpuacct): one leaf each. */
+			for (int o = 0; o < c; o++)
+				if (s->made[o] && streq(l.v1_mount[o], l.v1_mount[c])) {
+					s->dir[c] = strdup(s->dir[o]);
+					if (!s->dir[c]) {
+						r = -ENOMEM;
+						goto fail;
+					}
+				}
+			if (!s->dir[c]) {
+				if ((r = own_dir(l.v1_mount[c], l.v1_root[c], l.v1_own[c], &parent)) < 0 ||
+				    (r = make_leaf(parent, name, &s->dir[c])) < 0)
+					goto fail;
+				s->made[c] = true;
+			}
+		} else {
+			r = -EOPNOTSUPP;
+			goto fail;
+		}
+		if ((r = write_limit(s->dir[c], !streq(s->dir[c], s->v2_dir), c, lim)) < 0)
+			goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	cg_set_free(s);
+	return r;
+}
+
+int cg_set_v2_fd(const struct cg_set *s)
+{
+	return s->v2_fd;
+}
+
+const char *cg_set_path(const struct cg_set *s, int controller)
+{
+	if (controller < 0)
+		return s->v2_dir;
+	if (controller >= _CG_MAX)
+		return NULL;
+	return s->dir[controller];
+}
+
+bool cg_set_hybrid(const struct cg_set *s)
+{
+	for (int c = 0; c < _CG_MAX; c++)
+		if (s->dir[c] && !streq(s->dir[c], s->v2_dir))
+			return true;
+	return false;
+}
+
+int cg_set_join_v1(const struct cg_set *s, pid_t pid)
+{
+	char buf[32];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (int c = 0; c < _CG_MAX; c++) {
+		if (!s->dir[c] || streq(s->dir[c], s->v2_dir))
+			continue;
+		if ((r = write_file(s->dir[c], "cgroup.procs", buf)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* "key value" lines; returns the value of key. */
+static int read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+	char buf[1024];
+	size_t n = strlen(key);
+	int r;
+
+	if ((r = read_small(dir, file, buf, sizeof(buf))) < 0)
+		return r;
+	for (char *line = buf; line && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, key, n) == 0 && line[n] == ' ')
+			return parse_u64(line + n + 1, UINT64_MAX, ret);
+		line = next;
+	}
+	return -ENOENT;
+}
+
+int cg_set_oom_kills(const struct cg_set *s, uint64_t *ret)
+{
+	const char *dir = s->dir[CG_MEMORY];
+
+	if (!dir)
+		return -ENOENT;
+	if (streq(dir, s->v2_dir))
+		return read_keyed(dir, "memory.events", "oom_kill", ret);
+	return read_keyed(dir, "memory.oom_control", "oom_kill", ret);
+}
+
+/* Wait (bounded) until the v2 leaf holds no task: rmdir fails with EBUSY before that. */
+static void wait_empty(const char *dir)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_close_ int fd = -1;
+	uint64_t populated = 1;
+
+	if (asprintf(&p, "%s/cgroup.events", dir) < 0)
+		return;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 20; i++) {
+		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+
+		if (read_keyed(dir, "cgroup.events", "populated", &populated) < 0 || populated == 0)
+			return;
+		if (i == 0)
+			(void)write_file(dir, "cgroup.kill", "1");
+		/* cgroup.events signals POLLPRI on every change of "populated". */
+		(void)poll(&pfd, 1, 100);
+	}
+}
+
+void cg_set_free(struct cg_set *s)
+{
+	if (!s)
+		return;
+	if (s->v2_dir)
+		wait_empty(s->v2_dir);
+	for (int c = 0; c < _CG_MAX; c++) {
+		if (s->made[c])
+			(void)rmdir(s->dir[c]);
+		free(s->dir[c]);
+	}
+	if (s->v2_fd >= 0)
+		close(s->v2_fd);
+	if (s->v2_dir)
+		(void)rmdir(s->v2_dir);
+	free(s->v2_dir);
+	free(s);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup.h - one skill's cgroups: discover the layout, create leaves, set limits, clean up.
+ *
+ * Parent side only. Works on v2-only systems and on the hybrid layout (v2 for identity and
+ * CLONE_INTO_CGROUP, v1 memory/pids/cpu for limits). Leaves are always created beneath the
+ * caller's own cgroup in each hierarchy, never elsewhere. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum cg_controller {
+	CG_MEMORY,
+	CG_PIDS,
+	CG_CPU,
+	_CG_MAX,
+};
+
+struct cg_limits {
+	uint64_t memory_max;  /* 0 = none */
+	uint64_t pids_max;    /* 0 = none */
+	unsigned cpu_percent; /* 0 = none */
+};
+
+struct cg_set;
+
+/* Create the leaf `name` beneath our own cgroup in the v2 hierarchy and, for controllers that
+ * are not on v2, in their v1 hierarchies, and write the limits. Returns 0, -EINVAL for a bad
+ * name, -EEXIST, -EOPNOTSUPP (no cgroup2 mount, or a limit whose controller is nowhere), or a
+ * negative errno. */
+int cg_set_create(const char *name, const struct cg_limits *lim, struct cg_set **ret);
+
+/* O_DIRECTORY fd of the v2 leaf, for clone3(CLONE_INTO_CGROUP). Owned by the set. */
+int cg_set_v2_fd(const struct cg_set *s);
+
+/* Move pid into the v1 leaves (hybrid layout); nothing to do on v2-only. */
+int cg_set_join_v1(const struct cg_set *s, pid_t pid);
+
+/* OOM kills counted so far in the memory leaf (memory.events or memory.oom_control). */
+int cg_set_oom_kills(const struct cg_set *s, uint64_t *ret);
+
+/* Directory for a controller (or the v2 leaf for -1); NULL if none. */
+const char *cg_set_path(const struct cg_set *s, int controller);
+
+/* true when some controller lives on v1. */
+bool cg_set_hybrid(const struct cg_set *s);
+
+/* Kill what is left (cgroup.kill), wait for it to be gone, remove the leaves, free. NULL ok. */
+void cg_set_free(struct cg_set *s);

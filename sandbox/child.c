@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+/* child.c - the ordered list of steps the freshly cloned child runs before exec.
+ *
+ * Runs as pid 1 of new user, mount, pid, ipc, uts, cgroup (and network) namespaces, already in
+ * its v2 cgroup (CLONE_INTO_CGROUP). Each step either succeeds or the child reports the step
+ * and errno on the error pipe and _exit(127)s: the program is never exec'd with a half-applied
+ * sandbox. Order matters: mounts need capabilities, so privileges go after them; Landlock and
+ * seccomp need no_new_privs; seccomp comes last because the filter forbids the earlier steps. */
+#include "child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "kernel.h"
+#include "landlock.h"
+#include "sandbox.h"
+
+/* Where the new root is assembled: our mount namespace is private, so covering /tmp here does
+ * not touch the host, and every source was opened before. */
+#define STAGE "/tmp"
+
+struct child_ctx {
+	struct sandbox_plan *plan;
+	int sync_fd;
+	int err_fd;
+};
+
+static int step_wait_parent(struct child_ctx *c)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = read(c->sync_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	close(c->sync_fd);
+	c->sync_fd = -1;
+	return n == 1 ? 0 : -ECANCELED; /* EOF: the parent gave up on us */
+}
+
+static int step_session(struct child_ctx *c)
+{
+	/* Die with the launcher; no controlling terminal to reach back through. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || setsid() < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* Nested user namespaces would hand the program a fresh set of capabilities: allow none
+ * (seccomp also kills unshare and namespace flags on clone). */
+static int step_userns_limit(struct child_ctx *c)
+{
+	int fd = open("/proc/sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, "0", 1) != 1)
+		r = negative_errno();
+	close(fd);
+	return r;
+}
+
+static int step_hostname(struct child_ctx *c)
+{
+	const char *h = c->plan->hostname;
+	return sethostname(h, strlen(h)) < 0 ? negative_errno() : 0;
+}
+
+/* New inodes (mount points, /etc/passwd) need an owner that is mapped in our user namespace;
+ * host root is not, so create them as the skill. Capabilities are untouched by setfsuid. */
+static int step_fs_ids(struct child_ctx *c)
+{
+	setfsgid(SANDBOX_INNER_ID);
+	setfsuid(SANDBOX_INNER_ID);
+	if ((uid_t)setfsuid((uid_t)-1) != SANDBOX_INNER_ID || (gid_t)setfsgid((gid_t)-1) != SANDBOX_INNER_ID)
+		return -EPERM;
+	return 0;
+}
+
+static int step_mounts(struct child_ctx *c)
+{
+	return mount_plan_apply(&c->plan->mounts, STAGE);
+}
+
+static int step_chdir(struct child_ctx *c)
+{
+	return chdir(c->plan->cwd) < 0 ? negative_errno() : 0;
+}
+
+/* Bounding set, ambient set and securebits first (they need CAP_SETPCAP), then ids, then the
+ * remaining capability sets. Supplementary groups go too: we were cloned from root, and a kernel
+ * group id carried along would still count on host files. */
+static int step_drop_privileges(struct child_ctx *c)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	uid_t uid = SANDBOX_INNER_ID;
+	gid_t gid = SANDBOX_INNER_ID;
+
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return negative_errno();
+	for (unsigned long cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the last capability this kernel knows */
+			return negative_errno();
+		}
+	if (prctl(PR_SET_SECUREBITS,
+		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+			  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		  0, 0, 0) < 0)
+		return negative_errno();
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return negative_errno();
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static int step_no_new_privs(struct child_ctx *c)
+{
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? negative_errno() : 0;
+}
+
+/* stdin from /dev/null, stdout/stderr as asked, keep_fds at 3.., the error pipe right after
+ * them (close-on-exec), everything else closed. Everything is first moved above the target range
+ * so no dup2 can clobber a source. */
+static int step_fds(struct child_ctx *c)
+{
+	struct sandbox_plan *p = c->plan;
+	int base = 4 + (int)p->n_keep_fds;
+	int tmp[PLAN_MAX_KEEP_FDS], devnull, out = -1, err = -1, errp;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return negative_errno();
+	if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, base)) < 0 ||
+	    (errp = fcntl(c->err_fd, F_DUPFD_CLOEXEC, base)) < 0)
+		return negative_errno();
+	for (size_t i = 0; i < p->n_keep_fds; i++)
+		if ((tmp[i] = fcntl(p->keep_fds[i], F_DUPFD_CLOEXEC, base)) < 0)
+			return negative_errno();
+	if (p->stdout_fd > 0 && (out = fcntl(p->stdout_fd, F_DUPFD_CLOEXEC, base)) < 0)
+		return negative_errno();
+	if (p->stderr_fd > 0 && (err = fcntl(p->stderr_fd, F_DUPFD_CLOEXEC, base)) < 0)
+		return negative_errno();
+
+	if (dup2(devnull, 0) < 0)
+		return negative_errno();
+	if (p->stdout_fd != SANDBOX_FD_INHERIT && dup2(out >= 0 ? out : devnull, 1) < 0)
+		return negative_errno();
+	if (p->stderr_fd != SANDBOX_FD_INHERIT && dup2(err >= 0 ? err : devnull, 2) < 0)
+		return negative_errno();
+	for (size_t i = 0; i < p->n_keep_fds; i++)
+		if (dup2(tmp[i], 3 + (int)i) < 0)
+			return negative_errno();
+	if (dup3(errp, base - 1, O_CLOEXEC) < 0)
+		return negative_errno();
+	c->err_fd = base - 1;
+	if (syscall(SYS_close_range, (unsigned)base, ~0U, 0) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static int step_landlock(struct child_ctx *c)
+{
+	return landlock_apply(&c->plan->mounts, c->plan->landlock_abi, c->plan->network);
+}
+
+static int step_seccomp(struct child_ctx *c)
+{
+	return filter_install(&c->plan->filter);
+}
+
+/* Only execve is allowed between the filter and here. */
+static int step_exec(struct child_ctx *c)
+{
+	struct sandbox_plan *p = c->plan;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
+		execve(p->exec_paths[i], p->argv, p->envp);
+		if (errno != ENOENT || r == -ENOENT)
+			r = negative_errno();
+	}
+	return r;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct child_ctx *c);
+} steps[] = {
+	{ "wait-parent", step_wait_parent },
+	{ "session", step_session },
+	{ "userns-limit", step_userns_limit },
+	{ "hostname", step_hostname },
+	{ "fs-ids", step_fs_ids },
+	{ "mounts", step_mounts },
+	{ "chdir", step_chdir },
+	{ "drop-privileges", step_drop_privileges },
+	{ "no-new-privs", step_no_new_privs },
+	{ "fds", step_fds },
+	{ "landlock", step_landlock },
+	{ "seccomp", step_seccomp },
+	{ "exec", step_exec },
+};
+
+const char *child_step_name(uint32_t i)
+{
+	return i < ARRAY_SIZE(steps) ? steps[i].name : NULL;
+}
+
+void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd)
+{
+	struct child_ctx c = { .plan = plan, .sync_fd = sync_fd, .err_fd = err_fd };
+
+	for (uint32_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		int r = steps[i].run(&c);
+
+		if (r < 0) {
+			struct child_failure f = { .step = i, .err = -r };
+			(void)!write(c.err_fd, &f, sizeof(f));
+			_exit(127);
+		}
+	}
+	_exit(127); /* step_exec returns only on failure */
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* plan.h - the prepared launch: everything the child needs, computed in the parent.
+ *
+ * Internal to sandbox/. The child reads its copy of this after clone3 and allocates nothing. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "filter.h"
+#include "mounts.h"
+
+#define PLAN_MAX_KEEP_FDS 64
+#define PLAN_MAX_EXEC_PATHS 3
+
+struct sandbox_plan {
+	char **argv;                            /* deep copy, NULL-terminated */
+	char **envp;                            /* deep copy, NULL-terminated */
+	char *exec_paths[PLAN_MAX_EXEC_PATHS];  /* candidates for argv[0], NULL-terminated */
+	char *cwd;
+	char *hostname;
+	uid_t uid;
+	gid_t gid;
+	bool network;
+	uint64_t nofile, nproc;
+	int keep_fds[PLAN_MAX_KEEP_FDS];
+	size_t n_keep_fds;
+	int stdout_fd, stderr_fd;
+
+	struct mount_plan mounts;
+	struct filter_prog filter;
+	int landlock_abi;
+	struct cg_set *cg;
+
+	uint64_t oom_base;       /* OOM kills counted before the last spawn */
+	const char *failed_step; /* child step that failed in the last spawn */
+};

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* sandbox.h - launch one program in its own namespaces, cgroups, seccomp filter and Landlock domain.
+ *
+ * Used by the privileged supervisor (and by the standalone capbus-sandbox tool). Everything that
+ * can fail for a reason the caller controls fails in sandbox_plan_new(), in the parent: paths are
+ * resolved, the seccomp program compiled, the mount list and the cgroups prepared. The child then
+ * runs a short fixed list of steps and execs, or _exit(127)s: it never runs the program with a
+ * half-applied sandbox. The library does not log; it returns negative errno values. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Outer ids: each skill gets one uid (and gid) of its own from this reserved range, like
+ * Android's per-app uids; the supervisor picks SANDBOX_ID_BASE + skill index. Ids outside the
+ * range are refused so a bug can never map root or a real user into a sandbox. */
+#define SANDBOX_ID_BASE 200000u
+#define SANDBOX_ID_COUNT 65536u
+
+/* Inside its user namespace the program sees exactly one uid and gid, this one. */
+#define SANDBOX_INNER_ID 1000u
+
+/* Where the state directory appears inside. */
+#define SANDBOX_STATE_PATH "/state"
+
+/* stdout_fd / stderr_fd values. */
+#define SANDBOX_FD_INHERIT 0 /* keep the caller's fd 1 (or 2) */
+#define SANDBOX_FD_NULL (-1) /* /dev/null */
+
+struct sandbox_spec {
+	/* argv[0] is an absolute path inside the sandbox or a bare name looked up in
+	 * /usr/local/bin, /usr/bin, /usr/sbin. envp NULL means an empty environment. */
+	const char *const *argv;
+	const char *const *envp;
+	uid_t uid; /* outer uid in [SANDBOX_ID_BASE, SANDBOX_ID_BASE + SANDBOX_ID_COUNT) */
+	gid_t gid; /* outer gid, same range */
+	const char *skill_dir;         /* NULL or bound read-only (exec allowed) at its own path; cwd */
+	const char *const *read_paths; /* NULL-terminated or NULL; read-only, noexec, at their own path */
+	const char *state_dir;         /* NULL or bound read-write, noexec at SANDBOX_STATE_PATH */
+	bool network;                  /* false: a new network namespace with only loopback */
+	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
+	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
+	uint64_t memory_max;           /* bytes; 0 = no limit */
+	uint64_t pids_max;             /* tasks; 0 = no limit */
+	unsigned cpu_percent;          /* percent of one CPU; 0 = no limit */
+	uint64_t nofile;               /* RLIMIT_NOFILE; 0 = 1024 */
+	uint64_t nproc;                /* RLIMIT_NPROC (counts the outer uid); 0 = pids_max, or unchanged */
+	uint64_t tmp_size;             /* bytes of the private /tmp; 0 = 64 MiB */
+	const int *keep_fds;           /* become fds 3, 4, ... in the program; all others are closed */
+	size_t n_keep_fds;
+	int stdout_fd; /* SANDBOX_FD_INHERIT, SANDBOX_FD_NULL or an fd */
+	int stderr_fd; /* same */
+	const char *cgroup_name; /* leaf created beneath the caller's own cgroup in every hierarchy */
+	const char *hostname;    /* NULL means "capbus" */
+};
+
+struct sandbox_plan;
+
+/* Validate the spec, resolve paths, compile the seccomp program and create the cgroups (limits
+ * written). On success *ret owns all of that; the spec may be freed. Returns 0, -EINVAL for a bad
+ * spec, -EEXIST if the cgroup already exists, -EOPNOTSUPP if a limit is asked for and no
+ * hierarchy has the controller, or another negative errno. */
+int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret);
+
+/* Start the program. Returns once it has exec'd (0, *ret_pid and *ret_pidfd set, the caller owns
+ * the pidfd and must reap the child: sandbox_wait() or waitid(P_PIDFD)), or with a negative errno
+ * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). A plan may
+ * be spawned again once its previous child is gone. */
+int sandbox_spawn(struct sandbox_plan *plan, pid_t *ret_pid, int *ret_pidfd);
+
+/* The child step that failed in the last sandbox_spawn(), or NULL. Static string. */
+const char *sandbox_plan_failed_step(const struct sandbox_plan *plan);
+
+/* Landlock ABI version in use, 0 if the kernel has none (the sandbox then runs without it). */
+int sandbox_plan_landlock_abi(const struct sandbox_plan *plan);
+
+/* "v2" or "hybrid": which cgroup layout the limits went to. Static string. */
+const char *sandbox_plan_cgroup_layout(const struct sandbox_plan *plan);
+
+/* Directory of the skill's cgroup: controller NULL for the cgroup v2 leaf (its id is what the
+ * kernel guard keys on), or "memory", "pids", "cpu" for where that limit lives (v2 or v1).
+ * NULL if there is none. Owned by the plan. */
+const char *sandbox_plan_cgroup_path(const struct sandbox_plan *plan, const char *controller);
+
+enum sandbox_exit_reason {
+	SANDBOX_EXIT_CODE,    /* status = exit code */
+	SANDBOX_EXIT_SIGNAL,  /* status = signal */
+	SANDBOX_EXIT_SECCOMP, /* killed by the seccomp filter (SIGSYS) */
+	SANDBOX_EXIT_OOM,     /* killed by the OOM killer for its cgroup's memory limit */
+};
+
+struct sandbox_exit {
+	enum sandbox_exit_reason reason;
+	int status;
+};
+
+/* Classify a reaped child's siginfo (from waitid on the pidfd). Reads the cgroup's OOM counter. */
+int sandbox_classify(struct sandbox_plan *plan, const siginfo_t *si, struct sandbox_exit *ret);
+
+/* Block until the child behind pidfd exits, reap it and classify it. Does not close pidfd. */
+int sandbox_wait(struct sandbox_plan *plan, int pidfd, struct sandbox_exit *ret);
+
+/* Shell-style code: the exit code, or 128 + signal. */
+int sandbox_exit_code(const struct sandbox_exit *e);
+
+/* Static name: "exited", "signal", "seccomp", "oom". */
+const char *sandbox_exit_reason_name(enum sandbox_exit_reason reason);
+
+/* Kill anything left in the cgroups, remove them and free the plan. Accepts NULL. */
+void sandbox_plan_free(struct sandbox_plan *plan);
+
+static inline void sandbox_plan_freep(struct sandbox_plan **p)
+{
+	sandbox_plan_free(*p);
+}
+#define _cleanup_sandbox_plan_ __attribute__((cleanup(sandbox_plan_freep)))

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/* spawn.c - clone the child into its namespaces and cgroup, finish its setup from outside.
+ *
+ * Parent side of the launch. clone3 creates the child with every namespace, a pidfd and
+ * CLONE_INTO_CGROUP, so it never runs a single instruction outside its v2 cgroup. While the child
+ * waits on the sync pipe the parent writes its id maps and rlimits and moves it into the v1
+ * cgroups (hybrid layout); then the error pipe tells whether it reached execve. */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "child.h"
+#include "kernel.h"
+#include "sandbox.h"
+
+static int write_proc(pid_t pid, const char *file, const char *value)
+{
+	char path[64];
+	size_t n = strlen(value);
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, value, n) != (ssize_t)n)
+		r = negative_errno();
+	close(fd);
+	return r;
+}
+
+/* Done from outside with real root: limits can be raised as well as lowered. */
+static int set_rlimits(const struct sandbox_plan *p, pid_t pid)
+{
+	struct rlimit nofile = { p->nofile, p->nofile }, core = { 0, 0 }, nproc = { p->nproc, p->nproc };
+
+	if (prlimit(pid, RLIMIT_NOFILE, &nofile, NULL) < 0 || prlimit(pid, RLIMIT_CORE, &core, NULL) < 0 ||
+	    (p->nproc && prlimit(pid, RLIMIT_NPROC, &nproc, NULL) < 0))
+		return negative_errno();
+	return 0;
+}
+
+static int setup_child(struct sandbox_plan *p, pid_t pid)
+{
+	char map[64];
+	int r;
+
+	/* One id each way; setgroups stays allowed so the child can drop root's groups. */
+	snprintf(map, sizeof(map), "%u %u 1\n", SANDBOX_INNER_ID, (unsigned)p->uid);
+	if ((r = write_proc(pid, "uid_map", map)) < 0)
+		return r;
+	snprintf(map, sizeof(map), "%u %u 1\n", SANDBOX_INNER_ID, (unsigned)p->gid);
+	if ((r = write_proc(pid, "gid_map", map)) < 0)
+		return r;
+	if ((r = set_rlimits(p, pid)) < 0)
+		return r;
+	return cg_set_join_v1(p->cg, pid);
+}
+
+static void reap(int pidfd)
+{
+	siginfo_t si;
+
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+}
+
+int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
+{
+	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1, pidfd = -1;
+	int sync[2], errp[2];
+	struct child_failure f;
+	struct sb_clone_args args = {
+		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			 CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_INTO_CGROUP | (p->network ? 0 : CLONE_NEWNET),
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)cg_set_v2_fd(p->cg),
+	};
+	ssize_t n;
+	pid_t pid;
+	int r;
+
+	p->failed_step = NULL;
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return negative_errno();
+	sync_r = sync[0];
+	sync_w = sync[1];
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return negative_errno();
+	err_r = errp[0];
+	err_w = errp[1];
+	p->oom_base = 0;
+	(void)cg_set_oom_kills(p->cg, &p->oom_base);
+
+	pid = (pid_t)sb_clone3(&args);
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		close(sync_w);
+		close(err_r);
+		child_run(p, sync_r, err_w);
+	}
+	/* The child's ends: only the child may hold them, or EOF would never come. */
+	close(TAKE_FD(sync_r));
+	close(TAKE_FD(err_w));
+
+	if ((r = setup_child(p, pid)) < 0) {
+		/* The child sees EOF on the sync pipe and exits; make sure. */
+		(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+		reap(pidfd);
+		p->failed_step = "parent-setup";
+		return r;
+	}
+	if (write(sync_w, "g", 1) != 1) {
+		r = negative_errno();
+		(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+		reap(pidfd);
+		return r;
+	}
+	do
+		n = read(err_r, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n == 0) { /* close-on-exec closed the pipe: execve succeeded */
+		*ret_pid = pid;
+		*ret_pidfd = TAKE_FD(pidfd);
+		return 0;
+	}
+	(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+	reap(pidfd);
+	if (n != (ssize_t)sizeof(f) || f.err <= 0 || !child_step_name(f.step))
+		return -EIO;
+	p->failed_step = child_step_name(f.step);
+	return -f.err;
+}
+
+int sandbox_classify(struct sandbox_plan *p, const siginfo_t *si, struct sandbox_exit *ret)
+{
+	uint64_t ooms = 0;
+
+	switch (si->si_code) {
+	case CLD_EXITED:
+		*ret = (struct sandbox_exit){ SANDBOX_EXIT_CODE, si->si_status };
+		return 0;
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		if (si->si_status == SIGSYS) {
+			*ret = (struct sandbox_exit){ SANDBOX_EXIT_SECCOMP, SIGSYS };
+			return 0;
+		}
+		if (si->si_status == SIGKILL && cg_set_oom_kills(p->cg, &ooms) == 0 && ooms > p->oom_base) {
+			*ret = (struct sandbox_exit){ SANDBOX_EXIT_OOM, SIGKILL };
+			return 0;
+		}
+		*ret = (struct sandbox_exit){ SANDBOX_EXIT_SIGNAL, si->si_status };
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int sandbox_wait(struct sandbox_plan *p, int pidfd, struct sandbox_exit *ret)
+{
+	siginfo_t si = { 0 };
+
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	return sandbox_classify(p, &si, ret);
+}
+
+int sandbox_exit_code(const struct sandbox_exit *e)
+{
+	return e->reason == SANDBOX_EXIT_CODE ? e->status : 128 + e->status;
+}
+
+const char *sandbox_exit_reason_name(enum sandbox_exit_reason reason)
+{
+	switch (reason) {
+	case SANDBOX_EXIT_CODE:
+		return "exited";
+	case SANDBOX_EXIT_SIGNAL:
+		return "signal";
+	case SANDBOX_EXIT_SECCOMP:
+		return "seccomp";
+	case SANDBOX_EXIT_OOM:
+		return "oom";
+	}
+	return "unknown";
+}
