@@ -131,6 +131,39 @@ static int measure(struct bench_case *cases, size_t ncases, unsigned long n, int
 	return 0;
 }
 
+/* Median wall time of guard_open()+guard_free() and of egress_attach()+egress_free() with two
+ * rules, in microseconds: what a daemon start and a skill launch pay. */
+static int measure_setup(const char *scope, const char *bus, int runs, uint64_t out[2])
+{
+	uint64_t v[2][MAX_RUNS];
+	struct egress_rule rules[2];
+	_cleanup_close_ int cgfd = open(scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (cgfd < 0 || egress_rule_parse("tcp:127.0.0.1:443", &rules[0]) < 0 ||
+	    egress_rule_parse("udp6:*:53", &rules[1]) < 0)
+		return -1;
+	for (int r = 0; r < runs; r++) {
+		struct guard *g = NULL;
+		struct egress *e = NULL;
+		uint64_t t0 = now_ns();
+
+		if (guard_open(&g, bus, scope) < 0)
+			return -1;
+		guard_free(g);
+		v[0][r] = (now_ns() - t0) / 1000;
+		t0 = now_ns();
+		if (egress_attach(&e, cgfd, rules, 2) < 0)
+			return -1;
+		egress_free(e);
+		v[1][r] = (now_ns() - t0) / 1000;
+	}
+	for (int i = 0; i < 2; i++) {
+		qsort(v[i], (size_t)runs, sizeof(uint64_t), cmp_u64);
+		out[i] = v[i][runs / 2];
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* The guard is attached to guarded/ only; plain/ is the same depth without it. */
@@ -140,6 +173,7 @@ int main(int argc, char **argv)
 	int runs = 5, opt, lfds[2], rc, stats_fd;
 	char g_allowed[PATH_MAX], g_unrelated[PATH_MAX], p_allowed[PATH_MAX], p_unrelated[PATH_MAX];
 	char scope[PATH_MAX], bus[64], free_name[64];
+	uint64_t setup_us[2];
 	struct tl_subtree t;
 	struct guard *g = NULL;
 	pid_t acc;
@@ -194,6 +228,8 @@ int main(int argc, char **argv)
 		close(stats_fd);
 
 	guard_free(g);
+	if (rc == 0)
+		rc = measure_setup(scope, bus, runs, setup_us);
 	kill(acc, SIGKILL);
 	tl_wait(acc);
 	close(lfds[0]);
@@ -219,5 +255,9 @@ int main(int argc, char **argv)
 			snprintf(prog, sizeof(prog), "(not run)");
 		printf("| %s | %llu | %s | %s |\n", cases[c].label, (unsigned long long)med, delta, prog);
 	}
+	printf("\n| setup (median of %d) | us |\n|---|---:|\n", runs);
+	printf("| guard_open() + guard_free() | %llu |\n", (unsigned long long)setup_us[0]);
+	printf("| egress_attach() (2 rules, 7 links) + egress_free() | %llu |\n",
+	       (unsigned long long)setup_us[1]);
 	return 0;
 }

@@ -187,6 +187,7 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), EPERM);
 	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), 0);
 	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6b), EPERM);
+	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::2", l->p6a), EPERM);
 	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::ffff:127.0.0.1", l->p1), EPERM); /* v4-mapped */
 	/* UDP: unconnected sendto goes through the sendmsg hook. */
 	TL_CHECK_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->pu), 0);
@@ -199,7 +200,7 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	TL_CHECK_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
 
 	TL_CHECK_EQ(egress_get_stats(e, &st), 0);
-	TL_CHECK_EQ(st.denied_connect, 4);
+	TL_CHECK_EQ(st.denied_connect, 5);
 	TL_CHECK_EQ(st.denied_sendmsg, 1);
 	TL_CHECK_EQ(st.denied_create, 2 + have_mptcp);
 	TL_CHECK_EQ(st.denied_unix, 1);
