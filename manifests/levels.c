@@ -5,6 +5,7 @@
  * a typo in it would silently turn a dangerous permission into a normal one. */
 #include "levels.h"
 
+#include <assert.h>
 #include <inttypes.h>
 
 #include "jsondoc.h"
@@ -163,6 +164,7 @@ enum perm_level level_policy_classify(const struct level_policy *lp, enum perm_d
 {
 	const char *hit;
 
+	assert(dir == PERM_SEND || dir == PERM_RECEIVE);
 	if (because)
 		*because = NULL;
 	if (pattern_validate(pattern) < 0)

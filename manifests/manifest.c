@@ -114,7 +114,7 @@ static const char *check_exec_arg(const char *s)
 }
 
 static int string_field(struct json_doc *doc, const cJSON *item, const char *what, const char *charset,
-			size_t max, char **out)
+			const char *charset_name, size_t max, char **out)
 {
 	size_t n;
 
@@ -122,7 +122,7 @@ static int string_field(struct json_doc *doc, const cJSON *item, const char *wha
 		return json_doc_fail(doc, item, false, "%s must be a string, not %s", what, json_type_name(item));
 	n = strlen(item->valuestring);
 	if (n == 0 || n > max || item->valuestring[strspn(item->valuestring, charset)])
-		return json_doc_fail(doc, item, false, "%s must be 1 to %zu characters of [%s]", what, max, charset);
+		return json_doc_fail(doc, item, false, "%s must be 1 to %zu characters of %s", what, max, charset_name);
 	*out = strdup(item->valuestring);
 	return *out ? 0 : -ENOMEM;
 }
@@ -262,7 +262,7 @@ static int parse_sandbox(struct json_doc *doc, const cJSON *item, struct manifes
 		}
 	}
 	if (f[2]) {
-		r = string_field(doc, f[2], "sandbox.syscalls", LOWER DIGIT "_-", 32, &sb->syscalls);
+		r = string_field(doc, f[2], "sandbox.syscalls", LOWER DIGIT "_-", "[a-z0-9_-]", 32, &sb->syscalls);
 		if (r)
 			return r;
 	}
@@ -407,7 +407,7 @@ static int parse_root(struct json_doc *doc, struct manifest *m)
 	if (!m->id)
 		return -ENOMEM;
 
-	if (f[2] && (r = string_field(doc, f[2], "version", LOWER UPPER DIGIT ".+~_-", 64, &m->version)))
+	if (f[2] && (r = string_field(doc, f[2], "version", LOWER UPPER DIGIT ".+~_-", "[A-Za-z0-9.+~_-]", 64, &m->version)))
 		return r;
 	if (f[3]) {
 		r = json_doc_strv(doc, f[3], "exec", MANIFEST_MAX_ARGS, false, false, check_exec_arg, &m->exec, &m->n_exec);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* fuzz-manifest.c - libFuzzer target: manifest parser, filename check and description. */
+/* fuzz-manifest.c - libFuzzer target: manifest parser, filename check and description.
+ *
+ * Run with -dict=tests/fuzz/manifest.dict (also useful for fuzz-levels). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
