@@ -186,6 +186,23 @@ static int conn_charge(struct router *r, struct conn *c, size_t bytes)
 	return 0;
 }
 
+static bool charge_ok(struct router *r, struct conn *c, const struct envelope *env, size_t frame_len)
+{
+	int charge = conn_charge(r, c, frame_len);
+	if (charge == 0)
+		return true;
+	bool quota = charge == 2;
+	if (quota)
+		r->counters.quota++;
+	else
+		r->counters.rate_limited++;
+	log_refusal(r, c, quota ? "quota" : "rate_limited", env->type);
+	conn_send_error(r, c, quota ? "quota" : "rate_limited",
+			quota ? "byte quota exceeded; slow down" : "message rate limit of the manifest exceeded", env->type,
+			cJSON_GetObjectItemCaseSensitive(env->data, "request"));
+	return false;
+}
+
 struct delivery {
 	struct router *r;
 	struct msgbuf *buf;
@@ -208,24 +225,11 @@ static void deliver_one(void *sub, void *userdata)
 		d->r->counters.delivered++;
 }
 
-static void route_message(struct router *r, struct conn *c, struct envelope *env, size_t frame_len)
+static void route_message(struct router *r, struct conn *c, struct envelope *env)
 {
 	const char *type = env->type;
 	size_t type_len = strlen(type);
 
-	int charge = conn_charge(r, c, frame_len);
-	if (charge != 0) {
-		bool quota = charge == 2;
-		if (quota)
-			r->counters.quota++;
-		else
-			r->counters.rate_limited++;
-		log_refusal(r, c, quota ? "quota" : "rate_limited", type);
-		conn_send_error(r, c, quota ? "quota" : "rate_limited",
-				quota ? "byte quota exceeded; slow down" : "message rate limit of the manifest exceeded",
-				type, NULL);
-		return;
-	}
 	if (!identity_may_send(c->ident, type, type_len)) {
 		r->counters.denied_send++;
 		log_refusal(r, c, "denied_send", type);
@@ -325,11 +329,14 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 		conn_send_error(r, c, "malformed", why ? why : "malformed message", NULL, NULL);
 		return;
 	}
+	/* Every frame costs tokens, bus requests included, so none of them can be used to flood. */
+	if (!charge_ok(r, c, &env, v->total_len))
+		return;
 	if (startswith(env.type, "capbus.")) {
 		control_handle(r, c, &env);
 		return;
 	}
-	route_message(r, c, &env, v->total_len);
+	route_message(r, c, &env);
 }
 
 static void conn_readable(struct router *r, struct conn *c)
