@@ -195,6 +195,42 @@ static void test_events(struct fixture *f)
 	drain_all(f);
 }
 
+/* A flood of denials: every one is counted; those the ring buffer cannot hold are counted as
+ * dropped, never lost silently, and the buffer works again once drained. */
+struct flood_arg {
+	const char *name;
+	int n;
+};
+
+static int child_flood(void *p)
+{
+	const struct flood_arg *a = p;
+
+	for (int i = 0; i < a->n; i++)
+		if (tl_connect_unix(a->name) != EPERM)
+			return 230;
+	return 0;
+}
+
+static void test_flood(struct fixture *f)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	struct flood_arg a = {.name = f->bus, .n = 3000};
+	struct collect c = {};
+	struct guard_stats st;
+
+	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	TL_CHECK_EQ(tl_run_in(f->forbidden, child_flood, &a), 0);
+	TL_CHECK(guard_events_consume(g, on_event, &c) > 0);
+	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
+	TL_CHECK_EQ(st.denied, 3000);
+	TL_CHECK(st.events_dropped > 0); /* 256 KiB hold fewer than 3000 events */
+	TL_CHECK_EQ((uint64_t)c.n + st.events_dropped, 3000);
+
+	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
+	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 1);
+}
+
 static void test_uid(struct fixture *f)
 {
 	_cleanup_(guard_freep) struct guard *g = NULL;
@@ -366,6 +402,7 @@ int main(void)
 
 	test_allow_deny(&f);
 	test_events(&f);
+	test_flood(&f);
 	test_uid(&f);
 	test_two_guards(&f);
 	test_path(&f);
