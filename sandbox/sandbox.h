@@ -46,7 +46,7 @@ struct sandbox_spec {
 	uint64_t memory_max;           /* bytes; 0 = no limit */
 	uint64_t pids_max;             /* tasks; 0 = no limit */
 	unsigned cpu_percent;          /* percent of one CPU; 0 = no limit */
-	uint64_t nofile;               /* RLIMIT_NOFILE; 0 = 1024 */
+	uint64_t nofile;               /* RLIMIT_NOFILE; 0 = 1024 (never above the caller's hard limit) */
 	uint64_t nproc;                /* RLIMIT_NPROC (counts the outer uid); 0 = pids_max, or unchanged */
 	uint64_t tmp_size;             /* bytes of the private /tmp; 0 = 64 MiB */
 	const int *keep_fds;           /* become fds 3, 4, ... in the program; all others are closed */

@@ -31,15 +31,28 @@ static int write_proc(pid_t pid, const char *file, const char *value)
 	return r;
 }
 
-/* Done from outside with real root: limits can be raised as well as lowered. */
+/* Set from outside, where the limits are known to take effect before the first instruction.
+ * Never above our own hard limit: raising it would need CAP_SYS_RESOURCE, and a lower limit
+ * only makes the sandbox stricter. */
+static int set_rlimit(pid_t pid, int resource, uint64_t value)
+{
+	struct rlimit own, rl;
+
+	if (getrlimit(resource, &own) < 0)
+		return negative_errno();
+	if (own.rlim_max != RLIM_INFINITY && value > own.rlim_max)
+		value = own.rlim_max;
+	rl.rlim_cur = rl.rlim_max = value;
+	return prlimit(pid, resource, &rl, NULL) < 0 ? negative_errno() : 0;
+}
+
 static int set_rlimits(const struct sandbox_plan *p, pid_t pid)
 {
-	struct rlimit nofile = { p->nofile, p->nofile }, core = { 0, 0 }, nproc = { p->nproc, p->nproc };
+	int r;
 
-	if (prlimit(pid, RLIMIT_NOFILE, &nofile, NULL) < 0 || prlimit(pid, RLIMIT_CORE, &core, NULL) < 0 ||
-	    (p->nproc && prlimit(pid, RLIMIT_NPROC, &nproc, NULL) < 0))
-		return negative_errno();
-	return 0;
+	if ((r = set_rlimit(pid, RLIMIT_NOFILE, p->nofile)) < 0 || (r = set_rlimit(pid, RLIMIT_CORE, 0)) < 0)
+		return r;
+	return p->nproc ? set_rlimit(pid, RLIMIT_NPROC, p->nproc) : 0;
 }
 
 static int setup_child(struct sandbox_plan *p, pid_t pid)

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+/* test-sandbox.c - the sandbox library's API: spec validation, spawn, exit classification,
+ * cgroup life cycle, permissive seccomp mode.
+ *
+ * Links only sandbox/. argv[1] is the hostile helper program (used for its harmless modes).
+ * Needs root; skips (77) otherwise unless CI=true. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "sandbox-harness.h"
+
+static struct harness h;
+
+static int plan_result(struct sandbox_spec *spec)
+{
+	struct sandbox_plan *p = NULL;
+	char cg[64];
+	int r;
+
+	if (!spec->cgroup_name)
+		harness_spec(&h, spec, cg, sizeof(cg));
+	r = sandbox_plan_new(spec, &p);
+	sandbox_plan_free(p);
+	return r;
+}
+
+static void test_validation(void)
+{
+	const char *argv[] = { "/bin/true", NULL }, *rel[] = { "./true", NULL }, *empty[] = { NULL };
+	struct sandbox_spec s;
+	char cg[64];
+	int bad = 999;
+
+#define SPEC(...) (s = (struct sandbox_spec){ .argv = argv, __VA_ARGS__ }, harness_spec(&h, &s, cg, sizeof(cg)), &s)
+	harness_check(&h, plan_result(SPEC(0)) == 0, "a minimal spec is accepted");
+	(void)SPEC(0);
+	s.uid = 0;
+	harness_check(&h, plan_result(&s) == -EINVAL, "uid 0 refused");
+	s.uid = 1000;
+	harness_check(&h, plan_result(&s) == -EINVAL, "a uid outside the reserved range is refused");
+	s.uid = SANDBOX_ID_BASE + SANDBOX_ID_COUNT;
+	harness_check(&h, plan_result(&s) == -EINVAL, "the first uid past the range is refused");
+	s.uid = SANDBOX_ID_BASE;
+	s.gid = 0;
+	harness_check(&h, plan_result(&s) == -EINVAL, "gid 0 refused");
+
+	(void)SPEC(0);
+	s.argv = empty;
+	harness_check(&h, plan_result(&s) == -EINVAL, "empty argv refused");
+	s.argv = rel;
+	harness_check(&h, plan_result(&s) == -EINVAL, "relative program path refused");
+	harness_check(&h, plan_result(SPEC(.seccomp_profile = "nope")) == -EINVAL, "unknown seccomp profile refused");
+	harness_check(&h, plan_result(SPEC(.seccomp_profile = "python")) == 0, "python profile accepted");
+	{
+		const char *ro[] = { "/", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path / refused");
+	}
+	{
+		const char *ro[] = { "/proc/self", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path under /proc refused");
+	}
+	{
+		const char *ro[] = { "/etc", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path /etc (whole) refused");
+	}
+	{
+		const char *ro[] = { "usr/share", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "relative read path refused");
+	}
+	{
+		const char *ro[] = { "/nonexistent/capbus", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -ENOENT, "missing read path: ENOENT");
+	}
+	{
+		const char *ro[] = { "/usr/share", NULL };
+		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == 0, "read path /usr/share accepted");
+	}
+	harness_check(&h, plan_result(SPEC(.state_dir = "/etc/hostname")) == -ENOTDIR, "state dir must be a directory");
+	harness_check(&h, plan_result(SPEC(.keep_fds = &bad, .n_keep_fds = 1)) == -EBADF, "a closed keep fd is refused");
+	harness_check(&h, plan_result(SPEC(.stdout_fd = bad)) == -EBADF, "a closed stdout fd is refused");
+	s = (struct sandbox_spec){ .argv = argv };
+	harness_spec(&h, &s, cg, sizeof(cg));
+	s.cgroup_name = "../escape";
+	harness_check(&h, plan_result(&s) == -EINVAL, "cgroup name with .. refused");
+	s.cgroup_name = "a/b";
+	harness_check(&h, plan_result(&s) == -EINVAL, "cgroup name with / refused");
+	s.cgroup_name = "";
+	harness_check(&h, plan_result(&s) == -EINVAL, "empty cgroup name refused");
+#undef SPEC
+}
+
+static void test_cgroup_lifecycle(void)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct sandbox_spec s = { .argv = argv, .memory_max = 32 << 20, .pids_max = 8, .cpu_percent = 50 };
+	struct sandbox_plan *p = NULL, *q = NULL;
+	char cg[64], v2[PATH_MAX] = "", mem[PATH_MAX] = "", buf[64] = "";
+	struct stat st;
+	int fd, r;
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	r = sandbox_plan_new(&s, &p);
+	harness_check(&h, r == 0, "plan with limits (%s)", strerror(-r));
+	if (r < 0)
+		return;
+	snprintf(v2, sizeof(v2), "%s", sandbox_plan_cgroup_path(p, NULL));
+	snprintf(mem, sizeof(mem), "%s", sandbox_plan_cgroup_path(p, "memory"));
+	harness_check(&h, stat(v2, &st) == 0 && S_ISDIR(st.st_mode), "v2 leaf exists: %s", v2);
+	harness_check(&h, strstr(v2, cg) && strcmp(v2 + strlen(v2) - strlen(cg), cg) == 0, "leaf named as asked");
+	harness_check(&h, sandbox_plan_cgroup_path(p, "pids") && sandbox_plan_cgroup_path(p, "cpu"),
+		      "pids and cpu limits placed (%s layout)", sandbox_plan_cgroup_layout(p));
+	{
+		char f[PATH_MAX + 32];
+		snprintf(f, sizeof(f), "%s/%s", mem, strcmp(mem, v2) == 0 ? "memory.max" : "memory.limit_in_bytes");
+		fd = open(f, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			close(fd);
+		}
+		harness_check(&h, strtoull(buf, NULL, 10) == 32ULL << 20, "memory limit written (%s)", f);
+	}
+	/* The same leaf twice: never adopt an existing cgroup. */
+	r = sandbox_plan_new(&s, &q);
+	harness_check(&h, r == -EEXIST, "second plan with the same cgroup name: EEXIST");
+	sandbox_plan_free(q);
+
+	/* Spawn twice from one plan. */
+	for (int i = 0; i < 2; i++) {
+		pid_t pid;
+		int pidfd = -1;
+		struct sandbox_exit ex;
+		r = sandbox_spawn(p, &pid, &pidfd);
+		harness_check(&h, r == 0 && sandbox_wait(p, pidfd, &ex) == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0,
+			      "spawn %d of one plan runs /bin/true", i + 1);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
+	sandbox_plan_free(p);
+	harness_check(&h, stat(v2, &st) < 0 && errno == ENOENT, "v2 leaf removed by sandbox_plan_free");
+	harness_check(&h, stat(mem, &st) < 0 && errno == ENOENT, "memory leaf removed by sandbox_plan_free");
+}
+
+static void test_exits(void)
+{
+	struct sandbox_spec s;
+	struct run r;
+	char cg[64];
+
+	{
+		const char *argv[] = { "/bin/sh", "-c", "echo hello; exit 3", NULL };
+		s = (struct sandbox_spec){ .argv = argv };
+		harness_spec(&h, &s, cg, sizeof(cg));
+		harness_run(&s, &r, NULL, NULL);
+		harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 3 &&
+					  strcmp(r.out, "hello\n") == 0 && sandbox_exit_code(&r.ex) == 3,
+			      "exit code and stdout come through");
+	}
+	{
+		const char *argv[] = { "/nonexistent-program", NULL };
+		s = (struct sandbox_spec){ .argv = argv };
+		harness_spec(&h, &s, cg, sizeof(cg));
+		harness_run(&s, &r, NULL, NULL);
+		harness_check(&h, r.spawn_r == -ENOENT && r.failed_step && strcmp(r.failed_step, "exec") == 0,
+			      "a missing program fails spawn with ENOENT at step exec");
+	}
+	{
+		const char *argv[] = { "true", NULL };
+		s = (struct sandbox_spec){ .argv = argv };
+		harness_spec(&h, &s, cg, sizeof(cg));
+		harness_run(&s, &r, NULL, NULL);
+		harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0,
+			      "a bare program name is found in the sandbox's /usr/bin");
+	}
+	{
+		/* Killed from outside: a plain signal exit, not mistaken for OOM or seccomp. */
+		const char *argv[] = { "/bin/sleep", "30", NULL };
+		struct sandbox_plan *p = NULL;
+		struct sandbox_exit ex = { 0 };
+		int pidfd = -1;
+		pid_t pid;
+		s = (struct sandbox_spec){ .argv = argv, .memory_max = 64 << 20 };
+		harness_spec(&h, &s, cg, sizeof(cg));
+		if (sandbox_plan_new(&s, &p) == 0 && sandbox_spawn(p, &pid, &pidfd) == 0) {
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			sandbox_wait(p, pidfd, &ex);
+			close(pidfd);
+		}
+		harness_check(&h, ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGKILL && sandbox_exit_code(&ex) == 137,
+			      "SIGKILL from outside is reported as signal 9 (128+9)");
+		sandbox_plan_free(p);
+	}
+	{
+		struct sandbox_exit e = { SANDBOX_EXIT_SECCOMP, SIGSYS };
+		harness_check(&h, sandbox_exit_code(&e) == 128 + SIGSYS && strcmp(sandbox_exit_reason_name(e.reason), "seccomp") == 0,
+			      "seccomp exit maps to 128+SIGSYS");
+	}
+}
+
+static void test_permissive(const char *escape)
+{
+	char *dir = harness_dir_of(escape), cg[64];
+	const char *argv[] = { escape, "bpf", NULL };
+	struct sandbox_spec s = { .argv = argv, .skill_dir = dir, .seccomp_permissive = true };
+	struct run r;
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, NULL, NULL);
+	/* Logged, not killed; the kernel itself still refuses bpf() without capabilities. */
+	harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && strstr(r.out, "\"attack\":\"bpf\",\"ok\":false"),
+		      "permissive seccomp mode logs instead of killing");
+	free(dir);
+}
+
+static void test_landlock_reported(void)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct sandbox_spec s = { .argv = argv };
+	struct sandbox_plan *p = NULL;
+	char cg[64];
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	if (sandbox_plan_new(&s, &p) == 0) {
+		int abi = sandbox_plan_landlock_abi(p);
+		printf("# Landlock ABI %d\n", abi);
+		harness_check(&h, abi >= 0, "Landlock ABI reported (%d; 0 = running without)", abi);
+	}
+	sandbox_plan_free(p);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	harness_require_root();
+	if (argc < 2)
+		harness_skip("usage: test-sandbox ESCAPE-BINARY");
+	{
+		const char *a[] = { "/bin/true", NULL };
+		struct sandbox_spec s = { .argv = a };
+		struct run r;
+		char cg[64];
+		harness_spec(&h, &s, cg, sizeof(cg));
+		harness_run(&s, &r, NULL, NULL);
+		if (r.spawn_r == -EOPNOTSUPP || r.spawn_r == -ENOSYS)
+			harness_skip("kernel lacks cgroup2 or clone3");
+	}
+	test_validation();
+	test_cgroup_lifecycle();
+	test_exits();
+	{
+		char *escape = realpath(argv[1], NULL);
+		if (!escape)
+			harness_skip("helper binary missing");
+		test_permissive(escape);
+		free(escape);
+	}
+	test_landlock_reported();
+	return harness_done(&h);
+}
