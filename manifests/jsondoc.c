@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* jsondoc.c - JSON documents with positioned errors, for the manifest and level parsers. */
+/* jsondoc.c - JSON documents with positioned errors, for the manifest and level parsers.
+ *
+ * Sees untrusted text only after jsonscan.c accepted it; positions come from the scan, values
+ * from cJSON. Error messages quote document strings only through json_quote(). */
 #include "jsondoc.h"
 
 #include <inttypes.h>

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* strset.c - open-addressing string set (linear probing, load factor at most 1/2). */
+/* strset.c - open-addressing string set (linear probing, load factor at most 1/2).
+ *
+ * The keys come from manifests and policy; lookups may carry peer-chosen bytes. A peer only
+ * picks where a probe starts, so its cost is bounded by the clusters the set's owner built. */
 #include "strset.h"
 
 #include <errno.h>

@@ -4,7 +4,9 @@
  * Internal to manifests/. The hash is 64-bit FNV-1a so that a caller walking a string once can
  * read off the hash of every prefix on the way (pattern_set_match relies on this to stay
  * O(len)). Entries are compared by full hash first, so a probe touches key bytes only on a
- * 64-bit hash match. Insert and lookup only; no removal. */
+ * 64-bit hash match. Insert and lookup only; no removal. FNV-1a is not collision resistant: a
+ * manifest author who picks colliding patterns slows matching against that manifest's own set
+ * only, and by at most its pattern count (MANIFEST_MAX_PATTERNS). */
 #pragma once
 
 #include <stdbool.h>
