@@ -6,9 +6,13 @@ Everything here follows docs/protocol.md byte for byte and uses only the standar
 """
 import hashlib
 import hmac
+import json
 import os
 import re
 import struct
+from typing import Any, Dict, Optional, Tuple
+
+from .errors import AuthError, ProtocolError  # noqa: F401  (also raised from here; callers may import them here)
 
 MAGIC = b"CAPBUS\x00\x01"
 NONCE_LEN = 32
@@ -20,16 +24,14 @@ ID_MAX = 64
 HELLO_LEN = len(MAGIC) + NONCE_LEN
 STATUS_OK = 0
 STATUS_AUTH_FAILED = 1
+DEFAULT_SOCKET = "/run/capbus/bus.sock"
+MAX_FRAME = 16 * 1024 * 1024        # no daemon accepts more
+CLIENT_MAX_FRAME = 4 * 1024 * 1024  # what a client accepts from the daemon (as lib/client.c)
+TYPE_MAX = 255
+KEYFILE_MAX = 4096
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol."""
-
-
-class AuthError(Exception):
-    """Authentication failed: wrong key, unknown identity, or not a capbus daemon."""
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]{%d}\Z" % (2 * KEY_LEN))
 
 
 def id_is_valid(ident: str) -> bool:
@@ -142,7 +144,7 @@ def parse_key_file(text: str):
                 raise ValueError("bad identity in key file")
         elif line.startswith("secret ") and secret is None:
             hexkey = line[7:]
-            if len(hexkey) != 2 * KEY_LEN:
+            if not _HEX_RE.match(hexkey):
                 raise ValueError("bad secret in key file")
             secret = bytes.fromhex(hexkey)
         else:
@@ -150,3 +152,118 @@ def parse_key_file(text: str):
     if secret is None:
         raise ValueError("key file has no secret")
     return ident, secret
+
+
+# -- message types and patterns --------------------------------------------------------------
+
+_TYPE_RE = re.compile(r"^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*\Z")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*[.:]\*\Z")
+
+
+def type_is_valid(mtype: str) -> bool:
+    """1 to 255 bytes; segments of [A-Za-z0-9_-] separated by "." or ":"."""
+    return isinstance(mtype, str) and 0 < len(mtype) <= TYPE_MAX and bool(_TYPE_RE.match(mtype))
+
+
+def pattern_is_valid(pattern: str) -> bool:
+    """An exact type, a prefix ending in "." or ":" followed by "*", or "*" alone."""
+    if not isinstance(pattern, str) or not 0 < len(pattern) <= TYPE_MAX:
+        return False
+    return pattern == "*" or bool(_TYPE_RE.match(pattern)) or bool(_PREFIX_RE.match(pattern))
+
+
+def pattern_matches(pattern: str, mtype: str) -> bool:
+    """Whether a (valid) pattern matches a (valid) type, as the daemon decides it."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        prefix = pattern[:-1]
+        return len(mtype) > len(prefix) and mtype.startswith(prefix)
+    return pattern == mtype
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+class FrameReader:
+    """Bytes in, frames out. Feed it what the socket gave; take whole frames when there are any."""
+
+    def __init__(self, max_frame: int = CLIENT_MAX_FRAME):
+        self.max_frame = max_frame
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def next_frame(self, tagged: bool) -> Optional[Tuple[bytes, bytes, bytes]]:
+        """(header, body, tag) of the next whole frame (tag b"" when untagged), or None.
+
+        Raises ProtocolError for a zero or oversized length: there is no resynchronising.
+        """
+        if len(self._buf) < HEADER_LEN:
+            return None
+        (length,) = struct.unpack_from(">I", self._buf)
+        if length == 0 or length > self.max_frame:
+            raise ProtocolError("the daemon sent a frame of %d bytes" % length)
+        total = HEADER_LEN + length + (TAG_LEN if tagged else 0)
+        if len(self._buf) < total:
+            return None
+        frame = bytes(self._buf[:total])
+        del self._buf[:total]
+        return frame[:HEADER_LEN], frame[HEADER_LEN:HEADER_LEN + length], frame[HEADER_LEN + length:]
+
+
+# -- message bodies --------------------------------------------------------------------------
+
+def encode_message(mtype: str, data: Optional[Dict[str, Any]] = None,
+                   context: Optional[Dict[str, Any]] = None) -> bytes:
+    """The JSON body of a message. ValueError for a bad type, NaN, or text that is not UTF-8."""
+    if not type_is_valid(mtype):
+        raise ValueError("message type %r: use segments of [A-Za-z0-9_-] separated by '.' or ':'" % (mtype,))
+    for name, value in (("data", data), ("context", context)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError("%s must be a dict, not %s" % (name, type(value).__name__))
+    body: Dict[str, Any] = {"type": mtype, "data": data or {}}
+    if context:
+        body["context"] = context
+    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+
+
+class _DuplicateKeys(dict):
+    """An object that had a key twice (kept to reject it where the protocol forbids that)."""
+
+
+def _object(pairs):
+    obj = dict(pairs)
+    return _DuplicateKeys(obj) if len(obj) != len(pairs) else obj
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def decode_message(body: bytes) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
+    """(type, data, context) of a message body; ProtocolError when it is not a valid message."""
+    try:
+        msg = json.loads(body.decode("utf-8"), object_pairs_hook=_object, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ProtocolError("the daemon sent a message that is not JSON: %s" % e) from None
+    if not isinstance(msg, dict) or isinstance(msg, _DuplicateKeys) or not set(msg) <= {"type", "data", "context"}:
+        raise ProtocolError("the daemon sent a message that is not a capbus message")
+    mtype, data, context = msg.get("type"), msg.get("data", {}), msg.get("context", {})
+    if not type_is_valid(mtype) or not isinstance(data, dict) or not isinstance(context, dict) \
+            or isinstance(context, _DuplicateKeys):
+        raise ProtocolError("the daemon sent a message of the wrong shape")
+    return mtype, data, context
+
+
+# -- addresses -------------------------------------------------------------------------------
+
+def socket_address(name: str) -> str:
+    """The AF_UNIX address for a socket setting: a path, or "@name" for an abstract socket."""
+    if not name or len(name.encode()) > 107:
+        raise ValueError("socket must be a path or @name of 1 to 107 bytes")
+    return "\0" + name[1:] if name.startswith("@") else name
