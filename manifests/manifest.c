@@ -105,7 +105,12 @@ static const char *check_read_path(const char *s)
 
 static const char *check_write_path(const char *s)
 {
-	return streq(s, MANIFEST_STATE_DIR) ? NULL : path_problem(s);
+	if (streq(s, MANIFEST_STATE_DIR))
+		return NULL;
+	/* A writable root would undo the read-only system the sandbox is built on. */
+	if (streq(s, "/"))
+		return "would make the whole file system writable";
+	return path_problem(s);
 }
 
 static const char *check_exec_arg(const char *s)

@@ -354,6 +354,8 @@ static void test_schema_errors(void)
 	       "t.json:1:65: sandbox.filesystem.read[0] \"$STATE\" must be an absolute path");
 	EXPECT(WITH("\"sandbox\":{\"filesystem\":{\"write\":[\"$HOME\"]}}"),
 	       "t.json:1:66: sandbox.filesystem.write[0] \"$HOME\" must be an absolute path");
+	EXPECT(WITH("\"sandbox\":{\"filesystem\":{\"write\":[\"/\"]}}"),
+	       "t.json:1:66: sandbox.filesystem.write[0] \"/\" would make the whole file system writable");
 	EXPECT(WITH("\"sandbox\":{\"filesystem\":{\"write\":[\"/x\",\"/x\"]}}"),
 	       "t.json:1:71: sandbox.filesystem.write[1] \"/x\" is listed twice");
 	EXPECT(WITH("\"sandbox\":{\"filesystem\":{\"exec\":[]}}"),
