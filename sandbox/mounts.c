@@ -151,17 +151,20 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 	    (r = add(mp, MNT_TMPFS, "mode=0755,size=64k,nr_inodes=64", "/dev", true,
 		     MS_NOSUID | MS_NOEXEC, SB_LL_FS_READ_DIR)) < 0)
 		goto fail;
+	/* Device nodes are bound bare; one recursive seal below makes /dev and all of them
+	 * read-only, nosuid and noexec at once. */
 	for (size_t i = 0; i < ARRAY_SIZE(devices); i++)
-		if ((r = add_host(mp, devices[i], SB_MOUNT_ATTR_RDONLY | SB_MOUNT_ATTR_NOSUID | SB_MOUNT_ATTR_NOEXEC,
-				  LL_DEV, true)) < 0)
+		if ((r = add_host(mp, devices[i], 0, LL_DEV, true)) < 0)
 			goto fail;
 	if ((r = add(mp, MNT_SYMLINK, "/proc/self/fd", "/dev/fd", false, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_SYMLINK, "/proc/self/fd/0", "/dev/stdin", false, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_SYMLINK, "/proc/self/fd/1", "/dev/stdout", false, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_SYMLINK, "/proc/self/fd/2", "/dev/stderr", false, 0, 0)) < 0 ||
+	    (r = add(mp, MNT_DIR, NULL, "/dev/shm", true, 0, 0)) < 0 ||
+	    (r = add(mp, MNT_SEAL, NULL, "/dev", true,
+		     SB_MOUNT_ATTR_RDONLY | SB_MOUNT_ATTR_NOSUID | SB_MOUNT_ATTR_NOEXEC, 0)) < 0 ||
 	    (r = add(mp, MNT_TMPFS, "mode=1777,size=16m", "/dev/shm", true,
 		     MS_NOSUID | MS_NODEV | MS_NOEXEC, LL_RW)) < 0 ||
-	    (r = add(mp, MNT_SEAL, NULL, "/dev", true, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_PROC, NULL, "/proc", true, 0, LL_RO)) < 0 ||
 	    (r = add(mp, MNT_TMPFS, tmpopt, "/tmp", true, MS_NOSUID | MS_NODEV | MS_NOEXEC, LL_RW)) < 0 ||
 	    (r = add_host(mp, "/usr", RO_ATTRS, LL_RX, true)) < 0)
@@ -274,10 +277,10 @@ static int apply_one(struct mnt_entry *e, char *dst)
 		close(fd);
 		return r;
 	}
-	case MNT_SEAL:
-		return mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0
-			       ? negative_errno()
-			       : 0;
+	case MNT_SEAL: {
+		struct sb_mount_attr attr = { .attr_set = e->attrs };
+		return sb_mount_setattr(AT_FDCWD, dst, SB_AT_RECURSIVE, &attr) < 0 ? negative_errno() : 0;
+	}
 	case MNT_BIND: {
 		struct sb_mount_attr attr = { .attr_set = e->attrs };
 
@@ -297,7 +300,7 @@ static int apply_one(struct mnt_entry *e, char *dst)
 		close(e->src_fd);
 		e->src_fd = -1;
 		/* Recursive, so submounts of /usr (say) are read-only too; flags only ever added. */
-		if (sb_mount_setattr(AT_FDCWD, dst, SB_AT_RECURSIVE, &attr) < 0)
+		if (e->attrs && sb_mount_setattr(AT_FDCWD, dst, SB_AT_RECURSIVE, &attr) < 0)
 			return negative_errno();
 		return 0;
 	}

@@ -19,7 +19,7 @@ enum mnt_kind {
 	MNT_BIND,    /* source: resolved host path */
 	MNT_SYMLINK, /* source: link target */
 	MNT_FILE,    /* source: file contents */
-	MNT_SEAL,    /* make the (non-bind) mount at target read-only once it is populated */
+	MNT_SEAL,    /* set attrs recursively on the mount at target once it is populated */
 };
 
 struct mnt_entry {
