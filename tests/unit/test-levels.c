@@ -141,6 +141,31 @@ static void test_errors(void)
 	}
 }
 
+static void test_limits(void)
+{
+	char *big = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&big, &size);
+
+	if (!f)
+		return;
+	fputs("{\"policy_version\":1,\"dangerous\":{\"send\":[", f);
+	for (int i = 0; i <= LEVEL_POLICY_MAX_PATTERNS; i++)
+		fprintf(f, "%s\"t%d\"", i ? "," : "", i);
+	fputs("]}}", f);
+	fclose(f);
+	EXPECT(big, "policy.json:1:41: dangerous.send has 1025 entries, at most 1024 are allowed");
+	free(big);
+
+	big = malloc(LEVEL_POLICY_MAX_SIZE + 2);
+	if (!big)
+		return;
+	memset(big, ' ', LEVEL_POLICY_MAX_SIZE + 1);
+	big[LEVEL_POLICY_MAX_SIZE + 1] = '\0';
+	EXPECT(big, "policy.json:1:1: file too large (65537 bytes, at most 65536)");
+	free(big);
+}
+
 static void test_names(void)
 {
 	CHECK_STREQ(perm_level_name(PERM_LEVEL_NORMAL), "normal");
@@ -156,6 +181,7 @@ int main(void)
 	test_default();
 	test_custom();
 	test_errors();
+	test_limits();
 	test_names();
 	return check_finish("test-levels");
 }

@@ -463,6 +463,91 @@ static void test_net_rules(void)
 	}
 }
 
+/* before + [ "pre0post", "pre1post", ... ] + after, with n elements numbered from first. */
+static char *doc_with_array(const char *before, const char *pre, const char *post, int first, int n,
+			    const char *after)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fputs(before, f);
+	fputc('[', f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s\"%s%d%s\"", i ? "," : "", pre, first + i, post);
+	fputc(']', f);
+	fputs(after, f);
+	fclose(f);
+	return buf;
+}
+
+static void test_counts(void)
+{
+#define HEAD "{\"manifest_version\":1,\"id\":\"x\","
+	static const struct {
+		const char *before, *pre, *post, *after;
+		int first, max;
+		const char *error;
+	} cases[] = {
+		{ HEAD "\"bus\":{\"send\":", "t", "", "}}", 0, MANIFEST_MAX_PATTERNS,
+		  "t.json:1:46: bus.send has 1025 entries, at most 1024 are allowed" },
+		{ HEAD "\"bus\":{\"receive\":", "t", ".*", "}}", 0, MANIFEST_MAX_PATTERNS,
+		  "t.json:1:49: bus.receive has 1025 entries, at most 1024 are allowed" },
+		{ HEAD "\"exec\":", "/a", "", "}", 0, MANIFEST_MAX_ARGS,
+		  "t.json:1:39: exec has 257 entries, at most 256 are allowed" },
+		{ HEAD "\"sandbox\":{\"filesystem\":{\"read\":", "/p", "", "}}}", 0, MANIFEST_MAX_PATHS,
+		  "t.json:1:64: sandbox.filesystem.read has 65 entries, at most 64 are allowed" },
+		{ HEAD "\"sandbox\":{\"network\":", "tcp:", "", "}}", 1, MANIFEST_MAX_NET_RULES,
+		  "t.json:1:53: sandbox.network has 65 entries, at most 64 are allowed" },
+	};
+#undef HEAD
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		_cleanup_free_ char *ok = doc_with_array(cases[i].before, cases[i].pre, cases[i].post, cases[i].first,
+							 cases[i].max, cases[i].after);
+		_cleanup_free_ char *bad = doc_with_array(cases[i].before, cases[i].pre, cases[i].post, cases[i].first,
+							  cases[i].max + 1, cases[i].after);
+
+		CHECK(ok && bad);
+		if (!ok || !bad)
+			continue;
+		EXPECT(ok, "OK");
+		EXPECT(bad, cases[i].error);
+	}
+}
+
+static void test_lengths(void)
+{
+	_cleanup_free_ char *arg = malloc(5000), *doc = NULL;
+
+	if (!arg)
+		return;
+	memset(arg, 'a', 4096);
+	arg[0] = '/';
+	arg[4096] = '\0';
+	if (asprintf(&doc, WITH("\"exec\":[\"/bin/x\",\"%s\"]"), arg) >= 0) {
+		_cleanup_free_ char *e = parse_err(doc, strlen(doc));
+
+		CHECK_STREQ(e, "t.json:1:49: exec[1] \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"... is too long");
+	}
+	free(doc);
+	doc = NULL;
+	if (asprintf(&doc, WITH("\"sandbox\":{\"filesystem\":{\"read\":[\"%s\"]}}"), arg) >= 0) {
+		_cleanup_free_ char *e = parse_err(doc, strlen(doc));
+
+		CHECK(startswith(e, "t.json:1:65: sandbox.filesystem.read[0] \"/aaaa"));
+		CHECK(strstr(e, "\"... is too long") != NULL);
+	}
+	/* One byte shorter is fine for both. */
+	arg[4095] = '\0';
+	free(doc);
+	doc = NULL;
+	if (asprintf(&doc, WITH("\"exec\":[\"%s\",\"%s\"]"), arg, arg) >= 0)
+		EXPECT(doc, "OK");
+}
+
 static void test_filename(void)
 {
 	struct manifest *m = parse_ok("{\"manifest_version\":1,\"id\":\"org.example.weather\"}");
@@ -495,6 +580,8 @@ int main(void)
 	test_schema_errors();
 	test_positions();
 	test_net_rules();
+	test_counts();
+	test_lengths();
 	test_filename();
 	return check_finish("test-manifest");
 }
