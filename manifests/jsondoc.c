@@ -5,9 +5,19 @@
  * from cJSON. Error messages quote document strings only through json_quote(). */
 #include "jsondoc.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+static _unused_ size_t count_nodes(const cJSON *node)
+{
+	size_t n = 1;
+
+	for (const cJSON *c = node->child; c; c = c->next)
+		n += count_nodes(c);
+	return n;
+}
 
 int json_doc_parse(struct json_doc *doc, const char *text, size_t len, const char *filename,
 		   size_t max_size, unsigned max_depth)
@@ -44,6 +54,9 @@ int json_doc_parse(struct json_doc *doc, const char *text, size_t len, const cha
 	doc->root = cJSON_ParseWithOpts(doc->copy, NULL, true);
 	if (!doc->root)
 		return -ENOMEM;
+	/* Positions are looked up by pre-order index, so both parsers must have seen the same
+	 * values. */
+	assert(count_nodes(doc->root) == doc->idx.n);
 	return 0;
 }
 
