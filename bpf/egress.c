@@ -2,7 +2,7 @@
 /* egress.c - loader of a skill's egress guard (egress_guard.bpf.c) and the rule parser.
  *
  * Privileged daemon side. One instance per skill cgroup: open skeleton -> rodata (which inet
- * sockets may exist) -> load -> rules map -> attach all seven hooks as bpf_links (not pinned).
+ * sockets may exist) -> load -> rules map -> attach all nine hooks as bpf_links (not pinned).
  * Rules come from a validated manifest but are re-checked here. */
 #include <arpa/inet.h>
 #include <linux/types.h>
@@ -15,7 +15,7 @@
 #include "egress_guard.skel.h"
 #include "util.h"
 
-#define EGRESS_NPROGS 7
+#define EGRESS_NPROGS 9
 
 struct egress {
 	struct egress_guard_bpf *skel;
@@ -184,8 +184,10 @@ int egress_attach(struct egress **out, int cgroup_fd, const struct egress_rule *
 	progs[2] = e->skel->progs.capbus_egress_connect6;
 	progs[3] = e->skel->progs.capbus_egress_sendmsg4;
 	progs[4] = e->skel->progs.capbus_egress_sendmsg6;
-	progs[5] = e->skel->progs.capbus_egress_unix_connect;
-	progs[6] = e->skel->progs.capbus_egress_unix_sendmsg;
+	progs[5] = e->skel->progs.capbus_egress_bind4;
+	progs[6] = e->skel->progs.capbus_egress_bind6;
+	progs[7] = e->skel->progs.capbus_egress_unix_connect;
+	progs[8] = e->skel->progs.capbus_egress_unix_sendmsg;
 	for (size_t i = 0; i < EGRESS_NPROGS; i++) {
 		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
 		if (!e->links[i])
@@ -210,6 +212,7 @@ int egress_get_stats(const struct egress *e, struct egress_stats *out)
 	out->denied_connect = v[EGRESS_STAT_DENIED_CONNECT];
 	out->denied_sendmsg = v[EGRESS_STAT_DENIED_SENDMSG];
 	out->denied_unix = v[EGRESS_STAT_DENIED_UNIX];
+	out->denied_bind = v[EGRESS_STAT_DENIED_BIND];
 	return 0;
 }
 

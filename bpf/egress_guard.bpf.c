@@ -7,6 +7,8 @@
  *     rules mention for that protocol (no raw, ICMP, SCTP ...);
  *   - connect4/6 and sendmsg4/6 (UDP without connect): the destination must match a rule
  *     {family, proto, addr or any, port or any} in the rules map;
+ *   - bind4/6: only to port 0 (an ephemeral port for a client); a skill runs no listening
+ *     service on a fixed port;
  *   - unix connect and unix sendmsg with an address: always refused. The skill's bus
  *     connection is inherited already connected and needs neither.
  * A refused call fails with EPERM. Nothing here depends on the calling task: the sandbox puts
@@ -148,6 +150,18 @@ SEC("cgroup/sendmsg6")
 int capbus_egress_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return check6(ctx, EGRESS_STAT_DENIED_SENDMSG);
+}
+
+SEC("cgroup/bind4")
+int capbus_egress_bind4(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_port == 0 ? 1 : deny(EGRESS_STAT_DENIED_BIND);
+}
+
+SEC("cgroup/bind6")
+int capbus_egress_bind6(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_port == 0 ? 1 : deny(EGRESS_STAT_DENIED_BIND);
 }
 
 /* libbpf 1.1 does not know these two section names; the loader sets type and attach type. */

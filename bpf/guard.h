@@ -130,7 +130,8 @@ int egress_rule_parse(const char *s, struct egress_rule *out);
 /* Load an egress guard and attach it to the (skill's) cgroup v2 directory open at cgroup_fd
  * (the caller keeps its fd). n == 0: no inet socket can be created at all. Otherwise inet
  * sockets only of the (family, tcp/udp) pairs the rules mention, and connect()/sendto() only
- * to a listed destination. Unix connects and unix sendto with an address are always refused.
+ * to a listed destination; bind() only to port 0 (no fixed listening port). Unix connects and
+ * unix sendto with an address are always refused.
  * Returns 0, -EINVAL (bad rule), -E2BIG (more than 64 rules), -EOPNOTSUPP or negative errno. */
 int egress_attach(struct egress **out, int cgroup_fd, const struct egress_rule *rules, size_t n);
 
@@ -139,6 +140,7 @@ struct egress_stats {
 	uint64_t denied_connect;
 	uint64_t denied_sendmsg;
 	uint64_t denied_unix;
+	uint64_t denied_bind;
 };
 int egress_get_stats(const struct egress *e, struct egress_stats *out);
 

@@ -76,6 +76,31 @@ static int child_socketpair(void *p)
 	return 0;
 }
 
+struct bind_arg {
+	const char *addr;
+	uint16_t port;
+};
+
+/* bind a TCP socket of the address's family: 0 or errno. */
+static int child_bind(void *p)
+{
+	const struct bind_arg *a = p;
+	uint16_t port = a->port;
+	int fd = tl_listen_inet(SOCK_STREAM, a->addr, &port);
+
+	if (fd < 0)
+		return -fd;
+	close(fd);
+	return 0;
+}
+
+static int bind_in(const char *cg, const char *addr, uint16_t port)
+{
+	struct bind_arg a = {.addr = addr, .port = port};
+
+	return tl_run_in(cg, child_bind, &a);
+}
+
 static int connect_in(const char *cg, int type, const char *addr, uint16_t port)
 {
 	struct inet_arg a = {.type = type, .addr = addr, .port = port};
@@ -171,6 +196,12 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	struct egress_stats st;
 	char cg[PATH_MAX], spec[64];
 	int have_mptcp = socket_in(NULL, AF_INET, SOCK_STREAM, IPPROTO_MPTCP) == 0;
+	uint16_t free_port = 0;
+	int tmp = tl_listen_inet(SOCK_STREAM, "127.0.0.1", &free_port);
+
+	/* A port that was free a moment ago: binding it would succeed without the guard. */
+	TL_CHECK(tmp >= 0);
+	close(tmp);
 
 	tl_path(t, "net", cg, sizeof(cg));
 	cgfd = open_dir(cg);
@@ -198,8 +229,14 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	if (have_mptcp) /* TCP in all but name: still not granted */
 		TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_STREAM, IPPROTO_MPTCP), EPERM);
 	TL_CHECK_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
+	/* No listening service on a fixed port; an ephemeral bind is what clients do anyway. */
+	TL_CHECK_EQ(bind_in(cg, "127.0.0.1", 0), 0);
+	TL_CHECK_EQ(bind_in(cg, "::1", 0), 0);
+	TL_CHECK_EQ(bind_in(cg, "127.0.0.1", free_port), EPERM);
+	TL_CHECK_EQ(bind_in(cg, "::1", free_port), EPERM);
 
 	TL_CHECK_EQ(egress_get_stats(e, &st), 0);
+	TL_CHECK_EQ(st.denied_bind, 2);
 	TL_CHECK_EQ(st.denied_connect, 5);
 	TL_CHECK_EQ(st.denied_sendmsg, 1);
 	TL_CHECK_EQ(st.denied_create, 2 + have_mptcp);
