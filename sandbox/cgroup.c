@@ -275,7 +275,22 @@ static bool wanted(const struct cg_limits *lim, int c)
 	return false;
 }
 
-int cg_set_create(const char *name, const struct cg_limits *lim, struct cg_set **ret)
+/* Strip `up` trailing components from a cgroup path ("/a/b", 1 -> "/a"); never above "/". */
+static int path_up(char *path, unsigned up)
+{
+	for (; up > 0; up--) {
+		char *slash = strrchr(path, '/');
+		if (!slash || streq(path, "/"))
+			return -EINVAL;
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	return 0;
+}
+
+int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim, struct cg_set **ret)
 {
 	_cleanup_(cg_layout_done) struct cg_layout l = {0};
 	_cleanup_free_ char *v2_own_dir = NULL;
@@ -289,6 +304,8 @@ int cg_set_create(const char *name, const struct cg_limits *lim, struct cg_set *
 		return r;
 	if (!l.v2_mount || !l.v2_own)
 		return -EOPNOTSUPP; /* CLONE_INTO_CGROUP and cgroup.kill need v2 */
+	if ((r = path_up(l.v2_own, v2_up)) < 0)
+		return r;
 	if ((r = own_dir(l.v2_mount, l.v2_root, l.v2_own, &v2_own_dir)) < 0)
 		return r;
 	(void)read_small(v2_own_dir, "cgroup.controllers", avail, sizeof(avail));

@@ -25,11 +25,12 @@ struct cg_limits {
 
 struct cg_set;
 
-/* Create the leaf `name` beneath our own cgroup in the v2 hierarchy and, for controllers that
- * are not on v2, in their v1 hierarchies, and write the limits. Returns 0, -EINVAL for a bad
- * name, -EEXIST, -EOPNOTSUPP (no cgroup2 mount, or a limit whose controller is nowhere), or a
- * negative errno. */
-int cg_set_create(const char *name, const struct cg_limits *lim, struct cg_set **ret);
+/* Create the leaf `name` beneath our own cgroup in the v2 hierarchy (or beneath its ancestor
+ * v2_up levels above, for a daemon that moved itself into a leaf of its delegated subtree) and,
+ * for controllers that are not on v2, beneath our own cgroup in their v1 hierarchies; write the
+ * limits. Returns 0, -EINVAL for a bad name or v2_up, -EEXIST, -EOPNOTSUPP (no cgroup2 mount, or
+ * a limit whose controller is nowhere), or a negative errno. */
+int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim, struct cg_set **ret);
 
 /* O_DIRECTORY fd of the v2 leaf, for clone3(CLONE_INTO_CGROUP). Owned by the set. */
 int cg_set_v2_fd(const struct cg_set *s);

@@ -46,12 +46,17 @@ static int step_wait_parent(struct child_ctx *c)
 	return n == 1 ? 0 : -ECANCELED; /* EOF: the parent gave up on us */
 }
 
+/* Before waiting for the parent: if it dies after this, we get SIGKILL; if it died before, the
+ * sync pipe reads EOF. Either way no orphan goes on alone. */
+static int step_die_with_parent(struct child_ctx *c)
+{
+	return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ? negative_errno() : 0;
+}
+
+/* A new session: no controlling terminal to reach back through. */
 static int step_session(struct child_ctx *c)
 {
-	/* Die with the launcher; no controlling terminal to reach back through. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || setsid() < 0)
-		return negative_errno();
-	return 0;
+	return setsid() < 0 ? negative_errno() : 0;
 }
 
 /* Nested user namespaces would hand the program a fresh set of capabilities: allow none
@@ -200,6 +205,7 @@ static const struct {
 	const char *name;
 	int (*run)(struct child_ctx *c);
 } steps[] = {
+	{ "die-with-parent", step_die_with_parent },
 	{ "wait-parent", step_wait_parent },
 	{ "session", step_session },
 	{ "userns-limit", step_userns_limit },

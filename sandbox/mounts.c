@@ -8,6 +8,7 @@
 #include "mounts.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -320,7 +321,9 @@ int mount_plan_apply(struct mount_plan *mp, const char *stage)
 	for (size_t i = 0; i < mp->n; i++) {
 		if (mp->v[i].kind != MNT_BIND)
 			continue;
-		mp->v[i].src_fd = open(mp->v[i].source, O_PATH | O_CLOEXEC);
+		/* The plan resolved every symlink already; one appearing since is refused, not followed. */
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+		mp->v[i].src_fd = (int)syscall(SYS_openat2, AT_FDCWD, mp->v[i].source, &how, sizeof(how));
 		if (mp->v[i].src_fd < 0)
 			return negative_errno();
 	}

@@ -126,7 +126,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, &p->filter)) < 0)
 		return r;
 	p->landlock_abi = landlock_abi();
-	if ((r = cg_set_create(spec->cgroup_name, &lim, &p->cg)) < 0)
+	if ((r = cg_set_create(spec->cgroup_name, spec->cgroup_up, &lim, &p->cg)) < 0)
 		return r;
 	*ret = TAKE_PTR(p);
 	return 0;

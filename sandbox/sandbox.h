@@ -54,6 +54,9 @@ struct sandbox_spec {
 	int stdout_fd; /* SANDBOX_FD_INHERIT, SANDBOX_FD_NULL or an fd */
 	int stderr_fd; /* same */
 	const char *cgroup_name; /* leaf created beneath the caller's own cgroup in every hierarchy */
+	unsigned cgroup_up;      /* v2 only: create beneath the ancestor this many levels up instead
+				  * (1 for a daemon that moved itself into a leaf of its delegated
+				  * subtree, as cgroup v2 forbids children next to processes) */
 	const char *hostname;    /* NULL means "capbus" */
 };
 

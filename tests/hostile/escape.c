@@ -271,14 +271,16 @@ int main(int argc, char **argv)
 	if (!strcmp(a, "fds")) {
 		DIR *d = opendir("/proc/self/fd");
 		struct dirent *de;
-		char list[256] = "", extra[300];
+		char list[256] = "", extra[600], stdin_target[256] = "";
+		ssize_t n = readlink("/proc/self/fd/0", stdin_target, sizeof(stdin_target) - 1);
+		stdin_target[n > 0 ? n : 0] = '\0';
 		while (d && (de = readdir(d))) {
 			if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
 				continue;
 			if (strlen(list) + strlen(de->d_name) + 2 < sizeof(list))
 				strcat(strcat(list, list[0] ? " " : ""), de->d_name);
 		}
-		snprintf(extra, sizeof(extra), "\"fds\":\"%s\"", list);
+		snprintf(extra, sizeof(extra), "\"fds\":\"%s\",\"stdin\":\"%s\"", list, stdin_target);
 		return report(a, d ? 0 : -1, extra);
 	}
 	if (!strcmp(a, "caps")) {

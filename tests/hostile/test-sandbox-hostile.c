@@ -323,8 +323,8 @@ static void test_privileges(struct ctx *c)
 	{
 		struct sandbox_spec spec = { .keep_fds = &keep[0], .n_keep_fds = 1 };
 		attack(c, &spec, &r, "fds", NULL);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"fds\":\"0 1 2 3\""),
-			      "only stdio and the one kept fd are open");
+		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"fds\":\"0 1 2 3\",\"stdin\":\"/dev/null\""),
+			      "only stdio and the one kept fd are open; stdin is /dev/null");
 	}
 	close(keep[0]);
 	close(keep[1]);

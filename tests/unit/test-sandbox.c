@@ -142,6 +142,57 @@ static void test_cgroup_lifecycle(void)
 	harness_check(&h, stat(mem, &st) < 0 && errno == ENOENT, "memory leaf removed by sandbox_plan_free");
 }
 
+static int write_str(const char *dir, const char *file, const char *v)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+/* A daemon that moved itself into a leaf asks for its skills one level up (cgroup_up = 1). */
+static void test_cgroup_up(void)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct sandbox_spec s = { .argv = argv };
+	struct sandbox_plan *p = NULL;
+	char cg[64], own[PATH_MAX], self[PATH_MAX + 64], pid[32], expect[PATH_MAX + 128];
+	int r;
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	if (sandbox_plan_new(&s, &p) < 0) {
+		harness_check(&h, false, "plan for cgroup_up");
+		return;
+	}
+	snprintf(own, sizeof(own), "%s", sandbox_plan_cgroup_path(p, NULL));
+	sandbox_plan_free(p);
+	*strrchr(own, '/') = '\0'; /* our own v2 cgroup directory */
+
+	snprintf(self, sizeof(self), "%s/capbus-test-self-%d", own, (int)getpid());
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (mkdir(self, 0755) < 0 || write_str(self, "cgroup.procs", pid) < 0) {
+		harness_check(&h, false, "move the test into a leaf of its own cgroup");
+		rmdir(self);
+		return;
+	}
+	s.cgroup_up = 1;
+	r = sandbox_plan_new(&s, &p);
+	snprintf(expect, sizeof(expect), "%s/%s", own, cg);
+	harness_check(&h, r == 0 && strcmp(sandbox_plan_cgroup_path(p, NULL), expect) == 0,
+		      "cgroup_up = 1 creates the leaf beside the caller's leaf, not inside it");
+	sandbox_plan_free(p);
+	s.cgroup_up = 64;
+	harness_check(&h, sandbox_plan_new(&s, &p) == -EINVAL, "cgroup_up past the hierarchy root is refused");
+	write_str(own, "cgroup.procs", pid);
+	rmdir(self);
+}
+
 static void test_exits(void)
 {
 	struct sandbox_spec s;
@@ -247,6 +298,7 @@ int main(int argc, char **argv)
 	}
 	test_validation();
 	test_cgroup_lifecycle();
+	test_cgroup_up();
 	test_exits();
 	{
 		char *escape = realpath(argv[1], NULL);
