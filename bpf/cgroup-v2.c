@@ -107,8 +107,17 @@ int cgroup_v2_mount_from_mountinfo(const char *mountinfo, char *buf, size_t n)
 				break;
 			}
 		if (i == 5 && sep && (size_t)(lim - sep) >= 8 && memcmp(sep, "cgroup2 ", 8) == 0 &&
-		    flen[3] == 1 && field[3][0] == '/')
-			return unescape_field(field[4], flen[4], buf, n);
+		    flen[3] == 1 && field[3][0] == '/') {
+			char tmp[PATH_MAX];
+			int r = unescape_field(field[4], flen[4], tmp, sizeof(tmp));
+
+			if (r < 0)
+				return r;
+			if (strlen(tmp) + 1 > n)
+				return -ENAMETOOLONG;
+			memcpy(buf, tmp, strlen(tmp) + 1);
+			return 0;
+		}
 		line = end ? end + 1 : NULL;
 	}
 	return -ENOENT;

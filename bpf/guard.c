@@ -131,12 +131,14 @@ static int open_scope(const char *scope)
 	fd = open(scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
-	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
-		r = sfs.f_type != CGROUP2_SUPER_MAGIC ? -EINVAL : negative_errno();
-		close(fd);
-		return r;
-	}
-	return fd;
+	if (fstatfs(fd, &sfs) < 0)
+		r = negative_errno();
+	else if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		r = -EINVAL; /* a v1 hierarchy or not a cgroup at all */
+	else
+		return fd;
+	close(fd);
+	return r;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -348,6 +350,7 @@ int guard_read_percpu_stats(const struct bpf_map *map, uint64_t *out, unsigned n
 int guard_get_stats(const struct guard *g, struct guard_stats *out)
 {
 	uint64_t v[GUARD_STAT_MAX];
+	struct guard_stats st = {};
 	int r;
 
 	if (!g || !out)
@@ -355,12 +358,15 @@ int guard_get_stats(const struct guard *g, struct guard_stats *out)
 	r = guard_read_percpu_stats(g->skel->maps.stats, v, GUARD_STAT_MAX);
 	if (r < 0)
 		return r;
-	out->denied = v[GUARD_STAT_DENIED];
-	out->allowed_cgroup = v[GUARD_STAT_ALLOWED_CGROUP];
-	out->allowed_uid = v[GUARD_STAT_ALLOWED_UID];
-	out->events_dropped = v[GUARD_STAT_EVENTS_DROPPED];
-	return guard_prog_run_stats(g->skel->progs.capbus_guard_connect, &out->prog_runs,
-				    &out->prog_run_ns);
+	st.denied = v[GUARD_STAT_DENIED];
+	st.allowed_cgroup = v[GUARD_STAT_ALLOWED_CGROUP];
+	st.allowed_uid = v[GUARD_STAT_ALLOWED_UID];
+	st.events_dropped = v[GUARD_STAT_EVENTS_DROPPED];
+	r = guard_prog_run_stats(g->skel->progs.capbus_guard_connect, &st.prog_runs, &st.prog_run_ns);
+	if (r < 0)
+		return r;
+	*out = st;
+	return 0;
 }
 
 int guard_prog_run_stats(const struct bpf_program *prog, uint64_t *runs, uint64_t *ns)

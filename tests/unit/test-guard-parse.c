@@ -35,7 +35,9 @@ static void test_mountinfo(void)
 	TL_CHECK(streq(buf, "/run/my cgroup"));
 	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(none, buf, sizeof(buf)), -ENOENT);
 	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo("", buf, sizeof(buf)), -ENOENT);
+	memcpy(tiny, "keep", 5);
 	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(hybrid, tiny, sizeof(tiny)), -ENAMETOOLONG);
+	TL_CHECK(streq(tiny, "keep")); /* untouched on failure */
 }
 
 static void test_cgroup_helpers(void)
