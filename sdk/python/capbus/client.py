@@ -9,6 +9,7 @@ Threads: handlers run in the thread that calls run()/run_forever(). emit(), send
 may be called from any thread; everything that waits for the daemon (on, remove, sync,
 wait_for_response, request, run) belongs to one thread at a time, normally that one.
 """
+import contextlib
 import logging
 import os
 import select
@@ -16,7 +17,7 @@ import socket as socketlib
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
 
 from . import keys, protocol
 from .errors import AuthError, BusError, ClosedError, KeyFileError, ProtocolError, TimeoutError
@@ -59,6 +60,8 @@ class Bus:
         self._error_handlers: List[Callable[[BusError], Any]] = []
         self._next_request = 0
         self._stopping = False
+        self._reader_thread: Optional[int] = None  # the thread inside a call that reads
+        self._reader_depth = 0
         self._wake_r, self._wake_w = socketlib.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -165,6 +168,24 @@ class Bus:
             except (BrokenPipeError, ConnectionResetError):
                 raise ClosedError("the daemon closed the connection") from None
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Marks a call that reads from the socket; two threads must never do that at once."""
+        me = threading.get_ident()
+        with self._send_lock:
+            if self._reader_thread not in (None, me):
+                raise RuntimeError("another thread is already waiting on this Bus (in run, sync, on, "
+                                   "remove or wait_for_response); use one thread, or one Bus per thread")
+            self._reader_thread = me
+            self._reader_depth += 1
+        try:
+            yield
+        finally:
+            with self._send_lock:
+                self._reader_depth -= 1
+                if self._reader_depth == 0:
+                    self._reader_thread = None
+
     # -- refusals --------------------------------------------------------------------------
 
     def _note_refusal(self, error: BusError, in_run: bool = False) -> None:
@@ -206,21 +227,22 @@ class Bus:
             number = self._next_request
         body = dict(data or {})
         body["request"] = number
-        self._send_body(protocol.encode_message(mtype, body))
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while True:
-            m = self._recv_message(deadline)
-            req = m.data.get("request")
-            ours = isinstance(req, int) and not isinstance(req, bool) and req == number
-            if m.type == "bus.error":
-                error = BusError.from_data(m.data)
-                if ours:
-                    raise error
-                self._note_refusal(error)
-            elif ours and m.type == mtype + ".reply":
-                return m
-            elif not m.type.startswith("capbus."):
-                self._queue.append(m)
+        with self._reading():
+            self._send_body(protocol.encode_message(mtype, body))
+            deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+            while True:
+                m = self._recv_message(deadline)
+                req = m.data.get("request")
+                ours = isinstance(req, int) and not isinstance(req, bool) and req == number
+                if m.type == "bus.error":
+                    error = BusError.from_data(m.data)
+                    if ours:
+                        raise error
+                    self._note_refusal(error)
+                elif ours and m.type == mtype + ".reply":
+                    return m
+                elif not m.type.startswith("capbus."):
+                    self._queue.append(m)
 
     def sync(self, timeout: Optional[float] = None) -> None:
         """Round trip to the daemon: returns once everything sent before was processed.
@@ -320,8 +342,11 @@ class Bus:
         ours (Message.reply keeps it). Raises DeniedError when the manifest forbids sending the
         request or receiving the reply, TimeoutError when no reply came in time.
         """
-        reply_type = reply_type or message.type + ".response"
         deadline = time.monotonic() + timeout
+        with self._reading():
+            return self._call(message, reply_type or message.type + ".response", deadline)
+
+    def _call(self, message: Message, reply_type: str, deadline: float) -> Message:
         call_id = os.urandom(8).hex()
         context = dict(message.context)
         context["call_id"] = call_id
@@ -373,6 +398,10 @@ class Bus:
         stop() or the connection ends; 0: only what has already arrived). Returns how many
         messages were dispatched. Raises ClosedError when the daemon closes the connection."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        with self._reading():
+            return self._run(deadline)
+
+    def _run(self, deadline: Optional[float]) -> int:
         self._stopping = False
         self._drain_wake()
         count = 0

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""wait_for_response between two SDK clients: default reply type, call_id matching, timeouts,
+and messages that arrive during the wait are dispatched afterwards."""
+from capbus_harness import Daemon, check, manifest, run_test
+from sdktest import Running, run_until
+
+from capbus import Bus, Message, TimeoutError
+
+
+def main():
+    with Daemon({"asker": manifest("asker", ["calc.*"], ["calc.add.response", "calc.slow.response", "news.*"]),
+                 "calc": manifest("calc", ["calc.*", "news.*"], ["calc.*"])}) as d:
+        with Bus(d.socket, d.keygen("asker")) as asker, Bus(d.socket, d.keygen("calc")) as calc:
+            def add(m):
+                if m.data.get("decoy"):
+                    # An answer to somebody else's call first: it must be ignored.
+                    calc.emit(m.response({"sum": -1}, {"call_id": "not-yours"}))
+                calc.send("news.flash", {"during": True})  # arrives while the asker waits
+                calc.emit(m.response({"sum": m.data["a"] + m.data["b"]}))
+
+            def slow(m):
+                pass  # never answers
+
+            calc.on("calc.add", add)
+            calc.on("calc.slow", slow)
+            news = []
+            asker.on("news.*", news.append)
+
+            with Running(calc):
+                r = asker.wait_for_response(Message("calc.add", {"a": 2, "b": 3}, {"session": "s1"}))
+                check(r is not None, "no reply")
+                check(r.type == "calc.add.response" and r.data == {"sum": 5}, "reply %r" % r)
+                check(r.sender == "calc" and r.context.get("session") == "s1", "reply context %r" % r.context)
+                check(len(r.context.get("call_id", "")) == 16, "no call_id in %r" % r.context)
+
+                r = asker.wait_for_response(Message("calc.add", {"a": 1, "b": 1, "decoy": True}), timeout=5)
+                check(r is not None and r.data == {"sum": 2}, "the decoy was taken: %r" % r)
+
+                # An explicit reply type, and call() with the same contract.
+                r = asker.call(Message("calc.add", {"a": 20, "b": 22}), "calc.add.response", timeout=5)
+                check(r.data == {"sum": 42}, "call() reply %r" % r)
+
+                try:
+                    calc.sync()  # calc is being read by its run_forever() thread
+                    raise AssertionError("two threads could read one Bus at once")
+                except RuntimeError:
+                    pass
+
+                check(asker.wait_for_response(Message("calc.slow"), timeout=0.5) is None,
+                      "a reply to calc.slow appeared")
+                try:
+                    asker.call(Message("calc.slow"), timeout=0.3)
+                    raise AssertionError("call() did not time out")
+                except TimeoutError:
+                    pass
+
+            # news.flash arrived during the waits: it is dispatched now, in order, once each.
+            run_until(asker, lambda: len(news) >= 3, what="the queued news.flash messages")
+            check(all(m.type == "news.flash" and m.sender == "calc" for m in news), "news %r" % news)
+            check(asker.run(0.3) == 0, "more messages than expected")
+            asker.sync()
+        check(d.alive(), "daemon died")
+
+
+if __name__ == "__main__":
+    run_test(main)

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The SDK's pure parts: Message helpers, type and pattern rules, message bodies, frame reading."""
+import json
+import struct
+
+from capbus_harness import check, run_test
+
+from capbus import Message, ProtocolError, errors, protocol
+
+
+def test_message_helpers():
+    m = Message("intent.weather.today", {"location": "Oslo"},
+                {"sender": "org.example.asker", "call_id": "abc", "session": {"id": 7},
+                 "source": "a", "destination": "b"})
+    check(m.sender == "org.example.asker" and m.msg_type == m.type, "sender/msg_type: %r" % m)
+
+    r = m.response({"ok": True})
+    check(r.type == "intent.weather.today.response" and r.data == {"ok": True}, "response: %r" % r)
+    check("sender" not in r.context, "a reply must not carry the old sender: %r" % r.context)
+    check(r.context["call_id"] == "abc" and r.context["session"] == {"id": 7}, "context not copied: %r" % r.context)
+    check(r.context["source"] == "b" and r.context["destination"] == "a", "source/destination not swapped")
+    r.context["session"]["id"] = 8
+    check(m.context["session"]["id"] == 7, "reply shares context objects with the request")
+
+    r = m.reply("speak", {"utterance": "x"}, {"extra": 1})
+    check(r.type == "speak" and r.context["extra"] == 1 and r.context["call_id"] == "abc", "reply: %r" % r)
+    f = m.forward("intent.weather.week")
+    check(f.context["source"] == "a" and "sender" not in f.context and f.data == {}, "forward: %r" % f)
+
+    text = Message("a.b", {"t": "h\u00e9llo \u2603"}, {"k": [1, 2]}).serialize()
+    check(json.loads(text) == {"type": "a.b", "data": {"t": "h\u00e9llo \u2603"}, "context": {"k": [1, 2]}},
+          "serialize: %s" % text)
+    check(Message.deserialize(text) == Message("a.b", {"t": "h\u00e9llo \u2603"}, {"k": [1, 2]}), "round trip")
+    check(Message("x").data == {} and Message("x").context == {} and Message("x").sender is None, "defaults")
+
+
+def test_types_and_patterns():
+    for t in ("speak", "a.b", "recognizer_loop:utterance", "A-b_c.d:e", "x" * 255):
+        check(protocol.type_is_valid(t), "type %r should be valid" % t)
+    for t in ("", ".a", "a.", "a..b", "a b", "a.*", "*", "caf\u00e9", "x" * 256, "a\n", None, 3):
+        check(not protocol.type_is_valid(t), "type %r should be invalid" % (t,))
+    for p in ("*", "a.*", "a:*", "a.b.*", "speak"):
+        check(protocol.pattern_is_valid(p), "pattern %r should be valid" % p)
+    for p in ("", "a*", ".*", "a.b*", "**", "*.a", "a..*", "a.*.b"):
+        check(not protocol.pattern_is_valid(p), "pattern %r should be invalid" % p)
+    cases = [("*", "x", True), ("a.*", "a.b", True), ("a.*", "a.b.c", True), ("a.*", "a", False),
+             ("a.*", "ab.c", False), ("a:*", "a:b", True), ("a:*", "a.b", False), ("a.b", "a.b", True),
+             ("a.b", "a.bc", False)]
+    for pattern, mtype, want in cases:
+        check(protocol.pattern_matches(pattern, mtype) == want, "%s ~ %s should be %s" % (pattern, mtype, want))
+
+
+def test_bodies():
+    body = protocol.encode_message("a.b", {"n": 1})
+    check(json.loads(body) == {"type": "a.b", "data": {"n": 1}}, "encode: %r" % body)
+    for bad in (("a..b", {}), ("a.b", {"x": float("nan")}), ("a.b", {"s": "\ud800"})):
+        try:
+            protocol.encode_message(*bad)
+        except ValueError:
+            continue
+        raise AssertionError("encode_message%r should fail" % (bad,))
+    try:
+        protocol.encode_message("a.b", ["not", "a", "dict"])
+        raise AssertionError("a list as data was accepted")
+    except TypeError:
+        pass
+
+    t, d, c = protocol.decode_message(b'{"type":"a.b","data":{"k":{"x":1,"x":2}},"context":{"sender":"z"}}')
+    check((t, c["sender"]) == ("a.b", "z"), "decode")
+    for bad in (b'{"type":"a.b","type":"c.d"}', b'{"type":"a.b","context":{"sender":"a","sender":"b"}}',
+                b'{"type":"a.b","extra":1}', b'{"type":"a..b"}', b'{"type":"a.b","data":[]}', b'[1]',
+                b'{"type":"a.b"} x', b'\xff', b'{"type":"a.b","data":{"n":NaN}}'):
+        try:
+            protocol.decode_message(bad)
+        except ProtocolError:
+            continue
+        raise AssertionError("decode_message(%r) should fail" % bad)
+
+
+def test_frames():
+    r = protocol.FrameReader(max_frame=100)
+    frame = struct.pack(">I", 3) + b"abc" + b"T" * protocol.TAG_LEN
+    for byte in frame[:-1]:
+        r.feed(bytes([byte]))
+        check(r.next_frame(True) is None, "frame returned before it was complete")
+    r.feed(frame[-1:] + struct.pack(">I", 2) + b"hi")
+    check(r.next_frame(True) == (frame[:4], b"abc", b"T" * 16), "tagged frame")
+    check(r.next_frame(False) == (struct.pack(">I", 2), b"hi", b""), "untagged frame")
+    check(r.buffered() == 0, "bytes left over")
+    for hdr in (struct.pack(">I", 0), struct.pack(">I", 101)):
+        r = protocol.FrameReader(max_frame=100)
+        r.feed(hdr)
+        try:
+            r.next_frame(True)
+            raise AssertionError("length %r accepted" % hdr)
+        except ProtocolError:
+            pass
+    check(protocol.socket_address("@capbus") == "\0capbus" and protocol.socket_address("/a/b") == "/a/b",
+          "socket_address")
+
+
+def test_errors():
+    e = errors.BusError.from_data({"code": "denied", "message": "no", "type": "x.y", "request": 4})
+    check(isinstance(e, errors.DeniedError) and e.code == "denied" and e.type == "x.y" and e.request == 4,
+          "denied: %r" % e)
+    e = errors.BusError.from_data({"code": "rate_limited"})
+    check(type(e) is errors.BusError and e.code == "rate_limited" and e.message == "", "rate_limited: %r" % e)
+    check(issubclass(errors.TimeoutError, TimeoutError) and issubclass(errors.ClosedError, ConnectionError),
+          "errors are also the built-in kinds")
+    check(protocol.AuthError is errors.AuthError and protocol.ProtocolError is errors.ProtocolError,
+          "protocol and errors disagree on the exception classes")
+
+
+def main():
+    test_message_helpers()
+    test_types_and_patterns()
+    test_bodies()
+    test_frames()
+    test_errors()
+
+
+if __name__ == "__main__":
+    run_test(main)
