@@ -6,12 +6,25 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "cgroup-v2.h"
 #include "util.h"
 
 #define PROC_FILE_MAX (16u * 1024 * 1024)
+
+/* include/uapi/linux/pidfd.h (Linux 6.13), absent from older headers: the first, 64-byte
+ * version of struct pidfd_info, which every kernel with the ioctl accepts. */
+struct capbus_pidfd_info {
+	uint64_t mask;
+	uint64_t cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t spare0;
+};
+_Static_assert(sizeof(struct capbus_pidfd_info) == 64, "PIDFD_INFO_SIZE_VER0");
+#define CAPBUS_PIDFD_INFO_CGROUPID (1ULL << 2)
+#define CAPBUS_PIDFD_GET_INFO _IOWR(0xFF, 11, struct capbus_pidfd_info)
 
 /* Read a whole /proc file into a NUL-terminated heap buffer. */
 static int read_proc_file(const char *path, char **out)
@@ -151,6 +164,20 @@ int cgroup_id_of_path(const char *path, uint64_t *id)
 		return -EPROTO;
 	memcpy(&v, h.fh.f_handle, sizeof(v));
 	*id = v;
+	return 0;
+}
+
+int cgroup_id_of_pidfd(int pidfd, uint64_t *id)
+{
+	struct capbus_pidfd_info info = {.mask = CAPBUS_PIDFD_INFO_CGROUPID};
+
+	if (pidfd < 0)
+		return -EBADF;
+	if (ioctl(pidfd, CAPBUS_PIDFD_GET_INFO, &info) < 0)
+		return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : negative_errno();
+	if (!(info.mask & CAPBUS_PIDFD_INFO_CGROUPID))
+		return -EOPNOTSUPP; /* no cgroup v2 id to report (e.g. no v2 hierarchy) */
+	*id = info.cgroupid;
 	return 0;
 }
 

@@ -20,6 +20,11 @@ int cgroup_v2_mount_from_mountinfo(const char *mountinfo, char *buf, size_t n);
  * file handle. */
 int cgroup_id_of_path(const char *path, uint64_t *id);
 
+/* The v2 cgroup id of the process behind a pidfd (e.g. from SO_PEERPIDFD), race-free, with the
+ * PIDFD_GET_INFO ioctl (Linux 6.13+). -EOPNOTSUPP on older kernels, -ESRCH once the process has
+ * exited and been reaped. */
+int cgroup_id_of_pidfd(int pidfd, uint64_t *id);
+
 /* Absolute path of pid's v2 cgroup (mount point + "0::" entry of /proc/PID/cgroup); pid 0 is
  * the caller. -ENOENT if the process is gone or has no v2 entry. */
 int cgroup_v2_path_of_pid(pid_t pid, char *buf, size_t n);
