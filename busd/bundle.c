@@ -94,42 +94,28 @@ static int send_identity(int fd, const struct config *cfg, int grants_fd, const 
 	return send_key(fd, master, id);
 }
 
-int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
+int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, void *userdata)
 {
-	_cleanup_free_ char *text = malloc(PS_TEXT_MAX), *buf = malloc(PS_TEXT_MAX), *grants_dir = NULL;
-	_cleanup_close_ int grants_fd = -1;
+	_cleanup_free_ char *text = malloc(PS_TEXT_MAX);
 	struct dirent **names = NULL;
-	int r, n;
+	int r = 0;
 
-	if (!text || !buf || asprintf(&grants_dir, "%s/grants", cfg->state_dir) < 0)
+	if (!text)
 		return -ENOMEM;
-	grants_fd = open(grants_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (grants_fd >= 0 && dir_is_safe(grants_fd) < 0) {
-		log_event(LOG_LEVEL_ERROR, "grants_dir_unsafe", "path=%s", LOG_Q(grants_dir));
-		close(TAKE_FD(grants_fd));
-	}
-	r = ps_send(fd, PS_BUNDLE_BEGIN, NULL, 0, NULL, 0);
-	if (r == 0)
-		r = send_levels(fd, cfg, text);
-	if (r == 0)
-		r = send_key(fd, master, "admin");
-	if (r < 0)
-		return r;
-
 	_cleanup_close_ int dirfd = open(cfg->manifest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0 || dir_is_safe(dirfd) < 0) {
 		log_event(LOG_LEVEL_ERROR, "manifest_dir_unusable", "path=%s error=%s", LOG_Q(cfg->manifest_dir),
-			  dirfd < 0 ? strerror(errno) : "writable by group or others");
-		return ps_send(fd, PS_BUNDLE_END, NULL, 0, NULL, 0);
+			  dirfd < 0 ? LOG_Q(strerror(errno)) : "\"writable by group or others\"");
+		return 0;
 	}
-	n = scandirat(dirfd, ".", &names, NULL, alphasort);
+	int n = scandirat(dirfd, ".", &names, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);
 		char id[PS_ID_LEN];
+		_cleanup_free_ char *path = NULL;
 		if (r < 0 || name[0] == '.' || len <= 5 || !streq(name + len - 5, ".json"))
 			goto next;
-		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s/%s", cfg->manifest_dir, name) < 0) {
 			r = -ENOMEM;
 			goto next;
@@ -147,11 +133,50 @@ int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
 				  tl == -EPERM ? "\"not a regular file, or writable by others\"" : LOG_Q(strerror((int)-tl)));
 			goto next;
 		}
-		r = send_identity(fd, cfg, grants_fd, master, id, path, text, (size_t)tl, buf);
+		r = fn(id, path, text, (size_t)tl, userdata);
 next:
 		free(names[i]);
 	}
 	free(names);
+	return r;
+}
+
+struct send_ctx {
+	int fd;
+	const struct config *cfg;
+	const uint8_t *master;
+	int grants_fd;
+	char *buf;
+};
+
+static int send_one(const char *id, const char *path, const char *text, size_t len, void *userdata)
+{
+	struct send_ctx *ctx = userdata;
+	return send_identity(ctx->fd, ctx->cfg, ctx->grants_fd, ctx->master, id, path, text, len, ctx->buf);
+}
+
+int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
+{
+	_cleanup_free_ char *buf = malloc(PS_TEXT_MAX), *grants_dir = NULL;
+	_cleanup_close_ int grants_fd = -1;
+	int r;
+
+	if (!buf || asprintf(&grants_dir, "%s/grants", cfg->state_dir) < 0)
+		return -ENOMEM;
+	grants_fd = open(grants_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (grants_fd >= 0 && dir_is_safe(grants_fd) < 0) {
+		log_event(LOG_LEVEL_ERROR, "grants_dir_unsafe", "path=%s", LOG_Q(grants_dir));
+		close(TAKE_FD(grants_fd));
+	}
+	r = ps_send(fd, PS_BUNDLE_BEGIN, NULL, 0, NULL, 0);
+	if (r == 0)
+		r = send_levels(fd, cfg, buf);
+	if (r == 0)
+		r = send_key(fd, master, "admin");
+	if (r == 0) {
+		struct send_ctx ctx = { .fd = fd, .cfg = cfg, .master = master, .grants_fd = grants_fd, .buf = buf };
+		r = bundle_foreach_manifest(cfg, send_one, &ctx);
+	}
 	if (r < 0)
 		return r;
 	return ps_send(fd, PS_BUNDLE_END, NULL, 0, NULL, 0);

@@ -12,6 +12,11 @@
  * skipped with a log line. Returns 0 or a negative errno (the channel failed). */
 int bundle_send(int fd, const struct config *cfg, const uint8_t *master);
 
+/* Calls fn for every usable manifest file (safe owner and mode, name is a valid identity) in
+ * name order; unusable files are skipped with a log line. Stops at the first negative return. */
+typedef int (*bundle_manifest_fn)(const char *id, const char *path, const char *text, size_t len, void *userdata);
+int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, void *userdata);
+
 /* File writes; text has been validated by the router and is re-checked for size and bytes. */
 int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len);
 int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len);

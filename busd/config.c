@@ -38,20 +38,23 @@ static int config_init(struct config *cfg)
 	cfg->byte_rate = 64u * 1024 * 1024;
 	cfg->socket_mode = 0660;
 	if (set_str(&cfg->socket, "/run/capbus/bus.sock") < 0 || set_str(&cfg->state_dir, "/var/lib/capbus") < 0 ||
-	    set_str(&cfg->manifest_dir, "/etc/capbus/manifests") < 0 || set_str(&cfg->user, "capbus") < 0)
+	    set_str(&cfg->manifest_dir, "/etc/capbus/manifests") < 0 || set_str(&cfg->user, "capbus") < 0 ||
+	    set_str(&cfg->skills_dir, "/usr/lib/capbus/skills") < 0)
 		return -ENOMEM;
 	return 0;
 }
 
 int config_defaults_in(const char *dir, struct config *cfg)
 {
-	_cleanup_free_ char *sock = NULL, *state = NULL;
+	_cleanup_free_ char *sock = NULL, *state = NULL, *manifests = NULL, *skills = NULL;
 	int r = config_init(cfg);
 	if (r < 0)
 		return r;
-	if (asprintf(&sock, "%s/run/bus.sock", dir) < 0 || asprintf(&state, "%s/state", dir) < 0)
+	if (asprintf(&sock, "%s/run/bus.sock", dir) < 0 || asprintf(&state, "%s/state", dir) < 0 ||
+	    asprintf(&manifests, "%s/manifests", dir) < 0 || asprintf(&skills, "%s/skills", dir) < 0)
 		return -ENOMEM;
-	if (set_str(&cfg->socket, sock) < 0 || set_str(&cfg->state_dir, state) < 0)
+	if (set_str(&cfg->socket, sock) < 0 || set_str(&cfg->state_dir, state) < 0 ||
+	    set_str(&cfg->manifest_dir, manifests) < 0 || set_str(&cfg->skills_dir, skills) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -91,7 +94,7 @@ static int read_file(const char *path, char **out, char **error)
 	return 0;
 }
 
-static const char *const string_keys[] = { "socket", "state_dir", "manifest_dir", "policy_file", "user" };
+static const char *const string_keys[] = { "socket", "state_dir", "manifest_dir", "policy_file", "user", "skills_dir" };
 struct number_key {
 	const char *name;
 	uint64_t min, max;
@@ -118,6 +121,8 @@ static char **string_field(struct config *cfg, const char *name)
 		return &cfg->manifest_dir;
 	if (streq(name, "policy_file"))
 		return &cfg->policy_file;
+	if (streq(name, "skills_dir"))
+		return &cfg->skills_dir;
 	return &cfg->user;
 }
 
@@ -211,5 +216,6 @@ void config_free(struct config *cfg)
 	free(cfg->manifest_dir);
 	free(cfg->policy_file);
 	free(cfg->user);
+	free(cfg->skills_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,6 +17,7 @@ struct config {
 	char *manifest_dir;
 	char *policy_file;     /* NULL: /etc/capbus/policy.json when present, else built-in */
 	char *user;            /* account the router runs as when started as root */
+	char *skills_dir;      /* skills' own files: <skills_dir>/<id>/ is bound read-only */
 	enum kernel_guard_mode kernel_guard;
 	enum log_level log_level;
 	uint32_t max_frame;          /* bytes of one message body */

@@ -131,6 +131,14 @@ static void do_keygen(struct router *r, struct conn *c, const struct envelope *e
 		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 }
 
+static const struct skill_status *skill_status_of(const struct router *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_skills; i++)
+		if (streq(r->skills[i].st.id, id))
+			return &r->skills[i];
+	return NULL;
+}
+
 static void do_skills(struct router *r, struct conn *c, const struct envelope *env)
 {
 	cJSON *data = cJSON_CreateObject();
@@ -144,14 +152,18 @@ static void do_skills(struct router *r, struct conn *c, const struct envelope *e
 		const struct identity *ident = &r->policy->identities[i];
 		if (!ident->manifest || !ident->manifest->exec)
 			continue;
+		const struct skill_status *k = skill_status_of(r, ident->id);
 		cJSON *s = cJSON_CreateObject();
 		if (!s)
 			break;
 		cJSON_AddStringToObject(s, "id", ident->id);
-		cJSON_AddStringToObject(s, "state", "stopped");
-		cJSON_AddNumberToObject(s, "pid", 0);
-		cJSON_AddNumberToObject(s, "restarts", 0);
-		cJSON_AddNullToObject(s, "last_exit");
+		cJSON_AddStringToObject(s, "state", k ? k->st.state : "stopped");
+		cJSON_AddNumberToObject(s, "pid", k ? k->st.pid : 0);
+		cJSON_AddNumberToObject(s, "restarts", k ? k->st.restarts : 0);
+		if (k && k->st.last_exit[0])
+			cJSON_AddStringToObject(s, "last_exit", k->st.last_exit);
+		else
+			cJSON_AddNullToObject(s, "last_exit");
 		cJSON_AddItemToArray(list, s);
 	}
 	reply(r, c, "capbus.skills.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);

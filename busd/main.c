@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* main.c - capbusd: arguments, configuration, then the privileged parent takes over. */
 #include <getopt.h>
+#include <limits.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -13,7 +15,7 @@ static void usage(FILE *f)
 	      "Runs the capbus message bus daemon in the foreground, logging to stderr.\n"
 	      "  -c, --config FILE   JSON configuration (see capbusd(8))\n"
 	      "      --demo DIR      no configuration file: socket DIR/run/bus.sock, state DIR/state,\n"
-	      "                      manifests DIR/manifests\n"
+	      "                      manifests DIR/manifests, skills DIR/skills\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       version\n",
 	      f);
@@ -55,12 +57,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (demo_dir) {
-		_cleanup_free_ char *manifests = NULL;
-		r = config_defaults_in(demo_dir, &cfg);
-		if (r == 0 && asprintf(&manifests, "%s/manifests", demo_dir) >= 0) {
-			free(cfg.manifest_dir);
-			cfg.manifest_dir = TAKE_PTR(manifests);
+		/* Everything lives under DIR, which must be ours; create what is missing. */
+		char real[PATH_MAX];
+		if (mkdir(demo_dir, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "capbusd: cannot create %s: %s\n", demo_dir, strerror(errno));
+			return 1;
 		}
+		if (!realpath(demo_dir, real)) {
+			fprintf(stderr, "capbusd: %s: %s\n", demo_dir, strerror(errno));
+			return 1;
+		}
+		r = config_defaults_in(real, &cfg);
+		if (r == 0 && mkdir(cfg.manifest_dir, 0755) < 0 && errno != EEXIST)
+			r = -errno;
 	} else {
 		r = config_load(config_path, &cfg, &error);
 	}

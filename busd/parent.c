@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "privsep.h"
 #include "router.h"
+#include "supervisor.h"
 
 #define ROUTER_RESTART_WINDOW_MS 60000
 #define ROUTER_RESTART_MAX 5
@@ -34,7 +35,37 @@ struct parent {
 	pid_t router_pid;
 	uint64_t restart_window_start;
 	unsigned restarts;
+	struct supervisor *supervisor;
 };
+
+static int adopt_skill(void *userdata, const char *id, int fd)
+{
+	struct parent *p = userdata;
+	struct ps_adopt a = { 0 };
+	int r = -EPIPE;
+
+	snprintf(a.id, sizeof(a.id), "%s", id);
+	if (p->router_fd >= 0)
+		r = ps_send_fd(p->router_fd, &a, fd);
+	close(fd);
+	return r;
+}
+
+static void skill_state(void *userdata, const struct ps_skill_state *st)
+{
+	struct parent *p = userdata;
+	if (p->router_fd >= 0)
+		ps_send(p->router_fd, PS_SKILL_STATE, st, sizeof(*st), NULL, 0);
+}
+
+/* Policy changed on disk: tell the router, then bring the skills in line. */
+static int reload(struct parent *p)
+{
+	int r = p->router_fd >= 0 ? bundle_send(p->router_fd, p->cfg, p->master) : 0;
+	if (p->supervisor)
+		supervisor_sync(p->supervisor);
+	return r;
+}
 
 /* The state directory holds the master key: ours, a directory, private. */
 static int prepare_state_dir(const char *dir)
@@ -133,7 +164,7 @@ static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_
 		r = bundle_remove(p->cfg, req.id);
 		break;
 	case PS_RELOAD:
-		r = bundle_send(p->router_fd, p->cfg, p->master);
+		r = reload(p);
 		break;
 	default:
 		return -EBADMSG;
@@ -176,7 +207,10 @@ static int router_died(struct parent *p, int status)
 			  ROUTER_RESTART_WINDOW_MS);
 		return -ECHILD;
 	}
-	return spawn_router(p);
+	int r = spawn_router(p);
+	if (r == 0 && p->supervisor)
+		supervisor_report_all(p->supervisor);
+	return r;
 }
 
 static int handle_signal(struct parent *p, bool *stop)
@@ -193,22 +227,21 @@ static int handle_signal(struct parent *p, bool *stop)
 		return 0;
 	case SIGHUP:
 		log_event(LOG_LEVEL_INFO, "reload", "reason=SIGHUP");
-		return p->router_fd >= 0 ? bundle_send(p->router_fd, p->cfg, p->master) : 0;
+		return reload(p);
 	case SIGCHLD: {
 		int status;
 		pid_t pid;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (pid == p->router_pid) {
-				int r = router_died(p, status);
-				if (r < 0)
-					return r;
-			}
+		/* Only the router: skills are reaped through their pidfds by the supervisor. */
+		if (p->router_pid > 0 && (pid = waitpid(p->router_pid, &status, WNOHANG)) == p->router_pid)
+			return router_died(p, status);
 		return 0;
 	}
 	default:
 		return 0;
 	}
 }
+
+#define POLL_MAX 260
 
 static int parent_loop(struct parent *p)
 {
@@ -218,8 +251,10 @@ static int parent_loop(struct parent *p)
 	if (!buf)
 		return -ENOMEM;
 	while (!stop) {
-		struct pollfd fds[2] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN } };
-		int n = poll(fds, p->router_fd >= 0 ? 2 : 1, -1);
+		struct pollfd fds[POLL_MAX] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN } };
+		int timeout = -1;
+		size_t n_skill = p->supervisor ? supervisor_pollfds(p->supervisor, fds + 2, POLL_MAX - 2, &timeout) : 0;
+		int n = poll(fds, 2 + n_skill, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -242,6 +277,8 @@ static int parent_loop(struct parent *p)
 				close(TAKE_FD(p->router_fd));
 			}
 		}
+		if (p->supervisor)
+			supervisor_dispatch(p->supervisor, fds + 2, n_skill);
 	}
 	return 0;
 }
@@ -301,11 +338,18 @@ int parent_run(const struct config *cfg)
 	if (r == 0)
 		r = keys_write_admin(p.master, cfg->state_dir);
 	if (r == 0) {
+		struct supervisor_ops ops = { .adopt = adopt_skill, .state = skill_state, .userdata = &p };
+		r = supervisor_new(cfg, p.master, &ops, &p.supervisor);
+		if (r == 0)
+			supervisor_sync(p.supervisor);
+	}
+	if (r == 0) {
 		log_event(LOG_LEVEL_INFO, "ready", "socket=%s state_dir=%s", LOG_Q(cfg->socket), LOG_Q(cfg->state_dir));
 		r = parent_loop(&p);
 	} else {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=%s", LOG_Q(strerror(-r)));
 	}
+	supervisor_free(p.supervisor);
 	stop_router(&p);
 	listener_close(&p.listener, true);
 	keys_free_master(p.master);

@@ -24,14 +24,62 @@ int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, cons
 	}
 }
 
+int ps_send_fd(int fd, const struct ps_adopt *adopt, int passed_fd)
+{
+	struct ps_header hdr = { .type = PS_ADOPT, .len = sizeof(*adopt) };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)adopt, sizeof(*adopt) } };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control = { 0 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &passed_fd, sizeof(int));
+	for (;;) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n >= 0)
+			return 0;
+		if (errno != EINTR)
+			return negative_errno();
+	}
+}
+
 ssize_t ps_recv(int fd, uint8_t *buf, struct ps_header *hdr)
 {
+	int passed = -1;
+	ssize_t n = ps_recv_fd(fd, buf, hdr, &passed);
+	if (passed >= 0)
+		close(passed);
+	return n;
+}
+
+ssize_t ps_recv_fd(int fd, uint8_t *buf, struct ps_header *hdr, int *passed_fd)
+{
+	*passed_fd = -1;
 	for (;;) {
-		ssize_t n = recv(fd, buf, PS_MSG_MAX, MSG_TRUNC);
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} control;
+		struct iovec iov = { buf, PS_MSG_MAX };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf) };
+		ssize_t n = recvmsg(fd, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? negative_errno() : 0;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *passed_fd < 0)
+				memcpy(passed_fd, CMSG_DATA(cm), sizeof(int));
+		if (mh.msg_flags & MSG_CTRUNC)
+			return -EBADMSG;
 		if ((size_t)n > PS_MSG_MAX || (size_t)n < sizeof(*hdr))
 			return -EBADMSG;
 		memcpy(hdr, buf, sizeof(*hdr));

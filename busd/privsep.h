@@ -29,6 +29,9 @@ enum ps_type {
 	PS_REMOVE,           /* struct ps_request (id) */
 	PS_RELOAD,           /* struct ps_request: re-read everything, send a bundle */
 	PS_REPLY,            /* struct ps_reply */
+	/* parent -> router: skills */
+	PS_ADOPT,            /* struct ps_adopt + one fd (SCM_RIGHTS): a launched skill's connection */
+	PS_SKILL_STATE,      /* struct ps_skill_state */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -61,9 +64,29 @@ struct ps_reply {
 	uint8_t key[CAPBUS_KEY_LEN];  /* PS_KEYGEN only */
 };
 
+/* The router must see this identity authenticate on the adopted connection, nothing else. */
+struct ps_adopt {
+	char id[PS_ID_LEN];
+};
+
+struct ps_skill_state {
+	char id[PS_ID_LEN];
+	char state[16];      /* running, restarting, stopped, failed */
+	int32_t pid;
+	uint32_t restarts;
+	char last_exit[48];  /* "exit 1", "signal 9", "seccomp", "oom", or "" */
+};
+
 /* Sends header + payload parts as one packet. Returns 0 or a negative errno. */
 int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, const void *text, size_t text_len);
+
+/* Sends a PS_ADOPT packet carrying fd. */
+int ps_send_fd(int fd, const struct ps_adopt *adopt, int passed_fd);
 
 /* Receives one packet into buf (PS_MSG_MAX bytes). Returns the packet length, 0 on EOF, or a
  * negative errno; -EBADMSG when the header is inconsistent with the packet length. */
 ssize_t ps_recv(int fd, uint8_t *buf, struct ps_header *hdr);
+
+/* Same; a descriptor that came with the packet is stored in *passed_fd (else -1). Only the
+ * router calls this, and only PS_ADOPT may carry one: the caller closes it otherwise. */
+ssize_t ps_recv_fd(int fd, uint8_t *buf, struct ps_header *hdr, int *passed_fd);

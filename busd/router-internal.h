@@ -51,6 +51,7 @@ struct conn {
 	struct hs_server hs;
 	struct hs_session session;
 	const struct identity *ident;
+	char expected_id[PS_ID_LEN]; /* adopted skill connections: the only identity accepted */
 	char **subs;             /* subscribed patterns */
 	uint32_t n_subs;
 	uint8_t *in;             /* allocated only while bytes are pending */
@@ -86,6 +87,10 @@ struct counters {
 	uint64_t slow_consumers, delivered, messages, revoked;
 };
 
+struct skill_status {
+	struct ps_skill_state st;
+};
+
 struct router {
 	const struct config *cfg;
 	int epfd, listen_fd, ps_fd, timer_fd;
@@ -107,6 +112,8 @@ struct router {
 	uint8_t *ps_buf;
 	bool stop;
 	struct counters counters;
+	struct skill_status *skills; /* reported by the parent's supervisor */
+	size_t n_skills;
 	struct log_ratelimit rl_auth, rl_conn, rl_client;
 };
 

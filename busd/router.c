@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sodium.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -289,6 +290,15 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 		conn_close_after_flush(r, c);
 		return;
 	}
+	if (c->expected_id[0] && !streq(c->expected_id, session.id)) {
+		/* A skill presenting someone else's key: refuse, whatever the key. */
+		r->counters.auth_failed++;
+		log_event(LOG_LEVEL_WARNING, "auth_failed", "reason=wrong_identity expected=%s id=%s pid=%d",
+			  LOG_Q(c->expected_id), LOG_Q(session.id), (int)c->pid);
+		sodium_memzero(&session, sizeof(session));
+		conn_doom(r, c, NULL);
+		return;
+	}
 	c->session = session;
 	sodium_memzero(&session, sizeof(session));
 	sodium_memzero(&c->hs, sizeof(c->hs));
@@ -413,6 +423,47 @@ static void conn_readable(struct router *r, struct conn *c)
 	}
 }
 
+/* Registers a new connection (accepted, or a launched skill's) and greets it. */
+static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid)
+{
+	/* No descriptor may travel over the bus (kernels that know SO_PASSRIGHTS). */
+	int zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->watch.kind = WATCH_CONN;
+	c->fd = fd;
+	c->serial = ++r->next_serial;
+	c->pid = pid;
+	c->uid = uid;
+	c->state = CONN_HANDSHAKE;
+	c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->watch };
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->n_conns++;
+	r->n_pending++;
+	r->counters.accepted++;
+	uint8_t hello[HS_HELLO_LEN];
+	hs_server_hello(&c->hs, hello);
+	struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
+	if (b) {
+		outq_push(r, c, b, false);
+		msgbuf_unref(b);
+	}
+	return c;
+}
+
 static void accept_clients(struct router *r)
 {
 	for (int i = 0; i < ACCEPT_BURST; i++) {
@@ -437,42 +488,45 @@ static void accept_clients(struct router *r)
 			close(fd);
 			continue;
 		}
-		/* No descriptor may travel over the bus (kernels that know SO_PASSRIGHTS). */
-		int zero = 0;
-		setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
-		struct conn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->watch.kind = WATCH_CONN;
-		c->fd = fd;
-		c->serial = ++r->next_serial;
-		c->pid = cred.pid;
-		c->uid = cred.uid;
-		c->state = CONN_HANDSHAKE;
-		c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->watch };
-		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = r->conns;
-		if (r->conns)
-			r->conns->prev = c;
-		r->conns = c;
-		r->n_conns++;
-		r->n_pending++;
-		r->counters.accepted++;
-		uint8_t hello[HS_HELLO_LEN];
-		hs_server_hello(&c->hs, hello);
-		struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
-		if (b) {
-			outq_push(r, c, b, false);
-			msgbuf_unref(b);
-		}
+		conn_new(r, fd, cred.pid, cred.uid);
 	}
+}
+
+/* A skill the parent launched: its connection must authenticate as that skill and nothing else. */
+static void adopt_skill(struct router *r, const struct ps_adopt *a, int fd)
+{
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	struct conn *c = conn_new(r, fd, cred.pid, cred.uid);
+	if (c)
+		snprintf(c->expected_id, sizeof(c->expected_id), "%s", a->id);
+}
+
+static void skill_state(struct router *r, const struct ps_skill_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_skills && !streq(r->skills[i].st.id, st->id); i++)
+		;
+	if (streq(st->state, "removed")) {
+		if (i < r->n_skills)
+			r->skills[i] = r->skills[--r->n_skills];
+		return;
+	}
+	if (i == r->n_skills) {
+		struct skill_status *v = realloc(r->skills, (r->n_skills + 1) * sizeof(*v));
+		if (!v)
+			return;
+		r->skills = v;
+		r->n_skills++;
+	}
+	r->skills[i].st = *st;
 }
 
 /* A new policy is in force: re-resolve identities, drop what is no longer allowed. */
@@ -512,7 +566,8 @@ static void policy_swap(struct router *r, struct policy *p)
 static void parent_message(struct router *r)
 {
 	struct ps_header hdr;
-	ssize_t n = ps_recv(r->ps_fd, r->ps_buf, &hdr);
+	_cleanup_close_ int passed = -1;
+	ssize_t n = ps_recv_fd(r->ps_fd, r->ps_buf, &hdr, &passed);
 	const uint8_t *payload = r->ps_buf + sizeof(hdr);
 
 	if (n <= 0) {
@@ -578,6 +633,24 @@ static void parent_message(struct router *r)
 		control_parent_reply(r, &rep);
 		sodium_memzero(&rep, sizeof(rep));
 		sodium_memzero(r->ps_buf, (size_t)n);
+		return;
+	}
+	case PS_ADOPT: {
+		struct ps_adopt a;
+		if (hdr.len != sizeof(a) || passed < 0)
+			return;
+		memcpy(&a, payload, sizeof(a));
+		a.id[sizeof(a.id) - 1] = '\0';
+		adopt_skill(r, &a, TAKE_FD(passed));
+		return;
+	}
+	case PS_SKILL_STATE: {
+		struct ps_skill_state st;
+		if (hdr.len != sizeof(st))
+			return;
+		memcpy(&st, payload, sizeof(st));
+		st.id[sizeof(st.id) - 1] = st.state[sizeof(st.state) - 1] = st.last_exit[sizeof(st.last_exit) - 1] = '\0';
+		skill_state(r, &st);
 		return;
 	}
 	default:
@@ -652,6 +725,7 @@ static void router_teardown(struct router *r)
 	policy_builder_free(r->building);
 	subindex_free(r->subs);
 	free(r->ops);
+	free(r->skills);
 	free(r->ps_buf);
 	if (r->epfd >= 0)
 		close(r->epfd);

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: MIT
+/* supervisor.c - skills as sandboxed, supervised processes (privileged parent). */
+#include "supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "bundle.h"
+#include "keyfile.h"
+#include "keys.h"
+#include "log.h"
+#include "manifest.h"
+#include "sandbox.h"
+
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_MAX_MS 30000
+#define CRASH_WINDOW_MS 60000
+#define CRASHES_BEFORE_FAILED 5
+#define STOP_GRACE_MS 1500
+#define MAX_SKILLS 256
+
+enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
+static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
+
+struct skill {
+	char id[PS_ID_LEN];
+	char *manifest_text;       /* to notice changes on reload */
+	struct manifest *manifest;
+	struct sandbox_plan *plan;
+	enum skill_state state;
+	pid_t pid;
+	int pidfd;
+	uint32_t restarts;
+	uint32_t crashes;          /* within the current window */
+	uint64_t window_start_ms;
+	uint64_t next_start_ms;    /* when restarting */
+	char last_exit[48];
+	bool seen;                 /* present in the latest sync */
+};
+
+struct supervisor {
+	const struct config *cfg;
+	const uint8_t *master;
+	struct supervisor_ops ops;
+	struct skill *skills[MAX_SKILLS];
+	size_t n_skills;
+};
+
+static void report(struct supervisor *s, const struct skill *k)
+{
+	struct ps_skill_state st = { .pid = k->state == SKILL_RUNNING ? k->pid : 0, .restarts = k->restarts };
+
+	snprintf(st.id, sizeof(st.id), "%s", k->id);
+	snprintf(st.state, sizeof(st.state), "%s", state_names[k->state]);
+	snprintf(st.last_exit, sizeof(st.last_exit), "%s", k->last_exit);
+	s->ops.state(s->ops.userdata, &st);
+}
+
+void supervisor_report_all(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_skills; i++)
+		report(s, s->skills[i]);
+}
+
+int supervisor_new(const struct config *cfg, const uint8_t *master, const struct supervisor_ops *ops,
+		   struct supervisor **out)
+{
+	struct supervisor *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->master = master;
+	s->ops = *ops;
+	*out = s;
+	return 0;
+}
+
+/* The skill's outer uid: the owner of its state directory once it exists, else a free uid derived
+ * from its id, so it stays the same across restarts and reboots. */
+static int skill_uid(struct supervisor *s, const char *id, const char *state_dir, uid_t *uid)
+{
+	struct stat st;
+
+	if (lstat(state_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode) || st.st_uid < SANDBOX_ID_BASE || st.st_uid >= SANDBOX_ID_BASE + SANDBOX_ID_COUNT)
+			return -EPERM;
+		*uid = st.st_uid;
+		return 0;
+	}
+	uint8_t h[8];
+	crypto_generichash(h, sizeof(h), (const uint8_t *)id, strlen(id), NULL, 0);
+	uint32_t slot = ((uint32_t)h[0] << 8 | h[1]) % SANDBOX_ID_COUNT;
+	for (uint32_t tries = 0; tries < SANDBOX_ID_COUNT; tries++, slot = (slot + 1) % SANDBOX_ID_COUNT) {
+		uid_t candidate = SANDBOX_ID_BASE + slot;
+		bool taken = false;
+		for (size_t i = 0; i < s->n_skills && !taken; i++) {
+			_cleanup_free_ char *other = NULL;
+			if (asprintf(&other, "%s/skills/%s", s->cfg->state_dir, s->skills[i]->id) < 0)
+				return -ENOMEM;
+			taken = lstat(other, &st) == 0 && st.st_uid == candidate;
+		}
+		if (!taken) {
+			*uid = candidate;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char **state_dir)
+{
+	_cleanup_free_ char *parent = NULL, *dir = NULL;
+
+	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || asprintf(&dir, "%s/%s", parent, k->id) < 0)
+		return -ENOMEM;
+	/* Skills run under their own uids and must traverse (not list) the state directory to reach
+	 * their own; everything secret in it is a 0600 file. */
+	if (chmod(s->cfg->state_dir, 0711) < 0 || (mkdir(parent, 0711) < 0 && errno != EEXIST))
+		return negative_errno();
+	int r = skill_uid(s, k->id, dir, uid);
+	if (r < 0)
+		return r;
+	if (mkdir(dir, 0700) == 0) {
+		if (chown(dir, *uid, *uid) < 0)
+			return negative_errno();
+	} else if (errno != EEXIST) {
+		return negative_errno();
+	}
+	*state_dir = TAKE_PTR(dir);
+	return 0;
+}
+
+/* A sealed, read-only memfd with the skill's key file: readable through the inherited fd only. */
+static int key_memfd(struct supervisor *s, const char *id)
+{
+	uint8_t key[CAPBUS_KEY_LEN];
+	char hex[2 * CAPBUS_KEY_LEN + 1];
+	char text[256];
+
+	int fd = memfd_create("capbus-key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return negative_errno();
+	keys_derive(s->master, id, key);
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	int len = snprintf(text, sizeof(text), "# capbus key\nid %s\nsecret %s\n", id, hex);
+	int r = 0;
+	if (len < 0 || write(fd, text, (size_t)len) != len || fchmod(fd, 0400) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		r = negative_errno();
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(text, sizeof(text));
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int build_plan(struct supervisor *s, struct skill *k, const int keep_fds[2])
+{
+	const struct manifest *m = k->manifest;
+	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
+	struct stat st;
+	uid_t uid;
+	static const char *const envp[] = {
+		"CAPBUS_FD=3", "CAPBUS_KEY_FD=4", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/state",
+		"LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/usr/lib/python3/dist-packages", NULL,
+	};
+
+	int r = prepare_state(s, k, &uid, &state_dir);
+	if (r < 0)
+		return r;
+	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 || asprintf(&cgroup, "skill-%s", k->id) < 0)
+		return -ENOMEM;
+	bool have_dir = stat(skill_dir, &st) == 0 && S_ISDIR(st.st_mode);
+	struct sandbox_spec spec = {
+		.argv = (const char *const *)m->exec,
+		.envp = envp,
+		.uid = uid,
+		.gid = uid,
+		.skill_dir = have_dir ? skill_dir : NULL,
+		.read_paths = (const char *const *)m->sandbox.fs_read,
+		.state_dir = state_dir,
+		.network = m->sandbox.network,
+		.seccomp_profile = m->sandbox.syscalls,
+		.memory_max = m->limits.memory,
+		.pids_max = m->limits.pids,
+		.cpu_percent = m->limits.cpu_percent,
+		.nofile = m->limits.nofile,
+		.keep_fds = keep_fds,
+		.n_keep_fds = 2,
+		.stdout_fd = SANDBOX_FD_INHERIT,
+		.stderr_fd = SANDBOX_FD_INHERIT,
+		.cgroup_name = cgroup,
+	};
+	return sandbox_plan_new(&spec, &k->plan);
+}
+
+static void set_state(struct supervisor *s, struct skill *k, enum skill_state state)
+{
+	k->state = state;
+	report(s, k);
+}
+
+/* One launch: a fresh plan (fresh cgroups, fresh counters) around this launch's two fds. */
+static int start_skill(struct supervisor *s, struct skill *k)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	int key_fd = key_memfd(s, k->id);
+	if (key_fd < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return key_fd;
+	}
+	int r = build_plan(s, k, (const int[]){ sv[1], key_fd });
+	const char *step = "plan";
+	if (r == 0) {
+		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);
+		step = sandbox_plan_failed_step(k->plan);
+	}
+	close(sv[1]);
+	close(key_fd);
+	if (r < 0) {
+		close(sv[0]);
+		log_event(LOG_LEVEL_ERROR, "skill_start_failed", "id=%s step=%s error=%s", LOG_Q(k->id),
+			  step ? LOG_Q(step) : "-", LOG_Q(strerror(-r)));
+		snprintf(k->last_exit, sizeof(k->last_exit), "sandbox %s: %s", step ? step : "setup", strerror(-r));
+		sandbox_plan_free(k->plan);
+		k->plan = NULL;
+		return r;
+	}
+	r = s->ops.adopt(s->ops.userdata, k->id, sv[0]);
+	if (r < 0)
+		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
+	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,
+		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)));
+	set_state(s, k, SKILL_RUNNING);
+	return 0;
+}
+
+/* Schedules the next start after a crash, or gives up. */
+static void crashed(struct supervisor *s, struct skill *k, uint64_t now)
+{
+	if (now - k->window_start_ms > CRASH_WINDOW_MS) {
+		k->window_start_ms = now;
+		k->crashes = 0;
+	}
+	k->crashes++;
+	if (k->crashes >= CRASHES_BEFORE_FAILED) {
+		log_event(LOG_LEVEL_ERROR, "skill_failed", "id=%s crashes=%u window_ms=%u", LOG_Q(k->id), k->crashes,
+			  CRASH_WINDOW_MS);
+		set_state(s, k, SKILL_FAILED);
+		return;
+	}
+	uint64_t delay = BACKOFF_FIRST_MS << (k->crashes - 1);
+	k->next_start_ms = now + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
+	k->restarts++;
+	set_state(s, k, SKILL_RESTARTING);
+}
+
+static void reap(struct supervisor *s, struct skill *k, bool expected)
+{
+	struct sandbox_exit ex;
+	int r = sandbox_wait(k->plan, k->pidfd, &ex);
+
+	close(k->pidfd);
+	k->pidfd = -1;
+	if (r < 0) {
+		snprintf(k->last_exit, sizeof(k->last_exit), "unknown");
+	} else if (ex.reason == SANDBOX_EXIT_CODE) {
+		snprintf(k->last_exit, sizeof(k->last_exit), "exit %d", ex.status);
+	} else if (ex.reason == SANDBOX_EXIT_SIGNAL) {
+		snprintf(k->last_exit, sizeof(k->last_exit), "signal %d", ex.status);
+	} else {
+		snprintf(k->last_exit, sizeof(k->last_exit), "%s", sandbox_exit_reason_name(ex.reason));
+	}
+	sandbox_plan_free(k->plan);
+	k->plan = NULL;
+	log_event(expected ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "skill_exited", "id=%s pid=%d reason=%s",
+		  LOG_Q(k->id), (int)k->pid, LOG_Q(k->last_exit));
+	k->pid = 0;
+	if (expected)
+		return;
+	if (r == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0)
+		set_state(s, k, SKILL_STOPPED);
+	else
+		crashed(s, k, monotonic_ms());
+}
+
+static int pidfd_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Stops a skill: SIGTERM, a grace period, then its whole cgroup is killed with the plan. */
+static void stop_skill(struct skill *k)
+{
+	if (k->pidfd >= 0) {
+		pidfd_signal(k->pidfd, SIGTERM);
+		struct pollfd p = { .fd = k->pidfd, .events = POLLIN };
+		if (poll(&p, 1, STOP_GRACE_MS) <= 0)
+			pidfd_signal(k->pidfd, SIGKILL);
+		struct sandbox_exit ex;
+		sandbox_wait(k->plan, k->pidfd, &ex);
+		close(k->pidfd);
+		k->pidfd = -1;
+	}
+	sandbox_plan_free(k->plan);
+	k->plan = NULL;
+	k->pid = 0;
+}
+
+static void skill_free(struct skill *k)
+{
+	if (!k)
+		return;
+	stop_skill(k);
+	manifest_free(k->manifest);
+	free(k->manifest_text);
+	free(k);
+}
+
+static struct skill *find(struct supervisor *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_skills; i++)
+		if (streq(s->skills[i]->id, id))
+			return s->skills[i];
+	return NULL;
+}
+
+static int sync_one(const char *id, const char *path, const char *text, size_t len, void *userdata)
+{
+	struct supervisor *s = userdata;
+	struct skill *k = find(s, id);
+	struct manifest *m = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	if (k && k->manifest_text && strlen(k->manifest_text) == len && memcmp(k->manifest_text, text, len) == 0) {
+		k->seen = true;
+		return 0;
+	}
+	/* Root-owned files, parsed with the same strict parser the router uses. */
+	if (manifest_parse(text, len, path, &m, &err) != 0 || !m->exec) {
+		manifest_free(m);
+		return 0; /* invalid (the router logs why) or an external client */
+	}
+	if (k) {
+		log_event(LOG_LEVEL_INFO, "skill_changed", "id=%s", LOG_Q(id));
+		stop_skill(k);
+		manifest_free(k->manifest);
+		free(k->manifest_text);
+	} else {
+		if (s->n_skills == MAX_SKILLS) {
+			manifest_free(m);
+			log_event(LOG_LEVEL_ERROR, "too_many_skills", "id=%s max=%d", LOG_Q(id), MAX_SKILLS);
+			return 0;
+		}
+		k = calloc(1, sizeof(*k));
+		if (!k) {
+			manifest_free(m);
+			return -ENOMEM;
+		}
+		snprintf(k->id, sizeof(k->id), "%s", id);
+		k->pidfd = -1;
+		s->skills[s->n_skills++] = k;
+	}
+	k->manifest = m;
+	k->manifest_text = strndup(text, len);
+	k->seen = true;
+	k->crashes = 0;
+	k->state = SKILL_STOPPED;
+	if (start_skill(s, k) < 0)
+		crashed(s, k, monotonic_ms());
+	return 0;
+}
+
+void supervisor_sync(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_skills; i++)
+		s->skills[i]->seen = false;
+	bundle_foreach_manifest(s->cfg, sync_one, s);
+	for (size_t i = 0; i < s->n_skills;) {
+		struct skill *k = s->skills[i];
+		if (k->seen) {
+			i++;
+			continue;
+		}
+		log_event(LOG_LEVEL_INFO, "skill_removed", "id=%s", LOG_Q(k->id));
+		k->state = SKILL_STOPPED;
+		struct ps_skill_state st = { 0 };
+		snprintf(st.id, sizeof(st.id), "%s", k->id);
+		snprintf(st.state, sizeof(st.state), "removed");
+		s->ops.state(s->ops.userdata, &st);
+		skill_free(k);
+		s->skills[i] = s->skills[--s->n_skills];
+	}
+}
+
+size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, int *timeout_ms)
+{
+	size_t n = 0;
+	uint64_t now = monotonic_ms();
+
+	for (size_t i = 0; i < s->n_skills; i++) {
+		struct skill *k = s->skills[i];
+		if (k->pidfd >= 0 && n < max)
+			fds[n++] = (struct pollfd){ .fd = k->pidfd, .events = POLLIN };
+		if (k->state == SKILL_RESTARTING) {
+			int wait = k->next_start_ms > now ? (int)(k->next_start_ms - now) : 0;
+			if (*timeout_ms < 0 || wait < *timeout_ms)
+				*timeout_ms = wait;
+		}
+	}
+	return n;
+}
+
+void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!fds[i].revents)
+			continue;
+		for (size_t j = 0; j < s->n_skills; j++)
+			if (s->skills[j]->pidfd == fds[i].fd) {
+				reap(s, s->skills[j], false);
+				break;
+			}
+	}
+	uint64_t now = monotonic_ms();
+	for (size_t i = 0; i < s->n_skills; i++) {
+		struct skill *k = s->skills[i];
+		if (k->state == SKILL_RESTARTING && now >= k->next_start_ms && start_skill(s, k) < 0 &&
+		    k->state != SKILL_FAILED)
+			crashed(s, k, now);
+	}
+}
+
+void supervisor_free(struct supervisor *s)
+{
+	if (!s)
+		return;
+	/* Ask all to stop first so their grace periods overlap. */
+	for (size_t i = 0; i < s->n_skills; i++)
+		if (s->skills[i]->pidfd >= 0)
+			pidfd_signal(s->skills[i]->pidfd, SIGTERM);
+	for (size_t i = 0; i < s->n_skills; i++)
+		skill_free(s->skills[i]);
+	free(s);
+}
