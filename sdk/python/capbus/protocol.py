@@ -121,12 +121,13 @@ class ClientHandshake:
         if len(result) < len(MAGIC) + 1 or result[:len(MAGIC)] != MAGIC:
             raise ProtocolError("bad handshake result")
         if result[len(MAGIC)] != STATUS_OK:
-            raise AuthError("authentication failed")
+            raise AuthError("the daemon refused %r: wrong key or unknown identity" % self.id.decode())
         if len(result) != len(MAGIC) + 1 + PROOF_LEN:
             raise ProtocolError("bad handshake result length")
         expected = _proof(self.key, b"capbus-v1 server", self.ns, self.nc, self.id)
         if not hmac.compare_digest(expected, result[len(MAGIC) + 1:]):
-            raise AuthError("the daemon could not prove it knows our key")
+            raise AuthError("the peer could not prove it knows the key of %r: not the capbus daemon"
+                            % self.id.decode())
         session = hashlib.blake2b(b"capbus-v1 session" + self.ns + self.nc + bytes([len(self.id)]) + self.id,
                                   digest_size=32, key=self.key).digest()
         return Session(self.id.decode(), tx_key=_kdf(session, 1), rx_key=_kdf(session, 2))
