@@ -151,3 +151,42 @@ static inline void egress_freep(struct egress **e)
 {
 	egress_free(*e);
 }
+
+/* ---- remote transport: source-address allow-list ------------------------------------- */
+
+struct ingress_net {
+	int family;                 /* 4 or 6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	unsigned prefix_len;        /* 0..32 or 0..128 */
+};
+
+/* Strict parse of "192.168.1.0/24", "10.0.0.7" (= /32), "2001:db8::/32", "::1" (= /128).
+ * Bits beyond the prefix must be zero. Returns 0 or -EINVAL; *out untouched on failure. */
+int ingress_net_parse(const char *s, struct ingress_net *out);
+
+struct ingress;
+
+/* Load a source-address allow-list for the listening port `port` (host byte order) and attach
+ * it to the gateway's cgroup v2 directory open at cgroup_fd: packets to that port on sockets of
+ * the cgroup from sources outside every listed network are dropped in the kernel (a refused
+ * client's SYN never reaches the listener). n == 0 drops everything to the port. At most 256
+ * networks per family. Returns 0, -EINVAL, -E2BIG or negative errno. */
+int ingress_attach(struct ingress **out, int cgroup_fd, uint16_t port, const struct ingress_net *nets,
+		   size_t n);
+
+struct ingress_stats {
+	uint64_t dropped;   /* packets to the port from a source not on the list */
+	uint64_t unparsed;  /* packets to the port that were neither IPv4 nor IPv6 (dropped) */
+};
+int ingress_get_stats(const struct ingress *in, struct ingress_stats *out);
+
+/* Detach, unload. Accepts NULL. */
+void ingress_free(struct ingress *in);
+
+static inline void ingress_freep(struct ingress **in)
+{
+	ingress_free(*in);
+}

@@ -31,6 +31,7 @@ enum {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LPM_TRIE = 11,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 enum {
@@ -46,6 +47,8 @@ enum {
 #define IPPROTO_IP 0
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
 
 /* UAPI context of BPF_PROG_TYPE_CGROUP_SOCK_ADDR programs. */
 struct bpf_sock_addr {
@@ -59,6 +62,35 @@ struct bpf_sock_addr {
 	__u32 msg_src_ip4;
 	__u32 msg_src_ip6[4];
 	__u64 sk; /* struct bpf_sock * */
+};
+
+/* UAPI context of BPF_PROG_TYPE_CGROUP_SKB programs. Prefix only (through local_port). */
+struct __sk_buff {
+	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;     /* ETH_P_*, network byte order */
+	__u32 vlan_present;
+	__u32 vlan_tci;
+	__u32 vlan_proto;
+	__u32 priority;
+	__u32 ingress_ifindex;
+	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
+	__u32 napi_id;
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;   /* of the receiving socket, host byte order */
 };
 
 /* UAPI context of BPF_PROG_TYPE_CGROUP_SOCK programs (sock_create). Prefix only. */
