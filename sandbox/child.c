@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sys/fsuid.h>
@@ -177,6 +178,20 @@ static int step_fds(struct child_ctx *c)
 	return 0;
 }
 
+/* The caller may block or ignore signals (a daemon using signalfd, a CLI waiting for the
+ * child); exec keeps both, so hand the program a clean slate. */
+static int step_signals(struct child_ctx *c)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL); /* EINVAL for the ones libc reserves */
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? negative_errno() : 0;
+}
+
 static int step_landlock(struct child_ctx *c)
 {
 	return landlock_apply(&c->plan->mounts, c->plan->landlock_abi, c->plan->network);
@@ -216,6 +231,7 @@ static const struct {
 	{ "drop-privileges", step_drop_privileges },
 	{ "no-new-privs", step_no_new_privs },
 	{ "fds", step_fds },
+	{ "signals", step_signals },
 	{ "landlock", step_landlock },
 	{ "seccomp", step_seccomp },
 	{ "exec", step_exec },

@@ -283,6 +283,20 @@ int main(int argc, char **argv)
 		snprintf(extra, sizeof(extra), "\"fds\":\"%s\",\"stdin\":\"%s\"", list, stdin_target);
 		return report(a, d ? 0 : -1, extra);
 	}
+	if (!strcmp(a, "signals")) { /* inherited blocked or ignored signals */
+		sigset_t cur;
+		struct sigaction sa;
+		int blocked = 0, ignored = 0;
+		char extra[64];
+		sigprocmask(SIG_SETMASK, NULL, &cur);
+		for (int s = 1; s < 32; s++) {
+			blocked += sigismember(&cur, s) == 1;
+			if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+				ignored++;
+		}
+		snprintf(extra, sizeof(extra), "\"blocked\":%d,\"ignored\":%d", blocked, ignored);
+		return report(a, 0, extra);
+	}
 	if (!strcmp(a, "caps")) {
 		FILE *f = fopen("/proc/self/status", "r");
 		char line[256], extra[512] = "";

@@ -264,6 +264,32 @@ static void test_permissive(const char *escape)
 	free(dir);
 }
 
+/* A caller that blocks and ignores signals must not pass that on to the program. */
+static void test_signals(const char *escape)
+{
+	char *dir = harness_dir_of(escape), cg[64];
+	const char *argv[] = { escape, "signals", NULL };
+	struct sandbox_spec s = { .argv = argv, .skill_dir = dir };
+	sigset_t block, old;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe, old_usr1;
+	struct run r;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	sigaction(SIGUSR1, &ign, &old_usr1);
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, NULL, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigaction(SIGUSR1, &old_usr1, NULL);
+	harness_check(&h, r.spawn_r == 0 && strstr(r.out, "\"blocked\":0,\"ignored\":0"),
+		      "the program starts with no blocked and no ignored signals");
+	free(dir);
+}
+
 static void test_landlock_reported(void)
 {
 	const char *argv[] = { "/bin/true", NULL };
@@ -305,6 +331,7 @@ int main(int argc, char **argv)
 		if (!escape)
 			harness_skip("helper binary missing");
 		test_permissive(escape);
+		test_signals(escape);
 		free(escape);
 	}
 	test_landlock_reported();
