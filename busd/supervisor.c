@@ -177,7 +177,11 @@ static int build_plan(struct supervisor *s, struct skill *k, const int keep_fds[
 	int r = prepare_state(s, k, &uid, &state_dir);
 	if (r < 0)
 		return r;
-	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 || asprintf(&cgroup, "skill-%s", k->id) < 0)
+	/* Two daemons (different state directories) may run the same skill side by side. */
+	uint8_t h[4];
+	crypto_generichash(h, sizeof(h), (const uint8_t *)s->cfg->state_dir, strlen(s->cfg->state_dir), NULL, 0);
+	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||
+	    asprintf(&cgroup, "capbus-%02x%02x%02x%02x-%s", h[0], h[1], h[2], h[3], k->id) < 0)
 		return -ENOMEM;
 	bool have_dir = stat(skill_dir, &st) == 0 && S_ISDIR(st.st_mode);
 	struct sandbox_spec spec = {
