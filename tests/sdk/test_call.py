@@ -24,8 +24,9 @@ def main():
 
             calc.on("calc.add", add)
             calc.on("calc.slow", slow)
-            news = []
+            news, first = [], []
             asker.on("news.*", news.append)
+            asker.once("news.flash", first.append)
 
             with Running(calc):
                 r = asker.wait_for_response(Message("calc.add", {"a": 2, "b": 3}, {"session": "s1"}))
@@ -58,6 +59,7 @@ def main():
             # news.flash arrived during the waits: it is dispatched now, in order, once each.
             run_until(asker, lambda: len(news) >= 3, what="the queued news.flash messages")
             check(all(m.type == "news.flash" and m.sender == "calc" for m in news), "news %r" % news)
+            check(len(first) == 1 and first[0] is news[0], "once() handler called %d times" % len(first))
             check(asker.run(0.3) == 0, "more messages than expected")
             asker.sync()
         check(d.alive(), "daemon died")

@@ -327,7 +327,8 @@ class Bus:
 
     def emit(self, message: Message) -> None:
         """Sends a message. Returns once written: a refusal arrives later (see sync, on_error).
-        ValueError for an invalid type or data that is not JSON."""
+        ValueError for an invalid type, TypeError or ValueError for data that is not JSON.
+        A message above the daemon's max_frame (default 64 KiB) costs the connection."""
         self._send_body(protocol.encode_message(message.type, message.data, message.context))
 
     def send(self, type: str, data: Optional[Dict[str, Any]] = None,  # noqa: A002
