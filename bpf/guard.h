@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* guard.h - kernel guard: who may connect to the bus socket, and where a skill may connect.
+/* guard.h - kernel guard: who may connect to the bus socket, where a skill may connect, and
+ * which sources may reach the remote transport's port.
  *
  * Public API of guard_lib (bpf/). Plain C: no libbpf type leaves bpf/. Runs in the privileged
  * daemon parent; needs CAP_BPF + CAP_NET_ADMIN (root in practice) and a kernel with the cgroup
@@ -122,8 +123,8 @@ struct egress_rule {
 
 struct egress;
 
-/* Strict parse of "tcp:127.0.0.1:8080", "udp:[::1]:53", "tcp:*:443", "tcp:10.0.0.1:*",
- * "tcp6:*:*" / "udp4:*:*" (family given by the protocol suffix when the address is '*').
+/* Strict parse of "tcp:127.0.0.1:8080", "udp:[::1]:53", "tcp:10.0.0.1:*", "tcp4:*:443",
+ * "udp6:*:*": a wildcard address needs the family in the protocol ("tcp:*:443" is refused).
  * Returns 0 or -EINVAL; *out untouched on failure. */
 int egress_rule_parse(const char *s, struct egress_rule *out);
 
