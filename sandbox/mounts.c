@@ -150,12 +150,13 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 
 	if ((r = add(mp, MNT_DIR, NULL, "/", true, 0, SB_LL_FS_READ_DIR)) < 0 ||
 	    (r = add(mp, MNT_TMPFS, "mode=0755,size=64k,nr_inodes=64", "/dev", true,
-		     MS_NOSUID | MS_NOEXEC, SB_LL_FS_READ_DIR)) < 0)
+		     MS_NOSUID | MS_NOEXEC, SB_LL_FS_READ_DIR | LL_DEV)) < 0)
 		goto fail;
 	/* Device nodes are bound bare; one recursive seal below makes /dev and all of them
-	 * read-only, nosuid and noexec at once. */
+	 * read-only, nosuid and noexec at once, and the /dev rule covers them for Landlock (a
+	 * sealed /dev can hold nothing else). */
 	for (size_t i = 0; i < ARRAY_SIZE(devices); i++)
-		if ((r = add_host(mp, devices[i], 0, LL_DEV, true)) < 0)
+		if ((r = add_host(mp, devices[i], 0, 0, true)) < 0)
 			goto fail;
 	if ((r = add(mp, MNT_SYMLINK, "/proc/self/fd", "/dev/fd", false, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_SYMLINK, "/proc/self/fd/0", "/dev/stdin", false, 0, 0)) < 0 ||
