@@ -195,6 +195,16 @@ int main(int argc, char **argv)
 		return report(a, (int)syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0), NULL);
 	if (!strcmp(a, "add-key"))
 		return report(a, (int)syscall(SYS_add_key, "user", "x", "y", 1, -3), NULL);
+	if (!strcmp(a, "userfaultfd"))
+		return report(a, (int)syscall(SYS_userfaultfd, 0), NULL);
+	if (!strcmp(a, "kexec"))
+		return report(a, (int)syscall(SYS_kexec_file_load, -1, -1, 0, "", 0), NULL);
+	if (!strcmp(a, "init-module"))
+		return report(a, (int)syscall(SYS_finit_module, 0, "", 0), NULL);
+	if (!strcmp(a, "chroot"))
+		return report(a, chroot("/tmp"), NULL);
+	if (!strcmp(a, "setuid-root"))
+		return report(a, setuid(0), NULL);
 	if (!strcmp(a, "open-by-handle")) {
 		char h[136] = { 0 };
 		return report(a, (int)syscall(SYS_open_by_handle_at, AT_FDCWD, h, O_RDONLY), NULL);

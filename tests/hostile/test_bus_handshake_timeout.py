@@ -13,6 +13,7 @@ def main():
     with Daemon({"alice": manifest("alice", ["greet.*"], ["greet.*"])}, handshake_timeout_ms=TIMEOUT_MS) as d:
         before = d.stats()["handshake_timeouts"]
         alice = d.client("alice")
+        check(alice.subscribe("greet.*")["type"] == "capbus.subscribe.reply", "subscribe failed")
         # 1. Connect and say nothing. 2. Half an AUTH. 3. Slowloris: one byte every 50 ms.
         silent = d.raw_socket(10)
         t0 = time.monotonic()

@@ -10,7 +10,7 @@ BATCH = 25
 
 
 def main():
-    with Daemon({"alice": manifest("alice", ["greet.*"], [], limits={"msg_rate": 1000000}),
+    with Daemon({"alice": manifest("alice", ["greet.*"], [], limits={"msg_rate": 100000}),
                  "bob": manifest("bob", [], ["greet.*"]), "slow": manifest("slow", [], ["greet.*"])},
                 max_queue=65536, byte_rate=1 << 30) as d:
         slow = d.client("slow")
