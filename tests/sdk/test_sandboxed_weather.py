@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""capbusd launches examples/python/weather_skill.py in its sandbox from the manifest
+org.example.weather.sandboxed.json; the skill finds its connection through $CAPBUS_FD and
+$CAPBUS_KEY_FD and answers an SDK client. Needs root (skip otherwise; a failure with CI=true)."""
+import json
+import os
+import shutil
+import time
+
+from capbus_harness import SOURCE_DIR, Daemon, TestFailure, check, manifest, run_test, skip, wait_for
+
+from capbus import Bus, Message
+
+EXAMPLES = os.path.join(SOURCE_DIR, "examples", "python")
+SKILL = "org.example.weather"
+
+
+def install_skill_files(skills_dir):
+    """The skill's own directory, bound read-only into its sandbox: the module and the SDK."""
+    d = os.path.join(skills_dir, SKILL)
+    os.makedirs(d)
+    shutil.copy(os.path.join(EXAMPLES, "weather_skill.py"), d)
+    shutil.copytree(os.path.join(SOURCE_DIR, "sdk", "python", "capbus"), os.path.join(d, "capbus"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for root, dirs, files in os.walk(skills_dir):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+
+
+def skill_state(d):
+    cp = d.admin("skills", "--json")
+    if cp.returncode != 0:
+        return None
+    for s in json.loads(cp.stdout):
+        if s["id"] == SKILL:
+            return s
+    return None
+
+
+def main():
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            raise TestFailure("needs root to launch sandboxed skills, and CI=true")
+        skip("needs root to launch sandboxed skills")
+    with open(os.path.join(EXAMPLES, "org.example.weather.sandboxed.json")) as f:
+        sandboxed = json.load(f)
+    d = Daemon({SKILL: sandboxed, "asker": manifest("asker", ["intent.weather.*"], ["speak"])}, start=False)
+    with d:
+        os.chmod(d.dir, 0o755)  # the skill's uid must reach its directories (run/ stays 0700)
+        d.config["skills_dir"] = os.path.join(d.dir, "skills")
+        d.write_config()
+        install_skill_files(d.config["skills_dir"])
+        d.start()
+        state = wait_for(lambda: (skill_state(d) or {}).get("state") in ("running", "failed") and skill_state(d),
+                         15, interval=0.1, what="the weather skill to start")
+        check(state["state"] == "running", "the skill is %r:\n%s" % (state, d.log()[-4000:]))
+        key = d.keygen("asker")
+        cp = d.admin("grant", "asker", "speak")
+        check(cp.returncode == 0, "capbus grant asker speak: %s" % cp.stderr)
+        with Bus(d.socket, key) as bus:
+            # The skill hears only what is sent after it subscribed: ask until it is listening.
+            deadline = time.monotonic() + 20
+            reply = None
+            while reply is None and time.monotonic() < deadline:
+                reply = bus.wait_for_response(Message("intent.weather.today", {"location": "Lima"}), "speak", 1)
+            check(reply is not None, "the sandboxed skill never answered:\n%s" % d.log()[-4000:])
+            check(reply.sender == SKILL, "sender %r" % reply.sender)
+            check(reply.data["utterance"].startswith("Today in Lima: "), "utterance %r" % reply.data)
+        state = skill_state(d)
+        check(state["state"] == "running" and state["restarts"] == 0, "skill state afterwards: %r" % state)
+
+
+if __name__ == "__main__":
+    run_test(main)
