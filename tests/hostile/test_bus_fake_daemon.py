@@ -4,11 +4,10 @@
 import os
 import socket
 import struct
+import subprocess
 import threading
 
 from capbus_harness import Daemon, capbus_path, check, manifest, protocol, run_test
-import subprocess
-
 SECRET = "TOPSECRET-7f3a"
 
 
@@ -44,8 +43,9 @@ class FakeDaemon:
                     self.received += chunk
                 auth = self.received[4:]
                 result = self.result_fn(auth)
-                if result is not None:
-                    conn.sendall(struct.pack(">I", len(result)) + result)
+                if result is None:
+                    return  # hang up without a RESULT
+                conn.sendall(struct.pack(">I", len(result)) + result)
                 while True:  # keep recording until the client hangs up
                     chunk = conn.recv(4096)
                     if not chunk:
@@ -68,7 +68,7 @@ SCRIPTS = {
     "ok with long proof": lambda auth: protocol.MAGIC + b"\x00" + os.urandom(64),
     "unknown status": lambda auth: protocol.MAGIC + b"\x02" + os.urandom(32),
     "wrong magic": lambda auth: b"CAPBUS\x00\x02" + b"\x00" + os.urandom(32),
-    "silent": lambda auth: None,
+    "hang up after AUTH": lambda auth: None,
 }
 
 
