@@ -138,6 +138,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int c, r;
 
+	opterr = 0; /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_UID: spec.uid = (uid_t)num("bad --uid", optarg, UINT32_MAX); have_uid = true; break;
@@ -172,7 +173,10 @@ int main(int argc, char **argv)
 		case O_CGROUP: spec.cgroup_name = optarg; break;
 		case O_VERBOSE: verbose = true; break;
 		case O_HELP: case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		default:
+			fprintf(stderr, "capbus-sandbox: unknown option or missing value '%s'; see --help\n",
+				argv[optind - 1]);
+			return 1;
 		}
 	}
 	if (optind >= argc) {
@@ -203,8 +207,17 @@ int main(int argc, char **argv)
 			SANDBOX_ID_BASE, SANDBOX_ID_BASE + SANDBOX_ID_COUNT - 1, strerror(-r));
 		return 1;
 	}
+	if (r == -ENOENT || r == -ENOTDIR) {
+		fprintf(stderr, "capbus-sandbox: --skill-dir, --ro or --state names a missing path: %s\n", strerror(-r));
+		return 1;
+	}
+	if (r == -EEXIST) {
+		fprintf(stderr, "capbus-sandbox: cgroup '%s' already exists; pick another --cgroup\n", spec.cgroup_name);
+		return 1;
+	}
 	if (r < 0) {
-		fprintf(stderr, "capbus-sandbox: cannot prepare the sandbox: %s\n", strerror(-r));
+		fprintf(stderr, "capbus-sandbox: cannot prepare the sandbox (root needed for ids and cgroups): %s\n",
+			strerror(-r));
 		return 127;
 	}
 	if (verbose)
