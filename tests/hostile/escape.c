@@ -195,6 +195,23 @@ int main(int argc, char **argv)
 		return report(a, (int)syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0), NULL);
 	if (!strcmp(a, "add-key"))
 		return report(a, (int)syscall(SYS_add_key, "user", "x", "y", 1, -3), NULL);
+	if (!strcmp(a, "exec-copy")) { /* copy ourselves to argv[2] (a writable dir), exec the copy */
+		char dst[256], buf[65536];
+		int in = open("/proc/self/exe", O_RDONLY), out;
+		ssize_t n;
+		snprintf(dst, sizeof(dst), "%s/escape-copy", arg);
+		out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		if (in < 0 || out < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				return report(a, -1, "\"stage\":\"copy\"");
+		close(out);
+		execl(dst, dst, "whoami", (char *)NULL);
+		return report(a, -1, "\"stage\":\"exec\"");
+	}
+	if (!strcmp(a, "write-proc")) /* DAC allows our own comm; only Landlock says no */
+		return try_open(a, "/proc/self/comm", O_WRONLY);
 	if (!strcmp(a, "userfaultfd"))
 		return report(a, (int)syscall(SYS_userfaultfd, 0), NULL);
 	if (!strcmp(a, "kexec"))

@@ -89,6 +89,20 @@ static void test_files(struct ctx *c)
 	expect_errno(c, "write-file", "/dev/capbus-x", "EROFS", false);
 	snprintf(arg, sizeof(arg), "%s/capbus-x", c->dir);
 	expect_errno(c, "write-file", arg, "EROFS", false);
+
+	/* Written files never run: /tmp and /dev/shm are noexec (and Landlock grants no execute). */
+	expect_errno(c, "exec-copy", "/tmp", "EACCES", false);
+	expect_errno(c, "exec-copy", "/dev/shm", "EACCES", false);
+}
+
+/* A write the mount view would allow (proc is rw, the file is ours) that Landlock refuses. */
+static void test_landlock(struct ctx *c, int abi)
+{
+	if (abi < 1) {
+		printf("# no Landlock: its own check skipped\n");
+		return;
+	}
+	expect_errno(c, "write-proc", NULL, "EACCES", false);
 }
 
 static void test_state_dir(struct ctx *c)
@@ -405,6 +419,16 @@ int main(int argc, char **argv)
 	}
 
 	test_files(&c);
+	{
+		const char *a[] = { "/bin/true", NULL };
+		struct sandbox_spec s = { .argv = a };
+		struct sandbox_plan *p = NULL;
+		char cg[64];
+		harness_spec(&c.h, &s, cg, sizeof(cg));
+		if (sandbox_plan_new(&s, &p) == 0)
+			test_landlock(&c, sandbox_plan_landlock_abi(p));
+		sandbox_plan_free(p);
+	}
 	test_state_dir(&c);
 	test_network(&c);
 	test_processes(&c);
