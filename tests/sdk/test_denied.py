@@ -19,7 +19,8 @@ def expect_denied(fn, what):
 
 def main():
     with Daemon({"alice": manifest("alice", ["greet.*"], ["reply.*", "news.sport"]),
-                 "bob": manifest("bob", ["greet.*", "reply.*", "news.*"], ["greet.*"])}) as d:
+                 "bob": manifest("bob", ["greet.*", "reply.*", "news.*"], ["greet.*"]),
+                 "carol": manifest("carol", [], ["speak"])}) as d:
         with Bus(d.socket, d.keygen("alice")) as bus, Bus(d.socket, d.keygen("bob")) as bob:
             # A denied send: emit() returns, sync() raises, the type is named.
             bus.send("weather.secret", {"x": 1})
@@ -57,6 +58,19 @@ def main():
             run_until(bus, lambda: seen, what="the refusal in on_error")
             check(isinstance(seen[0], DeniedError) and seen[0].type == "weather.again", "on_error got %r" % seen)
             bus.sync()
+
+            # A revoked grant drops the subscription: BusError "revoked" naming it, then on()
+            # asks again and is refused.
+            with Bus(d.socket, d.keygen("carol")) as carol:
+                check(d.admin("grant", "carol", "speak").returncode == 0, "grant carol speak")
+                carol.on("speak", print)
+                check(d.admin("revoke", "carol", "speak").returncode == 0, "revoke carol speak")
+                try:
+                    carol.sync()
+                    raise AssertionError("no refusal after the revoke")
+                except BusError as e:
+                    check(e.code == "revoked" and e.type == "speak", "after revoke: %r" % e)
+                expect_denied(lambda: carol.on("speak", print), "subscribe after revoke")
 
             # Invalid input never reaches the daemon.
             for bad in ("a..b", "", "*", "a b"):

@@ -189,6 +189,11 @@ class Bus:
     # -- refusals --------------------------------------------------------------------------
 
     def _note_refusal(self, error: BusError, in_run: bool = False) -> None:
+        if error.code == "revoked" and error.type in self._subscriptions:
+            # The daemon dropped this subscription: forget it and its handlers, so that on()
+            # asks again (and is refused) instead of waiting for messages that cannot come.
+            del self._subscriptions[error.type]
+            self._handlers.pop(error.type, None)
         if in_run and not self._error_handlers:  # nobody may ever call sync(): say it once
             log.warning("capbus refused a message: %s (type %s)", error, error.type)
         self._refusals.append(error)
