@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpora of the protocol and configuration fuzz targets.
+
+Usage: tests/fuzz/make-corpus.py [OUTPUT_DIR]   (default: tests/fuzz/corpus next to this script)
+
+Deterministic: the handshake seeds use the fixed key, server nonce and client nonce of
+tests/fuzz/fuzz-common.h, so that they carry valid proofs the fuzzers can mutate.
+"""
+import hashlib
+import hmac
+import os
+import struct
+import sys
+
+MAGIC = b"CAPBUS\x00\x01"
+ALICE_KEY = bytes(range(32))
+SERVER_NONCE = bytes(0xA0 + i for i in range(32))
+CLIENT_NONCE = bytes([0xC1] * 32)  # the constant random source of the fuzz targets
+
+
+def proof(key, label, ns, nc, ident):
+    msg = label + ns + nc + bytes([len(ident)]) + ident
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def frame(body, tag=b""):
+    return struct.pack(">I", len(body)) + body + tag
+
+
+def auth(ident, key, nc=CLIENT_NONCE, ns=SERVER_NONCE):
+    return MAGIC + nc + proof(key, b"capbus-v1 client", ns, nc, ident) + bytes([len(ident)]) + ident
+
+
+def seeds():
+    msg = b'{"type":"speak","data":{"utterance":"It is sunny"},"context":{"sender":"org.example.weather"}}'
+    hello = MAGIC + SERVER_NONCE
+
+    # fuzz-frame: flags byte (low nibble: max_body choice, 0x10: tagged), then the stream.
+    yield "frame", "hello-untagged", bytes([0x04]) + frame(hello)
+    yield "frame", "two-tagged", bytes([0x14]) + frame(msg, bytes(16)) + frame(b"{}", bytes(range(16)))
+    yield "frame", "partial-tail", bytes([0x14]) + frame(msg, bytes(16)) + b"\x00\x00\x01"
+    yield "frame", "empty-frame", bytes([0x03]) + frame(b"a") + b"\x00\x00\x00\x00"
+    yield "frame", "too-large", bytes([0x02]) + frame(b"x" * 17)
+    yield "frame", "hard-limit", bytes([0x15]) + struct.pack(">I", 16 * 1024 * 1024 + 1)
+
+    # fuzz-handshake-server: AUTH bodies against the fixed nonce; the daemon knows alice.
+    yield "handshake-server", "alice-valid", auth(b"alice", ALICE_KEY)
+    yield "handshake-server", "alice-wrong-key", auth(b"alice", bytes(32))
+    yield "handshake-server", "unknown-id", auth(b"org.example.weather", ALICE_KEY)
+    yield "handshake-server", "longest-id", auth(b"z" * 64, ALICE_KEY)
+    yield "handshake-server", "bad-id-length", auth(b"alice", ALICE_KEY)[:-1]
+    yield "handshake-server", "bad-magic", b"CAPBUS\x00\x02" + auth(b"alice", ALICE_KEY)[8:]
+
+    # fuzz-handshake-client: HELLO length byte, HELLO, RESULT.
+    ok = MAGIC + b"\x00" + proof(ALICE_KEY, b"capbus-v1 server", SERVER_NONCE, CLIENT_NONCE, b"alice")
+    forged = MAGIC + b"\x00" + proof(bytes(32), b"capbus-v1 server", SERVER_NONCE, CLIENT_NONCE, b"alice")
+    yield "handshake-client", "accepted", bytes([len(hello)]) + hello + ok
+    yield "handshake-client", "refused", bytes([len(hello)]) + hello + MAGIC + b"\x01"
+    yield "handshake-client", "forged-proof", bytes([len(hello)]) + hello + forged
+    yield "handshake-client", "short-hello", bytes([39]) + hello[:39] + ok
+
+    # fuzz-envelope: max_depth byte, then a message body.
+    envelopes = {
+        "speak": msg,
+        "minimal": b'{"type":"capbus.ping","data":{"request":1}}',
+        "nested": b'{"type":"a.b:c","data":{"x":[1,2.5e3,-0,true,false,null,{"y":[[["\\u00e9\\ud83d\\ude00"]]]}]}}',
+        "escapes": b'{"type":"t","data":{"s":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001"},"context":{"sender":"x","k":{}}}',
+        "utf8": '{"type":"weather.today","data":{"city":"Zürich €😀"}}'.encode(),
+        "duplicate-context": b'{"type":"t","context":{"sender":"a","sender":"b"}}',
+        "trailing": b'{"type":"t"} {}',
+        "subscribe": b'{"type": "capbus.subscribe", "data": {"pattern": "weather.*", "request": 2}}\n',
+    }
+    for name, body in envelopes.items():
+        yield "envelope", name, bytes([31]) + body
+
+    # fuzz-config: configuration files.
+    yield "config", "empty-object", b"{}\n"
+    yield "config", "all-keys", (
+        b'{\n  "socket": "@capbus",\n  "state_dir": "/var/lib/capbus",\n  "manifest_dir": "/etc/capbus/manifests",\n'
+        b'  "policy_file": "/etc/capbus/policy.json",\n  "user": "capbus",\n  "kernel_guard": "auto",\n'
+        b'  "log_level": "info",\n  "max_frame": 65536,\n  "max_depth": 32,\n  "handshake_timeout_ms": 5000,\n'
+        b'  "max_connections": 4096,\n  "max_pending": 256,\n  "max_queue": 8388608,\n'
+        b'  "byte_rate": 67108864,\n  "socket_mode": 432\n}\n')
+    yield "config", "unknown-key", b'{"sockett": "/run/capbus/bus.sock"}'
+    yield "config", "duplicate", b'{"max_frame": 1024, "max_frame": 2048}'
+    yield "config", "ranges", b'{"max_depth": 129, "byte_rate": 1e300, "socket_mode": 384.5}'
+
+    # fuzz-keyfile: key files.
+    secret = ALICE_KEY.hex().encode()
+    yield "keyfile", "client", b"# capbus key: keep private (mode 0600)\nid alice\nsecret " + secret + b"\n"
+    yield "keyfile", "master", b"# capbus key: keep private (mode 0600)\nsecret " + secret + b"\n"
+    yield "keyfile", "reordered", b"secret " + secret.upper() + b"\n\n# comment\nid org.example.weather"
+    yield "keyfile", "duplicate-id", b"id a\nid b\nsecret " + secret + b"\n"
+    yield "keyfile", "short-secret", b"id alice\nsecret " + secret[:62] + b"\n"
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    for target, name, data in seeds():
+        d = os.path.join(out, target)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
