@@ -7,7 +7,8 @@
 
 Threads: handlers run in the thread that calls run()/run_forever(). emit(), send() and stop()
 may be called from any thread; everything that waits for the daemon (on, remove, sync,
-wait_for_response, request, run) belongs to one thread at a time, normally that one.
+wait_for_response, call, request, run) belongs to one thread at a time, normally that one, and
+a second thread trying it gets RuntimeError.
 """
 import contextlib
 import logging
@@ -86,7 +87,7 @@ class Bus:
             bus_fd, key_fd = keys.env_fd("CAPBUS_FD"), keys.env_fd("CAPBUS_KEY_FD")
             if bus_fd is None or key_fd is None:
                 raise KeyFileError("no key file (key=..., $CAPBUS_KEY) and no inherited bus connection "
-                                        "($CAPBUS_FD, $CAPBUS_KEY_FD): pass the key file of this skill")
+                                   "($CAPBUS_FD, $CAPBUS_KEY_FD): pass the key file of this skill")
             os.set_inheritable(key_fd, False)
             ident, secret = keys.read_key_fd(key_fd, where="inherited key (fd %d)" % key_fd)
             os.set_inheritable(bus_fd, False)
