@@ -2,6 +2,8 @@
 /* config.c - strict JSON configuration for capbusd. */
 #include "config.h"
 
+#include "envelope.h"
+
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -73,7 +75,7 @@ static int fail(char **error, const char *path, const char *fmt, ...)
 	return CONFIG_INVALID;
 }
 
-static int read_file(const char *path, char **out, char **error)
+static int read_file(const char *path, char **out, size_t *out_len, char **error)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
@@ -91,6 +93,7 @@ static int read_file(const char *path, char **out, char **error)
 		return fail(error, path, "short read");
 	}
 	*out = buf;
+	*out_len = (size_t)n;
 	return 0;
 }
 
@@ -171,7 +174,7 @@ static int apply_item(struct config *cfg, const cJSON *item, const char *path, c
 		return 0;
 	}
 	if (streq(key, "socket_mode")) {
-		if (!cJSON_IsNumber(item) || (item->valueint != 0600 && item->valueint != 0660))
+		if (!cJSON_IsNumber(item) || (item->valuedouble != 0600 && item->valuedouble != 0660))
 			return fail(error, path, "\"socket_mode\" must be 384 (0600) or 432 (0660)");
 		cfg->socket_mode = (uint32_t)item->valueint;
 		return 0;
@@ -182,18 +185,25 @@ static int apply_item(struct config *cfg, const cJSON *item, const char *path, c
 int config_load(const char *path, struct config *cfg, char **error)
 {
 	_cleanup_free_ char *text = NULL;
+	size_t text_len = 0;
 	int r = config_init(cfg);
 
 	if (r < 0 || !path)
 		return r;
-	r = read_file(path, &text, error);
+	r = read_file(path, &text, &text_len, error);
 	if (r != 0)
 		return r;
 	_cleanup_(cjson_deletep_cfg) cJSON *root = NULL;
-	root = cJSON_Parse(text);
-	if (!cJSON_IsObject(root))
-		return fail(error, path, "not a JSON object (syntax error near byte %td)",
-			    root ? 0 : cJSON_GetErrorPtr() - text);
+	size_t len = text_len;
+	const char *end = NULL;
+	/* Same strictness as for messages: UTF-8, no NUL or control bytes, no trailing bytes. */
+	if (envelope_prescan((const uint8_t *)text, len, 16) != 0)
+		return fail(error, path, "not valid JSON (bad UTF-8, control characters, NUL, or nesting)");
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	while (root && end < text + len && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r'))
+		end++;
+	if (!cJSON_IsObject(root) || end != text + len)
+		return fail(error, path, "not a JSON object, or bytes follow it");
 	for (const cJSON *a = root->child; a; a = a->next)
 		for (const cJSON *b = a->next; b; b = b->next)
 			if (streq(a->string, b->string))

@@ -282,14 +282,19 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 		return;
 	}
 	ret = permissions_compile(m, r->policy->levels, granted, n_granted, &perms);
-	for (size_t i = 0; ret == 0 && i < perms->n_denied; i++)
-		if (perms->denied[i].level == PERM_LEVEL_DANGEROUS) {
-			_cleanup_free_ char *msg = NULL;
-			if (asprintf(&msg, "\"%s\" (%s) is dangerous: install again with --grant '%s' to allow it",
-				     perms->denied[i].pattern, perm_dir_name(perms->denied[i].dir), perms->denied[i].pattern) >= 0)
-				refuse(r, c, env, "needs_grant", msg);
-			ret = 1;
-		}
+	/* Refuse with the first reason only: one clear error, not a flood of them. */
+	for (size_t i = 0; ret == 0 && i < perms->n_denied; i++) {
+		const struct permission_denial *d = &perms->denied[i];
+		_cleanup_free_ char *msg = NULL;
+		bool system = d->level == PERM_LEVEL_SYSTEM;
+		int n = system ? asprintf(&msg, "it asks to %s \"%s\", a system permission no skill can have; remove it from the manifest",
+					  perm_dir_name(d->dir), d->pattern)
+			       : asprintf(&msg, "\"%s\" (%s) is dangerous: install again with --grant '%s' to allow it",
+					  d->pattern, perm_dir_name(d->dir), d->pattern);
+		if (n >= 0)
+			refuse(r, c, env, system ? "denied" : "needs_grant", msg);
+		ret = 1;
+	}
 	_cleanup_free_ char *id = ret == 0 ? strdup(m->id) : NULL;
 	permissions_free(perms);
 	manifest_free(m);

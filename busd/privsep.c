@@ -64,7 +64,7 @@ ssize_t ps_recv_fd(int fd, uint8_t *buf, struct ps_header *hdr, int *passed_fd)
 	for (;;) {
 		union {
 			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
+			char buf[CMSG_SPACE(16 * sizeof(int))];
 		} control;
 		struct iovec iov = { buf, PS_MSG_MAX };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
@@ -74,10 +74,20 @@ ssize_t ps_recv_fd(int fd, uint8_t *buf, struct ps_header *hdr, int *passed_fd)
 			continue;
 		if (n <= 0)
 			return n < 0 ? negative_errno() : 0;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *passed_fd < 0)
-				memcpy(passed_fd, CMSG_DATA(cm), sizeof(int));
+		/* Keep the first descriptor; close every other one that came along. */
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t n_fds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < n_fds; i++) {
+				int got;
+				memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (*passed_fd < 0)
+					*passed_fd = got;
+				else
+					close(got);
+			}
+		}
 		if (mh.msg_flags & MSG_CTRUNC)
 			return -EBADMSG;
 		if ((size_t)n > PS_MSG_MAX || (size_t)n < sizeof(*hdr))

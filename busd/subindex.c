@@ -72,9 +72,14 @@ static struct slot *lookup(const struct subindex *idx, const char *key, size_t l
 	}
 }
 
+/* Rehashes into a table sized for the live entries: doubles when they fill it, otherwise just
+ * clears the tombstones that subscribe/unsubscribe churn leaves behind. */
 static int grow(struct subindex *idx)
 {
-	size_t cap = idx->cap * 2;
+	size_t live = 0;
+	for (size_t i = 0; i < idx->cap; i++)
+		live += idx->slots[i].key && idx->slots[i].key != TOMBSTONE;
+	size_t cap = (live + 1) * 2 > idx->cap ? idx->cap * 2 : idx->cap;
 	struct slot *slots = calloc(cap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -90,9 +95,6 @@ static int grow(struct subindex *idx)
 	free(idx->slots);
 	idx->slots = slots;
 	idx->cap = cap;
-	size_t live = 0;
-	for (size_t i = 0; i < cap; i++)
-		live += slots[i].key != NULL;
 	idx->used = live;
 	return 0;
 }

@@ -8,16 +8,25 @@
 
 bool envelope_type_is_valid(const char *type, size_t len)
 {
+	bool segment_start = true;
+
 	if (len == 0 || len > ENVELOPE_TYPE_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)type[i];
+		if (ch == '.' || ch == ':') {
+			if (segment_start)
+				return false; /* empty segment */
+			segment_start = true;
+			continue;
+		}
 		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			  ch == '.' || ch == '_' || ch == ':' || ch == '-';
+			  ch == '_' || ch == '-';
 		if (!ok)
 			return false;
+		segment_start = false;
 	}
-	return true;
+	return !segment_start;
 }
 
 /* Length of a valid UTF-8 sequence starting at p (at most n bytes), 0 if invalid. */
@@ -54,6 +63,49 @@ static size_t utf8_sequence(const uint8_t *p, size_t n)
 	return len;
 }
 
+static bool is_digit(uint8_t b)
+{
+	return b >= '0' && b <= '9';
+}
+
+/* Length of a JSON number at p (RFC 8259 grammar), 0 if it is not one. cJSON is more lenient
+ * (leading zeros, "1."), and whatever it accepts would reach receivers rewritten. */
+static size_t json_number(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i < n && p[i] >= '1' && p[i] <= '9')
+		while (i < n && is_digit(p[i]))
+			i++;
+	else
+		return 0;
+	if (i < n && p[i] == '.') {
+		size_t start = ++i;
+		while (i < n && is_digit(p[i]))
+			i++;
+		if (i == start)
+			return 0;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t start = i;
+		while (i < n && is_digit(p[i]))
+			i++;
+		if (i == start)
+			return 0;
+	}
+	/* A number ends at a delimiter, never at another number character. */
+	if (i < n && (is_digit(p[i]) || p[i] == '.' || p[i] == 'e' || p[i] == 'E' || p[i] == '-' || p[i] == '+'))
+		return 0;
+	return i;
+}
+
 int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 {
 	unsigned depth = 0;
@@ -72,12 +124,16 @@ int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 		if (b < 0x20 && (in_string || (b != ' ' && b != '\t' && b != '\n' && b != '\r')))
 			return ENVELOPE_MALFORMED;
 		if (in_string) {
-			if (escaped)
+			if (escaped) {
+				/* \u0000 would be cut short by the parser and reach receivers altered. */
+				if (b == 'u' && len - i >= 5 && memcmp(body + i + 1, "0000", 4) == 0)
+					return ENVELOPE_MALFORMED;
 				escaped = false;
-			else if (b == '\\')
+			} else if (b == '\\') {
 				escaped = true;
-			else if (b == '"')
+			} else if (b == '"') {
 				in_string = false;
+			}
 		} else if (b == '"') {
 			in_string = true;
 		} else if (b == '{' || b == '[') {
@@ -87,6 +143,12 @@ int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 			if (depth == 0)
 				return ENVELOPE_MALFORMED;
 			depth--;
+		} else if (b == '-' || is_digit(b)) {
+			size_t n = json_number(body + i, len - i);
+			if (n == 0)
+				return ENVELOPE_MALFORMED;
+			i += n;
+			continue;
 		}
 		i++;
 	}

@@ -98,7 +98,8 @@ static int keyfile_read_checked(int fd, bool check_owner, char *id, uint8_t key[
 
 int keyfile_read(const char *path, char *id, uint8_t key[CAPBUS_KEY_LEN])
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO or device planted as the key file must not hang us; fstat refuses it. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
 	return keyfile_read_checked(fd, true, id, key);
