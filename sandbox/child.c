@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kernel.h"
 #include "landlock.h"
@@ -30,6 +31,7 @@ struct child_ctx {
 	struct sandbox_plan *plan;
 	int sync_fd;
 	int err_fd;
+	int status_fd; /* init reports the program's wait status here */
 };
 
 static int step_wait_parent(struct child_ctx *c)
@@ -138,20 +140,21 @@ static int step_no_new_privs(struct child_ctx *c)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? negative_errno() : 0;
 }
 
-/* stdin from /dev/null, stdout/stderr as asked, keep_fds at 3.., the error pipe right after
- * them (close-on-exec), everything else closed. Everything is first moved above the target range
- * so no dup2 can clobber a source. */
+/* stdin from /dev/null, stdout/stderr as asked, keep_fds at 3.., then the error and status
+ * pipes (close-on-exec), everything else closed. Everything is first moved above the target
+ * range so no dup2 can clobber a source. */
 static int step_fds(struct child_ctx *c)
 {
 	struct sandbox_plan *p = c->plan;
-	int base = 4 + (int)p->n_keep_fds;
-	int tmp[PLAN_MAX_KEEP_FDS], devnull, out = -1, err = -1, errp;
+	int errslot = 3 + (int)p->n_keep_fds, statslot = errslot + 1, base = statslot + 1;
+	int tmp[PLAN_MAX_KEEP_FDS], devnull, out = -1, err = -1, errp, statp;
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return negative_errno();
 	if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, base)) < 0 ||
-	    (errp = fcntl(c->err_fd, F_DUPFD_CLOEXEC, base)) < 0)
+	    (errp = fcntl(c->err_fd, F_DUPFD_CLOEXEC, base)) < 0 ||
+	    (statp = fcntl(c->status_fd, F_DUPFD_CLOEXEC, base)) < 0)
 		return negative_errno();
 	for (size_t i = 0; i < p->n_keep_fds; i++)
 		if ((tmp[i] = fcntl(p->keep_fds[i], F_DUPFD_CLOEXEC, base)) < 0)
@@ -170,26 +173,25 @@ static int step_fds(struct child_ctx *c)
 	for (size_t i = 0; i < p->n_keep_fds; i++)
 		if (dup2(tmp[i], 3 + (int)i) < 0)
 			return negative_errno();
-	if (dup3(errp, base - 1, O_CLOEXEC) < 0)
+	if (dup3(errp, errslot, O_CLOEXEC) < 0 || dup3(statp, statslot, O_CLOEXEC) < 0)
 		return negative_errno();
-	c->err_fd = base - 1;
+	c->err_fd = errslot;
+	c->status_fd = statslot;
 	if (syscall(SYS_close_range, (unsigned)base, ~0U, 0) < 0)
 		return negative_errno();
 	return 0;
 }
 
-/* The caller may block or ignore signals (a daemon using signalfd, a CLI waiting for the
- * child); exec keeps both, so hand the program a clean slate. */
+/* The caller may ignore signals (SIGPIPE, say); exec keeps that, so reset every disposition.
+ * The mask is reset in step_exec, after init has forked. */
 static int step_signals(struct child_ctx *c)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)sigaction(sig, &sa, NULL); /* EINVAL for the ones libc reserves */
-	sigemptyset(&none);
-	return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? negative_errno() : 0;
+	return 0;
 }
 
 static int step_landlock(struct child_ctx *c)
@@ -202,12 +204,68 @@ static int step_seccomp(struct child_ctx *c)
 	return filter_install(&c->plan->filter);
 }
 
-/* Only execve is allowed between the filter and here. */
+/* Signals init passes on to the program; SIGKILL/SIGSTOP need no help. */
+static bool forwarded(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 ||
+	       sig == SIGUSR2 || sig == SIGWINCH || sig == SIGCONT;
+}
+
+/* pid 1 of the namespace, under the same seccomp filter and Landlock domain as the program.
+ * The kernel drops signals to a namespace's init that has no handler, so the supervisor's
+ * SIGTERM would vanish if the program were pid 1; here it is forwarded. Orphans are reaped.
+ * When the program ends, its raw wait status goes to the parent (a signal death cannot be
+ * mirrored: pid 1 cannot kill itself) and init exits. */
+static _noreturn_ void run_init(int status_fd, pid_t program)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	/* Nothing but the status pipe: the program's stdio and bus connection are its own. */
+	if (status_fd != 3 && (dup2(status_fd, 3) < 0 || (status_fd = 3) < 0))
+		_exit(127);
+	(void)syscall(SYS_close_range, 0U, 2U, 0);
+	(void)syscall(SYS_close_range, 4U, ~0U, 0);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si), st;
+		pid_t w;
+
+		if (sig == SIGCHLD) {
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+				if (w == program) {
+					(void)!write(status_fd, &st, sizeof(st));
+					_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+				}
+		} else if (sig > 0 && forwarded(sig)) {
+			(void)kill(program, sig);
+		}
+	}
+}
+
+/* Only fork, execve and what init needs are allowed from here. All signals are blocked across
+ * the fork so init misses none; the program gets an empty mask back. */
 static int step_exec(struct child_ctx *c)
 {
 	struct sandbox_plan *p = c->plan;
+	sigset_t all, none;
+	pid_t pid;
 	int r = -ENOENT;
 
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+		return negative_errno();
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid > 0) {
+		/* The program holds the error pipe until it execs: EOF there means it did. */
+		close(c->err_fd);
+		run_init(c->status_fd, pid);
+	}
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return negative_errno();
 	for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
 		execve(p->exec_paths[i], p->argv, p->envp);
 		if (errno != ENOENT || r == -ENOENT)
@@ -242,9 +300,9 @@ const char *child_step_name(uint32_t i)
 	return i < ARRAY_SIZE(steps) ? steps[i].name : NULL;
 }
 
-void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd)
+void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd)
 {
-	struct child_ctx c = { .plan = plan, .sync_fd = sync_fd, .err_fd = err_fd };
+	struct child_ctx c = { .plan = plan, .sync_fd = sync_fd, .err_fd = err_fd, .status_fd = status_fd };
 
 	for (uint32_t i = 0; i < ARRAY_SIZE(steps); i++) {
 		int r = steps[i].run(&c);

@@ -13,9 +13,10 @@ struct child_failure {
 	int32_t err; /* positive errno */
 };
 
-/* Run every step and exec; on any failure report it on err_fd and _exit(127). sync_fd yields
- * one byte once the parent has written the id maps and joined the cgroups. */
-_noreturn_ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd);
+/* Run every step, fork the program and stay behind as its init; on any failure report it on
+ * err_fd and _exit(127). sync_fd yields one byte once the parent has written the id maps and
+ * joined the cgroups. status_fd receives the program's raw wait status (an int) when it ends. */
+_noreturn_ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd);
 
 /* Name of step index i, NULL if out of range. */
 const char *child_step_name(uint32_t i);

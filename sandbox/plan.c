@@ -101,6 +101,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->status_fd = -1;
 	p->uid = spec->uid;
 	p->gid = spec->gid;
 	p->network = spec->network;
@@ -136,6 +137,8 @@ void sandbox_plan_free(struct sandbox_plan *p)
 {
 	if (!p)
 		return;
+	if (p->status_fd >= 0)
+		close(p->status_fd);
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);

@@ -34,5 +34,6 @@ struct sandbox_plan {
 	struct cg_set *cg;
 
 	uint64_t oom_base;       /* OOM kills counted before the last spawn */
+	int status_fd;           /* read end: the program's wait status from init, -1 if none */
 	const char *failed_step; /* child step that failed in the last spawn */
 };

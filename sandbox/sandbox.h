@@ -44,7 +44,7 @@ struct sandbox_spec {
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
 	uint64_t memory_max;           /* bytes; 0 = no limit */
-	uint64_t pids_max;             /* tasks; 0 = no limit */
+	uint64_t pids_max;             /* tasks, the sandbox's init included; 0 = no limit */
 	unsigned cpu_percent;          /* percent of one CPU; 0 = no limit */
 	uint64_t nofile;               /* RLIMIT_NOFILE; 0 = 1024 (never above the caller's hard limit) */
 	uint64_t nproc;                /* RLIMIT_NPROC (counts the outer uid); 0 = pids_max, or unchanged */
@@ -70,8 +70,11 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 
 /* Start the program. Returns once it has exec'd (0, *ret_pid and *ret_pidfd set, the caller owns
  * the pidfd and must reap the child: sandbox_wait() or waitid(P_PIDFD)), or with a negative errno
- * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). A plan may
- * be spawned again once its previous child is gone. */
+ * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). The pid
+ * and pidfd are the sandbox's init (pid 1 inside, as confined as the program): it forwards
+ * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program,
+ * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. A plan may be
+ * spawned again once its previous child is gone. */
 int sandbox_spawn(struct sandbox_plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* The child step that failed in the last sandbox_spawn(), or NULL. Static string. */
@@ -100,7 +103,8 @@ struct sandbox_exit {
 	int status;
 };
 
-/* Classify a reaped child's siginfo (from waitid on the pidfd). Reads the cgroup's OOM counter. */
+/* Classify a reaped child's siginfo (from waitid on the pidfd): uses init's report of how the
+ * program ended when there is one, and the cgroup's OOM counter. Call once per spawn. */
 int sandbox_classify(struct sandbox_plan *plan, const siginfo_t *si, struct sandbox_exit *ret);
 
 /* Block until the child behind pidfd exits, reap it and classify it. Does not close pidfd. */

@@ -82,8 +82,8 @@ static void reap(int pidfd)
 
 int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 {
-	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1, pidfd = -1;
-	int sync[2], errp[2];
+	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1, stat_r = -1, stat_w = -1, pidfd = -1;
+	int sync[2], errp[2], statp[2];
 	struct child_failure f;
 	struct sb_clone_args args = {
 		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
@@ -105,6 +105,14 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 		return negative_errno();
 	err_r = errp[0];
 	err_w = errp[1];
+	if (pipe2(statp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return negative_errno();
+	stat_r = statp[0];
+	stat_w = statp[1];
+	if (p->status_fd >= 0) {
+		close(p->status_fd);
+		p->status_fd = -1;
+	}
 	p->oom_base = 0;
 	(void)cg_set_oom_kills(p->cg, &p->oom_base);
 
@@ -114,11 +122,13 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	if (pid == 0) {
 		close(sync_w);
 		close(err_r);
-		child_run(p, sync_r, err_w);
+		close(stat_r);
+		child_run(p, sync_r, err_w, stat_w);
 	}
 	/* The child's ends: only the child may hold them, or EOF would never come. */
 	close(TAKE_FD(sync_r));
 	close(TAKE_FD(err_w));
+	close(TAKE_FD(stat_w));
 
 	if ((r = setup_child(p, pid)) < 0) {
 		/* The child sees EOF on the sync pipe and exits; make sure. */
@@ -139,6 +149,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	if (n == 0) { /* close-on-exec closed the pipe: execve succeeded */
 		*ret_pid = pid;
 		*ret_pidfd = TAKE_FD(pidfd);
+		p->status_fd = TAKE_FD(stat_r);
 		return 0;
 	}
 	(void)sb_pidfd_send_signal(pidfd, SIGKILL);
@@ -149,29 +160,36 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	return -f.err;
 }
 
+/* What ended the program: init's report if there is one (the program is its child), else the
+ * siginfo of init itself (killed from outside, or by an OOM kill of the whole group). */
 int sandbox_classify(struct sandbox_plan *p, const siginfo_t *si, struct sandbox_exit *ret)
 {
 	uint64_t ooms = 0;
+	int st, sig;
 
-	switch (si->si_code) {
-	case CLD_EXITED:
+	if (p->status_fd >= 0 && read(p->status_fd, &st, sizeof(st)) == (ssize_t)sizeof(st)) {
+		if (WIFEXITED(st)) {
+			*ret = (struct sandbox_exit){ SANDBOX_EXIT_CODE, WEXITSTATUS(st) };
+			return 0;
+		}
+		if (!WIFSIGNALED(st))
+			return -EINVAL;
+		sig = WTERMSIG(st);
+	} else if (si->si_code == CLD_EXITED) {
 		*ret = (struct sandbox_exit){ SANDBOX_EXIT_CODE, si->si_status };
 		return 0;
-	case CLD_KILLED:
-	case CLD_DUMPED:
-		if (si->si_status == SIGSYS) {
-			*ret = (struct sandbox_exit){ SANDBOX_EXIT_SECCOMP, SIGSYS };
-			return 0;
-		}
-		if (si->si_status == SIGKILL && cg_set_oom_kills(p->cg, &ooms) == 0 && ooms > p->oom_base) {
-			*ret = (struct sandbox_exit){ SANDBOX_EXIT_OOM, SIGKILL };
-			return 0;
-		}
-		*ret = (struct sandbox_exit){ SANDBOX_EXIT_SIGNAL, si->si_status };
-		return 0;
-	default:
+	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) {
+		sig = si->si_status;
+	} else {
 		return -EINVAL;
 	}
+	if (sig == SIGSYS)
+		*ret = (struct sandbox_exit){ SANDBOX_EXIT_SECCOMP, SIGSYS };
+	else if (sig == SIGKILL && cg_set_oom_kills(p->cg, &ooms) == 0 && ooms > p->oom_base)
+		*ret = (struct sandbox_exit){ SANDBOX_EXIT_OOM, SIGKILL };
+	else
+		*ret = (struct sandbox_exit){ SANDBOX_EXIT_SIGNAL, sig };
+	return 0;
 }
 
 int sandbox_wait(struct sandbox_plan *p, int pidfd, struct sandbox_exit *ret)

@@ -243,6 +243,25 @@ static void test_exits(void)
 		sandbox_plan_free(p);
 	}
 	{
+		/* SIGTERM to the sandbox (its init) reaches a program that never installed a handler:
+		 * a namespace's init would silently drop it. */
+		const char *argv[] = { "/bin/sleep", "30", NULL };
+		struct sandbox_plan *p = NULL;
+		struct sandbox_exit ex = { 0 };
+		int pidfd = -1;
+		pid_t pid;
+		s = (struct sandbox_spec){ .argv = argv };
+		harness_spec(&h, &s, cg, sizeof(cg));
+		if (sandbox_plan_new(&s, &p) == 0 && sandbox_spawn(p, &pid, &pidfd) == 0) {
+			syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+			sandbox_wait(p, pidfd, &ex);
+			close(pidfd);
+		}
+		harness_check(&h, ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGTERM,
+			      "SIGTERM is forwarded to the program and reported as signal 15");
+		sandbox_plan_free(p);
+	}
+	{
 		struct sandbox_exit e = { SANDBOX_EXIT_SECCOMP, SIGSYS };
 		harness_check(&h, sandbox_exit_code(&e) == 128 + SIGSYS && strcmp(sandbox_exit_reason_name(e.reason), "seccomp") == 0,
 			      "seccomp exit maps to 128+SIGSYS");
