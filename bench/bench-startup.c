@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -100,7 +101,8 @@ int main(int argc, char **argv)
 			       "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
 			       "/bin/true", NULL };
 	char *cli_argv[] = { argc > 1 ? argv[1] : NULL, "--uid", "265000", "--cgroup", NULL, "--", "/bin/true", NULL };
-	int runs = argc > 2 ? atoi(argv[2]) : 200;
+	uint64_t runs_arg = 200;
+	int runs;
 	char cgname[64], cgcli[64];
 	struct sandbox_spec spec = { .argv = true_argv, .uid = 265001, .gid = 265001,
 				     .stdout_fd = SANDBOX_FD_NULL, .stderr_fd = SANDBOX_FD_NULL,
@@ -110,6 +112,9 @@ int main(int argc, char **argv)
 	int n[ROW_MAX] = { 0 }, failed[ROW_MAX] = { 0 };
 	bool have_bwrap = access(bwrap_argv[0], X_OK) == 0;
 
+	if (argc > 2 && parse_u64(argv[2], 100000, &runs_arg) < 0)
+		runs_arg = 0;
+	runs = (int)runs_arg;
 	if (argc < 2 || runs < 1) {
 		fprintf(stderr, "usage: bench-startup CAPBUS-SANDBOX-BINARY [RUNS]\n");
 		return 1;

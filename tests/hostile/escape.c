@@ -29,6 +29,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Strict non-negative int; the attacks take pids, fds and ports from the test. */
+static int num(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 0x7fffffff) {
+		fprintf(stderr, "escape: bad number '%s'\n", s);
+		exit(2);
+	}
+	return (int)v;
+}
+
 static const char *ename(int e)
 {
 	switch (e) {
@@ -109,7 +124,7 @@ int main(int argc, char **argv)
 	if (!strcmp(a, "netlink-socket"))
 		return report(a, socket(AF_NETLINK, SOCK_RAW, 0), NULL);
 	if (!strcmp(a, "connect-out")) { /* with --net: TCP connect to argv[2] port on 127.0.0.1 */
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(arg)),
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)num(arg)),
 					   .sin_addr.s_addr = htonl(0x7f000001) };
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
@@ -130,7 +145,7 @@ int main(int argc, char **argv)
 		struct stat st;
 		snprintf(path, sizeof(path), "/proc/%s", arg);
 		snprintf(extra, sizeof(extra), "\"proc_visible\":%s", stat(path, &st) == 0 ? "true" : "false");
-		return report(a, kill(atoi(arg), SIGKILL), extra);
+		return report(a, kill(num(arg), SIGKILL), extra);
 	}
 	if (!strcmp(a, "list-pids")) {
 		DIR *d = opendir("/proc");
@@ -228,13 +243,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(a, "tiocsti")) { /* argv[2]: fd of a terminal */
 		char c = 'x', extra[48];
-		int fd = atoi(arg);
+		int fd = num(arg);
 		snprintf(extra, sizeof(extra), "\"isatty\":%s", isatty(fd) ? "true" : "false");
 		return report(a, ioctl(fd, TIOCSTI, &c), extra);
 	}
 	if (!strcmp(a, "tiocsti-highbits")) { /* same request with garbage in the upper 32 bits */
 		char c = 'x';
-		return report(a, (int)syscall(SYS_ioctl, atoi(arg), 0xdead00000000UL | TIOCSTI, &c), NULL);
+		return report(a, (int)syscall(SYS_ioctl, num(arg), 0xdead00000000UL | TIOCSTI, &c), NULL);
 	}
 	if (!strcmp(a, "tiocsti-devtty"))
 		return try_open(a, "/dev/tty", O_RDWR);
@@ -302,7 +317,7 @@ int main(int argc, char **argv)
 		ssize_t n = readlink("/proc/self/fd/0", stdin_target, sizeof(stdin_target) - 1);
 		stdin_target[n > 0 ? n : 0] = '\0';
 		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
+			if (de->d_name[0] == '.' || num(de->d_name) == dirfd(d))
 				continue;
 			if (strlen(list) + strlen(de->d_name) + 2 < sizeof(list))
 				strcat(strcat(list, list[0] ? " " : ""), de->d_name);
