@@ -80,6 +80,13 @@ def run_test(fn):
     except TestFailure as e:
         print("FAIL: %s" % e)
         sys.exit(1)
+    except (socket.timeout, Closed) as e:
+        import traceback
+        where = [f for f in traceback.extract_tb(e.__traceback__) if "capbus_harness" not in f.filename]
+        at = "%s:%d: %s" % (os.path.basename(where[-1].filename), where[-1].lineno, where[-1].line) if where else "?"
+        print("FAIL: %s (%s) at %s" % ("no answer in time" if isinstance(e, socket.timeout) else "connection closed",
+                                       e, at))
+        sys.exit(1)
     except Exception:
         import traceback
         traceback.print_exc()
