@@ -46,6 +46,7 @@ static int add(struct mount_plan *mp, enum mnt_kind kind, const char *source, co
 	*e = (struct mnt_entry){ .kind = kind, .dir = dir, .attrs = attrs, .landlock = landlock, .src_fd = -1 };
 	e->target = strdup(target);
 	e->source = source ? strdup(source) : NULL;
+	e->len = source ? strlen(source) : 0;
 	if (!e->target || (source && !e->source)) {
 		free(e->target);
 		free(e->source);
@@ -66,8 +67,39 @@ static int add_host(struct mount_plan *mp, const char *path, uint64_t attrs, uin
 	return add(mp, MNT_BIND, real, path, S_ISDIR(st.st_mode), attrs, landlock);
 }
 
-/* /bin, /lib64 ...: a symlink stays a symlink (merged /usr), a directory is bound read-only. */
-static int add_top_dir(struct mount_plan *mp, const char *path)
+/* A small host file copied into the root tmpfs at plan time: cheaper than a bind mount, and
+ * the sandbox keeps the version it started with. Absent files are skipped. */
+static int add_copy(struct mount_plan *mp, const char *path, size_t max)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t used = 0;
+	ssize_t n;
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (used < (size_t)st.st_size && (n = read(fd, buf + used, (size_t)st.st_size - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	if ((r = add(mp, MNT_FILE, "", path, false, 0, 0)) < 0)
+		return r;
+	free(mp->v[mp->n - 1].source);
+	mp->v[mp->n - 1].source = TAKE_PTR(buf);
+	mp->v[mp->n - 1].len = used;
+	return 0;
+}
+
+/* /bin, /lib64, /etc/localtime ...: a symlink stays a symlink (merged /usr), a directory is bound read-only. */
+static int add_as_on_host(struct mount_plan *mp, const char *path)
 {
 	char link[PATH_MAX];
 	struct stat st;
@@ -172,13 +204,13 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 	    (r = add_host(mp, "/usr", RO_ATTRS, LL_RX, true)) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(top); i++)
-		if ((r = add_top_dir(mp, top[i])) < 0)
+		if ((r = add_as_on_host(mp, top[i])) < 0)
 			goto fail;
 	if ((r = add(mp, MNT_DIR, NULL, "/etc", true, 0, LL_RO)) < 0 ||
 	    (r = add(mp, MNT_FILE, PASSWD, "/etc/passwd", false, 0, 0)) < 0 ||
 	    (r = add(mp, MNT_FILE, GROUP, "/etc/group", false, 0, 0)) < 0 ||
-	    (r = add_host(mp, "/etc/ld.so.cache", RO_ATTRS, 0, false)) < 0 ||
-	    (r = add_host(mp, "/etc/localtime", RO_ATTRS, 0, false)) < 0)
+	    (r = add_copy(mp, "/etc/ld.so.cache", 4 << 20)) < 0 ||
+	    (r = add_as_on_host(mp, "/etc/localtime")) < 0)
 		goto fail;
 	for (size_t i = 0; spec->network && i < ARRAY_SIZE(net_etc); i++)
 		if ((r = add_host(mp, net_etc[i], RO_ATTRS, 0, false)) < 0)
@@ -269,7 +301,7 @@ static int apply_one(struct mnt_entry *e, char *dst)
 			return r;
 		return symlink(e->source, dst) < 0 ? negative_errno() : 0;
 	case MNT_FILE: {
-		size_t n = strlen(e->source);
+		size_t n = e->len;
 		if ((r = mkdir_parent(dst)) < 0)
 			return r;
 		fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -18,7 +18,7 @@ enum mnt_kind {
 	MNT_PROC,    /* a fresh procfs for the new pid namespace */
 	MNT_BIND,    /* source: resolved host path */
 	MNT_SYMLINK, /* source: link target */
-	MNT_FILE,    /* source: file contents */
+	MNT_FILE,    /* source: file contents, len bytes */
 	MNT_SEAL,    /* set attrs recursively on the mount at target once it is populated */
 };
 
@@ -29,6 +29,7 @@ struct mnt_entry {
 	bool dir;          /* MNT_BIND: the source is a directory */
 	uint64_t attrs;    /* SB_MOUNT_ATTR_* set recursively (binds) */
 	uint64_t landlock; /* SB_LL_FS_* granted beneath target; 0 = no rule */
+	size_t len;        /* MNT_FILE: bytes in source */
 	int src_fd;        /* child-side: O_PATH of source while it is being bound */
 };
 
