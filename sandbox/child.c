@@ -5,7 +5,9 @@
  * its v2 cgroup (CLONE_INTO_CGROUP). Each step either succeeds or the child reports the step
  * and errno on the error pipe and _exit(127)s: the program is never exec'd with a half-applied
  * sandbox. Order matters: mounts need capabilities, so privileges go after them; Landlock and
- * seccomp need no_new_privs; seccomp comes last because the filter forbids the earlier steps. */
+ * seccomp need no_new_privs; seccomp comes last because the filter forbids the earlier steps.
+ * The last step forks: the program execs, this process stays behind as its confined init.
+ * Trust: runs only planned data from the parent; allocates nothing. */
 #include "child.h"
 
 #include <fcntl.h>

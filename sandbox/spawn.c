@@ -4,7 +4,8 @@
  * Parent side of the launch. clone3 creates the child with every namespace, a pidfd and
  * CLONE_INTO_CGROUP, so it never runs a single instruction outside its v2 cgroup. While the child
  * waits on the sync pipe the parent writes its id maps and rlimits and moves it into the v1
- * cgroups (hybrid layout); then the error pipe tells whether it reached execve. */
+ * cgroups (hybrid layout); then the error pipe tells whether the program reached execve, and
+ * the status pipe later carries how the program ended, from the sandbox's init. */
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
