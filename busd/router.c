@@ -535,6 +535,11 @@ static void policy_swap(struct router *r, struct policy *p)
 	struct policy *old = r->policy;
 
 	r->policy = p;
+	if (!old) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->w_listen };
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->listen_fd, &ev) < 0)
+			log_event(LOG_LEVEL_ERROR, "listen_failed", "error=%s", LOG_Q(strerror(errno)));
+	}
 	for (struct conn *c = r->conns; c; c = c->next) {
 		if (c->state != CONN_READY || c->doomed)
 			continue;
@@ -706,8 +711,10 @@ static int router_setup(struct router *r, const struct config *cfg, int listen_f
 		return -ENOMEM;
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
 	timerfd_settime(r->timer_fd, 0, &its, NULL);
+	/* The listening socket is watched only once a policy is in force (policy_swap): until then
+	 * clients wait in the backlog instead of failing to authenticate. */
 	struct { int fd; struct watch *w; } watches[] = {
-		{ listen_fd, &r->w_listen }, { ps_fd, &r->w_parent }, { r->timer_fd, &r->w_timer },
+		{ ps_fd, &r->w_parent }, { r->timer_fd, &r->w_timer },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(watches); i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = watches[i].w };

@@ -83,12 +83,14 @@ int capbus_sync(capbus *bus, int timeout_ms);
 /* Next delivered message. CAPBUS_E_TIMEOUT when none arrived in time (0 polls). */
 int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
 
-/* Request/response: subscribes to reply_type, sends, and waits for the reply. */
+/* Request/response: subscribes to reply_type (for the duration of the call, unless already
+ * subscribed), sends with a fresh context.call_id, and waits for the reply (one that carries a
+ * call_id must carry ours). Other messages that arrive meanwhile stay queued for capbus_recv. */
 int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
 		int timeout_ms, capbus_msg **reply);
 
 /* Sends a control request (admin commands: "capbus.keygen", "capbus.skills" ...) and waits for
- * its answer, which is returned as a message. */
+ * its answer, which is returned as a message. Refusals of earlier messages stay queued. */
 int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply);
 
 /* A file descriptor to poll for POLLIN in the caller's own event loop; then call capbus_recv(.., 0). */
@@ -106,6 +108,8 @@ const char *capbus_msg_sender(const capbus_msg *m);
 /* The data object as compact JSON; the whole message as compact JSON. */
 const char *capbus_msg_data_json(capbus_msg *m);
 const char *capbus_msg_json(capbus_msg *m);
+/* The context object as compact JSON: copy it into a reply so the caller can match it. */
+const char *capbus_msg_context_json(capbus_msg *m);
 /* A string field of data, or NULL. */
 const char *capbus_msg_get_string(const capbus_msg *m, const char *key);
 void capbus_msg_free(capbus_msg *m);

@@ -25,6 +25,7 @@ struct capbus_msg {
 	struct envelope env;
 	char *json;      /* lazily built */
 	char *data_json; /* lazily built */
+	char *context_json; /* lazily built */
 	struct capbus_msg *next;
 };
 
@@ -35,6 +36,8 @@ struct capbus {
 	size_t in_len, in_cap;
 	capbus_msg *queue_head, *queue_tail; /* delivered messages read while waiting for a reply */
 	uint64_t next_ping;
+	char **subs;       /* patterns this connection subscribed to */
+	size_t n_subs;
 	char err_code[32];
 	char err_message[256];
 };
@@ -346,6 +349,9 @@ void capbus_close(capbus *bus)
 	if (bus->fd >= 0)
 		close(bus->fd);
 	queue_free(bus);
+	for (size_t i = 0; i < bus->n_subs; i++)
+		free(bus->subs[i]);
+	free(bus->subs);
 	free(bus->in);
 	hs_session_clear(&bus->session);
 	free(bus);
@@ -436,10 +442,17 @@ static void enqueue(capbus *bus, capbus_msg *m)
 	bus->queue_tail = m;
 }
 
-/* Waits for a control answer whose data.request equals request_id. Ordinary messages are queued;
- * a bus.error for this request (or, with first_error, any bus.error) decides the result. */
+static bool is_ours(const capbus_msg *m, uint64_t request_id)
+{
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(m->env.data, "request");
+	return cJSON_IsNumber(req) && (uint64_t)req->valuedouble == request_id;
+}
+
+/* Waits for the answer to request_id. Ordinary messages are queued for capbus_recv; so are
+ * refusals of earlier messages, unless collect_earlier is set (capbus_sync), which then reports
+ * the first of them. */
 static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, int64_t deadline,
-		      capbus_msg **reply)
+		      capbus_msg **reply, bool collect_earlier)
 {
 	int first_error = 0;
 
@@ -448,10 +461,8 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 		int r = recv_msg(bus, deadline, &m);
 		if (r != 0)
 			return r;
-		const char *type = capbus_msg_type(m);
-		cJSON *req = cJSON_GetObjectItemCaseSensitive(m->env.data, "request");
-		bool ours = cJSON_IsNumber(req) && (uint64_t)req->valuedouble == request_id;
-		if (streq(type, "bus.error")) {
+		bool ours = is_ours(m, request_id);
+		if (streq(capbus_msg_type(m), "bus.error") && (ours || collect_earlier)) {
 			remember_error(bus, m);
 			if (!first_error)
 				first_error = error_to_code(bus);
@@ -460,7 +471,7 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 				return first_error;
 			continue;
 		}
-		if (ours && streq(type, reply_type)) {
+		if (ours && streq(capbus_msg_type(m), reply_type)) {
 			if (reply)
 				*reply = m;
 			else
@@ -471,7 +482,8 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 	}
 }
 
-int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply)
+static int request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply,
+		   bool collect_earlier)
 {
 	_cleanup_(envelope_clear) struct envelope env = { 0 };
 	const char *why = NULL;
@@ -488,7 +500,40 @@ int capbus_request(capbus *bus, const char *type, const char *data_json, int tim
 	_cleanup_free_ char *reply_type = NULL;
 	if (asprintf(&reply_type, "%s.reply", type) < 0)
 		return -ENOMEM;
-	return wait_reply(bus, reply_type, id, deadline_after(timeout_ms), reply);
+	return wait_reply(bus, reply_type, id, deadline_after(timeout_ms), reply, collect_earlier);
+}
+
+int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply)
+{
+	return request(bus, type, data_json, timeout_ms, reply, false);
+}
+
+static bool has_sub(const capbus *bus, const char *pattern)
+{
+	for (size_t i = 0; i < bus->n_subs; i++)
+		if (streq(bus->subs[i], pattern))
+			return true;
+	return false;
+}
+
+static void track_sub(capbus *bus, const char *pattern, bool add)
+{
+	for (size_t i = 0; i < bus->n_subs; i++)
+		if (streq(bus->subs[i], pattern)) {
+			if (!add) {
+				free(bus->subs[i]);
+				bus->subs[i] = bus->subs[--bus->n_subs];
+			}
+			return;
+		}
+	if (!add)
+		return;
+	char **v = realloc(bus->subs, (bus->n_subs + 1) * sizeof(char *));
+	if (!v)
+		return;
+	bus->subs = v;
+	if ((v[bus->n_subs] = strdup(pattern)))
+		bus->n_subs++;
 }
 
 static int subscription(capbus *bus, const char *op, const char *pattern, int timeout_ms)
@@ -498,7 +543,10 @@ static int subscription(capbus *bus, const char *op, const char *pattern, int ti
 
 	if (!data || !cJSON_AddStringToObject(data, "pattern", pattern) || !(json = cJSON_PrintUnformatted(data)))
 		return -ENOMEM;
-	return capbus_request(bus, op, json, timeout_ms, NULL);
+	int r = capbus_request(bus, op, json, timeout_ms, NULL);
+	if (r == 0)
+		track_sub(bus, pattern, streq(op, "capbus.subscribe"));
+	return r;
 }
 
 int capbus_subscribe(capbus *bus, const char *pattern, int timeout_ms)
@@ -513,7 +561,7 @@ int capbus_unsubscribe(capbus *bus, const char *pattern, int timeout_ms)
 
 int capbus_sync(capbus *bus, int timeout_ms)
 {
-	return capbus_request(bus, "capbus.ping", NULL, timeout_ms, NULL);
+	return request(bus, "capbus.ping", NULL, timeout_ms, NULL, true);
 }
 
 int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms)
@@ -521,17 +569,17 @@ int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms)
 	int64_t deadline = deadline_after(timeout_ms);
 
 	for (;;) {
+		capbus_msg *m = NULL;
+		int r = 0;
 		if (bus->queue_head) {
-			capbus_msg *m = bus->queue_head;
+			m = bus->queue_head;
 			bus->queue_head = m->next;
 			if (!bus->queue_head)
 				bus->queue_tail = NULL;
 			m->next = NULL;
-			*out = m;
-			return 0;
+		} else {
+			r = recv_msg(bus, deadline, &m);
 		}
-		capbus_msg *m = NULL;
-		int r = recv_msg(bus, deadline, &m);
 		if (r != 0)
 			return r;
 		if (streq(capbus_msg_type(m), "bus.error")) {
@@ -550,36 +598,48 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 		int timeout_ms, capbus_msg **reply)
 {
 	int64_t deadline = deadline_after(timeout_ms);
+	bool was_subscribed = has_sub(bus, reply_type);
 	char ctx[64];
 	uint8_t rnd[8];
+	int r = 0;
 
-	int r = capbus_subscribe(bus, reply_type, remaining(deadline));
+	if (!was_subscribed)
+		r = capbus_subscribe(bus, reply_type, remaining(deadline));
 	if (r != 0)
 		return r;
 	randombytes_buf(rnd, sizeof(rnd));
 	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%02x%02x%02x%02x%02x%02x%02x%02x\"}", rnd[0], rnd[1],
 		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	r = capbus_send_ctx(bus, type, data_json, ctx);
-	if (r != 0)
-		return r;
-	r = capbus_sync(bus, remaining(deadline));
-	if (r != 0)
-		return r;
-	for (;;) {
+	/* Everything else that arrives meanwhile is kept for capbus_recv. */
+	while (r == 0) {
 		capbus_msg *m = NULL;
-		r = capbus_recv(bus, &m, remaining(deadline));
+		r = recv_msg(bus, deadline, &m);
 		if (r != 0)
-			return r;
-		if (streq(capbus_msg_type(m), reply_type)) {
+			break;
+		const char *mtype = capbus_msg_type(m);
+		if (streq(mtype, "bus.error")) {
+			const char *about = capbus_msg_get_string(m, "type");
+			if (about && streq(about, type)) {
+				remember_error(bus, m);
+				r = error_to_code(bus);
+				capbus_msg_free(m);
+				break;
+			}
+		} else if (streq(mtype, reply_type)) {
 			/* A reply that carries a call_id must carry ours. */
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->env.context, "call_id");
-			if (!id || (cJSON_IsString(id) && strncmp(id->valuestring, ctx + 12, 16) == 0)) {
+			if (!id || (cJSON_IsString(id) && strncmp(id->valuestring, ctx + 12, 16) == 0 &&
+				    strlen(id->valuestring) == 16)) {
 				*reply = m;
-				return 0;
+				break;
 			}
 		}
-		capbus_msg_free(m);
+		enqueue(bus, m);
 	}
+	if (!was_subscribed)
+		capbus_unsubscribe(bus, reply_type, remaining(deadline) > 1000 ? remaining(deadline) : 1000);
+	return r;
 }
 
 const char *capbus_msg_type(const capbus_msg *m)
@@ -607,6 +667,13 @@ const char *capbus_msg_data_json(capbus_msg *m)
 	return m->data_json;
 }
 
+const char *capbus_msg_context_json(capbus_msg *m)
+{
+	if (!m->context_json)
+		m->context_json = cJSON_PrintUnformatted(m->env.context);
+	return m->context_json;
+}
+
 const char *capbus_msg_get_string(const capbus_msg *m, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->env.data, key);
@@ -620,5 +687,6 @@ void capbus_msg_free(capbus_msg *m)
 	envelope_clear(&m->env);
 	free(m->json);
 	free(m->data_json);
+	free(m->context_json);
 	free(m);
 }
