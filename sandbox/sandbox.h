@@ -40,7 +40,7 @@ struct sandbox_spec {
 	const char *skill_dir;         /* NULL or bound read-only (exec allowed) at its own path; cwd */
 	const char *const *read_paths; /* NULL-terminated or NULL; read-only, noexec, at their own path */
 	const char *state_dir;         /* NULL or bound read-write, noexec at SANDBOX_STATE_PATH */
-	bool network;                  /* false: a new network namespace with only loopback */
+	bool network;                  /* false: a new network namespace holding only loopback, down */
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
 	uint64_t memory_max;           /* bytes; 0 = no limit */
@@ -73,7 +73,9 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
  * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). The pid
  * and pidfd are the sandbox's init (pid 1 inside, as confined as the program): it forwards
  * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program,
- * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. A plan may be
+ * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
+ * dies with the calling thread (PR_SET_PDEATHSIG), so spawn from a thread that lives as long as
+ * the supervisor, and keep SIGCHLD not ignored so the child can be reaped. A plan may be
  * spawned again once its previous child is gone. */
 int sandbox_spawn(struct sandbox_plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
