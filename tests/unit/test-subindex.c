@@ -73,6 +73,16 @@ static void test_matching(void)
 	/* A type containing '*' literally does not hit prefix patterns by accident. */
 	CHECK(match(idx, "weather*", &s) == 1);
 
+	/* The longest valid type still reaches "*" and its prefix patterns. */
+	char longest[256];
+	memset(longest, 'x', 255);
+	longest[255] = '\0';
+	longest[1] = '.';
+	longest[253] = ':';
+	CHECK(subindex_add(idx, "x.*", &C) == 0);
+	CHECK(match(idx, longest, &s) == 2 && has(&s, &C) && has(&s, &D));
+	subindex_remove(idx, "x.*", &C);
+
 	/* The length argument is honoured: the type need not be terminated. */
 	memset(&s, 0, sizeof(s));
 	subindex_match(idx, "speakXXXX", 5, collect, &s);
