@@ -80,7 +80,7 @@ def run_test(fn):
     except TestFailure as e:
         print("FAIL: %s" % e)
         sys.exit(1)
-    except (socket.timeout, Closed) as e:
+    except (socket.timeout, Closed, ConnectionResetError, BrokenPipeError) as e:
         import traceback
         where = [f for f in traceback.extract_tb(e.__traceback__) if "capbus_harness" not in f.filename]
         at = "%s:%d: %s" % (os.path.basename(where[-1].filename), where[-1].lineno, where[-1].line) if where else "?"
@@ -210,7 +210,12 @@ class Daemon:
         if self._log_file:
             self._log_file.close()
             self._log_file = None
-        self._scan_sanitizers(self.log(), "daemon log")
+        log = self.log()
+        self._scan_sanitizers(log, "daemon log")
+        if "event=router_died" in log:
+            # The parent restarts a dead router, which would hide a crash from every other check.
+            line = next(l for l in log.splitlines() if "event=router_died" in l)
+            self.sanitizer_findings.append("the router died: %s" % line.strip())
         return rc
 
     def alive(self):
@@ -236,10 +241,10 @@ class Daemon:
             findings = list(self.sanitizer_findings)
         finally:
             if findings:
-                sys.stdout.write("---- daemon log ----\n%s\n" % self.log()[-20000:])
+                sys.stdout.write("findings: %s\n---- daemon log ----\n%s\n" % ("; ".join(findings), self.log()[-20000:]))
             shutil.rmtree(self.dir, ignore_errors=True)
         if findings and exc_type is None:
-            raise TestFailure("sanitizer or shutdown findings: %s" % "; ".join(findings))
+            raise TestFailure("crash, sanitizer or shutdown findings: %s" % "; ".join(findings))
         return False
 
     def _scan_sanitizers(self, text, where):
