@@ -34,6 +34,7 @@ struct child_ctx {
 	int sync_fd;
 	int err_fd;
 	int status_fd; /* init reports the program's wait status here */
+	uint32_t step; /* index of the running step */
 };
 
 static int step_wait_parent(struct child_ctx *c)
@@ -245,35 +246,40 @@ static _noreturn_ void run_init(int status_fd, pid_t program)
 	}
 }
 
-/* Only fork, execve and what init needs are allowed from here. All signals are blocked across
- * the fork so init misses none; the program gets an empty mask back. */
+/* Only vfork, execve and what init needs are allowed from here. All signals are blocked across
+ * the vfork so init misses none; the program gets an empty mask back. vfork, because a copy of
+ * the address space (the supervisor's, as inherited by clone3) is wasted on an exec; the vfork
+ * child only makes system calls and never returns from this function. */
 static int step_exec(struct child_ctx *c)
 {
 	struct sandbox_plan *p = c->plan;
 	sigset_t all, none;
 	pid_t pid;
-	int r = -ENOENT;
 
 	sigfillset(&all);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		return negative_errno();
-	pid = fork();
+	pid = vfork();
 	if (pid < 0)
 		return negative_errno();
-	if (pid > 0) {
-		/* The program holds the error pipe until it execs: EOF there means it did. */
-		close(c->err_fd);
-		run_init(c->status_fd, pid);
+	if (pid == 0) {
+		struct child_failure f = { .step = c->step, .err = ENOENT };
+
+		if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+			f.err = errno;
+		else
+			for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
+				execve(p->exec_paths[i], p->argv, p->envp);
+				if (errno != ENOENT || f.err == ENOENT)
+					f.err = errno;
+			}
+		(void)!write(c->err_fd, &f, sizeof(f));
+		_exit(127);
 	}
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		return negative_errno();
-	for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
-		execve(p->exec_paths[i], p->argv, p->envp);
-		if (errno != ENOENT || r == -ENOENT)
-			r = negative_errno();
-	}
-	return r;
+	/* The program holds the error pipe until it execs: EOF there means it did. */
+	close(c->err_fd);
+	run_init(c->status_fd, pid);
 }
 
 static const struct {
@@ -307,7 +313,10 @@ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd
 	struct child_ctx c = { .plan = plan, .sync_fd = sync_fd, .err_fd = err_fd, .status_fd = status_fd };
 
 	for (uint32_t i = 0; i < ARRAY_SIZE(steps); i++) {
-		int r = steps[i].run(&c);
+		int r;
+
+		c.step = i;
+		r = steps[i].run(&c);
 
 		if (r < 0) {
 			struct child_failure f = { .step = i, .err = -r };
@@ -315,5 +324,5 @@ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd
 			_exit(127);
 		}
 	}
-	_exit(127); /* step_exec returns only on failure */
+	_exit(127); /* step_exec does not return on success */
 }
