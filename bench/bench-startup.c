@@ -3,7 +3,8 @@
  *
  * Usage: bench-startup CAPBUS-SANDBOX-BINARY [RUNS]. Prints a markdown table of medians (and
  * 90th percentiles) over RUNS runs (default 200) of each launcher, interleaved so that machine
- * noise hits every row alike. Needs root for the sandbox rows. */
+ * noise hits every row alike, and the CPU time each launch costs (user + system, launcher and
+ * children), which load does not inflate the way it inflates wall time. Needs root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +39,31 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU time in ms of this process and every task it starts (perf task-clock, inherited), read
+ * whenever all of them have exited: the work a launch costs, whoever does it (children that are
+ * never waited for included), which unlike wall time does not grow with the machine's load. */
+static int cpu_counter(void)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_TASK_CLOCK,
+		.inherit = 1,
+		.exclude_hv = 1,
+	};
+
+	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static double cpu_ms(int fd)
+{
+	uint64_t ns = 0;
+
+	if (fd < 0 || read(fd, &ns, sizeof(ns)) != sizeof(ns))
+		return 0;
+	return (double)ns / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -108,9 +136,10 @@ int main(int argc, char **argv)
 				     .stdout_fd = SANDBOX_FD_NULL, .stderr_fd = SANDBOX_FD_NULL,
 				     .cgroup_name = cgname };
 	struct sandbox_plan *plan = NULL;
-	double *t[ROW_MAX];
+	double *t[ROW_MAX], cpu[ROW_MAX] = { 0 };
 	int n[ROW_MAX] = { 0 }, failed[ROW_MAX] = { 0 };
 	bool have_bwrap = access(bwrap_argv[0], X_OK) == 0;
+	int cfd = cpu_counter();
 
 	if (argc > 2 && parse_u64(argv[2], 100000, &runs_arg) < 0)
 		runs_arg = 0;
@@ -130,14 +159,21 @@ int main(int argc, char **argv)
 		t[r] = calloc((size_t)runs, sizeof(double));
 
 	for (int i = 0; i < runs; i++) {
-		double v[ROW_MAX];
+		double v[ROW_MAX], c0;
 
+		c0 = cpu_ms(cfd);
 		v[ROW_FORK] = time_exec(fork_argv);
+		cpu[ROW_FORK] += cpu_ms(cfd) - c0, c0 = cpu_ms(cfd);
 		v[ROW_BWRAP] = have_bwrap ? time_exec(bwrap_argv) : -1;
+		cpu[ROW_BWRAP] += cpu_ms(cfd) - c0, c0 = cpu_ms(cfd);
 		v[ROW_CLI] = time_exec(cli_argv);
+		cpu[ROW_CLI] += cpu_ms(cfd) - c0, c0 = cpu_ms(cfd);
 		v[ROW_LIB_SPAWN] = time_lib(plan);
+		cpu[ROW_LIB_SPAWN] += cpu_ms(cfd) - c0;
 		snprintf(cgname, sizeof(cgname), "capbus-bench-%d-%d", (int)getpid(), i);
+		c0 = cpu_ms(cfd);
 		v[ROW_LIB_FULL] = time_lib_full(&spec);
+		cpu[ROW_LIB_FULL] += cpu_ms(cfd) - c0;
 		for (int r = 0; r < ROW_MAX; r++) {
 			if (v[r] >= 0)
 				t[r][n[r]++] = v[r];
@@ -146,8 +182,10 @@ int main(int argc, char **argv)
 		}
 	}
 	sandbox_plan_free(plan);
+	if (cfd >= 0)
+		close(cfd);
 
-	printf("| launcher (/bin/true, %d runs) | median ms | p90 ms | vs bwrap |\n|---|---:|---:|---:|\n", runs);
+	printf("| launcher (/bin/true, %d runs) | median ms | p90 ms | vs bwrap | CPU ms/run |\n|---|---:|---:|---:|---:|\n", runs);
 	double bwrap_median = 0;
 	if (n[ROW_BWRAP]) {
 		qsort(t[ROW_BWRAP], (size_t)n[ROW_BWRAP], sizeof(double), cmp_double);
@@ -155,15 +193,15 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < ROW_MAX; r++) {
 		if (!n[r]) {
-			printf("| %s | n/a | n/a | |\n", row_names[r]);
+			printf("| %s | n/a | n/a | | |\n", row_names[r]);
 			continue;
 		}
 		qsort(t[r], (size_t)n[r], sizeof(double), cmp_double);
 		double med = t[r][n[r] / 2], p90 = t[r][(n[r] * 9) / 10];
 		if (bwrap_median > 0)
-			printf("| %s | %.2f | %.2f | %.2fx |\n", row_names[r], med, p90, med / bwrap_median);
+			printf("| %s | %.2f | %.2f | %.2fx | %.2f |\n", row_names[r], med, p90, med / bwrap_median, cpu[r] / runs);
 		else
-			printf("| %s | %.2f | %.2f | |\n", row_names[r], med, p90);
+			printf("| %s | %.2f | %.2f | | %.2f |\n", row_names[r], med, p90, cpu[r] / runs);
 		if (failed[r])
 			printf("<!-- %s: %d failed runs -->\n", row_names[r], failed[r]);
 	}
