@@ -3,11 +3,14 @@
  *
  * libFuzzer needs the same input to take the same path. The handshake draws nonces (and, for
  * unknown identities, a dummy key) from libsodium's random source; the fuzz targets replace it
- * with a constant stream so that a seed can carry a valid proof. Never used outside fuzzing. */
+ * with a constant stream so that a seed can carry a valid proof. Never used outside fuzzing.
+ * Also: a check shared by the JSON targets. */
 #pragma once
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FUZZ_RANDOM_BYTE 0xc1
@@ -67,4 +70,20 @@ static inline void fuzz_proof(const uint8_t key[32], const char *label, const ui
 	crypto_auth_hmacsha256_update(&st, &id_len, 1);
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, id_len);
 	crypto_auth_hmacsha256_final(&st, out);
+}
+
+/* An escaped NUL (\u0000 after an odd run of backslashes) anywhere in the raw body. Every C
+ * consumer would cut the string there, so no accepted message may contain one. */
+static inline bool fuzz_has_escaped_nul(const uint8_t *body, size_t size)
+{
+	for (size_t i = 0; i + 6 <= size; i++) {
+		if (memcmp(body + i, "\\u0000", 6) != 0)
+			continue;
+		size_t run = 1;
+		while (run <= i && body[i - run] == '\\')
+			run++;
+		if (run % 2 == 1)
+			return true;
+	}
+	return false;
 }

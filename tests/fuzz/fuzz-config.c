@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int r = config_load(path, &cfg, &error);
 	if (r == 0) {
-		if (error)
+		/* A NUL byte, raw or escaped, would cut the text or a value short: never accepted. */
+		if (error || memchr(data, '\0', size) || fuzz_has_escaped_nul(data, size))
 			abort();
 		check_config(&cfg);
 	} else if (r == CONFIG_INVALID) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +25,30 @@ static void check_sender(const struct envelope *e)
 		n += strcmp(it->string, "sender") == 0;
 	if (n != 1)
 		abort();
+}
+
+/* docs/protocol.md, written out independently: segments of [A-Za-z0-9_-] separated by '.' or
+ * ':', 1..255 bytes. */
+static bool type_matches_spec(const char *t)
+{
+	size_t len = strlen(t), seg = 0;
+
+	if (len == 0 || len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = t[i];
+		if (c == '.' || c == ':') {
+			if (seg == 0)
+				return false;
+			seg = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			   c == '-') {
+			seg++;
+		} else {
+			return false;
+		}
+	}
+	return seg > 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -51,7 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	if (why || !cJSON_IsObject(e.data) || !cJSON_IsObject(e.context) ||
-	    !envelope_type_is_valid(e.type, strlen(e.type)))
+	    !envelope_type_is_valid(e.type, strlen(e.type)) || !type_matches_spec(e.type))
+		abort();
+	if (fuzz_has_escaped_nul(body, size))
 		abort();
 	if (envelope_set_sender(&e, SENDER) != 0)
 		abort();

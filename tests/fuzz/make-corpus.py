@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 """Writes the seed corpora of the protocol and configuration fuzz targets.
 
-Usage: tests/fuzz/make-corpus.py [OUTPUT_DIR]   (default: tests/fuzz/corpus next to this script)
+Usage: tests/fuzz/make-corpus.py [OUTPUT_DIR]   (default: tests/fuzz next to this script)
+
+Writes OUTPUT_DIR/corpus/<target>/ (seeds) and OUTPUT_DIR/regressions/<target>/ (inputs that
+once broke a target's checks).
 
 Deterministic: the handshake seeds use the fixed key, server nonce and client nonce of
 tests/fuzz/fuzz-common.h, so that they carry valid proofs the fuzzers can mutate.
@@ -95,13 +98,32 @@ def seeds():
     yield "keyfile", "short-secret", b"id alice\nsecret " + secret[:62] + b"\n"
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-    for target, name, data in seeds():
+def regressions():
+    """Inputs that once broke a target's checks; run-fuzzers.sh replays them on every run."""
+    # Escaped NULs were accepted and cut strings short: another type or key than the text says.
+    yield "envelope", "escaped-nul-type", bytes([31]) + b'{"type":"speak\\u0000.evil"}'
+    yield "envelope", "escaped-nul-key", bytes([31]) + b'{"type\\u0000x":"speak"}'
+    yield "envelope", "escaped-nul-context", bytes([31]) + b'{"type":"a","context":{"sender\\u0000":"admin"}}'
+    # Types with empty segments were accepted although docs/protocol.md forbids them.
+    yield "envelope", "empty-segment", bytes([31]) + b'{"type":"a..b"}'
+    # The configuration parser stopped at a NUL byte and cut values at an escaped NUL.
+    yield "config", "nul-then-text", b'{}\x00{"user": "root"}'
+    yield "config", "escaped-nul-user", b'{"user": "capbus\\u0000root"}'
+
+
+def write(out, items):
+    for target, name, data in items:
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = sys.argv[1] if len(sys.argv) > 1 else here
+    write(os.path.join(out, "corpus"), seeds())
+    write(os.path.join(out, "regressions"), regressions())
 
 
 if __name__ == "__main__":
