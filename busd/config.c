@@ -39,6 +39,10 @@ static int config_init(struct config *cfg)
 	cfg->max_queue = 8u * 1024 * 1024;
 	cfg->byte_rate = 64u * 1024 * 1024;
 	cfg->socket_mode = 0660;
+	cfg->guard.allow_uids = calloc(1, sizeof(uint32_t)); /* root */
+	if (!cfg->guard.allow_uids)
+		return -ENOMEM;
+	cfg->guard.n_allow_uids = 1;
 	if (set_str(&cfg->socket, "/run/capbus/bus.sock") < 0 || set_str(&cfg->state_dir, "/var/lib/capbus") < 0 ||
 	    set_str(&cfg->manifest_dir, "/etc/capbus/manifests") < 0 || set_str(&cfg->user, "capbus") < 0 ||
 	    set_str(&cfg->skills_dir, "/usr/lib/capbus/skills") < 0)
@@ -129,6 +133,89 @@ static char **string_field(struct config *cfg, const char *name)
 	return &cfg->user;
 }
 
+void guard_config_free(struct guard_config *g)
+{
+	free(g->scope);
+	for (size_t i = 0; i < g->n_allow_cgroups; i++)
+		free(g->allow_cgroups[i]);
+	free(g->allow_cgroups);
+	free(g->allow_uids);
+	memset(g, 0, sizeof(*g));
+}
+
+/* A cgroup path relative to the v2 mount: "/", or "/a/b" without "." or ".." components. */
+static bool cgroup_path_ok(const char *s)
+{
+	if (s[0] != '/' || strlen(s) > 1024 || strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../"))
+		return false;
+	size_t len = strlen(s);
+	if (len > 1 && s[len - 1] == '/')
+		return false;
+	return !(len >= 2 && streq(s + len - 2, "/.")) && !(len >= 3 && streq(s + len - 3, "/.."));
+}
+
+static int parse_guard(const cJSON *obj, struct guard_config *out, const char *path, char **error)
+{
+	struct guard_config g = { 0 };
+	int r = 0;
+
+	if (!cJSON_IsObject(obj))
+		return fail(error, path, "\"guard\" must be an object");
+	for (const cJSON *item = obj->child; item && r == 0; item = item->next) {
+		const char *key = item->string;
+		if (streq(key, "scope")) {
+			if (!cJSON_IsString(item) || !cgroup_path_ok(item->valuestring))
+				r = fail(error, path, "\"guard.scope\" must be a cgroup v2 path such as \"/system.slice\"");
+			else if (!(g.scope = strdup(item->valuestring)))
+				r = -ENOMEM;
+		} else if (streq(key, "allow_cgroups")) {
+			int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
+			if (n < 0 || n > 4096 || !(g.allow_cgroups = calloc((size_t)n + 1, sizeof(char *)))) {
+				r = n < 0 || n > 4096 ? fail(error, path, "\"guard.allow_cgroups\" must be an array of cgroup paths") : -ENOMEM;
+				break;
+			}
+			for (const cJSON *c = item->child; c && r == 0; c = c->next) {
+				if (!cJSON_IsString(c) || !cgroup_path_ok(c->valuestring))
+					r = fail(error, path, "\"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
+				else if (!(g.allow_cgroups[g.n_allow_cgroups++] = strdup(c->valuestring)))
+					r = -ENOMEM;
+			}
+		} else if (streq(key, "allow_uids")) {
+			int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
+			if (n < 0 || n > 1024 || !(g.allow_uids = calloc((size_t)n + 1, sizeof(uint32_t)))) {
+				r = n < 0 || n > 1024 ? fail(error, path, "\"guard.allow_uids\" must be an array of uids") : -ENOMEM;
+				break;
+			}
+			for (const cJSON *c = item->child; c && r == 0; c = c->next) {
+				if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 4294967294.0 ||
+				    c->valuedouble != (double)(uint32_t)c->valuedouble)
+					r = fail(error, path, "\"guard.allow_uids\" entries must be uids");
+				else
+					g.allow_uids[g.n_allow_uids++] = (uint32_t)c->valuedouble;
+			}
+		} else if (streq(key, "simulate_missing_hook")) {
+			if (!cJSON_IsBool(item))
+				r = fail(error, path, "\"guard.simulate_missing_hook\" must be true or false");
+			g.simulate_missing_hook = cJSON_IsTrue(item);
+		} else {
+			r = fail(error, path, "unknown key \"guard.%s\"", key);
+		}
+	}
+	if (r == 0 && !g.allow_uids) {
+		g.allow_uids = calloc(1, sizeof(uint32_t));
+		g.n_allow_uids = 1;
+		if (!g.allow_uids)
+			r = -ENOMEM;
+	}
+	if (r != 0) {
+		guard_config_free(&g);
+		return r;
+	}
+	guard_config_free(out);
+	*out = g;
+	return 0;
+}
+
 static int apply_item(struct config *cfg, const cJSON *item, const char *path, char **error)
 {
 	const char *key = item->string;
@@ -173,6 +260,8 @@ static int apply_item(struct config *cfg, const cJSON *item, const char *path, c
 			return fail(error, path, "\"log_level\" must be \"debug\", \"info\", \"warning\" or \"error\"");
 		return 0;
 	}
+	if (streq(key, "guard"))
+		return parse_guard(item, &cfg->guard, path, error);
 	if (streq(key, "socket_mode")) {
 		if (!cJSON_IsNumber(item) || (item->valuedouble != 0600 && item->valuedouble != 0660))
 			return fail(error, path, "\"socket_mode\" must be 384 (0600) or 432 (0660)");
@@ -213,10 +302,26 @@ int config_load(const char *path, struct config *cfg, char **error)
 		if (r != 0)
 			return r;
 	}
+	if (!(cfg->path = strdup(path)))
+		return -ENOMEM;
 	const char *sock = cfg->socket;
 	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
 		return fail(error, path, "\"socket\" must be an absolute path or @name, at most 107 bytes");
 	return 0;
+}
+
+int config_reload_guard(const char *path, struct guard_config *guard, char **error)
+{
+	struct config fresh;
+	int r = config_load(path, &fresh, error);
+
+	if (r == 0) {
+		guard_config_free(guard);
+		*guard = fresh.guard;
+		memset(&fresh.guard, 0, sizeof(fresh.guard));
+	}
+	config_free(&fresh);
+	return r;
 }
 
 void config_free(struct config *cfg)
@@ -227,5 +332,7 @@ void config_free(struct config *cfg)
 	free(cfg->policy_file);
 	free(cfg->user);
 	free(cfg->skills_dir);
+	free(cfg->path);
+	guard_config_free(&cfg->guard);
 	memset(cfg, 0, sizeof(*cfg));
 }

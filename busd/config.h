@@ -11,6 +11,16 @@
 
 enum kernel_guard_mode { KERNEL_GUARD_OFF, KERNEL_GUARD_AUTO, KERNEL_GUARD_REQUIRED };
 
+/* Who may reach the bus socket: enforced by the kernel guard and by the daemon's own peer check. */
+struct guard_config {
+	char *scope;            /* cgroup v2 path (relative to the v2 mount) to attach to; NULL = root */
+	char **allow_cgroups;   /* cgroup v2 paths (relative to the v2 mount); their subtrees are allowed */
+	size_t n_allow_cgroups;
+	uint32_t *allow_uids;   /* default: root only */
+	size_t n_allow_uids;
+	bool simulate_missing_hook; /* testing: behave as on a kernel without the hook */
+};
+
 struct config {
 	char *socket;          /* "/run/capbus/bus.sock" or "@capbus" (abstract) */
 	char *state_dir;
@@ -28,7 +38,13 @@ struct config {
 	uint64_t max_queue;          /* bytes queued to one slow reader before it is cut off */
 	uint64_t byte_rate;          /* bytes/s one connection may send (burst: one second) */
 	uint32_t socket_mode;        /* path sockets: 0660 */
+	struct guard_config guard;
+	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */
 };
+
+/* Re-reads only the "guard" section of path into *guard (on success the old one is freed). */
+int config_reload_guard(const char *path, struct guard_config *guard, char **error);
+void guard_config_free(struct guard_config *g);
 
 /* Fills defaults, then reads path when given (NULL: defaults only). On error returns a positive
  * CONFIG_INVALID with *error set to "FILE: message" (caller frees), or a negative errno. */

@@ -180,6 +180,7 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
+		{ "peer_denied", k->peer_denied },
 	};
 	if (!data)
 		return;
@@ -353,7 +354,10 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		do_grant(r, c, env, true);
 	else if (streq(type, "capbus.revoke"))
 		do_grant(r, c, env, false);
-	else if (streq(type, "capbus.reload")) {
+	else if (streq(type, "capbus.guard")) {
+		if (send_ps(r, c, env, r->next_ps + 1, PS_GUARD_QUERY, "admin", NULL, true) < 0)
+			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	} else if (streq(type, "capbus.reload")) {
 		if (send_ps(r, c, env, r->next_ps + 1, PS_RELOAD, "admin", NULL, true) < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 	} else
@@ -406,4 +410,50 @@ void control_conn_gone(struct router *r, struct conn *c)
 	for (size_t i = 0; i < r->n_ops; i++)
 		if (r->ops[i].conn_serial == c->serial)
 			r->ops[i].conn_serial = 0;
+}
+
+void control_guard_info(struct router *r, const struct ps_guard_info *info)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ops && r->ops[i].serial != info->serial; i++)
+		;
+	if (i == r->n_ops)
+		return;
+	struct pending_op o = r->ops[i];
+	drop_op(r, i);
+	struct conn *c = router_find_conn(r, o.conn_serial);
+	if (!c)
+		return;
+	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
+	cJSON *data = cJSON_CreateObject();
+	cJSON *uids = cJSON_AddArrayToObject(data, "allow_uids");
+	cJSON *cgroups = cJSON_AddArrayToObject(data, "allow_cgroups");
+	cJSON *counters = cJSON_AddObjectToObject(data, "counters");
+	if (!data || !uids || !cgroups || !counters) {
+		cJSON_Delete(data);
+		return;
+	}
+	char mode[sizeof(info->mode)], scope[sizeof(info->scope)], sock[sizeof(info->socket)];
+	snprintf(mode, sizeof(mode), "%.*s", (int)sizeof(mode) - 1, info->mode);
+	snprintf(scope, sizeof(scope), "%.*s", (int)sizeof(scope) - 1, info->scope);
+	snprintf(sock, sizeof(sock), "%.*s", (int)sizeof(sock) - 1, info->socket);
+	cJSON_AddStringToObject(data, "mode", mode);
+	cJSON_AddBoolToObject(data, "active", info->active != 0);
+	cJSON_AddBoolToObject(data, "peer_check", info->peer_check != 0);
+	cJSON_AddStringToObject(data, "scope", scope);
+	cJSON_AddStringToObject(data, "socket", sock);
+	for (uint32_t u = 0; u < info->n_uids && u < PS_GUARD_UIDS; u++)
+		cJSON_AddItemToArray(uids, cJSON_CreateNumber(info->uids[u]));
+	for (uint32_t g = 0; g < info->n_cgroups && g < PS_GUARD_CGROUPS; g++) {
+		char path[sizeof(info->cgroups[0])];
+		snprintf(path, sizeof(path), "%.*s", (int)sizeof(path) - 1, info->cgroups[g]);
+		cJSON_AddItemToArray(cgroups, cJSON_CreateString(path));
+	}
+	cJSON_AddNumberToObject(counters, "denied", (double)info->denied);
+	cJSON_AddNumberToObject(counters, "allowed_cgroup", (double)info->allowed_cgroup);
+	cJSON_AddNumberToObject(counters, "allowed_uid", (double)info->allowed_uid);
+	cJSON_AddNumberToObject(counters, "events_dropped", (double)info->events_dropped);
+	cJSON_AddNumberToObject(counters, "peer_denied", (double)info->peer_denied);
+	reply(r, c, o.reply_type, request, data);
 }

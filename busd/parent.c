@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "bundle.h"
+#include "guardctl.h"
 #include "keyfile.h"
 #include "keys.h"
 #include "listener.h"
@@ -27,7 +28,8 @@
 #define ROUTER_RESTART_MAX 5
 
 struct parent {
-	const struct config *cfg;
+	struct config *cfg;
+	struct guardctl *guard;
 	struct listener listener;
 	uint8_t *master;
 	int sig_fd;
@@ -46,7 +48,7 @@ static int adopt_skill(void *userdata, const char *id, int fd)
 
 	snprintf(a.id, sizeof(a.id), "%s", id);
 	if (p->router_fd >= 0)
-		r = ps_send_fd(p->router_fd, &a, fd);
+		r = ps_send_fd(p->router_fd, PS_ADOPT, &a, sizeof(a), fd);
 	close(fd);
 	return r;
 }
@@ -108,7 +110,10 @@ static int spawn_router(struct parent *p)
 	close(sv[1]);
 	p->router_fd = sv[0];
 	p->router_pid = pid;
-	int r = bundle_send(p->router_fd, p->cfg, p->master);
+	struct ps_peer_policy pp = { .check = guardctl_peer_check_enabled(p->guard) };
+	int r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
+	if (r == 0)
+		r = bundle_send(p->router_fd, p->cfg, p->master);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "bundle_send_failed", "error=%s", LOG_Q(strerror(-r)));
 	return 0;
@@ -126,10 +131,29 @@ static void reply(struct parent *p, const struct ps_request *req, int status, co
 }
 
 /* One request from the router; sizes are checked exactly before anything is used. */
-static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_header *hdr)
+static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_header *hdr, int passed_fd)
 {
 	struct ps_request req;
 	const uint8_t *payload = buf + sizeof(*hdr);
+
+	if (hdr->type == PS_PEER_CHECK) {
+		struct ps_peer_check pc;
+		if (hdr->len != sizeof(pc))
+			return -EBADMSG;
+		memcpy(&pc, payload, sizeof(pc));
+		struct ps_peer_verdict v = { .serial = pc.serial,
+					     .allowed = guardctl_peer_allowed(p->guard, pc.uid, pc.pid, passed_fd) };
+		return ps_send(p->router_fd, PS_PEER_VERDICT, &v, sizeof(v), NULL, 0);
+	}
+	if (hdr->type == PS_GUARD_QUERY) {
+		struct ps_guard_info info = { 0 };
+		if (hdr->len != sizeof(req))
+			return -EBADMSG;
+		memcpy(&req, payload, sizeof(req));
+		guardctl_info(p->guard, &info);
+		info.serial = req.serial;
+		return ps_send(p->router_fd, PS_GUARD_INFO, &info, sizeof(info), NULL, 0);
+	}
 	bool variable = hdr->type == PS_WRITE_MANIFEST || hdr->type == PS_WRITE_GRANTS;
 
 	if (variable ? hdr->len < sizeof(req) : hdr->len != sizeof(req))
@@ -227,6 +251,16 @@ static int handle_signal(struct parent *p, bool *stop)
 		return 0;
 	case SIGHUP:
 		log_event(LOG_LEVEL_INFO, "reload", "reason=SIGHUP");
+		if (p->cfg->path) {
+			char *error = NULL;
+			int r = config_reload_guard(p->cfg->path, &p->cfg->guard, &error);
+			if (r == 0)
+				r = guardctl_apply(p->guard, &p->cfg->guard);
+			if (r != 0)
+				log_event(LOG_LEVEL_ERROR, "guard_reload_failed", "error=%s",
+					  LOG_Q(error ? error : strerror(-r)));
+			free(error);
+		}
 		return reload(p);
 	case SIGCHLD: {
 		int status;
@@ -251,10 +285,11 @@ static int parent_loop(struct parent *p)
 	if (!buf)
 		return -ENOMEM;
 	while (!stop) {
-		struct pollfd fds[POLL_MAX] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN } };
+		struct pollfd fds[POLL_MAX] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN },
+						{ .fd = guardctl_events_fd(p->guard), .events = POLLIN } };
 		int timeout = -1;
-		size_t n_skill = p->supervisor ? supervisor_pollfds(p->supervisor, fds + 2, POLL_MAX - 2, &timeout) : 0;
-		int n = poll(fds, 2 + n_skill, timeout);
+		size_t n_skill = p->supervisor ? supervisor_pollfds(p->supervisor, fds + 3, POLL_MAX - 3, &timeout) : 0;
+		int n = poll(fds, 3 + n_skill, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -266,10 +301,13 @@ static int parent_loop(struct parent *p)
 				return r;
 			continue;
 		}
+		if (fds[2].revents)
+			guardctl_dispatch(p->guard);
 		if (p->router_fd >= 0 && fds[1].revents) {
 			struct ps_header hdr;
-			ssize_t len = ps_recv(p->router_fd, buf, &hdr);
-			if (len <= 0 || handle_request(p, buf, &hdr) < 0) {
+			_cleanup_close_ int passed = -1;
+			ssize_t len = ps_recv_fd(p->router_fd, buf, &hdr, &passed);
+			if (len <= 0 || handle_request(p, buf, &hdr, passed) < 0) {
 				/* A router that breaks the channel protocol is not trusted any more. */
 				log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s",
 					  len == 0 ? "eof" : LOG_Q(strerror(len < 0 ? (int)-len : EBADMSG)));
@@ -278,7 +316,7 @@ static int parent_loop(struct parent *p)
 			}
 		}
 		if (p->supervisor)
-			supervisor_dispatch(p->supervisor, fds + 2, n_skill);
+			supervisor_dispatch(p->supervisor, fds + 3, n_skill);
 	}
 	return 0;
 }
@@ -297,7 +335,7 @@ static const char *listener_error(int r)
 	}
 }
 
-int parent_run(const struct config *cfg)
+int parent_run(struct config *cfg)
 {
 	struct parent p = { .cfg = cfg, .sig_fd = -1, .router_fd = -1, .listener = { .fd = -1, .lock_fd = -1 } };
 	sigset_t mask;
@@ -318,11 +356,20 @@ int parent_run(const struct config *cfg)
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "socket=%s reason=%s", LOG_Q(cfg->socket), LOG_Q(listener_error(r)));
 		return 1;
 	}
+	const char *why = NULL;
+	r = guardctl_new(cfg, &p.guard, &why);
+	if (r < 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=%s", LOG_Q(why ? why : strerror(-r)));
+		listener_close(&p.listener, true);
+		guardctl_free(p.guard);
+		return 1;
+	}
 	r = keys_load_master(-1, cfg->state_dir, &p.master);
 	if (r != 0) {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "file=%s/master.key reason=%s", cfg->state_dir,
 			  LOG_Q(r < 0 ? strerror(-r) : keyfile_strerror(r)));
 		listener_close(&p.listener, true);
+		guardctl_free(p.guard);
 		return 1;
 	}
 
@@ -339,7 +386,7 @@ int parent_run(const struct config *cfg)
 		r = keys_write_admin(p.master, cfg->state_dir);
 	if (r == 0) {
 		struct supervisor_ops ops = { .adopt = adopt_skill, .state = skill_state, .userdata = &p };
-		r = supervisor_new(cfg, p.master, &ops, &p.supervisor);
+		r = supervisor_new(cfg, p.master, p.guard, &ops, &p.supervisor);
 		if (r == 0)
 			supervisor_sync(p.supervisor);
 	}
@@ -352,6 +399,7 @@ int parent_run(const struct config *cfg)
 	supervisor_free(p.supervisor);
 	stop_router(&p);
 	listener_close(&p.listener, true);
+	guardctl_free(p.guard);
 	keys_free_master(p.master);
 	if (p.sig_fd >= 0)
 		close(p.sig_fd);

@@ -5,4 +5,4 @@
 #include "config.h"
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns the process exit code. */
-int parent_run(const struct config *cfg);
+int parent_run(struct config *cfg);

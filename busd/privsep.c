@@ -24,10 +24,10 @@ int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, cons
 	}
 }
 
-int ps_send_fd(int fd, const struct ps_adopt *adopt, int passed_fd)
+int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd)
 {
-	struct ps_header hdr = { .type = PS_ADOPT, .len = sizeof(*adopt) };
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)adopt, sizeof(*adopt) } };
+	struct ps_header hdr = { .type = type, .len = (uint32_t)fixed_len };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)fixed, fixed_len } };
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -36,6 +36,8 @@ int ps_send_fd(int fd, const struct ps_adopt *adopt, int passed_fd)
 			     .msg_controllen = sizeof(control.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
+	if (passed_fd < 0)
+		return ps_send(fd, type, fixed, fixed_len, NULL, 0);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));

@@ -32,6 +32,12 @@ enum ps_type {
 	/* parent -> router: skills */
 	PS_ADOPT,            /* struct ps_adopt + one fd (SCM_RIGHTS): a launched skill's connection */
 	PS_SKILL_STATE,      /* struct ps_skill_state */
+	/* peer check and guard */
+	PS_PEER_POLICY,      /* parent -> router: struct ps_peer_policy */
+	PS_PEER_CHECK,       /* router -> parent: struct ps_peer_check + the peer's pidfd when available */
+	PS_PEER_VERDICT,     /* parent -> router: struct ps_peer_verdict */
+	PS_GUARD_QUERY,      /* router -> parent: struct ps_request */
+	PS_GUARD_INFO,       /* parent -> router: struct ps_guard_info */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -77,11 +83,42 @@ struct ps_skill_state {
 	char last_exit[48];  /* "exit 1", "signal 9", "seccomp", "oom", or "" */
 };
 
+struct ps_peer_policy {
+	uint32_t check; /* 1: every accepted peer must pass the parent's allow-list check */
+};
+
+struct ps_peer_check {
+	uint64_t serial; /* the connection */
+	uint32_t uid;    /* SO_PEERCRED */
+	int32_t pid;
+};
+
+struct ps_peer_verdict {
+	uint64_t serial;
+	uint32_t allowed;
+};
+
+#define PS_GUARD_UIDS 32
+#define PS_GUARD_CGROUPS 8
+struct ps_guard_info {
+	uint64_t serial;
+	char mode[16];       /* off, auto, required */
+	uint32_t active;     /* the kernel guard is attached */
+	uint32_t peer_check; /* the daemon checks peers itself */
+	char scope[256];
+	char socket[110];
+	uint64_t denied, allowed_cgroup, allowed_uid, events_dropped, peer_denied;
+	uint32_t n_uids;     /* total; the first PS_GUARD_UIDS are listed */
+	uint32_t uids[PS_GUARD_UIDS];
+	uint32_t n_cgroups;
+	char cgroups[PS_GUARD_CGROUPS][128];
+};
+
 /* Sends header + payload parts as one packet. Returns 0 or a negative errno. */
 int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, const void *text, size_t text_len);
 
-/* Sends a PS_ADOPT packet carrying fd. */
-int ps_send_fd(int fd, const struct ps_adopt *adopt, int passed_fd);
+/* Sends a packet carrying one descriptor (PS_ADOPT, PS_PEER_CHECK). */
+int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd);
 
 /* Receives one packet into buf (PS_MSG_MAX bytes). Returns the packet length, 0 on EOF, or a
  * negative errno; -EBADMSG when the header is inconsistent with the packet length. */

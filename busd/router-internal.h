@@ -34,7 +34,7 @@ struct outq_entry {
 	uint32_t sent;   /* bytes of hdr+body+tag already written */
 };
 
-enum conn_state { CONN_HANDSHAKE, CONN_READY };
+enum conn_state { CONN_CHECKING, CONN_HANDSHAKE, CONN_READY }; /* CHECKING: the parent's peer check is pending */
 
 struct conn {
 	struct watch watch;
@@ -84,7 +84,7 @@ struct pending_op {
 struct counters {
 	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
-	uint64_t slow_consumers, delivered, messages, revoked;
+	uint64_t slow_consumers, delivered, messages, revoked, peer_denied;
 };
 
 struct skill_status {
@@ -111,6 +111,7 @@ struct router {
 	uint64_t now_ms;
 	uint8_t *ps_buf;
 	bool stop;
+	bool peer_check;          /* ask the parent about every accepted peer */
 	struct counters counters;
 	struct skill_status *skills; /* reported by the parent's supervisor */
 	size_t n_skills;
@@ -140,3 +141,4 @@ void msgbuf_unref(struct msgbuf *b);
 void control_handle(struct router *r, struct conn *c, struct envelope *env);
 void control_parent_reply(struct router *r, const struct ps_reply *rep);
 void control_conn_gone(struct router *r, struct conn *c);
+void control_guard_info(struct router *r, const struct ps_guard_info *info);

@@ -27,6 +27,9 @@
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83
 #endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 static void conn_free(struct router *r, struct conn *c)
 {
@@ -38,7 +41,7 @@ static void conn_free(struct router *r, struct conn *c)
 	free(c->subs);
 	outq_clear(c);
 	free(c->in);
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state != CONN_READY)
 		r->n_pending--;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -322,6 +325,10 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 
 	if (c->close_after_flush)
 		return; /* on its way out: ignore whatever else it sends */
+	if (c->state == CONN_CHECKING) {
+		conn_doom(r, c, "spoke_before_hello");
+		return;
+	}
 	if (c->state == CONN_HANDSHAKE) {
 		handle_auth(r, c, v);
 		return;
@@ -374,6 +381,10 @@ static void conn_readable(struct router *r, struct conn *c)
 		struct frame_view v;
 		size_t needed = 0;
 		tag_len = c->state == CONN_READY ? FRAME_TAG_LEN : 0;
+		if (c->state == CONN_CHECKING) {
+			conn_doom(r, c, "spoke_before_hello");
+			return;
+		}
 		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_AUTH_MAX;
 		int ret = frame_parse(c->in + off, c->in_len - off, max, tag_len, &v, &needed);
 		if (ret == FRAME_INCOMPLETE) {
@@ -424,7 +435,22 @@ static void conn_readable(struct router *r, struct conn *c)
 }
 
 /* Registers a new connection (accepted, or a launched skill's) and greets it. */
-static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid)
+static void conn_greet(struct router *r, struct conn *c)
+{
+	uint8_t hello[HS_HELLO_LEN];
+
+	c->state = CONN_HANDSHAKE;
+	hs_server_hello(&c->hs, hello);
+	struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
+	if (b) {
+		outq_push(r, c, b, false);
+		msgbuf_unref(b);
+	}
+}
+
+/* Registers a new connection and greets it, or first asks the parent whether the peer may be
+ * here at all (check_peer). */
+static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check_peer)
 {
 	/* No descriptor may travel over the bus (kernels that know SO_PASSRIGHTS). */
 	int zero = 0;
@@ -454,13 +480,20 @@ static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid)
 	r->n_conns++;
 	r->n_pending++;
 	r->counters.accepted++;
-	uint8_t hello[HS_HELLO_LEN];
-	hs_server_hello(&c->hs, hello);
-	struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
-	if (b) {
-		outq_push(r, c, b, false);
-		msgbuf_unref(b);
+	if (!check_peer) {
+		conn_greet(r, c);
+		return c;
 	}
+	c->state = CONN_CHECKING;
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1; /* older kernels: the parent then cannot tie a cgroup to this peer */
+	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid };
+	if (ps_send_fd(r->ps_fd, PS_PEER_CHECK, &pc, sizeof(pc), pidfd) < 0)
+		conn_doom(r, c, "peer_check_unavailable");
+	if (pidfd >= 0)
+		close(pidfd);
 	return c;
 }
 
@@ -488,7 +521,7 @@ static void accept_clients(struct router *r)
 			close(fd);
 			continue;
 		}
-		conn_new(r, fd, cred.pid, cred.uid);
+		conn_new(r, fd, cred.pid, cred.uid, r->peer_check);
 	}
 }
 
@@ -503,7 +536,7 @@ static void adopt_skill(struct router *r, const struct ps_adopt *a, int fd)
 		return;
 	}
 	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-	struct conn *c = conn_new(r, fd, cred.pid, cred.uid);
+	struct conn *c = conn_new(r, fd, cred.pid, cred.uid, false);
 	if (c)
 		snprintf(c->expected_id, sizeof(c->expected_id), "%s", a->id);
 }
@@ -649,6 +682,38 @@ static void parent_message(struct router *r)
 		adopt_skill(r, &a, TAKE_FD(passed));
 		return;
 	}
+	case PS_PEER_POLICY: {
+		struct ps_peer_policy pp;
+		if (hdr.len != sizeof(pp))
+			return;
+		memcpy(&pp, payload, sizeof(pp));
+		r->peer_check = pp.check != 0;
+		return;
+	}
+	case PS_PEER_VERDICT: {
+		struct ps_peer_verdict v;
+		if (hdr.len != sizeof(v))
+			return;
+		memcpy(&v, payload, sizeof(v));
+		struct conn *c = router_find_conn(r, v.serial);
+		if (!c || c->state != CONN_CHECKING)
+			return;
+		if (v.allowed) {
+			conn_greet(r, c);
+		} else {
+			r->counters.peer_denied++;
+			conn_doom(r, c, NULL); /* the parent logged it */
+		}
+		return;
+	}
+	case PS_GUARD_INFO: {
+		struct ps_guard_info info;
+		if (hdr.len != sizeof(info))
+			return;
+		memcpy(&info, payload, sizeof(info));
+		control_guard_info(r, &info);
+		return;
+	}
 	case PS_SKILL_STATE: {
 		struct ps_skill_state st;
 		if (hdr.len != sizeof(st))
@@ -669,7 +734,7 @@ static void timer_tick(struct router *r)
 	if (read(r->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	for (struct conn *c = r->conns; c; c = c->next)
-		if (c->state == CONN_HANDSHAKE && !c->doomed && r->now_ms > c->deadline_ms) {
+		if (c->state != CONN_READY && !c->doomed && r->now_ms > c->deadline_ms) {
 			r->counters.handshake_timeouts++;
 			conn_doom(r, c, "handshake_timeout");
 		}

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 
 #include "bundle.h"
+#include "guard.h"
+#include "guardctl.h"
 #include "keyfile.h"
 #include "keys.h"
 #include "log.h"
@@ -33,6 +35,7 @@ struct skill {
 	char *manifest_text;       /* to notice changes on reload */
 	struct manifest *manifest;
 	struct sandbox_plan *plan;
+	struct egress *egress;     /* attached to the skill's cgroup while it exists */
 	enum skill_state state;
 	pid_t pid;
 	int pidfd;
@@ -47,6 +50,7 @@ struct skill {
 struct supervisor {
 	const struct config *cfg;
 	const uint8_t *master;
+	struct guardctl *guard;
 	struct supervisor_ops ops;
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
@@ -68,14 +72,15 @@ void supervisor_report_all(struct supervisor *s)
 		report(s, s->skills[i]);
 }
 
-int supervisor_new(const struct config *cfg, const uint8_t *master, const struct supervisor_ops *ops,
-		   struct supervisor **out)
+int supervisor_new(const struct config *cfg, const uint8_t *master, struct guardctl *guard,
+		   const struct supervisor_ops *ops, struct supervisor **out)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
 	s->master = master;
+	s->guard = guard;
 	s->ops = *ops;
 	*out = s;
 	return 0;
@@ -204,7 +209,27 @@ static int build_plan(struct supervisor *s, struct skill *k, const int keep_fds[
 		.stderr_fd = SANDBOX_FD_INHERIT,
 		.cgroup_name = cgroup,
 	};
-	return sandbox_plan_new(&spec, &k->plan);
+	r = sandbox_plan_new(&spec, &k->plan);
+	if (r < 0 || !s->guard)
+		return r;
+	/* Egress rules go on the cgroup before anything runs in it. */
+	const char *leaf = sandbox_plan_cgroup_path(k->plan, NULL);
+	_cleanup_close_ int cg_fd = leaf ? open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	r = cg_fd < 0 ? -ENOENT : guardctl_egress(s->guard, cg_fd, &m->sandbox, &k->egress);
+	if (r < 0 && !m->sandbox.network) {
+		/* Its own empty network namespace still keeps it off the network. */
+		log_event(LOG_LEVEL_WARNING, "skill_egress_unguarded", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
+		r = 0;
+	}
+	return r;
+}
+
+static void drop_plan(struct skill *k)
+{
+	egress_free(k->egress);
+	k->egress = NULL;
+	sandbox_plan_free(k->plan);
+	k->plan = NULL;
 }
 
 static void set_state(struct supervisor *s, struct skill *k, enum skill_state state)
@@ -239,8 +264,7 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		log_event(LOG_LEVEL_ERROR, "skill_start_failed", "id=%s step=%s error=%s", LOG_Q(k->id),
 			  step ? LOG_Q(step) : "-", LOG_Q(strerror(-r)));
 		snprintf(k->last_exit, sizeof(k->last_exit), "sandbox %s: %s", step ? step : "setup", strerror(-r));
-		sandbox_plan_free(k->plan);
-		k->plan = NULL;
+		drop_plan(k);
 		return r;
 	}
 	r = s->ops.adopt(s->ops.userdata, k->id, sv[0]);
@@ -288,8 +312,7 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 	} else {
 		snprintf(k->last_exit, sizeof(k->last_exit), "%s", sandbox_exit_reason_name(ex.reason));
 	}
-	sandbox_plan_free(k->plan);
-	k->plan = NULL;
+	drop_plan(k);
 	log_event(expected ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "skill_exited", "id=%s pid=%d reason=%s",
 		  LOG_Q(k->id), (int)k->pid, LOG_Q(k->last_exit));
 	k->pid = 0;
@@ -319,8 +342,7 @@ static void stop_skill(struct skill *k)
 		close(k->pidfd);
 		k->pidfd = -1;
 	}
-	sandbox_plan_free(k->plan);
-	k->plan = NULL;
+	drop_plan(k);
 	k->pid = 0;
 }
 

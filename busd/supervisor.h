@@ -25,8 +25,11 @@ struct supervisor_ops {
 	void *userdata;
 };
 
-int supervisor_new(const struct config *cfg, const uint8_t *master, const struct supervisor_ops *ops,
-		   struct supervisor **out);
+struct guardctl;
+
+/* guard (may be NULL) attaches each skill's egress rules to its cgroup before it starts. */
+int supervisor_new(const struct config *cfg, const uint8_t *master, struct guardctl *guard,
+		   const struct supervisor_ops *ops, struct supervisor **out);
 
 /* Reconciles with the manifest directory: starts new skills, stops removed ones, restarts
  * changed ones. Failures are per skill and logged. */

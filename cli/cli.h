@@ -40,3 +40,4 @@ int cmd_revoke(struct cli *cli, int argc, char **argv);
 int cmd_skills(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_reload(struct cli *cli, int argc, char **argv);
+int cmd_guard(struct cli *cli, int argc, char **argv);

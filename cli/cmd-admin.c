@@ -253,19 +253,30 @@ int cmd_skills(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cmd_stats(struct cli *cli, int argc, char **argv)
+/* Admin requests without arguments whose answer is printed as JSON. */
+static int json_command(struct cli *cli, int argc, char **argv, const char *type)
 {
 	capbus_msg *reply = NULL;
-	(void)argv;
+
 	if (argc != 1) {
-		fprintf(stderr, "capbus: usage: stats\n");
+		fprintf(stderr, "capbus: usage: %s\n", argv[0]);
 		return EXIT_USAGE;
 	}
-	int rc = admin_request(cli, "stats", "capbus.stats", NULL, &reply);
+	int rc = admin_request(cli, argv[0], type, NULL, &reply);
 	if (rc == EXIT_OK)
 		printf("%s\n", capbus_msg_data_json(reply));
 	capbus_msg_free(reply);
 	return rc;
+}
+
+int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+	return json_command(cli, argc, argv, "capbus.stats");
+}
+
+int cmd_guard(struct cli *cli, int argc, char **argv)
+{
+	return json_command(cli, argc, argv, "capbus.guard");
 }
 
 int cmd_reload(struct cli *cli, int argc, char **argv)

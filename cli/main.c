@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	      "  grant ID PATTERN / revoke ID PATTERN         change dangerous permissions\n"
 	      "  skills [--json]                              list skills and their state\n"
 	      "  stats                                        daemon counters (JSON)\n"
+	      "  guard                                        kernel guard state, allow-list, denials (JSON)\n"
 	      "  reload                                       re-read manifests and grants\n"
 	      "Local:\n"
 	      "  manifest check FILE                          validate and explain a manifest\n"
@@ -105,6 +106,7 @@ static const struct {
 	{ "send", cmd_send },       { "listen", cmd_listen },   { "call", cmd_call },     { "keygen", cmd_keygen },
 	{ "manifest", cmd_manifest }, { "install", cmd_install }, { "remove", cmd_remove }, { "grant", cmd_grant },
 	{ "revoke", cmd_revoke },   { "skills", cmd_skills },   { "stats", cmd_stats },   { "reload", cmd_reload },
+	{ "guard", cmd_guard },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* guardctl.h - the daemon's side of the kernel guard and of its own peer check (parent only).
+ *
+ * kernel_guard "required" refuses to start without the eBPF guard, "auto" warns loudly and falls
+ * back to socket modes plus the peer check, "off" uses neither. Whatever the guard does, the
+ * peer check re-checks every accepted client against the same allow-list from the config. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "privsep.h"
+
+struct guardctl;
+struct manifest_sandbox;
+struct egress;
+
+/* Loads and attaches the guard as cfg->kernel_guard says. Returns 0, or a negative errno with
+ * *why set to one line for the operator (kernel_guard "required" and no guard). */
+int guardctl_new(const struct config *cfg, struct guardctl **out, const char **why);
+
+/* Applies an allow-list (at start and on reload). Returns 0 or a negative errno. */
+int guardctl_apply(struct guardctl *g, const struct guard_config *gc);
+
+/* Ring buffer of denials to poll, or -1. */
+int guardctl_events_fd(const struct guardctl *g);
+/* Logs pending denials. */
+void guardctl_dispatch(struct guardctl *g);
+
+/* Whether the router must ask for a peer check on every connection. */
+bool guardctl_peer_check_enabled(const struct guardctl *g);
+/* The peer check: uid on the list, or the process (pidfd, else pid) in an allowed cgroup subtree. */
+bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, int pidfd);
+
+void guardctl_info(const struct guardctl *g, struct ps_guard_info *info);
+
+/* Attaches a skill's egress rules to its cgroup (directory fd). *out is NULL when the guard is
+ * off. Returns 0 or a negative errno. */
+int guardctl_egress(struct guardctl *g, int cgroup_fd, const struct manifest_sandbox *sb, struct egress **out);
+
+void guardctl_free(struct guardctl *g);
