@@ -294,6 +294,36 @@ static void test_escaped_nul(void)
 	}
 }
 
+/* Numbers follow the RFC 8259 grammar; the parser underneath would take more and rewrite it. */
+static void test_numbers(void)
+{
+	const char *good[] = { "0", "-0", "1", "-1", "10", "1.5", "-0.25", "1e3", "1E+3", "1e-3", "0.0e-0",
+			       "123456789012345678901234567890" };
+	const char *bad[] = { "01", "-01", "00", "1.", ".5", "-", "+1", "1e", "1e+", "1.e3", "0x10", "1..2",
+			      "1.5.2", "1e3e4", "--1", "1-", "NaN", "Infinity", "-Infinity", "1 2" };
+	char body[128];
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		snprintf(body, sizeof(body), "{\"type\":\"a\",\"data\":{\"n\":%s,\"v\":[%s]}}", good[i], good[i]);
+		int r = parse(body);
+		CHECK(r == 0);
+		if (r != 0)
+			fprintf(stderr, "  number %s refused\n", good[i]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		snprintf(body, sizeof(body), "{\"type\":\"a\",\"data\":{\"n\":%s}}", bad[i]);
+		int r = parse(body);
+		CHECK(r == ENVELOPE_MALFORMED);
+		if (r != ENVELOPE_MALFORMED)
+			fprintf(stderr, "  number %s accepted\n", bad[i]);
+	}
+	/* Inside strings anything goes. */
+	CHECK(parse("{\"type\":\"a\",\"data\":{\"s\":\"01 1. .5 -\"}}") == 0);
+	/* Escaped backslash followed by u0000 is not an escaped NUL. */
+	CHECK(parse("{\"type\":\"a\",\"data\":{\"s\":\"\\\\u0000\"}}") == 0);
+	CHECK(parse("{\"type\":\"a\",\"data\":{\"s\":\"\\\\\\u0000\"}}") == ENVELOPE_MALFORMED);
+}
+
 static void test_sender_and_serialize(void)
 {
 	struct envelope e = { 0 }, again = { 0 };
@@ -376,6 +406,7 @@ int main(void)
 	test_type_syntax();
 	test_type_segments();
 	test_escaped_nul();
+	test_numbers();
 	test_sender_and_serialize();
 	test_build();
 	return check_finish("test-envelope");

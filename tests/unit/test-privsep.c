@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -204,11 +205,65 @@ static void test_no_fd_leak(void)
 	close(sv[1]);
 }
 
+/* ps_recv_fd() hands on the first descriptor and closes the rest; after an error nothing is
+ * left open once the caller has closed what *passed_fd holds. */
+static void test_recv_fd(void)
+{
+	int sv[2], passed;
+	struct ps_header hdr;
+	struct stat null_st, st;
+
+	CHECK(stat("/dev/null", &null_st) == 0);
+	pair(sv);
+	size_t before = count_fds();
+	for (int n_fds = 1; n_fds <= 8; n_fds++) {
+		send_with_fds(sv[0], n_fds);
+		passed = -2;
+		ssize_t n = ps_recv_fd(sv[1], buf, &hdr, &passed);
+		CHECK(n == (ssize_t)(sizeof(hdr) + sizeof(struct ps_reply)));
+		CHECK(passed >= 0 && fstat(passed, &st) == 0 && st.st_rdev == null_st.st_rdev);
+		CHECK(passed < 0 || (fcntl(passed, F_GETFD) & FD_CLOEXEC));
+		CHECK(count_fds() == before + (passed >= 0));
+		if (passed >= 0)
+			close(passed);
+	}
+	/* Without a descriptor. */
+	CHECK(ps_send(sv[0], PS_BUNDLE_END, NULL, 0, NULL, 0) == 0);
+	passed = -2;
+	CHECK(ps_recv_fd(sv[1], buf, &hdr, &passed) == (ssize_t)sizeof(hdr) && passed == -1);
+	/* A bad packet with descriptors attached. */
+	struct ps_header bad = { .type = PS_ADOPT, .len = 1000 };
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	union {
+		struct cmsghdr align;
+		char c[CMSG_SPACE(2 * sizeof(int))];
+	} control = { 0 };
+	int two[2] = { devnull, devnull };
+	struct iovec iov = { &bad, sizeof(bad) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.c,
+			     .msg_controllen = sizeof(control.c) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(two));
+	memcpy(CMSG_DATA(cm), two, sizeof(two));
+	CHECK(sendmsg(sv[0], &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(bad));
+	close(devnull);
+	passed = -2;
+	CHECK(ps_recv_fd(sv[1], buf, &hdr, &passed) == -EBADMSG);
+	if (passed >= 0)
+		close(passed);
+	CHECK(count_fds() == before);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL);
 	test_round_trip();
 	test_bad_packets();
 	test_no_fd_leak();
+	test_recv_fd();
 	return check_finish("test-privsep");
 }
