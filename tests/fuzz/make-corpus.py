@@ -89,6 +89,14 @@ def seeds():
     yield "config", "duplicate", b'{"max_frame": 1024, "max_frame": 2048}'
     yield "config", "ranges", b'{"max_depth": 129, "byte_rate": 1e300, "socket_mode": 384.5}'
 
+    # fuzz-subindex: 4-byte operations (op, pattern number LE16, shape + 5 * subscriber).
+    def op(kind, k, shape, sub):
+        return bytes([kind, k & 0xFF, k >> 8, shape + 5 * sub])
+    yield "subindex", "every-shape", b"".join(op(0, 7, v, s) for v in range(5) for s in range(4))
+    yield "subindex", "grow-then-remove", (b"".join(op(0, k, k % 4, 0) for k in range(200)) +
+                                           b"".join(op(1, k, k % 4, 0) for k in range(0, 200, 3)))
+    yield "subindex", "churn", b"".join(op(3, k, 0, 1) for k in range(300)) + op(0, 5, 4, 2) + op(2, 5, 0, 0)
+
     # fuzz-keyfile: key files.
     secret = ALICE_KEY.hex().encode()
     yield "keyfile", "client", b"# capbus key: keep private (mode 0600)\nid alice\nsecret " + secret + b"\n"
