@@ -6,6 +6,7 @@
  * Needs root; skips (77) otherwise unless CI=true. */
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "sandbox-harness.h"
@@ -207,6 +208,24 @@ static void test_exits(void)
 		harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 3 &&
 					  strcmp(r.out, "hello\n") == 0 && sandbox_exit_code(&r.ex) == 3,
 			      "exit code and stdout come through");
+	}
+	{
+		/* A kept fd arrives as fd 3 and carries data both ways (the bus connection case). */
+		const char *argv[] = { "/bin/sh", "-c", "read line <&3; echo \"got $line\" >&3", NULL };
+		int sp[2];
+		char buf[64] = "";
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
+			s = (struct sandbox_spec){ .argv = argv, .keep_fds = &sp[1], .n_keep_fds = 1 };
+			harness_spec(&h, &s, cg, sizeof(cg));
+			(void)!write(sp[0], "ping\n", 5);
+			harness_run(&s, &r, NULL, NULL);
+			close(sp[1]);
+			ssize_t n = read(sp[0], buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			close(sp[0]);
+		}
+		harness_check(&h, r.spawn_r == 0 && r.ex.status == 0 && strcmp(buf, "got ping\n") == 0,
+			      "a kept socket is fd 3 inside and works both ways");
 	}
 	{
 		const char *argv[] = { "/nonexistent-program", NULL };
