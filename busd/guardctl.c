@@ -9,7 +9,6 @@
 #include "cgroup-v2.h"
 #include "guard.h"
 #include "log.h"
-#include "manifest.h"
 
 struct guardctl {
 	const struct config *cfg;
@@ -143,11 +142,6 @@ void guardctl_dispatch(struct guardctl *g)
 		guard_events_consume(g->guard, log_denial, g);
 }
 
-bool guardctl_peer_check_enabled(const struct guardctl *g)
-{
-	return g->cfg->kernel_guard != KERNEL_GUARD_OFF;
-}
-
 /* "/a/b/c" is inside "/a/b" (and "/" contains everything). */
 static bool path_within(const char *path, const char *allowed)
 {
@@ -194,7 +188,7 @@ void guardctl_info(const struct guardctl *g, struct ps_guard_info *info)
 
 	snprintf(info->mode, sizeof(info->mode), "%s", mode_names[g->cfg->kernel_guard]);
 	info->active = g->guard != NULL;
-	info->peer_check = guardctl_peer_check_enabled(g);
+	info->peer_check = guardctl_enabled(g);
 	snprintf(info->scope, sizeof(info->scope), "%.*s", (int)sizeof(info->scope) - 1, g->guard ? g->scope : "");
 	snprintf(info->socket, sizeof(info->socket), "%s", g->cfg->socket);
 	if (g->guard && guard_get_stats(g->guard, &st) == 0) {
@@ -212,35 +206,9 @@ void guardctl_info(const struct guardctl *g, struct ps_guard_info *info)
 		snprintf(info->cgroups[i], sizeof(info->cgroups[i]), "%s", g->gc->allow_cgroups[i]);
 }
 
-static void rule_from_manifest(const struct net_rule *nr, int family, struct egress_rule *out)
+bool guardctl_enabled(const struct guardctl *g)
 {
-	memset(out, 0, sizeof(*out));
-	out->proto = nr->proto == NET_PROTO_TCP ? EGRESS_TCP : EGRESS_UDP;
-	out->family = family;
-	out->port = nr->port;
-	out->any_addr = nr->family == AF_UNSPEC;
-	if (nr->family == AF_INET)
-		memcpy(&out->addr.v4, nr->addr, 4);
-	else if (nr->family == AF_INET6)
-		memcpy(&out->addr.v6, nr->addr, 16);
-}
-
-int guardctl_egress(struct guardctl *g, int cgroup_fd, const struct manifest_sandbox *sb, struct egress **out)
-{
-	struct egress_rule rules[2 * MANIFEST_MAX_NET_RULES];
-	size_t n = 0;
-
-	*out = NULL;
-	if (g->cfg->kernel_guard == KERNEL_GUARD_OFF)
-		return 0;
-	for (size_t i = 0; sb->network && i < sb->n_net_rules && n + 2 <= ARRAY_SIZE(rules); i++) {
-		const struct net_rule *nr = &sb->net_rules[i];
-		if (nr->family == AF_UNSPEC || nr->family == AF_INET)
-			rule_from_manifest(nr, 4, &rules[n++]);
-		if (nr->family == AF_UNSPEC || nr->family == AF_INET6)
-			rule_from_manifest(nr, 6, &rules[n++]);
-	}
-	return egress_attach(out, cgroup_fd, rules, n);
+	return g->cfg->kernel_guard != KERNEL_GUARD_OFF;
 }
 
 void guardctl_free(struct guardctl *g)

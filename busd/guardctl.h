@@ -13,8 +13,6 @@
 #include "privsep.h"
 
 struct guardctl;
-struct manifest_sandbox;
-struct egress;
 
 /* Loads and attaches the guard as cfg->kernel_guard says. Returns 0, or a negative errno with
  * *why set to one line for the operator (kernel_guard "required" and no guard). */
@@ -28,15 +26,12 @@ int guardctl_events_fd(const struct guardctl *g);
 /* Logs pending denials. */
 void guardctl_dispatch(struct guardctl *g);
 
-/* Whether the router must ask for a peer check on every connection. */
-bool guardctl_peer_check_enabled(const struct guardctl *g);
 /* The peer check: uid on the list, or the process (pidfd, else pid) in an allowed cgroup subtree. */
 bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, int pidfd);
 
 void guardctl_info(const struct guardctl *g, struct ps_guard_info *info);
 
-/* Attaches a skill's egress rules to its cgroup (directory fd). *out is NULL when the guard is
- * off. Returns 0 or a negative errno. */
-int guardctl_egress(struct guardctl *g, int cgroup_fd, const struct manifest_sandbox *sb, struct egress **out);
+/* kernel_guard is not "off": every accepted peer is checked, skills get egress rules. */
+bool guardctl_enabled(const struct guardctl *g);
 
 void guardctl_free(struct guardctl *g);

@@ -110,7 +110,7 @@ static int spawn_router(struct parent *p)
 	close(sv[1]);
 	p->router_fd = sv[0];
 	p->router_pid = pid;
-	struct ps_peer_policy pp = { .check = guardctl_peer_check_enabled(p->guard) };
+	struct ps_peer_policy pp = { .check = guardctl_enabled(p->guard) };
 	int r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
 	if (r == 0)
 		r = bundle_send(p->router_fd, p->cfg, p->master);

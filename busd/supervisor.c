@@ -16,6 +16,7 @@
 #include "guardctl.h"
 #include "keyfile.h"
 #include "keys.h"
+#include "launch.h"
 #include "log.h"
 #include "manifest.h"
 #include "sandbox.h"
@@ -98,11 +99,8 @@ static int skill_uid(struct supervisor *s, const char *id, const char *state_dir
 		*uid = st.st_uid;
 		return 0;
 	}
-	uint8_t h[8];
-	crypto_generichash(h, sizeof(h), (const uint8_t *)id, strlen(id), NULL, 0);
-	uint32_t slot = ((uint32_t)h[0] << 8 | h[1]) % SANDBOX_ID_COUNT;
-	for (uint32_t tries = 0; tries < SANDBOX_ID_COUNT; tries++, slot = (slot + 1) % SANDBOX_ID_COUNT) {
-		uid_t candidate = SANDBOX_ID_BASE + slot;
+	for (uint32_t tries = 0; tries < SANDBOX_ID_COUNT; tries++) {
+		uid_t candidate = launch_default_uid(id, tries);
 		bool taken = false;
 		for (size_t i = 0; i < s->n_skills && !taken; i++) {
 			_cleanup_free_ char *other = NULL;
@@ -141,43 +139,10 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	return 0;
 }
 
-/* A sealed, read-only memfd with the skill's key file: readable through the inherited fd only. */
-static int key_memfd(struct supervisor *s, const char *id)
+static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd)
 {
-	uint8_t key[CAPBUS_KEY_LEN];
-	char hex[2 * CAPBUS_KEY_LEN + 1];
-	char text[256];
-
-	int fd = memfd_create("capbus-key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return negative_errno();
-	keys_derive(s->master, id, key);
-	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-	int len = snprintf(text, sizeof(text), "# capbus key\nid %s\nsecret %s\n", id, hex);
-	int r = 0;
-	if (len < 0 || write(fd, text, (size_t)len) != len || fchmod(fd, 0400) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		r = negative_errno();
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(hex, sizeof(hex));
-	sodium_memzero(text, sizeof(text));
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static int build_plan(struct supervisor *s, struct skill *k, const int keep_fds[2])
-{
-	const struct manifest *m = k->manifest;
 	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
-	struct stat st;
 	uid_t uid;
-	static const char *const envp[] = {
-		"CAPBUS_FD=3", "CAPBUS_KEY_FD=4", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/state",
-		"LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/usr/lib/python3/dist-packages", NULL,
-	};
 
 	int r = prepare_state(s, k, &uid, &state_dir);
 	if (r < 0)
@@ -188,35 +153,16 @@ static int build_plan(struct supervisor *s, struct skill *k, const int keep_fds[
 	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||
 	    asprintf(&cgroup, "capbus-%02x%02x%02x%02x-%s", h[0], h[1], h[2], h[3], k->id) < 0)
 		return -ENOMEM;
-	bool have_dir = stat(skill_dir, &st) == 0 && S_ISDIR(st.st_mode);
-	struct sandbox_spec spec = {
-		.argv = (const char *const *)m->exec,
-		.envp = envp,
-		.uid = uid,
-		.gid = uid,
-		.skill_dir = have_dir ? skill_dir : NULL,
-		.read_paths = (const char *const *)m->sandbox.fs_read,
-		.state_dir = state_dir,
-		.network = m->sandbox.network,
-		.seccomp_profile = m->sandbox.syscalls,
-		.memory_max = m->limits.memory,
-		.pids_max = m->limits.pids,
-		.cpu_percent = m->limits.cpu_percent,
-		.nofile = m->limits.nofile,
-		.keep_fds = keep_fds,
-		.n_keep_fds = 2,
-		.stdout_fd = SANDBOX_FD_INHERIT,
-		.stderr_fd = SANDBOX_FD_INHERIT,
-		.cgroup_name = cgroup,
+	struct launch_params lp = {
+		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
+		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,
 	};
-	r = sandbox_plan_new(&spec, &k->plan);
-	if (r < 0 || !s->guard)
+	r = launch_plan(&lp, &k->plan);
+	if (r < 0 || !s->guard || !guardctl_enabled(s->guard))
 		return r;
 	/* Egress rules go on the cgroup before anything runs in it. */
-	const char *leaf = sandbox_plan_cgroup_path(k->plan, NULL);
-	_cleanup_close_ int cg_fd = leaf ? open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	r = cg_fd < 0 ? -ENOENT : guardctl_egress(s->guard, cg_fd, &m->sandbox, &k->egress);
-	if (r < 0 && !m->sandbox.network) {
+	r = launch_egress(k->plan, &k->manifest->sandbox, &k->egress);
+	if (r < 0 && !k->manifest->sandbox.network) {
 		/* Its own empty network namespace still keeps it off the network. */
 		log_event(LOG_LEVEL_WARNING, "skill_egress_unguarded", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
 		r = 0;
@@ -245,13 +191,16 @@ static int start_skill(struct supervisor *s, struct skill *k)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return negative_errno();
-	int key_fd = key_memfd(s, k->id);
+	uint8_t key[CAPBUS_KEY_LEN];
+	keys_derive(s->master, k->id, key);
+	int key_fd = launch_key_memfd(k->id, key);
+	sodium_memzero(key, sizeof(key));
 	if (key_fd < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return key_fd;
 	}
-	int r = build_plan(s, k, (const int[]){ sv[1], key_fd });
+	int r = build_plan(s, k, sv[1], key_fd);
 	const char *step = "plan";
 	if (r == 0) {
 		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);

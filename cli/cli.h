@@ -41,3 +41,7 @@ int cmd_skills(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_guard(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+
+/* Reads a manifest-sized text file, printing why not. Returns 0 or a negative errno. */
+int cli_read_text(const char *path, char **out);

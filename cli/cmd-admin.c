@@ -76,7 +76,7 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int read_text(const char *path, char **out)
+int cli_read_text(const char *path, char **out)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -103,7 +103,7 @@ static int load_levels(struct level_policy **lp)
 	_cleanup_free_ char *text = NULL;
 	char *err = NULL;
 
-	if (access(LEVEL_POLICY_PATH, R_OK) == 0 && read_text(LEVEL_POLICY_PATH, &text) == 0) {
+	if (access(LEVEL_POLICY_PATH, R_OK) == 0 && cli_read_text(LEVEL_POLICY_PATH, &text) == 0) {
 		int r = level_policy_parse(text, strlen(text), LEVEL_POLICY_PATH, lp, &err);
 		if (r == 0)
 			return 0;
@@ -120,7 +120,7 @@ static int explain(const char *path, char **text_out)
 	struct manifest *m = NULL;
 	struct level_policy *lp = NULL;
 
-	if (read_text(path, &text) < 0)
+	if (cli_read_text(path, &text) < 0)
 		return EXIT_USAGE;
 	int r = manifest_parse(text, strlen(text), path, &m, &err);
 	if (r != 0) {

@@ -25,6 +25,7 @@ static void usage(FILE *f)
 	      "  stats                                        daemon counters (JSON)\n"
 	      "  guard                                        kernel guard state, allow-list, denials (JSON)\n"
 	      "  reload                                       re-read manifests and grants\n"
+	      "  run MANIFEST [--dir D] [--state D]          run one skill in its sandbox, in the foreground\n"
 	      "Local:\n"
 	      "  manifest check FILE                          validate and explain a manifest\n"
 	      "\n"
@@ -106,7 +107,7 @@ static const struct {
 	{ "send", cmd_send },       { "listen", cmd_listen },   { "call", cmd_call },     { "keygen", cmd_keygen },
 	{ "manifest", cmd_manifest }, { "install", cmd_install }, { "remove", cmd_remove }, { "grant", cmd_grant },
 	{ "revoke", cmd_revoke },   { "skills", cmd_skills },   { "stats", cmd_stats },   { "reload", cmd_reload },
-	{ "guard", cmd_guard },
+	{ "guard", cmd_guard },     { "run", cmd_run },
 };
 
 int main(int argc, char **argv)
@@ -137,10 +138,6 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (streq(argv[i], "run")) {
-		fprintf(stderr, "capbus: run: this build has no skill launcher yet; start external clients with --key\n");
 		return EXIT_USAGE;
 	}
 	for (size_t c = 0; c < ARRAY_SIZE(commands); c++)

@@ -51,6 +51,10 @@ enum capbus_error {
  * On success *out owns the connection. */
 int capbus_connect(capbus **out, const char *socket_path, const char *key_path);
 
+/* Only connects (no handshake): a close-on-exec stream fd, or a negative errno. For handing a
+ * connection to another process that authenticates itself (`capbus run`). */
+int capbus_dial(const char *socket_path);
+
 /* Authenticates over an already connected stream fd (takes ownership of fd, even on failure). */
 int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32]);
 

@@ -245,7 +245,7 @@ int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32
 	return 0;
 }
 
-static int connect_socket(const char *path)
+int capbus_dial(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
@@ -289,7 +289,7 @@ int capbus_connect(capbus **out, const char *socket_path, const char *key_path)
 	int r = keyfile_read(key_path, id, key);
 	if (r != 0)
 		return r < 0 ? r : CAPBUS_E_KEYFILE;
-	int fd = connect_socket(socket_path);
+	int fd = capbus_dial(socket_path);
 	if (fd < 0)
 		return fd;
 	return capbus_connect_fd(out, fd, id, key);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* launch.h - one skill launch from its manifest: the sandbox plan, the key handed over as a
+ * sealed memfd, and the egress rules on its cgroup. Shared by capbusd's supervisor and
+ * `capbus run`, so a skill author's foreground run is the same sandbox the daemon builds. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "handshake.h"
+
+struct manifest;
+struct manifest_sandbox;
+struct sandbox_plan;
+struct egress;
+
+struct launch_params {
+	const struct manifest *manifest;
+	const char *skill_dir;   /* bound read-only (and the working directory) when it exists */
+	const char *state_dir;   /* bound read-write at /state */
+	uid_t uid;               /* outer uid and gid, from the sandbox's reserved range */
+	const char *cgroup_name;
+	int bus_fd;              /* becomes fd 3 (CAPBUS_FD) */
+	int key_fd;              /* becomes fd 4 (CAPBUS_KEY_FD) */
+};
+
+/* Builds the plan (cgroups created, seccomp compiled). Returns 0 or a negative errno. */
+int launch_plan(const struct launch_params *lp, struct sandbox_plan **out);
+
+/* A sealed, read-only memfd holding the key file of id. Returns the fd or a negative errno. */
+int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN]);
+
+/* Attaches the manifest's network allow-list to the plan's cgroup v2 leaf ("network": "none"
+ * allows nothing). Returns 0 or a negative errno; *out is the attachment to free with the plan. */
+int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox *sb, struct egress **out);
+
+/* The uid a skill gets when nothing pins it yet: derived from its id, stable across runs. */
+uid_t launch_default_uid(const char *id, uint32_t attempt);

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/* cmd-run.c - capbus run: one skill in its sandbox, in the foreground, attached to the bus.
+ *
+ * For skill authors: the same sandbox capbusd builds (launch.c), with the skill's directory
+ * defaulting to the manifest's own, its output on this terminal, and its exit reason printed. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "guard.h"
+#include "launch.h"
+#include "manifest.h"
+#include "sandbox.h"
+#include "util.h"
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int fetch_key(struct cli *cli, const char *id, uint8_t key[32])
+{
+	capbus_msg *reply = NULL;
+	size_t bin_len = 0;
+	_cleanup_free_ char *data = NULL;
+
+	int rc = cli_connect(cli);
+	if (rc != EXIT_OK)
+		return rc;
+	if (asprintf(&data, "{\"id\":\"%s\"}", id) < 0)
+		return EXIT_USAGE;
+	int r = capbus_request(cli->bus, "capbus.keygen", data, 15000, &reply);
+	if (r != 0) {
+		if (streq(capbus_error_code(cli->bus), "unknown_id")) {
+			fprintf(stderr, "capbus: run: \"%s\" is not installed: capbus install MANIFEST first\n", id);
+			return EXIT_USAGE;
+		}
+		return cli_fail(cli, "run", r);
+	}
+	const char *hex = capbus_msg_get_string(reply, "secret");
+	r = !hex || sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &bin_len, NULL) != 0 || bin_len != 32;
+	capbus_msg_free(reply);
+	if (r) {
+		fprintf(stderr, "capbus: run: the daemon sent no usable key\n");
+		return EXIT_CONNECT;
+	}
+	return EXIT_OK;
+}
+
+static int run_skill(struct sandbox_plan *plan)
+{
+	sigset_t mask;
+	pid_t pid;
+	int pidfd;
+
+	int r = sandbox_spawn(plan, &pid, &pidfd);
+	if (r < 0) {
+		const char *step = sandbox_plan_failed_step(plan);
+		fprintf(stderr, "capbus: run: the sandbox failed at %s: %s\n", step ? step : "setup", strerror(-r));
+		return 127;
+	}
+	/* Ctrl-C asks the skill to stop, as capbusd does. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+		}
+	}
+	struct sandbox_exit ex;
+	r = sandbox_wait(plan, pidfd, &ex);
+	close(pidfd);
+	if (r < 0) {
+		fprintf(stderr, "capbus: run: lost the skill: %s\n", strerror(-r));
+		return 1;
+	}
+	int code = sandbox_exit_code(&ex);
+	if (ex.reason != SANDBOX_EXIT_CODE || ex.status != 0)
+		fprintf(stderr, "capbus: run: the skill ended: %s %d (exit status %d)\n", sandbox_exit_reason_name(ex.reason),
+			ex.status, code);
+	return code;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	const char *path = NULL, *dir = NULL, *state = NULL;
+	_cleanup_free_ char *text = NULL, *err = NULL, *cgroup = NULL;
+	char real[PATH_MAX], tmp_state[] = "/tmp/capbus-run-XXXXXX";
+	struct manifest *m = NULL;
+	uint8_t key[32];
+
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (streq(argv[i], "--state") && i + 1 < argc)
+			state = argv[++i];
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else
+			path = NULL, i = argc;
+	}
+	if (!path) {
+		fprintf(stderr, "capbus: usage: run MANIFEST [--dir SKILL_DIR] [--state STATE_DIR]\n");
+		return EXIT_USAGE;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "capbus: run: building a sandbox needs root (its own uid, namespaces, cgroups)\n");
+		return EXIT_USAGE;
+	}
+	if (!realpath(path, real) || cli_read_text(real, &text) < 0)
+		return EXIT_USAGE;
+	if (manifest_parse(text, strlen(text), path, &m, &err) != 0) {
+		fprintf(stderr, "%s\n", err ? err : "capbus: out of memory");
+		return EXIT_USAGE;
+	}
+	if (!m->exec) {
+		fprintf(stderr, "capbus: run: %s has no \"exec\": an external client runs on its own\n", path);
+		manifest_free(m);
+		return EXIT_USAGE;
+	}
+	int rc = fetch_key(cli, m->id, key);
+	if (rc != EXIT_OK) {
+		manifest_free(m);
+		return rc;
+	}
+	uid_t uid = launch_default_uid(m->id, 0);
+	if (!state) {
+		if (!mkdtemp(tmp_state) || chown(tmp_state, uid, uid) < 0) {
+			fprintf(stderr, "capbus: run: cannot create a state directory: %s\n", strerror(errno));
+			manifest_free(m);
+			return EXIT_USAGE;
+		}
+	}
+	int bus_fd = capbus_dial(cli->socket ? cli->socket : getenv("CAPBUS_SOCKET") ? getenv("CAPBUS_SOCKET") : CAPBUS_DEFAULT_SOCKET);
+	int key_fd = bus_fd < 0 ? -1 : launch_key_memfd(m->id, key);
+	sodium_memzero(key, sizeof(key));
+	struct sandbox_plan *plan = NULL;
+	struct egress *egress = NULL;
+	int r = bus_fd < 0 ? bus_fd : key_fd < 0 ? key_fd : 0;
+	if (r == 0 && asprintf(&cgroup, "capbus-run-%d-%s", (int)getpid(), m->id) < 0)
+		r = -ENOMEM;
+	if (r == 0) {
+		struct launch_params lp = {
+			.manifest = m, .skill_dir = dir ? dir : dirname(real), .state_dir = state ? state : tmp_state,
+			.uid = uid, .cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,
+		};
+		r = launch_plan(&lp, &plan);
+	}
+	if (r == 0) {
+		int e = launch_egress(plan, &m->sandbox, &egress);
+		if (e < 0 && m->sandbox.network) {
+			fprintf(stderr, "capbus: run: cannot attach the network allow-list (%s): refusing to run a networked skill unguarded\n",
+				strerror(-e));
+			r = e;
+		} else if (e < 0) {
+			fprintf(stderr, "capbus: run: warning: no egress guard (%s); the skill still has no network\n", strerror(-e));
+		}
+	}
+	if (r == 0) {
+		rc = run_skill(plan);
+		/* The plan holds fd numbers; the skill has its copies. */
+	} else {
+		fprintf(stderr, "capbus: run: cannot prepare the sandbox: %s\n", strerror(-r));
+		rc = bus_fd < 0 ? EXIT_CONNECT : EXIT_USAGE;
+	}
+	if (bus_fd >= 0)
+		close(bus_fd);
+	if (key_fd >= 0)
+		close(key_fd);
+	egress_free(egress);
+	sandbox_plan_free(plan);
+	if (!state)
+		nftw(tmp_state, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	manifest_free(m);
+	return rc;
+}
