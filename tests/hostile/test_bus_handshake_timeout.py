@@ -6,7 +6,7 @@ import time
 from capbus_harness import Daemon, bad_auth_frame, check, manifest, run_test
 
 TIMEOUT_MS = 300
-SLACK_S = 0.8  # the router checks deadlines on a 200 ms tick
+SLACK_S = 1.2  # the router checks deadlines on a 200 ms tick; generous for loaded CI machines
 
 
 def main():
