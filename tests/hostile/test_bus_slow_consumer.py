@@ -36,7 +36,7 @@ def main():
         check(errors == [], "the sender was penalised for the slow reader: %r" % errors[:3])
         alice.ping()
         bob.ping()
-        # The daemon does not hold the cut-off data: memory is back near where it started.
+        check(d.stats()["connections"] == 3, "the slow consumer's connection is still counted")
         check(d.alive(), "daemon died")
 
 
