@@ -171,7 +171,9 @@ def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, s
 
     Returns a dict: pid (the process that called connect), comm, errno (0 = connected),
     hello (the daemon's greeting arrived), closed (the peer closed without a greeting)."""
-    argv = [sys.executable, GCLIENT, "--addr", address]
+    # A uid other than root may not reach a python in root's home: prefer the system one.
+    py = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    argv = [py, GCLIENT, "--addr", address]
     if comm:
         argv += ["--comm", comm]
     if move_to:
@@ -195,15 +197,20 @@ class GuardDaemon(Daemon):
 
     By default: abstract socket, kernel_guard "required", scope = the subtree, allow_cgroups =
     [<subtree>/allowed], allow_uids = [] (the tests run as root, and root is allowed by default).
+    path_socket=True: a filesystem socket <dir>/run/bus.sock instead.
     Admin commands run in the allowed cgroup (admin_cgroup) so that they pass the guard."""
 
-    def __init__(self, sub, manifests=None, start=True, guard=None, socket_name=None, **overrides):
+    def __init__(self, sub, manifests=None, start=True, guard=None, socket_name=None, path_socket=False,
+                 **overrides):
         name = socket_name or abstract_name()
         g = {"scope": sub.rel(), "allow_cgroups": [sub.rel("allowed")], "allow_uids": []}
         g.update(guard or {})
         overrides.setdefault("kernel_guard", "required")
         super().__init__(manifests, start=start, socket=name, guard=g, **overrides)
         self.socket = name
+        if path_socket:  # the harness's <dir>/run/bus.sock
+            self.socket = self.config["socket"] = os.path.join(self.run_dir, "bus.sock")
+            self.write_config()
         self.sub = sub
         self.admin_cgroup = sub.dir("allowed")
 
