@@ -350,8 +350,9 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
 				goto fail;
 			}
 		} else if (l.v1_mount[c] && l.v1_own[c]) {
-			/* A v1 hierarchy may carry several controllers (cpu,cpuacct): one leaf each. */
-			for (int o = 0; o < c; o++)
+			/* One v1 hierarchy may carry several of our controllers (a combined
+			 * "cpu,memory" mount): they share one leaf, made once. */
+			for (int o = 0; o < c && !s->dir[c]; o++)
 				if (s->made[o] && streq(l.v1_mount[o], l.v1_mount[c])) {
 					s->dir[c] = strdup(s->dir[o]);
 					if (!s->dir[c]) {
