@@ -174,9 +174,11 @@ class Daemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, wrapper=None):
+        """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line)."""
         self._log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([capbusd_path(), "--config", self.config_path], stdin=subprocess.DEVNULL,
+        argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file, env=self._env())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
