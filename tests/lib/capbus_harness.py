@@ -145,6 +145,7 @@ class Daemon:
         self.config = {"socket": self.socket, "state_dir": self.state_dir, "manifest_dir": self.manifest_dir,
                        "kernel_guard": "off", "log_level": "info"}
         self.config.update(overrides)
+        self.socket = self.config["socket"]
         self.write_config()
         for ident, m in (manifests or {}).items():
             self.write_manifest(ident, m)
@@ -327,7 +328,7 @@ class Daemon:
     def raw_socket(self, timeout=5.0):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout)
-        s.connect(self.socket)
+        s.connect(socket_address(self.socket))
         return s
 
     def client(self, ident, key_path=None, timeout=5.0):
@@ -338,6 +339,11 @@ class Daemon:
         c = RawClient(self.socket, key_file=key_path, timeout=timeout)
         c.handshake()
         return c
+
+
+def socket_address(path):
+    """The address to connect to for a "socket" setting: "@name" is an abstract socket."""
+    return "\0" + path[1:] if path.startswith("@") else path
 
 
 def read_key_file(path):
@@ -365,7 +371,7 @@ class RawClient:
         self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(socket_path)
+        self.sock.connect(socket_address(socket_path))
         self.buf = b""
         self.session = None
         self.pending = []
