@@ -46,6 +46,7 @@ struct skill {
 	uint64_t next_start_ms;    /* when restarting */
 	char last_exit[48];
 	bool seen;                 /* present in the latest sync */
+	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
 };
 
 struct supervisor {
@@ -153,6 +154,14 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||
 	    asprintf(&cgroup, "capbus-%02x%02x%02x%02x-%s", h[0], h[1], h[2], h[3], k->id) < 0)
 		return -ENOMEM;
+	/* A daemon killed before it could clean up leaves empty cgroups of this name behind. */
+	if (!k->reclaimed) {
+		r = sandbox_cgroup_reclaim(cgroup);
+		if (r < 0)
+			log_event(LOG_LEVEL_WARNING, "skill_cgroup_leftover", "id=%s cgroup=%s error=%s", LOG_Q(k->id),
+				  LOG_Q(cgroup), LOG_Q(strerror(-r)));
+		k->reclaimed = true;
+	}
 	struct launch_params lp = {
 		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
 		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,

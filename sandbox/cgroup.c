@@ -380,6 +380,29 @@ fail:
 	return r;
 }
 
+int cg_reclaim(const char *name)
+{
+	_cleanup_(cg_layout_done) struct cg_layout l = {0};
+	int r, result = 0;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if ((r = parse_mountinfo(&l)) < 0 || (r = parse_self_cgroup(&l)) < 0)
+		return r;
+	for (int c = -1; c < _CG_MAX; c++) {
+		const char *mnt = c < 0 ? l.v2_mount : l.v1_mount[c];
+		const char *root = c < 0 ? l.v2_root : l.v1_root[c];
+		const char *own = c < 0 ? l.v2_own : l.v1_own[c];
+		_cleanup_free_ char *dir = NULL, *leaf = NULL;
+		if (!mnt || !own || own_dir(mnt, root, own, &dir) < 0 || asprintf(&leaf, "%s/%s", dir, name) < 0)
+			continue;
+		/* rmdir removes only an empty cgroup: a populated one is reported, never touched. */
+		if (rmdir(leaf) < 0 && errno != ENOENT && result == 0)
+			result = negative_errno();
+	}
+	return result;
+}
+
 int cg_set_v2_fd(const struct cg_set *s)
 {
 	return s->v2_fd;

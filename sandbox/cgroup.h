@@ -32,6 +32,11 @@ struct cg_set;
  * a limit whose controller is nowhere), or a negative errno. */
 int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim, struct cg_set **ret);
 
+/* Removes leftover empty leaves called `name` beneath our own cgroup in every hierarchy (a
+ * supervisor that was killed before it could clean up). Only for names no live plan uses.
+ * Returns 0, -EBUSY when one is still populated, or a negative errno. */
+int cg_reclaim(const char *name);
+
 /* O_DIRECTORY fd of the v2 leaf, for clone3(CLONE_INTO_CGROUP). Owned by the set. */
 int cg_set_v2_fd(const struct cg_set *s);
 

@@ -133,6 +133,11 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	return 0;
 }
 
+int sandbox_cgroup_reclaim(const char *cgroup_name)
+{
+	return cg_reclaim(cgroup_name);
+}
+
 void sandbox_plan_free(struct sandbox_plan *p)
 {
 	if (!p)

@@ -118,6 +118,11 @@ int sandbox_exit_code(const struct sandbox_exit *e);
 /* Static name: "exited", "signal", "seccomp", "oom". */
 const char *sandbox_exit_reason_name(enum sandbox_exit_reason reason);
 
+/* Remove leftover empty cgroups named cgroup_name from an earlier run that could not clean up
+ * (killed supervisor). Only for names no live plan of this process uses. Returns 0, -EBUSY if
+ * one still holds processes, or a negative errno. */
+int sandbox_cgroup_reclaim(const char *cgroup_name);
+
 /* Kill anything left in the cgroups, remove them and free the plan. Accepts NULL. */
 void sandbox_plan_free(struct sandbox_plan *plan);
 
