@@ -8,6 +8,9 @@ Started (by the test) already inside its cgroup. It creates its socket there, th
   (default)       connects;
   --move-to D     moves itself into cgroup D after creating the socket, then connects;
   --fork-move D   forks; the child (inheriting the socket) moves into D and connects;
+  --loop N        connects N times in a row (a fresh socket each time, waiting for the greeting
+                  unless --no-wait) and reports how many were refused with which errno, or
+                  closed without a greeting ("closed"): {"pid", "ok", "errors": {errno: count}};
   --scm-to D      forks; the child moves into D, then receives a socket created by the parent
                   (after the fork, so only SCM_RIGHTS can give it to the child) and connects.
 Output: {"pid": <pid that connected>, "comm": ..., "errno": 0|N, "hello": bool, "closed": bool}
@@ -65,9 +68,27 @@ def main():
     ap.add_argument("--move-to")
     ap.add_argument("--fork-move")
     ap.add_argument("--scm-to")
+    ap.add_argument("--loop", type=int)
+    ap.add_argument("--no-wait", action="store_true")
     a = ap.parse_args()
     if a.comm:
         set_comm(a.comm)
+    if a.loop:
+        ok, errors = 0, {}
+        for _ in range(a.loop):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                try:
+                    s.connect(sockaddr(a.addr))
+                    if not a.no_wait:  # one at a time: wait for the greeting
+                        s.settimeout(5)
+                        if not s.recv(64):
+                            raise ConnectionResetError(0, "closed without a greeting")
+                    ok += 1
+                except OSError as e:
+                    key = "closed" if e.errno in (0, None) or isinstance(e, ConnectionResetError) else str(e.errno)
+                    errors[key] = errors.get(key, 0) + 1
+        print(json.dumps({"pid": os.getpid(), "ok": ok, "errors": errors}), flush=True)
+        return
     if a.scm_to:
         left, right = socket.socketpair()
         pid = os.fork()

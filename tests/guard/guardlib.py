@@ -166,7 +166,8 @@ def abstract_name():
 
 # ---- clients -------------------------------------------------------------------------------
 
-def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, scm_to=None, timeout=20):
+def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, scm_to=None, loop=None, no_wait=False,
+            timeout=20, background=False):
     """Run gclient.py in cgdir: connect to address ("@name" or a path), report what happened.
 
     Returns a dict: pid (the process that called connect), comm, errno (0 = connected),
@@ -182,11 +183,23 @@ def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, s
         argv += ["--fork-move", fork_move]
     if scm_to:
         argv += ["--scm-to", scm_to]
+    if loop:
+        argv += ["--loop", str(loop)] + (["--no-wait"] if no_wait else [])
+    if background:  # the caller collects it with gclient_result()
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=enter_cgroup(cgdir, uid))
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                         preexec_fn=enter_cgroup(cgdir, uid))
     lines = [l for l in cp.stdout.splitlines() if l.startswith("{")]
     check(cp.returncode == 0 and lines, "gclient %s failed (%d): %s %s" % (argv[3:], cp.returncode,
                                                                           cp.stdout, cp.stderr))
+    return json.loads(lines[-1])
+
+
+def gclient_result(p, timeout=60):
+    out, err = p.communicate(timeout=timeout)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    check(p.returncode == 0 and lines, "gclient failed (%d): %s %s" % (p.returncode, out, err))
     return json.loads(lines[-1])
 
 
