@@ -20,7 +20,8 @@ import subprocess
 import sys
 import time
 
-from capbus_harness import (BUILD_DIR, Daemon, Skip, TestFailure, capbus_path, capbusd_path, check, manifest, skip,  # noqa: F401
+from capbus_harness import (BUILD_DIR, Daemon, Skip, TestFailure, capbus_path, capbusd_path, check,  # noqa: F401
+                            manifest, skip,
                             wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
