@@ -3,7 +3,13 @@
  *
  * Runs inside the capbus sandbox under test. Output: {"attack":NAME,"ok":BOOL,"errno":"E..."}
  * where ok means the forbidden thing worked. Attacks the seccomp filter kills print nothing; the
- * test then checks the SIGSYS exit instead. Deliberately self-contained (libc only). */
+ * test then checks the SIGSYS exit instead. The attacks themselves use libc only.
+ *
+ * Launched by capbusd ($CAPBUS_FD set), it also reports over its inherited bus connection once the
+ * attack is over: one message of type "hostile.report" with data
+ * {"attack": NAME, "result": <the last line printed>, "results": [<every line>], "exit": CODE}.
+ * Programs it executes run without $CAPBUS_FD; their lines are relayed. A few modes exist for
+ * supervision tests: "exit CODE [DELAY_MS]", "segv [DELAY_MS]" and "hold" (report, then wait). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -15,6 +21,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +34,10 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "capbus.h"
 
 /* Strict non-negative int; the attacks take pids, fds and ports from the test. */
 static int num(const char *s)
@@ -67,14 +77,64 @@ static const char *ename(int e)
 	}
 }
 
+/* Every line printed, as a JSON array body, for the bus report. */
+static char lines[16384];
+static char last_line[4096];
+
+static void record(const char *line)
+{
+	size_t n = strcspn(line, "\n");
+
+	if (n == 0 || line[0] != '{' || n >= sizeof(last_line))
+		return;
+	memcpy(last_line, line, n);
+	last_line[n] = '\0';
+	if (strlen(lines) + n + 2 < sizeof(lines)) {
+		if (lines[0])
+			strcat(lines, ",");
+		strncat(lines, line, n);
+	}
+}
+
 static int report(const char *attack, int rc, const char *extra)
 {
 	int e = rc < 0 ? errno : 0;
+	char line[4096];
 
-	printf("{\"attack\":\"%s\",\"ok\":%s,\"errno\":\"%s\"%s%s}\n", attack, rc < 0 ? "false" : "true",
-	       ename(e), extra ? "," : "", extra ? extra : "");
+	snprintf(line, sizeof(line), "{\"attack\":\"%s\",\"ok\":%s,\"errno\":\"%s\"%s%s}\n", attack,
+		 rc < 0 ? "false" : "true", ename(e), extra ? "," : "", extra ? extra : "");
+	fputs(line, stdout);
 	fflush(stdout);
+	record(line);
 	return 0;
+}
+
+/* Bus mode: the inherited connection, saved before the attack runs. */
+static char bus_fd_env[16], key_fd_env[16];
+
+static int bus_report(const char *attack, int code, bool keep_open)
+{
+	capbus *bus = NULL;
+	static char data[sizeof(lines) + sizeof(last_line) + 256];
+	int r;
+
+	setenv("CAPBUS_FD", bus_fd_env, 1);
+	setenv("CAPBUS_KEY_FD", key_fd_env, 1);
+	r = capbus_open(&bus, NULL, NULL);
+	if (r != 0) {
+		fprintf(stderr, "escape: capbus_open: %d\n", r);
+		return r;
+	}
+	snprintf(data, sizeof(data), "{\"attack\":\"%s\",\"result\":%s,\"results\":[%s],\"exit\":%d}", attack,
+		 last_line[0] ? last_line : "null", lines, code);
+	r = capbus_send(bus, "hostile.report", data);
+	if (r == 0)
+		r = capbus_sync(bus, 5000);
+	if (r != 0)
+		fprintf(stderr, "escape: hostile.report: %d\n", r);
+	if (!keep_open || r != 0)
+		capbus_close(bus);
+	return r;
 }
 
 static int try_open(const char *attack, const char *path, int flags)
@@ -100,7 +160,14 @@ static long raw_int80_getpid(void)
 	return ret;
 }
 
-int main(int argc, char **argv)
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int attack(int argc, char **argv)
 {
 	const char *a = argc > 1 ? argv[1] : "";
 	const char *arg = argc > 2 ? argv[2] : "";
@@ -274,12 +341,30 @@ int main(int argc, char **argv)
 				 st.st_mode & S_ISUID ? "true" : "false", st.st_uid);
 			report("passwd-stat", 0, extra);
 		}
+		/* The child's lines come back through a pipe and are printed (and recorded) here. */
+		int p[2];
+		if (pipe(p) < 0)
+			return report(a, -1, "\"stage\":\"pipe\"");
+		fflush(stdout);
 		pid_t pid = fork();
 		if (pid == 0) {
+			dup2(p[1], 1);
+			close(p[0]);
+			close(p[1]);
 			execl(arg, arg, "whoami", (char *)NULL);
 			report(a, -1, "\"stage\":\"exec\"");
 			_exit(126);
 		}
+		close(p[1]);
+		FILE *f = fdopen(p[0], "r");
+		char line[4096];
+		while (f && fgets(line, sizeof(line), f)) {
+			fputs(line, stdout);
+			record(line);
+		}
+		fflush(stdout);
+		if (f)
+			fclose(f);
 		int status;
 		waitpid(pid, &status, 0);
 		return 0;
@@ -357,6 +442,44 @@ int main(int argc, char **argv)
 		}
 		return report(a, f ? 0 : -1, extra);
 	}
+	if (!strcmp(a, "exit")) { /* argv[2]: code, argv[3]: ms to live first */
+		if (argc > 3)
+			sleep_ms(num(argv[3]));
+		exit(num(arg));
+	}
+	if (!strcmp(a, "segv")) { /* argv[2]: ms to live first */
+		if (argc > 2)
+			sleep_ms(num(arg));
+		raise(SIGSEGV);
+		return 3;
+	}
+	if (!strcmp(a, "hold")) /* reports (in bus mode), then waits for a signal */
+		return report(a, 0, NULL);
 	fprintf(stderr, "escape: unknown attack '%s'\n", a);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *bus_fd = getenv("CAPBUS_FD"), *key_fd = getenv("CAPBUS_KEY_FD");
+	const char *a = argc > 1 ? argv[1] : "";
+	bool bus_mode = bus_fd && key_fd;
+
+	if (bus_mode) {
+		/* Programs the attack executes must not take over the connection. */
+		snprintf(bus_fd_env, sizeof(bus_fd_env), "%s", bus_fd);
+		snprintf(key_fd_env, sizeof(key_fd_env), "%s", key_fd);
+		unsetenv("CAPBUS_FD");
+		unsetenv("CAPBUS_KEY_FD");
+	}
+	int code = attack(argc, argv);
+	if (!bus_mode)
+		return code;
+	bool hold = !strcmp(a, "hold");
+	if (bus_report(a, code, hold) != 0)
+		return 4;
+	if (hold) /* connected until the supervisor stops it */
+		for (;;)
+			pause();
+	return code;
 }
