@@ -40,10 +40,10 @@ struct parent {
 	struct supervisor *supervisor;
 };
 
-static int adopt_skill(void *userdata, const char *id, int fd)
+static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int fd)
 {
 	struct parent *p = userdata;
-	struct ps_adopt a = { 0 };
+	struct ps_adopt a = { .pid = pid, .uid = uid };
 	int r = -EPIPE;
 
 	snprintf(a.id, sizeof(a.id), "%s", id);

@@ -73,6 +73,8 @@ struct ps_reply {
 /* The router must see this identity authenticate on the adopted connection, nothing else. */
 struct ps_adopt {
 	char id[PS_ID_LEN];
+	int32_t pid;  /* the skill's process, for the log */
+	uint32_t uid; /* its outer uid */
 };
 
 struct ps_skill_state {

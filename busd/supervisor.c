@@ -37,6 +37,7 @@ struct skill {
 	struct manifest *manifest;
 	struct sandbox_plan *plan;
 	struct egress *egress;     /* attached to the skill's cgroup while it exists */
+	uid_t uid;
 	enum skill_state state;
 	pid_t pid;
 	int pidfd;
@@ -148,6 +149,7 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	int r = prepare_state(s, k, &uid, &state_dir);
 	if (r < 0)
 		return r;
+	k->uid = uid;
 	/* Two daemons (different state directories) may run the same skill side by side. */
 	uint8_t h[4];
 	crypto_generichash(h, sizeof(h), (const uint8_t *)s->cfg->state_dir, strlen(s->cfg->state_dir), NULL, 0);
@@ -225,7 +227,7 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		drop_plan(k);
 		return r;
 	}
-	r = s->ops.adopt(s->ops.userdata, k->id, sv[0]);
+	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, sv[0]);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
 	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,

@@ -19,7 +19,7 @@ struct supervisor;
 
 struct supervisor_ops {
 	/* Hands a launched skill's bus connection to the router (takes ownership of fd). */
-	int (*adopt)(void *userdata, const char *id, int fd);
+	int (*adopt)(void *userdata, const char *id, pid_t pid, uid_t uid, int fd);
 	/* Reports a state change for `capbus skills`. */
 	void (*state)(void *userdata, const struct ps_skill_state *st);
 	void *userdata;

@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sys/fsuid.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -185,6 +186,21 @@ static int step_fds(struct child_ctx *c)
 	return 0;
 }
 
+/* After step_fds: only the kept descriptors are left, so a low limit cannot starve the steps
+ * that still open files. Never above the current hard limit (raising needs a capability). */
+static int step_nofile(struct child_ctx *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return negative_errno();
+	rlim_t want = c->plan->nofile;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = want;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? negative_errno() : 0;
+}
+
 /* The caller may ignore signals (SIGPIPE, say); exec keeps that, so reset every disposition.
  * The mask is reset in step_exec, after init has forked. */
 static int step_signals(struct child_ctx *c)
@@ -297,6 +313,7 @@ static const struct {
 	{ "drop-privileges", step_drop_privileges },
 	{ "no-new-privs", step_no_new_privs },
 	{ "fds", step_fds },
+	{ "nofile", step_nofile },
 	{ "signals", step_signals },
 	{ "landlock", step_landlock },
 	{ "seccomp", step_seccomp },

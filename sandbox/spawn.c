@@ -51,7 +51,9 @@ static int set_rlimits(const struct sandbox_plan *p, pid_t pid)
 {
 	int r;
 
-	if ((r = set_rlimit(pid, RLIMIT_NOFILE, p->nofile)) < 0 || (r = set_rlimit(pid, RLIMIT_CORE, 0)) < 0)
+	/* RLIMIT_NOFILE is set by the child itself once it has closed what it inherited (step
+	 * "nofile"): a low limit would otherwise make every open() before that fail with EMFILE. */
+	if ((r = set_rlimit(pid, RLIMIT_CORE, 0)) < 0)
 		return r;
 	return p->nproc ? set_rlimit(pid, RLIMIT_NPROC, p->nproc) : 0;
 }
