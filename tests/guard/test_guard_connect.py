@@ -25,8 +25,9 @@ def main():
         check(ev.get("comm") == "gdenied-probe", "guard_denied comm %r, want 'gdenied-probe': %s" %
               (ev.get("comm"), ev["_line"]))
         check(ev.get("uid") == "0", "guard_denied uid: %s" % ev["_line"])
-        check(ev.get("cgroup") == sub.rel("forbidden"), "guard_denied cgroup %r, want %r" %
-              (ev.get("cgroup"), sub.rel("forbidden")))
+        check(ev.get("cgroup_id") == str(os.stat(sub.dir("forbidden")).st_ino),
+              "guard_denied cgroup_id %r, want the forbidden cgroup's %d: %s" %
+              (ev.get("cgroup_id"), os.stat(sub.dir("forbidden")).st_ino, ev["_line"]))
         check(ev.get("target") == d.socket, "guard_denied target %r, want %r" % (ev.get("target"), d.socket))
         check(not d.events("peer_denied", mark), "a refused connect still reached the daemon's peer check")
 

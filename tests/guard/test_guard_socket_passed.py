@@ -5,6 +5,7 @@ the allowed cgroup and connected from a process in a forbidden one is refused wi
 whether the process moved itself, inherited the socket across fork, or received it with
 SCM_RIGHTS; the reverse (created forbidden, connected allowed) is admitted."""
 import errno
+import os
 
 from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event
 
@@ -20,7 +21,8 @@ def main():
             r = gclient(d.socket, allowed, comm="gpassed%d" % i, **kw)
             check(r["errno"] == errno.EPERM, "socket created allowed, %s, connect from forbidden: %r" % (what, r))
             ev = wait_event(d, "guard_denied", lambda e: e.get("pid") == str(r["pid"]))
-            check(ev.get("cgroup") == sub.rel("forbidden"), "denial logged for cgroup %r" % ev.get("cgroup"))
+            check(ev.get("cgroup_id") == str(os.stat(forbidden).st_ino),
+                  "denial logged for cgroup id %r, want the forbidden cgroup's: %s" % (ev.get("cgroup_id"), ev["_line"]))
         r = gclient(d.socket, forbidden, comm="greverse", move_to=allowed)
         check(r["errno"] == 0 and r["hello"], "socket created forbidden, connect from allowed: %r" % r)
         check(not d.events("peer_denied"), "peer check refused someone:\n%s" % d.log())
