@@ -71,13 +71,14 @@ class SkillBus:
         self.observer = None
         self.reports = {}   # sender -> [data, ...]
         self.extra = []     # files or dirs outside the daemon's dir to remove
+        self.wrapper = None  # argv prefix for the daemon (Daemon.start)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def __enter__(self):
         try:
             self.d.__enter__()
-            self.d.start()
+            self.d.start(wrapper=self.wrapper)
             self.connect_observer()
         except BaseException:
             self.d.cleanup()
@@ -205,7 +206,7 @@ def own_cgroup_dirs():
     dirs = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            left, _, right = line.partition(" - ")
+            left, _, right = line.rstrip("\n").partition(" - ")
             fields = left.split(" ")
             fstype, _, opts = (right.split(" ") + ["", "", ""])[:3]
             mnt = _unescape(fields[4])
