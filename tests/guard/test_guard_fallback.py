@@ -18,7 +18,7 @@ from guardlib import (GuardDaemon, Subtree, capbusd_path, check, gclient, manife
 
 def main():
     require_guard_env()
-    with Subtree("fallback") as sub:
+    with Subtree("fallback", ("allowed", "allowed/child", "allowed-evil", "forbidden")) as sub:
         # required: refuses.
         with GuardDaemon(sub, start=False, kernel_guard="required", guard={"simulate_missing_hook": True}) as d:
             cp = subprocess.run([capbusd_path(), "--config", d.config_path], capture_output=True, text=True,
@@ -65,6 +65,9 @@ def main():
                 check(r["errno"] == 0 and r["hello"], "%s under auto fallback: %r" % (where, r))
                 cp = d.cli("send", "guard.fb", "{}", key=key, cgroup=sub.dir(where))
                 check(cp.returncode == 0, "capbus send from %s: %d %s" % (where, cp.returncode, cp.stderr))
+            r = gclient(d.socket, sub.dir("allowed-evil"))
+            check(r["errno"] == 0 and not r["hello"] and r["closed"],
+                  "allowed-evil (a name that starts like the allowed one) under the fallback: %r" % r)
             cp = d.cli("send", "guard.fb", "{}", key=key, cgroup=sub.dir("forbidden"))
             check(cp.returncode != 0, "capbus send from the forbidden cgroup succeeded under the fallback")
 
