@@ -1,1 +1,108 @@
-import sys; sys.exit(77)
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Stopping capbusd leaves no skill behind, and a restarted daemon starts its skills again.
+
+SIGTERM: the daemon stops every skill; their processes and cgroups are gone when it has exited.
+SIGKILL: the daemon cannot clean up, but every skill process still dies with it (the sandbox
+dies with its launcher); cgroup leaves it left behind are reclaimed by the next daemon, which
+starts the skill again in fresh leaves of the same names."""
+import os
+import signal
+import time
+
+from skilllib import (SkillBus, cgroup_procs, check, pid_alive, remove_cgroups, run_test_main, skill_cgroups,
+                      wait_for)
+from capbus_harness import children_of
+
+IDS = ["d.hold", "d.hold2"]
+
+
+def running(sb):
+    """{id: (init pid, [its children])} once every skill runs and has reported."""
+    sb.reports.clear()
+    out = {}
+    for i in IDS:
+        s = sb.wait_skill(i, lambda s: s["state"] == "running" and s["pid"])
+        out[i] = (s["pid"], children_of(s["pid"]))
+        check(out[i][1], "%s: the sandbox init %d has no child" % (i, s["pid"]))
+    sb.wait_reports(IDS)
+    for i in IDS:
+        cgs = skill_cgroups(i)
+        check(len(cgs) >= 2 and all(out[i][0] in cgroup_procs(c) for c in cgs),
+              "%s: cgroups %s, init %d" % (i, cgs, out[i][0]))
+    return out
+
+
+def all_pids(procs):
+    return [p for init, kids in procs.values() for p in [init] + kids]
+
+
+def restart(sb):
+    sb.d.start()
+    sb.connect_observer()
+
+
+def main():
+    try:
+        with SkillBus() as sb:
+            for i in IDS:
+                sb.add_skill(i, ["hold"])
+            sb.reload()
+            procs = running(sb)
+            cg_names = {i: skill_cgroups(i) for i in IDS}
+            print("# running: %s" % procs)
+
+            # -- SIGTERM -------------------------------------------------------------------
+            rc = sb.d.stop()
+            check(rc == 0, "capbusd exited with %r on SIGTERM" % rc)
+            wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs)), 5,
+                     what="every skill process to end with the daemon")
+            left = [c for i in IDS for c in skill_cgroups(i)]
+            check(not left, "cgroups left after SIGTERM: %s" % left)
+            print("# SIGTERM: processes and cgroups gone")
+
+            restart(sb)
+            procs2 = running(sb)
+            check(not set(all_pids(procs)) & set(all_pids(procs2)), "same pids after a restart?")
+            print("# restarted: %s" % procs2)
+
+            # -- SIGKILL -------------------------------------------------------------------
+            router = sb.d.router_pid()
+            sb.d.proc.send_signal(signal.SIGKILL)
+            sb.d.proc.wait(10)
+            sb.d.stop()
+            wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs2)), 5,
+                     what="every skill process to end with the SIGKILLed daemon")
+            if router:
+                wait_for(lambda: not pid_alive(router), 5, what="the router to end with the SIGKILLed daemon")
+            leftover = {i: skill_cgroups(i) for i in IDS}
+            for i, cgs in leftover.items():
+                for c in cgs:
+                    check(not cgroup_procs(c), "%s: %s still holds %s" % (i, c, cgroup_procs(c)))
+            print("# SIGKILL: processes gone; cgroups left behind (empty): %s" % leftover)
+
+            log_start = len(sb.d.log())
+            restart(sb)
+            procs3 = running(sb)
+            for i in IDS:
+                now = skill_cgroups(i)
+                check(now == cg_names[i], "%s: cgroups after the restart %s, before %s" % (i, now, cg_names[i]))
+                check(all(procs3[i][0] in cgroup_procs(c) for c in now), "%s: not in its fresh leaves" % i)
+            new_log = sb.d.log()[log_start:]
+            check("skill_cgroup_leftover" not in new_log and "skill_start_failed" not in new_log,
+                  "the restarted daemon could not reclaim the leftovers:\n%s" % new_log[-4000:])
+            states = sb.skills()
+            for i in IDS:
+                check(states[i]["restarts"] == 0, "%s after the restart: %r" % (i, states[i]))
+            print("# restarted after SIGKILL: %s, leftovers reclaimed" % procs3)
+            sb.d.stop()
+            wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs3)), 5, what="the last skills to end")
+    finally:
+        for i in IDS:
+            left = skill_cgroups(i)
+            if left:
+                remove_cgroups(left)
+
+
+if __name__ == "__main__":
+    run_test_main(main)
