@@ -10,7 +10,7 @@ import os
 import signal
 import time
 
-from skilllib import (SkillBus, cgroup_procs, check, pid_alive, remove_cgroups, run_test_main, skill_cgroups,
+from skilllib import (SkillBus, TestFailure, cgroup_procs, check, pid_alive, remove_cgroups, run_test_main, skill_cgroups,
                       wait_for)
 from capbus_harness import children_of
 
@@ -42,7 +42,16 @@ def restart(sb):
     sb.connect_observer()
 
 
+def ppid(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return int(next(l for l in f if l.startswith("PPid:")).split()[1])
+    except (OSError, StopIteration):
+        return None
+
+
 def main():
+    failures = []
     try:
         with SkillBus() as sb:
             for i in IDS:
@@ -71,15 +80,24 @@ def main():
             sb.d.proc.send_signal(signal.SIGKILL)
             sb.d.proc.wait(10)
             sb.d.stop()
-            wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs2)), 5,
-                     what="every skill process to end with the SIGKILLed daemon")
+            try:
+                wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs2)), 5,
+                         what="every skill process to end with the SIGKILLed daemon")
+            except TestFailure:
+                alive = [p for p in all_pids(procs2) if pid_alive(p)]
+                failures.append("skill processes %s (sandbox inits and programs of %s) survived capbusd's SIGKILL, "
+                                "reparented to pid %s" % (alive, procs2, [ppid(p) for p in alive]))
+                # Go on with what a restarted daemon does once they are gone.
+                for p in alive:
+                    os.kill(p, signal.SIGKILL)
+                wait_for(lambda: not any(pid_alive(p) for p in alive), 5, what="the survivors to end")
             if router:
                 wait_for(lambda: not pid_alive(router), 5, what="the router to end with the SIGKILLed daemon")
             leftover = {i: skill_cgroups(i) for i in IDS}
             for i, cgs in leftover.items():
                 for c in cgs:
                     check(not cgroup_procs(c), "%s: %s still holds %s" % (i, c, cgroup_procs(c)))
-            print("# SIGKILL: processes gone; cgroups left behind (empty): %s" % leftover)
+            print("# after SIGKILL: cgroups left behind (empty): %s" % leftover)
 
             log_start = len(sb.d.log())
             restart(sb)
@@ -97,6 +115,7 @@ def main():
             print("# restarted after SIGKILL: %s, leftovers reclaimed" % procs3)
             sb.d.stop()
             wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs3)), 5, what="the last skills to end")
+            check(not failures, "; ".join(failures))
     finally:
         for i in IDS:
             left = skill_cgroups(i)
