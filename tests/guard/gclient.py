@@ -11,6 +11,7 @@ Started (by the test) already inside its cgroup. It creates its socket there, th
   --loop N        connects N times in a row (a fresh socket each time, waiting for the greeting
                   unless --no-wait) and reports how many were refused with which errno, or
                   closed without a greeting ("closed"): {"pid", "ok", "errors": {errno: count}};
+  --seconds S     with --loop: stop after S seconds;
   --scm-to D      forks; the child moves into D, then receives a socket created by the parent
                   (after the fork, so only SCM_RIGHTS can give it to the child) and connects.
 Output: {"pid": <pid that connected>, "comm": ..., "errno": 0|N, "hello": bool, "closed": bool}
@@ -70,12 +71,17 @@ def main():
     ap.add_argument("--scm-to")
     ap.add_argument("--loop", type=int)
     ap.add_argument("--no-wait", action="store_true")
+    ap.add_argument("--seconds", type=float, help="with --loop: stop after this long")
     a = ap.parse_args()
     if a.comm:
         set_comm(a.comm)
     if a.loop:
         ok, errors = 0, {}
+        import time
+        end = time.monotonic() + a.seconds if a.seconds else None
         for _ in range(a.loop):
+            if end and time.monotonic() > end:
+                break
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 try:
                     s.connect(sockaddr(a.addr))

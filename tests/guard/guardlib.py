@@ -168,7 +168,7 @@ def abstract_name():
 # ---- clients -------------------------------------------------------------------------------
 
 def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, scm_to=None, loop=None, no_wait=False,
-            timeout=20, background=False):
+            seconds=None, timeout=20, background=False):
     """Run gclient.py in cgdir: connect to address ("@name" or a path), report what happened.
 
     Returns a dict: pid (the process that called connect), comm, errno (0 = connected),
@@ -186,6 +186,7 @@ def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, s
         argv += ["--scm-to", scm_to]
     if loop:
         argv += ["--loop", str(loop)] + (["--no-wait"] if no_wait else [])
+        argv += ["--seconds", str(seconds)] if seconds else []
     if background:  # the caller collects it with gclient_result()
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=enter_cgroup(cgdir, uid))
@@ -227,6 +228,15 @@ class GuardDaemon(Daemon):
             self.write_config()
         self.sub = sub
         self.admin_cgroup = sub.dir("allowed")
+
+    def start(self, timeout=10.0):
+        try:
+            return super().start(timeout)
+        except TestFailure:
+            sim = self.config.get("guard", {}).get("simulate_missing_hook")
+            if not sim and "no unix-connect BPF hook" in self.log():
+                cannot_run("capbusd found no unix-connect BPF hook on this kernel")
+            raise
 
     def cli(self, *args, key=None, timeout=30, input=None, socket_path=None, cgroup=None, uid=None):
         argv = [capbus_path(), "--socket", socket_path or self.socket]

@@ -82,11 +82,11 @@ def main():
         d.write_config()
 
         # Reloads while an allowed client keeps connecting: none of its connects may be refused.
-        clients = [gclient(d.socket, sub.dir("allowed"), loop=8000, comm="greload%d" % i, background=True)
-                   for i in range(2)]
-        time.sleep(0.05)
+        clients = [gclient(d.socket, sub.dir("allowed"), loop=10 ** 6, seconds=4, comm="greload%d" % i,
+                           background=True) for i in range(2)]
+        time.sleep(0.1)
         n = 0
-        while any(p.poll() is None for p in clients) and n < 400:
+        while any(p.poll() is None for p in clients):
             d.signal(signal.SIGHUP)
             n += 1
             time.sleep(0.005)
