@@ -9,6 +9,7 @@
  *   tcp6:[ADDR]:PORT    the same over AF_INET6
  *   udp4:A.B.C.D:PORT   socket(AF_INET, SOCK_DGRAM) + sendto
  *   unix:@NAME|PATH     socket(AF_UNIX, SOCK_STREAM) + connect
+ *   bind4:A.B.C.D:PORT  socket(AF_INET, SOCK_STREAM) + bind + listen (a service on a fixed port)
  *
  * Every round (ROUNDS times, ROUND_MS apart) each action is tried afresh and reported as
  *   {"type": "probe.result", "data": {"action": A, "step": "socket"|"connect"|"done",
@@ -53,6 +54,7 @@ static const char *errname(int e)
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ENETUNREACH: return "ENETUNREACH";
 	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case EADDRINUSE: return "EADDRINUSE";
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case EINPROGRESS: return "EINPROGRESS";
 	case ENOENT: return "ENOENT";
@@ -131,6 +133,25 @@ static struct outcome try_inet(const char *spec, int family, int type)
 	return o;
 }
 
+static struct outcome try_bind(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (parse_inet(spec, AF_INET, &ss, &len) < 0)
+		return (struct outcome){ "parse", EINVAL };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (struct outcome){ "socket", errno };
+	struct outcome o = { "done", 0 };
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		o = (struct outcome){ "bind", errno };
+	else if (listen(fd, 1) < 0)
+		o = (struct outcome){ "listen", errno };
+	close(fd);
+	return o;
+}
+
 static struct outcome try_unix(const char *name)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -166,6 +187,8 @@ static struct outcome run_action(const char *a)
 		return try_inet(a + 5, AF_INET, SOCK_DGRAM);
 	if (strncmp(a, "unix:", 5) == 0)
 		return try_unix(a + 5);
+	if (strncmp(a, "bind4:", 6) == 0)
+		return try_bind(a + 6);
 	return (struct outcome){ "parse", EINVAL };
 }
 

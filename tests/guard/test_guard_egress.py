@@ -14,7 +14,10 @@ the admin with `capbus listen`).
   port on 127.0.0.2 and another port on 127.0.0.1 (both with listeners, so a refusal is not
   ECONNREFUSED) are refused with EPERM by the connect4 hook and their listeners see nothing; an
   IPv6 or UDP socket (no rule grants them) cannot be created (EPERM, sock_create hook); a unix
-  connect to the bus is refused (EPERM)."""
+  connect to the bus is refused (EPERM); bind() to a fixed port is refused (EPERM), port 0 works.
+- sandbox.network ["tcp:[::1]:P6"]: IPv6 alike: [::1]:P6 reached, another port refused, and no
+  IPv4 socket.
+The skills' processes hold no BPF object of the guard."""
 import errno
 import json
 import os
@@ -29,18 +32,19 @@ from guardlib import (BUILD_DIR, GuardDaemon, Subtree, capbus_path, check, enter
 
 NONE_ID = "org.test.netnone"
 ONE_ID = "org.test.netone"
+SIX_ID = "org.test.netsix"
 
 
 class Listener:
     """A TCP listener on (addr, port) recording what each accepted connection sent."""
 
     def __init__(self, addr, port=0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
         self.sock.listen(16)
         self.sock.settimeout(0.2)
-        self.addr, self.port = self.sock.getsockname()
+        self.addr, self.port = self.sock.getsockname()[:2]
         self.got = []
         self.stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -66,6 +70,12 @@ class Listener:
         self.stop = True
         self.thread.join(2)
         self.sock.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def skill_manifest(ident, exe, actions, network):
@@ -106,7 +116,9 @@ def main():
     port = l1.port
     l2 = Listener("127.0.0.1")
     l3 = Listener("127.0.0.2", port)
-    listeners = (l1, l2, l3)
+    l6 = Listener("::1")
+    l6b = Listener("::1")
+    listeners = (l1, l2, l3, l6, l6b)
     try:
         with Subtree("egress") as sub:
             d = GuardDaemon(sub, start=False)
@@ -114,7 +126,7 @@ def main():
                 os.chmod(d.dir, 0o755)  # the skills' uids must reach their directories (run/ stays 0700)
                 skills_dir = os.path.join(d.dir, "skills")
                 exe = {}
-                for ident in (NONE_ID, ONE_ID):
+                for ident in (NONE_ID, ONE_ID, SIX_ID):
                     sd = os.path.join(skills_dir, ident)
                     os.makedirs(sd)
                     shutil.copy(probe, os.path.join(sd, "netprobe"))
@@ -130,12 +142,19 @@ def main():
                 other_addr = "tcp4:127.0.0.2:%d" % port
                 tcp6 = "tcp6:[::1]:%d" % port
                 udp = "udp4:127.0.0.1:%d" % port
+                bind_fixed = "bind4:127.0.0.1:%d" % free_port()
+                bind_any = "bind4:127.0.0.1:0"
+                ok6 = "tcp6:[::1]:%d" % l6.port
+                other6 = "tcp6:[::1]:%d" % l6b.port
                 none_actions = [ok_tcp, tcp6, udp, bus]
-                one_actions = [ok_tcp, other_port, other_addr, tcp6, udp, bus]
+                one_actions = [ok_tcp, other_port, other_addr, tcp6, udp, bus, bind_fixed, bind_any]
+                six_actions = [ok6, other6, ok_tcp]
                 d.write_manifest(NONE_ID, skill_manifest(NONE_ID, exe[NONE_ID], none_actions, "none"))
                 d.write_manifest(ONE_ID, skill_manifest(ONE_ID, exe[ONE_ID], one_actions, ["tcp:127.0.0.1:%d" % port]))
+                d.write_manifest(SIX_ID, skill_manifest(SIX_ID, exe[SIX_ID], six_actions, ["tcp:[::1]:%d" % l6.port]))
                 d.start()
-                want = {(NONE_ID, a) for a in none_actions} | {(ONE_ID, a) for a in one_actions}
+                want = {(NONE_ID, a) for a in none_actions} | {(ONE_ID, a) for a in one_actions} | \
+                    {(SIX_ID, a) for a in six_actions}
                 seen = collect(d, want)
                 for (ident, action), r in sorted(seen.items()):
                     print("%-18s %-26s %-8s %s" % (ident, action, r["step"], r["errname"]))
@@ -160,12 +179,32 @@ def main():
                 expect(ONE_ID, tcp6, "socket", errno.EPERM)
                 expect(ONE_ID, udp, "socket", errno.EPERM)
                 expect(ONE_ID, bus, "connect", errno.EPERM)
+                # No fixed listening port; an ephemeral one (port 0) is what any client gets anyway.
+                expect(ONE_ID, bind_fixed, "bind", errno.EPERM)
+                expect(ONE_ID, bind_any, "done", 0)
+
+                # IPv6 alike: one rule for [::1]:P6.
+                expect(SIX_ID, ok6, "done", 0)
+                expect(SIX_ID, other6, "connect", errno.EPERM)
+                expect(SIX_ID, ok_tcp, "socket", errno.EPERM)
+
                 wait_for(lambda: any(data.startswith(b"netprobe") for _, data in l1.got), 5,
                          what="the probe's line at the allowed listener")
+                wait_for(lambda: any(data.startswith(b"netprobe") for _, data in l6.got), 5,
+                         what="the probe's line at the allowed IPv6 listener")
+                check(not l6b.got, "the IPv6 listener on the other port was reached: %r" % l6b.got)
                 check(not l2.got, "the listener on the other port was reached: %r" % l2.got)
                 check(not l3.got, "the listener on 127.0.0.2 was reached: %r" % l3.got)
                 peers = {p for p, _ in l1.got}
                 check(peers == {"127.0.0.1"}, "allowed listener peers: %r" % peers)
+
+                # The skills hold none of the guard's BPF objects (they stay in the daemon's parent).
+                skills = json.loads(d.admin("skills", "--json").stdout)
+                for sk in skills:
+                    pid = sk.get("pid") or 0
+                    check(sk["state"] == "running" and pid > 0, "skill state: %r" % sk)
+                    fds = [os.readlink("/proc/%d/fd/%s" % (pid, f)) for f in os.listdir("/proc/%d/fd" % pid)]
+                    check(not [f for f in fds if "bpf" in f], "skill %s holds BPF objects: %r" % (sk["id"], fds))
     finally:
         for l in listeners:
             l.close()
