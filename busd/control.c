@@ -93,7 +93,7 @@ static int send_ps(struct router *r, struct conn *c, const struct envelope *env,
 		r->cap_ops = cap;
 	}
 	snprintf(req.id, sizeof(req.id), "%s", id);
-	int ret = ps_send(r->ps_fd, type, &req, sizeof(req), text, text ? strlen(text) : 0);
+	int ret = router_ps_send(r, type, &req, sizeof(req), text, text ? strlen(text) : 0, -1);
 	if (ret < 0)
 		return ret;
 	struct pending_op *o = &r->ops[r->n_ops++];
@@ -338,6 +338,12 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		r->counters.denied_send++;
 		log_event(LOG_LEVEL_WARNING, "denied_control", "id=%s type=%s", LOG_Q(c->session.id), LOG_Q(type));
 		refuse(r, c, env, "denied", "only the admin identity may use this bus command");
+		return;
+	}
+	/* Answers to file writes come back from the parent; bound what may be in flight (an
+	 * operation takes at most three requests). */
+	if (r->n_ops + 3 > ROUTER_MAX_PENDING_OPS && !streq(type, "capbus.skills") && !streq(type, "capbus.stats")) {
+		refuse(r, c, env, "quota", "too many bus commands in flight: wait for the answers");
 		return;
 	}
 	if (streq(type, "capbus.keygen"))

@@ -53,7 +53,7 @@ static int open_abstract(const char *name, struct listener *out)
 	memcpy(sa.sun_path + 1, name + 1, len - 1);
 	int fd = bind_listen(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
 	if (fd == -EADDRINUSE)
-		return LISTENER_IN_USE;
+		return LISTENER_NAME_TAKEN;
 	if (fd < 0)
 		return fd;
 	out->fd = fd;

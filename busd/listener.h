@@ -11,6 +11,7 @@ enum {
 	LISTENER_IN_USE = 1,   /* another live daemon owns the socket */
 	LISTENER_UNSAFE_DIR = 2,
 	LISTENER_NOT_SOCKET = 3,
+	LISTENER_NAME_TAKEN = 4, /* abstract name in use: another daemon, or any other program */
 };
 
 struct listener {

@@ -326,6 +326,8 @@ static const char *listener_error(int r)
 	switch (r) {
 	case LISTENER_IN_USE:
 		return "another capbusd is already serving this socket; stop it first or pick another \"socket\"";
+	case LISTENER_NAME_TAKEN:
+		return "the abstract name is in use: another capbusd is already serving it, or another program took it; pick another \"socket\"";
 	case LISTENER_UNSAFE_DIR:
 		return "the socket's directory must be a real directory owned by this user and not writable by others";
 	case LISTENER_NOT_SOCKET:

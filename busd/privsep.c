@@ -24,6 +24,33 @@ int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, cons
 	}
 }
 
+int ps_send_packet(int fd, const void *packet, size_t len, int passed_fd, int flags)
+{
+	struct iovec iov = { (void *)packet, len };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control = { 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (passed_fd >= 0) {
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &passed_fd, sizeof(int));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+		if (n >= 0)
+			return (size_t)n == len ? 0 : -EIO;
+		if (errno != EINTR)
+			return negative_errno();
+	}
+}
+
 int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd)
 {
 	struct ps_header hdr = { .type = type, .len = (uint32_t)fixed_len };

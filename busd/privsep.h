@@ -119,6 +119,10 @@ struct ps_guard_info {
 /* Sends header + payload parts as one packet. Returns 0 or a negative errno. */
 int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, const void *text, size_t text_len);
 
+/* One packet, optionally with a descriptor (passed_fd < 0: none), with extra sendmsg flags
+ * (MSG_DONTWAIT for a sender that must never block). Returns 0 or a negative errno (-EAGAIN). */
+int ps_send_packet(int fd, const void *packet, size_t len, int passed_fd, int flags);
+
 /* Sends a packet carrying one descriptor (PS_ADOPT, PS_PEER_CHECK). */
 int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd);
 

@@ -81,6 +81,16 @@ struct pending_op {
 	bool keygen;
 };
 
+/* A packet for the parent that could not be sent at once (the router never blocks on it). */
+struct ps_out {
+	struct ps_out *next;
+	int fd;      /* descriptor to pass along, or -1 */
+	size_t len;
+	uint8_t data[];
+};
+
+#define ROUTER_MAX_PENDING_OPS 64
+
 struct counters {
 	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
@@ -106,6 +116,8 @@ struct router {
 	uint64_t stamp;
 	uint64_t next_serial;
 	uint64_t next_ps;
+	struct ps_out *ps_out_head, *ps_out_tail;
+	bool ps_want_out;
 	struct pending_op *ops;
 	size_t n_ops, cap_ops;
 	uint64_t now_ms;
@@ -126,6 +138,11 @@ void conn_doom(struct router *r, struct conn *c, const char *reason);
 struct conn *router_find_conn(struct router *r, uint64_t serial);
 int router_subscribe(struct router *r, struct conn *c, const char *pattern);
 void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);
+
+/* Queues a packet to the parent without ever blocking (the parent may be busy sending to us:
+ * two blocking senders would deadlock). Takes a copy of passed_fd. 0 or a negative errno. */
+int router_ps_send(struct router *r, enum ps_type type, const void *fixed, size_t fixed_len, const void *text,
+		   size_t text_len, int passed_fd);
 
 /* outq.c */
 int outq_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign);

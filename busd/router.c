@@ -103,14 +103,16 @@ void conn_send_error(struct router *r, struct conn *c, const char *code, const c
 {
 	if (c->doomed || c->state != CONN_READY)
 		return;
-	/* A client that provokes errors in a loop gets a bounded number of answers. */
+	/* A client that provokes errors in a loop gets a bounded number of answers; a refused bus
+	 * request is always answered (the client waits for it), bounded by the output queue. */
 	if (r->now_ms - c->err_window_ms >= 1000) {
 		c->err_window_ms = r->now_ms;
 		c->err_budget = ERRORS_PER_SECOND;
 	}
-	if (c->err_budget == 0)
+	if (c->err_budget == 0 && !request)
 		return;
-	c->err_budget--;
+	if (c->err_budget > 0)
+		c->err_budget--;
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
 	cJSON *data = cJSON_AddObjectToObject(root, "data");
 	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
@@ -490,7 +492,7 @@ static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, boo
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1; /* older kernels: the parent then cannot tie a cgroup to this peer */
 	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid };
-	if (ps_send_fd(r->ps_fd, PS_PEER_CHECK, &pc, sizeof(pc), pidfd) < 0)
+	if (router_ps_send(r, PS_PEER_CHECK, &pc, sizeof(pc), NULL, 0, pidfd) < 0)
 		conn_doom(r, c, "peer_check_unavailable");
 	if (pidfd >= 0)
 		close(pidfd);
@@ -725,6 +727,69 @@ static void parent_message(struct router *r)
 	}
 }
 
+static void ps_set_want_out(struct router *r, bool on)
+{
+	if (r->ps_want_out == on)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &r->w_parent };
+	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->ps_fd, &ev) == 0)
+		r->ps_want_out = on;
+}
+
+/* Sends what is queued for the parent, in order, until the channel is full. */
+static void ps_flush(struct router *r)
+{
+	while (r->ps_out_head) {
+		struct ps_out *o = r->ps_out_head;
+		int ret = ps_send_packet(r->ps_fd, o->data, o->len, o->fd, MSG_DONTWAIT);
+		if (ret == -EAGAIN) {
+			ps_set_want_out(r, true);
+			return;
+		}
+		if (ret < 0)
+			log_event(LOG_LEVEL_ERROR, "parent_send_failed", "error=%s", LOG_Q(strerror(-ret)));
+		r->ps_out_head = o->next;
+		if (!r->ps_out_head)
+			r->ps_out_tail = NULL;
+		if (o->fd >= 0)
+			close(o->fd);
+		free(o);
+	}
+	ps_set_want_out(r, false);
+}
+
+int router_ps_send(struct router *r, enum ps_type type, const void *fixed, size_t fixed_len, const void *text,
+		   size_t text_len, int passed_fd)
+{
+	struct ps_header hdr = { .type = type, .len = (uint32_t)(fixed_len + text_len) };
+	size_t len = sizeof(hdr) + fixed_len + text_len;
+
+	if (text_len > PS_TEXT_MAX)
+		return -EMSGSIZE;
+	struct ps_out *o = malloc(sizeof(*o) + len);
+	if (!o)
+		return -ENOMEM;
+	o->next = NULL;
+	o->len = len;
+	o->fd = passed_fd >= 0 ? fcntl(passed_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (passed_fd >= 0 && o->fd < 0) {
+		free(o);
+		return negative_errno();
+	}
+	memcpy(o->data, &hdr, sizeof(hdr));
+	if (fixed_len)
+		memcpy(o->data + sizeof(hdr), fixed, fixed_len);
+	if (text_len)
+		memcpy(o->data + sizeof(hdr) + fixed_len, text, text_len);
+	if (r->ps_out_tail)
+		r->ps_out_tail->next = o;
+	else
+		r->ps_out_head = o;
+	r->ps_out_tail = o;
+	ps_flush(r);
+	return 0;
+}
+
 static void timer_tick(struct router *r)
 {
 	uint64_t expirations;
@@ -795,6 +860,13 @@ static void router_teardown(struct router *r)
 	subindex_free(r->subs);
 	free(r->ops);
 	free(r->skills);
+	while (r->ps_out_head) {
+		struct ps_out *o = r->ps_out_head;
+		r->ps_out_head = o->next;
+		if (o->fd >= 0)
+			close(o->fd);
+		free(o);
+	}
 	free(r->ps_buf);
 	if (r->epfd >= 0)
 		close(r->epfd);
@@ -836,7 +908,10 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 				accept_clients(&r);
 				break;
 			case WATCH_PARENT:
-				parent_message(&r);
+				if (events[i].events & EPOLLOUT)
+					ps_flush(&r);
+				if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					parent_message(&r);
 				break;
 			case WATCH_TIMER:
 				timer_tick(&r);

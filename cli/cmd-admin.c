@@ -54,6 +54,14 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "capbus: usage: keygen ID --out FILE\n");
 		return EXIT_USAGE;
 	}
+	/* Writing over the key this command authenticates with would lock its owner out. */
+	struct stat out_st, key_st;
+	const char *key_path = cli->key ? cli->key : getenv("CAPBUS_KEY");
+	if (key_path && stat(out, &out_st) == 0 && stat(key_path, &key_st) == 0 && out_st.st_dev == key_st.st_dev &&
+	    out_st.st_ino == key_st.st_ino) {
+		fprintf(stderr, "capbus: keygen: %s is the key you are using: pick another --out\n", out);
+		return EXIT_USAGE;
+	}
 	cJSON *data = cJSON_CreateObject();
 	cJSON_AddStringToObject(data, "id", id);
 	int rc = admin_request(cli, "keygen", "capbus.keygen", data, &reply);

@@ -52,7 +52,7 @@ int cli_connect(struct cli *cli)
 		fprintf(stderr, "capbus: cannot use the key or socket (%s): check --key and --socket %s\n",
 			capbus_strerror(r), sock);
 	else if (r == CAPBUS_E_AUTH)
-		fprintf(stderr, "capbus: authentication failed at %s: the key is wrong, revoked, or not from this daemon\n", sock);
+		fprintf(stderr, "capbus: authentication failed at %s: the key is wrong or revoked, or whatever serves this socket is not the capbusd that issued it\n", sock);
 	else
 		fprintf(stderr, "capbus: cannot connect to %s: %s (is capbusd running?)\n", sock, capbus_strerror(r));
 	return EXIT_CONNECT;

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
+#include <poll.h>
 #include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
@@ -48,9 +49,26 @@ static int step_wait_parent(struct child_ctx *c)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return negative_errno();
+	/* Kept open: step_rearm_death_signal uses it to see whether the parent is still there. */
+	return n == 1 ? 0 : -ECANCELED; /* EOF: the parent gave up on us */
+}
+
+/* Any change of uid, gid or fsuid clears the parent-death signal: set it again after the last
+ * one. The parent holds the sync pipe's write end until we exec, so a hang-up there means it
+ * died in between and nobody would kill us. */
+static int step_rearm_death_signal(struct child_ctx *c)
+{
+	struct pollfd p = { .fd = c->sync_fd, .events = POLLIN };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return negative_errno();
+	if (poll(&p, 1, 0) < 0)
+		return negative_errno();
+	if (p.revents & (POLLHUP | POLLERR))
+		return -ECANCELED;
 	close(c->sync_fd);
 	c->sync_fd = -1;
-	return n == 1 ? 0 : -ECANCELED; /* EOF: the parent gave up on us */
+	return 0;
 }
 
 /* Before waiting for the parent: if it dies after this, we get SIGKILL; if it died before, the
@@ -311,6 +329,7 @@ static const struct {
 	{ "mounts", step_mounts },
 	{ "chdir", step_chdir },
 	{ "drop-privileges", step_drop_privileges },
+	{ "rearm-death-signal", step_rearm_death_signal },
 	{ "no-new-privs", step_no_new_privs },
 	{ "fds", step_fds },
 	{ "nofile", step_nofile },
