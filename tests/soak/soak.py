@@ -293,6 +293,49 @@ class Attacks:
             self.expect_closed(c, "garbage_handshake", pre="malformed")
         return {"malformed": 1}
 
+    def garbage_raw(self):
+        """Random bytes, before or after the handshake. What the daemon must do follows from the
+        first four bytes, read as a frame length: 0 is an empty frame, above the limit too large,
+        a whole frame fails its MAC (or, in the handshake, is not an AUTH); less than a frame
+        waits for more, and we hang up."""
+        authed = random.random() < 0.5
+        data = bytearray(os.urandom(random.randint(1, 400)))
+        if len(data) >= 4 and random.random() < 0.5:
+            # Plausible lengths too, not just the huge ones random bytes mostly give.
+            data[:4] = protocol.header(random.choice([0, 1, 17, 90, 137, 138, 300, MAX_FRAME, MAX_FRAME + 1]))
+        data = bytes(data)
+        limit, tag = (MAX_FRAME, 16) if authed else (137, 0)
+        length = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else None
+        if length is None:
+            outcome = None
+        elif length == 0:
+            outcome = "malformed"
+        elif length > limit:
+            outcome = "too_large"
+        elif 4 + length + tag <= len(data):
+            outcome = "bad_mac" if authed else "malformed"
+            if not authed and data[4:12] == protocol.MAGIC:
+                return {}  # 2^-64: not garbage
+        else:
+            outcome = None
+        c = self.authed(what="garbage_raw") if authed else self.raw()
+        with c:
+            if not authed:
+                c.hello()
+            self.send_quietly(c, data)
+            if outcome is None:
+                return {}
+            if authed and outcome in ("malformed", "too_large"):
+                m = c.recv_message()
+                if m["type"] != "bus.error" or m["data"].get("code") != outcome:
+                    raise Violation("garbage_raw: length %d after the handshake: want a %s error, got %r"
+                                    % (length, outcome, m))
+                with self.lock:
+                    self.errors_seen[outcome] += 1
+            self.expect_closed(c, "garbage_raw (%s, length %d)" % ("session" if authed else "handshake", length),
+                               pre=None if authed else outcome)
+        return {outcome: 1}
+
     def oversized_handshake(self):
         with self.raw() as c:
             c.hello()
@@ -557,7 +600,8 @@ class Attacks:
 
     GROUPS = {
         "auth": ["wrong_key", "unknown_id"],
-        "frames": ["garbage_handshake", "oversized_handshake", "empty_handshake", "oversized", "empty_frame"],
+        "frames": ["garbage_handshake", "garbage_raw", "oversized_handshake", "empty_handshake", "oversized",
+                   "empty_frame"],
         "macs": ["bad_mac"],
         "policy": ["malformed", "forbidden_subscribe", "forbidden_send"],
         "floods": ["flood", "byte_flood"],
@@ -877,8 +921,9 @@ def report(args, d, base, final, attacks, pub_res, sub_res, sampler, idle_rss, i
             got = s["publishers"].get(pid, {}).get("received", 0)
             if got != n:
                 failures.append("subscriber %s got %d of the %d messages %s sent" % (s["id"], got, n, pid))
+    span = max(p["elapsed"] for p in pub_res) or elapsed
     log("well-behaved: %d messages sent, %d deliveries checked (%.0f sent/s, %.0f deliveries/s over %.0fs)"
-        % (sent, received, sent / elapsed, received / elapsed, elapsed))
+        % (sent, received, sent / span, received / span, span))
     if sent == 0:
         failures.append("the publishers sent nothing")
 
@@ -928,6 +973,8 @@ def report(args, d, base, final, attacks, pub_res, sub_res, sampler, idle_rss, i
                                      rss_l - rss_e))
     log("fds: idle %d, min %d, max %d; median %.0f after warm-up vs %.0f in the last third: %+.0f; after all "
         "clients left: %d" % (idle_fds, min(fd_all), max(fd_all), fd_e, fd_l, fd_l - fd_e, end_fds))
+    step = max(1, len(samples) // 12)
+    log("samples (t s: rss KiB / fds): %s" % ", ".join("%.0f: %d/%d" % s for s in samples[::step]))
     if not early or not late:
         failures.append("too few resource samples (%d early, %d late)" % (len(early), len(late)))
     if args.valgrind or asan:
