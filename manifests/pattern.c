@@ -5,6 +5,8 @@
  * except building a set, and bounded by the length of its inputs. */
 #include "pattern.h"
 
+#include "envelope.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,9 +48,10 @@ static bool segments_valid(const char *s, size_t len, bool trailing_sep)
 	return prev_sep == trailing_sep;
 }
 
+/* One rule for the whole bus: the same check the wire parser applies to every message. */
 bool type_is_valid(const char *s, size_t len)
 {
-	return s && len <= TYPE_MAX_LEN && segments_valid(s, len, false);
+	return s && envelope_type_is_valid(s, len);
 }
 
 enum kind { KIND_INVALID, KIND_ALL, KIND_PREFIX, KIND_EXACT };
