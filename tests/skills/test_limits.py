@@ -49,7 +49,7 @@ def fork_and_memory():
         gaps = [b - a for a, b in zip(crashes, crashes[1:])]
         # 500 ms, then 1 s, 2 s ... between a crash and the next start (plus the time to fill 32M).
         for i, g in enumerate(gaps[:3]):
-            check(g >= 0.5 * (2 ** i) * 0.9, "crash %d came %.2fs after the previous one: no backoff (%r)" % (
+            check(g >= 0.5 * (2 ** i) * 0.7, "crash %d came %.2fs after the previous one: no backoff (%r)" % (
                 i + 2, g, gaps))
         exits = [l for l in sb.log_about("l.memory-bomb").splitlines() if "event=skill_exited" in l]
         check(exits and all('reason="oom"' in l for l in exits), "logged exits: %r" % exits)
