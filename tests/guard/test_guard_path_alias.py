@@ -5,11 +5,13 @@ its path check refuses the literal path but can be slipped with an alias (a syml
 socket, /proc/self/root/..., a doubled slash). Those connects reach the socket, and the daemon's
 own peer check (SO_PEERCRED + SO_PEERPIDFD) must refuse them: event=peer_denied with the
 client's pid, the peer_denied counters in `capbus stats` and `capbus guard`, and no greeting
-(the connection is closed). From the allowed cgroup the same aliases are greeted."""
+(the connection is closed), also for clients that close before the verdict. From the allowed
+cgroup the same aliases are greeted."""
 import errno
 import os
 
-from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event
+from guardlib import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test_guard,
+                      wait_event, wait_for)
 
 
 def main():
@@ -44,6 +46,18 @@ def main():
               "capbus stats peer_denied moved from %r to %r, want +%d" % (stats0["peer_denied"],
                                                                          stats1["peer_denied"], n))
         check(d.guard_info()["counters"]["peer_denied"] == n, "capbus guard: %r" % d.guard_info()["counters"])
+
+        # Clients that close at once, before the verdict: still refused, and counted alike by
+        # `capbus stats` and `capbus guard`.
+        p = gclient(link, sub.dir("forbidden"), loop=50, no_wait=True, background=True)
+        check(gclient_result(p)["ok"] == 50, "50 quick alias connects")
+        wait_for(lambda: d.guard_info()["counters"]["peer_denied"] == n + 50, 5, interval=0.1,
+                 what="capbus guard peer_denied to reach %d" % (n + 50))
+        stats2 = d.stats()
+        check(stats2["peer_denied"] - stats0["peer_denied"] == n + 50,
+              "capbus stats peer_denied is %d after %d refusals (capbus guard says %d): refusals of clients that "
+              "closed before the verdict are not counted" % (stats2["peer_denied"] - stats0["peer_denied"], n + 50,
+                                                              d.guard_info()["counters"]["peer_denied"]))
 
         # The same aliases from the allowed cgroup are greeted (so the refusals above are the check's).
         for what, addr in aliases.items():
