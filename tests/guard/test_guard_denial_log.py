@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from guardlib import GCLIENT, GuardDaemon, Subtree, check, enter_cgroup, gclient, require_guard_env, run_test_guard, \
+from guardlib import GuardDaemon, Subtree, check, enter_cgroup, gclient, require_guard_env, run_test_guard, \
     wait_event
 
 

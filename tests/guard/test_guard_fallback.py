@@ -8,7 +8,6 @@ the loader's probe report it missing):
   fallback spelled out), reports active=false in `capbus guard`, and still checks every peer
   itself: a client in a forbidden cgroup reaches the socket (no kernel guard) but is closed
   without a greeting (event=peer_denied, counters), while the allowed cgroup authenticates."""
-import os
 import socket
 import subprocess
 

@@ -5,8 +5,9 @@ allow-lists among them) must not be open in the unprivileged router, which faces
 A writable map fd there lets a compromised router hand the allow-list to a local process
 (SCM_RIGHTS), and the link there keeps the guard attached as long as the router lives. The
 skills' egress objects likewise stay in the parent."""
-from guardlib import GuardDaemon, Subtree, check, require_guard_env, run_test_guard
 import os
+
+from guardlib import GuardDaemon, Subtree, check, require_guard_env, run_test_guard
 
 
 def bpf_fds(pid):

@@ -89,7 +89,8 @@ def main():
         r = gclient(d.socket, forbidden, comm="gafterkill")
         lsock.close()
         if r["errno"] != 0 or not r["hello"]:
-            problems.append("forbidden connect to a plain listener after the kill: %r (the guard is still attached)" % r)
+            problems.append("forbidden connect to a plain listener after the kill: %r (the guard is still attached)"
+                            % r)
         check(not problems, "; ".join(problems))
         print("router gone %.2fs after the parent" % gone_after)
 

@@ -22,7 +22,8 @@ def main():
             check(r["errno"] == errno.EPERM, "socket created allowed, %s, connect from forbidden: %r" % (what, r))
             ev = wait_event(d, "guard_denied", lambda e: e.get("pid") == str(r["pid"]))
             check(ev.get("cgroup_id") == str(os.stat(forbidden).st_ino),
-                  "denial logged for cgroup id %r, want the forbidden cgroup's: %s" % (ev.get("cgroup_id"), ev["_line"]))
+                  "denial logged for cgroup id %r, want the forbidden cgroup's: %s" %
+                  (ev.get("cgroup_id"), ev["_line"]))
         r = gclient(d.socket, forbidden, comm="greverse", move_to=allowed)
         check(r["errno"] == 0 and r["hello"], "socket created forbidden, connect from allowed: %r" % r)
         check(not d.events("peer_denied"), "peer check refused someone:\n%s" % d.log())
