@@ -18,7 +18,8 @@ A real capbusd (from $CAPBUS_BUILD_DIR) serves, for the whole run:
 Pass criteria (each failure names what broke):
   * every message between well-behaved clients delivered exactly once and in order;
   * the daemon (parent and router) never exits, the router is never restarted, its log has no
-    sanitizer report, and (--valgrind) valgrind reports 0 errors and no leak for both processes;
+    sanitizer report, and (--valgrind) valgrind reports 0 errors and no leak for both processes
+    (valgrind cannot run seccomp filters: that run preloads soak-noseccomp.so into the daemon);
   * RSS (parent + router) and open descriptors flat after warm-up: the median of the samples in
     the last third of the run against the median of the first third after warm-up, within
     RSS_SLACK_KB and FD_SLACK; once every client is gone, descriptors back to the idle count;
