@@ -180,7 +180,7 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
-		{ "peer_denied", k->peer_denied },
+		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone },
 	};
 	if (!data)
 		return;

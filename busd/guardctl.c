@@ -18,6 +18,10 @@ struct guardctl {
 	char scope[512];
 	uint64_t peer_denied;
 	struct log_ratelimit rl;
+	uint32_t *uids;          /* what the kernel's allow-list holds now */
+	size_t n_uids;
+	uint64_t *cgroup_ids;
+	size_t n_cgroup_ids;
 };
 
 static const char *const mode_names[] = { "off", "auto", "required" };
@@ -44,6 +48,8 @@ int guardctl_new(const struct config *cfg, struct guardctl **out, const char **w
 	if (r == 0)
 		r = guard_open(&g->guard, cfg->socket, g->scope);
 	if (r == 0)
+		r = guard_clear(g->guard);
+	if (r == 0)
 		r = guardctl_apply(g, &cfg->guard);
 	if (r == 0) {
 		log_event(LOG_LEVEL_INFO, "guard_attached", "socket=%s scope=%s", LOG_Q(cfg->socket), LOG_Q(g->scope));
@@ -55,7 +61,6 @@ int guardctl_new(const struct config *cfg, struct guardctl **out, const char **w
 		*why = r == -EOPNOTSUPP ? "kernel_guard is \"required\" but this kernel has no unix-connect BPF hook (Linux 6.7+ with BTF)"
 		       : r == -EPERM    ? "kernel_guard is \"required\" but loading BPF programs was refused (run as root)"
 					: "kernel_guard is \"required\" but the guard could not be attached";
-		log_event(LOG_LEVEL_ERROR, "guard_unavailable", "error=%s", LOG_Q(strerror(-r)));
 		return r;
 	}
 	log_event(LOG_LEVEL_WARNING, "guard_unavailable",
@@ -71,24 +76,67 @@ static int cgroup_id(const struct guardctl *g, const char *rel, uint64_t *id)
 	return cgroup_id_of_path(path, id);
 }
 
+static bool has_id(const uint64_t *v, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return true;
+	return false;
+}
+
+/* Moves the kernel's allow-list to gc without a moment in which an entry present before and
+ * after is missing: new entries are added first, then the ones that went are removed. */
 int guardctl_apply(struct guardctl *g, const struct guard_config *gc)
 {
 	g->gc = gc;
 	if (!g->guard)
 		return 0;
-	int r = guard_clear(g->guard);
-	for (size_t i = 0; r == 0 && i < gc->n_allow_uids; i++)
-		r = guard_allow_uid(g->guard, gc->allow_uids[i]);
-	for (size_t i = 0; r == 0 && i < gc->n_allow_cgroups; i++) {
+	uint64_t *ids = calloc(gc->n_allow_cgroups + 1, sizeof(uint64_t));
+	size_t n_ids = 0;
+	int r = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < gc->n_allow_cgroups; i++) {
 		uint64_t id;
 		if (cgroup_id(g, gc->allow_cgroups[i], &id) < 0) {
 			/* A cgroup that does not exist yet cannot be allowed yet; say so and go on. */
 			log_event(LOG_LEVEL_WARNING, "guard_cgroup_missing", "cgroup=%s", LOG_Q(gc->allow_cgroups[i]));
 			continue;
 		}
-		r = guard_allow_cgroup(g->guard, id);
+		ids[n_ids++] = id;
 	}
-	return r;
+	for (size_t i = 0; r == 0 && i < gc->n_allow_uids; i++)
+		r = guard_allow_uid(g->guard, gc->allow_uids[i]);
+	for (size_t i = 0; r == 0 && i < n_ids; i++)
+		r = guard_allow_cgroup(g->guard, ids[i]);
+	for (size_t i = 0; r == 0 && i < g->n_uids; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < gc->n_allow_uids && !kept; j++)
+			kept = gc->allow_uids[j] == g->uids[i];
+		if (!kept && guard_disallow_uid(g->guard, g->uids[i]) < 0)
+			log_event(LOG_LEVEL_WARNING, "guard_update", "uid=%u error=\"not in the kernel's list\"", g->uids[i]);
+	}
+	for (size_t i = 0; r == 0 && i < g->n_cgroup_ids; i++)
+		if (!has_id(ids, n_ids, g->cgroup_ids[i]))
+			(void)guard_disallow_cgroup(g->guard, g->cgroup_ids[i]);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	uint32_t *uids = calloc(gc->n_allow_uids + 1, sizeof(uint32_t));
+	if (!uids) {
+		free(ids);
+		return -ENOMEM;
+	}
+	memcpy(uids, gc->allow_uids, gc->n_allow_uids * sizeof(uint32_t));
+	free(g->uids);
+	free(g->cgroup_ids);
+	g->uids = uids;
+	g->n_uids = gc->n_allow_uids;
+	g->cgroup_ids = ids;
+	g->n_cgroup_ids = n_ids;
+	return 0;
 }
 
 int guardctl_events_fd(const struct guardctl *g)
@@ -96,24 +144,36 @@ int guardctl_events_fd(const struct guardctl *g)
 	return g->guard ? guard_events_fd(g->guard) : -1;
 }
 
-/* The v2 cgroup path of a pid ("/a/b"), from /proc. */
-static int pid_cgroup(pid_t pid, char *buf, size_t size)
+/* The path of a cgroup v2 id, relative to the mount: the event's own id, so the log names the
+ * cgroup the connect came from even if the process has exited or moved since. */
+static int cgroup_path_of_id(const char *mount, uint64_t id, char *buf, size_t size)
 {
-	char path[64], line[1200];
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f)
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = 0xfe /* FILEID_KERNFS */ } };
+	char link[64], path[1400];
+
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	_cleanup_close_ int mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
 		return negative_errno();
-	while (fgets(line, sizeof(line), f)) {
-		if (!startswith(line, "0::"))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strlen(line + 3) >= size)
-			return -ENAMETOOLONG;
-		memcpy(buf, line + 3, strlen(line + 3) + 1);
-		return 0;
-	}
-	return -ENOENT;
+	_cleanup_close_ int fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		return negative_errno();
+	path[n] = '\0';
+	size_t m = strlen(mount);
+	const char *rel = strncmp(path, mount, m) == 0 ? path + m : path;
+	if (!*rel)
+		rel = "/";
+	if (strlen(rel) >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, rel, strlen(rel) + 1);
+	return 0;
 }
 
 static void log_denial(const struct guard_event *ev, void *userdata)
@@ -125,7 +185,7 @@ static void log_denial(const struct guard_event *ev, void *userdata)
 
 	if (!log_ratelimit_ok(&g->rl, monotonic_ms(), &suppressed))
 		return;
-	pid_cgroup((pid_t)ev->pid, cgroup, sizeof(cgroup));
+	cgroup_path_of_id(g->v2_mount, ev->cgroup_id, cgroup, sizeof(cgroup));
 	/* Abstract names may hold NUL bytes: show them as escapes, not as an early end. */
 	size_t n = ev->target_len < sizeof(target) - 1 ? ev->target_len : sizeof(target) - 1;
 	for (size_t i = 0; i < n; i++)
@@ -151,33 +211,25 @@ static bool path_within(const char *path, const char *allowed)
 	return strncmp(path, allowed, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, int pidfd)
+bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, uint64_t cgroup_id)
 {
 	char cgroup[1024];
 	bool ok = false;
 
 	for (size_t i = 0; i < g->gc->n_allow_uids && !ok; i++)
 		ok = g->gc->allow_uids[i] == uid;
-	if (!ok && g->gc->n_allow_cgroups > 0 && pid > 0 && pid_cgroup(pid, cgroup, sizeof(cgroup)) == 0) {
+	/* Without a cgroup id (kernels before PIDFD_GET_INFO) nothing ties a cgroup to this peer:
+	 * only the uid can admit it. */
+	if (!ok && g->gc->n_allow_cgroups > 0 && cgroup_id != 0 &&
+	    cgroup_path_of_id(g->v2_mount, cgroup_id, cgroup, sizeof(cgroup)) == 0)
 		for (size_t i = 0; i < g->gc->n_allow_cgroups && !ok; i++)
 			ok = path_within(cgroup, g->gc->allow_cgroups[i]);
-		/* The pid may have been reused between accept and now: only the pidfd proves it did not. */
-		if (ok && pidfd >= 0) {
-			uint64_t by_fd, by_path;
-			char full[1400];
-			snprintf(full, sizeof(full), "%s%s", g->v2_mount[0] ? g->v2_mount : "/sys/fs/cgroup", cgroup);
-			ok = cgroup_id_of_pidfd(pidfd, &by_fd) == 0 && cgroup_id_of_path(full, &by_path) == 0 &&
-			     by_fd == by_path;
-		} else if (ok) {
-			ok = false; /* no pidfd: the cgroup cannot be tied to the peer */
-		}
-	}
 	if (!ok) {
 		uint64_t suppressed;
 		g->peer_denied++;
 		if (log_ratelimit_ok(&g->rl, monotonic_ms(), &suppressed))
-			log_event(LOG_LEVEL_WARNING, "peer_denied", "pid=%d uid=%u suppressed=%llu", (int)pid, uid,
-				  (unsigned long long)suppressed);
+			log_event(LOG_LEVEL_WARNING, "peer_denied", "pid=%d uid=%u cgroup_id=%llu suppressed=%llu", (int)pid,
+				  uid, (unsigned long long)cgroup_id, (unsigned long long)suppressed);
 	}
 	return ok;
 }
@@ -216,5 +268,7 @@ void guardctl_free(struct guardctl *g)
 	if (!g)
 		return;
 	guard_free(g->guard);
+	free(g->uids);
+	free(g->cgroup_ids);
 	free(g);
 }

@@ -26,8 +26,9 @@ int guardctl_events_fd(const struct guardctl *g);
 /* Logs pending denials. */
 void guardctl_dispatch(struct guardctl *g);
 
-/* The peer check: uid on the list, or the process (pidfd, else pid) in an allowed cgroup subtree. */
-bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, int pidfd);
+/* The peer check: uid on the list, or its cgroup (by id, as read at accept; 0 if unknown) within
+ * an allowed subtree. pid is for the log only. */
+bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, uint64_t cgroup_id);
 
 void guardctl_info(const struct guardctl *g, struct ps_guard_info *info);
 

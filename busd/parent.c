@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "bundle.h"
@@ -97,15 +98,18 @@ static int spawn_router(struct parent *p)
 		return r;
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		close(p->sig_fd);
-		if (p->listener.lock_fd >= 0)
-			close(p->listener.lock_fd);
+		/* The router keeps stdio, the socket and its channel, nothing else: no lock, no
+		 * signalfd, no BPF maps or links, no skills' pidfds. */
+		int listen_fd = fcntl(p->listener.fd, F_DUPFD_CLOEXEC, 100);
+		int ps_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 101);
+		if (listen_fd < 0 || ps_fd < 0 || dup3(listen_fd, 3, O_CLOEXEC) < 0 || dup3(ps_fd, 4, O_CLOEXEC) < 0 ||
+		    syscall(SYS_close_range, 5U, ~0U, 0) < 0)
+			_exit(1);
 		keys_free_master(p->master);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		_exit(router_main(p->cfg, p->listener.fd, sv[1]));
+		_exit(router_main(p->cfg, 3, 4));
 	}
 	close(sv[1]);
 	p->router_fd = sv[0];
@@ -142,7 +146,7 @@ static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_
 			return -EBADMSG;
 		memcpy(&pc, payload, sizeof(pc));
 		struct ps_peer_verdict v = { .serial = pc.serial,
-					     .allowed = guardctl_peer_allowed(p->guard, pc.uid, pc.pid, passed_fd) };
+					     .allowed = guardctl_peer_allowed(p->guard, pc.uid, pc.pid, pc.cgroup_id) };
 		return ps_send(p->router_fd, PS_PEER_VERDICT, &v, sizeof(v), NULL, 0);
 	}
 	if (hdr->type == PS_GUARD_QUERY) {

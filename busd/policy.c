@@ -78,6 +78,8 @@ int policy_builder_add_file(struct policy_builder *b, uint32_t kind, const char 
 		b->has_levels = true;
 		return b->levels_text && b->levels_name ? 0 : -ENOMEM;
 	}
+	if (kind != PS_FILE_MANIFEST && kind != PS_FILE_GRANTS)
+		return -EINVAL;
 	if (!hs_id_is_valid(id, strlen(id)))
 		return -EINVAL;
 	struct pending_identity *it = pending_get(b, id);

@@ -34,7 +34,7 @@ enum ps_type {
 	PS_SKILL_STATE,      /* struct ps_skill_state */
 	/* peer check and guard */
 	PS_PEER_POLICY,      /* parent -> router: struct ps_peer_policy */
-	PS_PEER_CHECK,       /* router -> parent: struct ps_peer_check + the peer's pidfd when available */
+	PS_PEER_CHECK,       /* router -> parent: struct ps_peer_check */
 	PS_PEER_VERDICT,     /* parent -> router: struct ps_peer_verdict */
 	PS_GUARD_QUERY,      /* router -> parent: struct ps_request */
 	PS_GUARD_INFO,       /* parent -> router: struct ps_guard_info */
@@ -90,8 +90,9 @@ struct ps_peer_policy {
 };
 
 struct ps_peer_check {
-	uint64_t serial; /* the connection */
-	uint32_t uid;    /* SO_PEERCRED */
+	uint64_t serial;    /* the connection */
+	uint64_t cgroup_id; /* the peer's cgroup v2 id at accept (SO_PEERPIDFD + PIDFD_GET_INFO), 0 if unknown */
+	uint32_t uid;       /* SO_PEERCRED */
 	int32_t pid;
 };
 

@@ -94,7 +94,7 @@ struct ps_out {
 struct counters {
 	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
-	uint64_t slow_consumers, delivered, messages, revoked, peer_denied;
+	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
 };
 
 struct skill_status {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include "cgroup-v2.h"
 #include "confine.h"
 #include "frame.h"
 #include "mac.h"
@@ -50,6 +51,10 @@ static void conn_free(struct router *r, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	r->n_conns--;
+	/* Deregister explicitly: the socket may live on in another process for a moment (a skill's
+	 * pair, inherited by a sandbox child that has not closed it yet), and epoll would keep
+	 * reporting it for this freed connection. */
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	sodium_memzero(&c->session, sizeof(c->session));
 	free(c);
@@ -487,15 +492,25 @@ static struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, boo
 		return c;
 	}
 	c->state = CONN_CHECKING;
+	/* The peer's cgroup, read now through a pidfd: it names this very process even if the pid
+	 * is reused later, and it stays checkable after the process exits. */
+	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid };
 	int pidfd = -1;
 	socklen_t len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-		pidfd = -1; /* older kernels: the parent then cannot tie a cgroup to this peer */
-	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid };
-	if (router_ps_send(r, PS_PEER_CHECK, &pc, sizeof(pc), NULL, 0, pidfd) < 0)
-		conn_doom(r, c, "peer_check_unavailable");
-	if (pidfd >= 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+		int ret = cgroup_id_of_pidfd(pidfd, &pc.cgroup_id);
 		close(pidfd);
+		if (ret == -ESRCH) {
+			/* The peer is gone: nobody can be checked, nobody is served (not a denial). */
+			r->counters.peer_gone++;
+			conn_doom(r, c, NULL);
+			return c;
+		}
+		if (ret < 0)
+			pc.cgroup_id = 0;
+	}
+	if (router_ps_send(r, PS_PEER_CHECK, &pc, sizeof(pc), NULL, 0, -1) < 0)
+		conn_doom(r, c, "peer_check_unavailable");
 	return c;
 }
 
@@ -695,14 +710,14 @@ static void parent_message(struct router *r)
 			return;
 		memcpy(&v, payload, sizeof(v));
 		struct conn *c = router_find_conn(r, v.serial);
+		if (!v.allowed)
+			r->counters.peer_denied++; /* counted even if the peer already hung up */
 		if (!c || c->state != CONN_CHECKING)
 			return;
-		if (v.allowed) {
+		if (v.allowed)
 			conn_greet(r, c);
-		} else {
-			r->counters.peer_denied++;
+		else
 			conn_doom(r, c, NULL); /* the parent logged it */
-		}
 		return;
 	}
 	case PS_GUARD_INFO: {

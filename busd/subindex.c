@@ -168,10 +168,8 @@ void subindex_match(const struct subindex *idx, const char *type, size_t len,
 	char prefix[260];
 
 	report(idx, type, len, fn, userdata);
-	if (len + 2 > sizeof(prefix))
-		return;
 	/* Each prefix that ends at a separator, as the wildcard pattern "prefix*". */
-	for (size_t i = 0; i + 1 < len; i++) {
+	for (size_t i = 0; i + 1 < len && i + 2 <= sizeof(prefix); i++) {
 		if (type[i] != '.' && type[i] != ':')
 			continue;
 		memcpy(prefix, type, i + 1);

@@ -169,8 +169,14 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,
 	};
 	r = launch_plan(&lp, &k->plan);
-	if (r < 0 || !s->guard || !guardctl_enabled(s->guard))
+	if (r < 0)
 		return r;
+	if (!s->guard || !guardctl_enabled(s->guard)) {
+		if (k->manifest->sandbox.network)
+			log_event(LOG_LEVEL_WARNING, "skill_egress_unenforced",
+				  "id=%s reason=\"kernel_guard is off: its network allow-list is not enforced\"", LOG_Q(k->id));
+		return 0;
+	}
 	/* Egress rules go on the cgroup before anything runs in it. */
 	r = launch_egress(k->plan, &k->manifest->sandbox, &k->egress);
 	if (r < 0 && !k->manifest->sandbox.network) {
