@@ -236,7 +236,7 @@ static void deliver_one(void *sub, void *userdata)
 		d->r->counters.delivered++;
 }
 
-static void route_message(struct router *r, struct conn *c, struct envelope *env)
+static void route_message(struct router *r, struct conn *c, struct envelope *env, const uint8_t *raw, size_t raw_len)
 {
 	const char *type = env->type;
 	size_t type_len = strlen(type);
@@ -250,7 +250,7 @@ static void route_message(struct router *r, struct conn *c, struct envelope *env
 	if (envelope_set_sender(env, c->session.id) < 0)
 		return;
 	size_t len = 0;
-	_cleanup_free_ char *text = envelope_serialize(env, &len);
+	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, &len);
 	if (!text || len > FRAME_MAX_BODY_HARD)
 		return;
 	struct delivery d = { .r = r, .buf = msgbuf_new(text, len), .type = type, .type_len = type_len };
@@ -360,7 +360,7 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 		control_handle(r, c, &env);
 		return;
 	}
-	route_message(r, c, &env);
+	route_message(r, c, &env, v->body, v->body_len);
 }
 
 static void conn_readable(struct router *r, struct conn *c)

@@ -305,6 +305,121 @@ char *envelope_serialize(const struct envelope *e, size_t *len)
 	return s;
 }
 
+static size_t skip_ws(const uint8_t *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* End of the string starting at p[i] == '"' (index after the closing quote); *escaped tells
+ * whether it held a backslash. Input already validated: quotes balance. */
+static size_t string_end(const uint8_t *p, size_t n, size_t i, bool *escaped)
+{
+	*escaped = false;
+	for (i++; i < n; i++) {
+		if (p[i] == '\\') {
+			*escaped = true;
+			i++;
+		} else if (p[i] == '"') {
+			return i + 1;
+		}
+	}
+	return n;
+}
+
+/* End of the JSON value starting at p[i]. */
+static size_t value_end(const uint8_t *p, size_t n, size_t i)
+{
+	unsigned depth = 0;
+	bool esc;
+
+	while (i < n) {
+		uint8_t b = p[i];
+		if (b == '"') {
+			i = string_end(p, n, i, &esc);
+			if (depth == 0)
+				return i;
+			continue;
+		}
+		if (b == '{' || b == '[') {
+			depth++;
+		} else if (b == '}' || b == ']') {
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+		} else if (depth == 0 && (b == ',' || b == ' ' || b == '\t' || b == '\n' || b == '\r')) {
+			return i;
+		}
+		i++;
+	}
+	return n;
+}
+
+/* The [start, end) of the top-level "data" value in validated input, or false when a top-level
+ * key is escaped (then raw keys do not say which is which). */
+static bool find_data(const uint8_t *p, size_t n, size_t *start, size_t *end)
+{
+	size_t i = skip_ws(p, n, 0);
+	bool esc;
+
+	*start = *end = 0;
+	if (i >= n || p[i] != '{')
+		return false;
+	i = skip_ws(p, n, i + 1);
+	while (i < n && p[i] == '"') {
+		size_t key = i + 1, key_end = string_end(p, n, i, &esc);
+		if (esc)
+			return false;
+		i = skip_ws(p, n, key_end);
+		if (i >= n || p[i] != ':')
+			return false;
+		i = skip_ws(p, n, i + 1);
+		size_t v = i;
+		i = value_end(p, n, i);
+		if (key_end - 1 - key == 4 && memcmp(p + key, "data", 4) == 0) {
+			*start = v;
+			*end = i;
+		}
+		i = skip_ws(p, n, i);
+		if (i < n && p[i] == ',')
+			i = skip_ws(p, n, i + 1);
+	}
+	return true;
+}
+
+char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, size_t *len)
+{
+	size_t ds, de;
+
+	if (!find_data(raw, raw_len, &ds, &de))
+		return envelope_serialize(e, len);
+	char *ctx = cJSON_PrintUnformatted(e->context);
+	if (!ctx)
+		return NULL;
+	const char *data = ds < de ? (const char *)raw + ds : "{}";
+	size_t data_len = ds < de ? de - ds : 2, type_len = strlen(e->type), ctx_len = strlen(ctx);
+	/* {"type":"T","data":D,"context":C} */
+	size_t total = 9 + type_len + 9 + data_len + 11 + ctx_len + 1;
+	char *out = malloc(total + 1);
+	if (out) {
+		char *o = out;
+		memcpy(o, "{\"type\":\"", 9), o += 9;
+		memcpy(o, e->type, type_len), o += type_len; /* the type charset needs no escaping */
+		memcpy(o, "\",\"data\":", 9), o += 9;
+		memcpy(o, data, data_len), o += data_len;
+		memcpy(o, ",\"context\":", 11), o += 11;
+		memcpy(o, ctx, ctx_len), o += ctx_len;
+		*o++ = '}';
+		*o = '\0';
+		if (len)
+			*len = (size_t)(o - out);
+	}
+	free(ctx);
+	return out;
+}
+
 void envelope_clear(struct envelope *e)
 {
 	cJSON_Delete(e->root);

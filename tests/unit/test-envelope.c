@@ -395,6 +395,40 @@ static void test_build(void)
 	CHECK(envelope_build("", NULL, &e, &why) == ENVELOPE_MALFORMED);
 }
 
+/* The router copies data from the input: the result must mean what the full serialisation means. */
+static void test_serialize_raw(void)
+{
+	static const char *const inputs[] = {
+		"{\"type\":\"speak\",\"data\":{\"utterance\":\"hi\",\"n\":1.50,\"x\":[1,2,{\"y\":null}]}}",
+		"{ \"data\" : { \"a\" : \"\\u00e9\\n\" } , \"type\" : \"a.b\" , \"context\" : {\"k\":\"v\"} }",
+		"{\"type\":\"a:b\"}",
+		"{\"context\":{\"sender\":\"forged\"},\"type\":\"a\",\"data\":{}}",
+		"{\"t\\u0079pe\":\"a\",\"data\":{\"q\":true}}", /* escaped key: full serialisation */
+		"{\"type\":\"a\",\"data\":{\"s\":\"}{][,\\\"\"}}",
+	};
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct envelope e = { 0 }, a = { 0 }, b = { 0 };
+		const char *why = NULL;
+		size_t n = strlen(inputs[i]), l1 = 0, l2 = 0;
+		CHECK(envelope_parse((const uint8_t *)inputs[i], n, 32, &e, &why) == 0);
+		if (!e.root)
+			continue;
+		CHECK(envelope_set_sender(&e, "alice") == 0);
+		char *full = envelope_serialize(&e, &l1), *raw = envelope_serialize_raw(&e, (const uint8_t *)inputs[i], n, &l2);
+		CHECK(full && raw && l2 == strlen(raw));
+		CHECK(envelope_parse((const uint8_t *)full, l1, 32, &a, &why) == 0);
+		CHECK(envelope_parse((const uint8_t *)raw, l2, 32, &b, &why) == 0);
+		CHECK(a.root && b.root && cJSON_Compare(a.root, b.root, true));
+		const cJSON *sender = b.root ? cJSON_GetObjectItemCaseSensitive(b.context, "sender") : NULL;
+		CHECK(cJSON_IsString(sender) && strcmp(sender->valuestring, "alice") == 0);
+		free(full);
+		free(raw);
+		envelope_clear(&a);
+		envelope_clear(&b);
+		envelope_clear(&e);
+	}
+}
+
 int main(void)
 {
 	test_valid();
@@ -409,5 +443,6 @@ int main(void)
 	test_numbers();
 	test_sender_and_serialize();
 	test_build();
+	test_serialize_raw();
 	return check_finish("test-envelope");
 }
