@@ -87,9 +87,9 @@ int capbus_sync(capbus *bus, int timeout_ms);
 /* Next delivered message. CAPBUS_E_TIMEOUT when none arrived in time (0 polls). */
 int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
 
-/* Request/response: subscribes to reply_type (for the duration of the call, unless already
- * subscribed), sends with a fresh context.call_id, and waits for the reply (one that carries a
- * call_id must carry ours). Other messages that arrive meanwhile stay queued for capbus_recv. */
+/* Request/response: subscribes to reply_type (once: the subscription stays for later calls),
+ * sends with a fresh context.call_id, and waits for the reply (one that carries a call_id must
+ * carry ours). Other messages that arrive meanwhile stay queued for capbus_recv. */
 int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
 		int timeout_ms, capbus_msg **reply);
 

@@ -599,6 +599,7 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 {
 	int64_t deadline = deadline_after(timeout_ms);
 	bool was_subscribed = has_sub(bus, reply_type);
+
 	char ctx[64];
 	uint8_t rnd[8];
 	int r = 0;
@@ -637,8 +638,8 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 		}
 		enqueue(bus, m);
 	}
-	if (!was_subscribed)
-		capbus_unsubscribe(bus, reply_type, remaining(deadline) > 1000 ? remaining(deadline) : 1000);
+	/* The reply subscription stays: the next call with this reply type is one round trip.
+	 * Replies that arrive later without a caller wait in the queue for capbus_recv. */
 	return r;
 }
 

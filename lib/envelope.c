@@ -106,12 +106,30 @@ static size_t json_number(const uint8_t *p, size_t n)
 	return i;
 }
 
+/* Bytes that need no attention inside a string: printable ASCII other than '"' and '\\'.
+ * Built once by the compiler; scanning a string is one table load per byte. */
+#define PLAIN_8(b) ((b) >= 0x20 && (b) < 0x80 && (b) != '"' && (b) != '\\')
+#define PLAIN_ROW(r)                                                                                \
+	PLAIN_8(r + 0), PLAIN_8(r + 1), PLAIN_8(r + 2), PLAIN_8(r + 3), PLAIN_8(r + 4), PLAIN_8(r + 5), \
+		PLAIN_8(r + 6), PLAIN_8(r + 7), PLAIN_8(r + 8), PLAIN_8(r + 9), PLAIN_8(r + 10),          \
+		PLAIN_8(r + 11), PLAIN_8(r + 12), PLAIN_8(r + 13), PLAIN_8(r + 14), PLAIN_8(r + 15)
+static const bool plain_in_string[256] = {
+	PLAIN_ROW(0x00), PLAIN_ROW(0x10), PLAIN_ROW(0x20), PLAIN_ROW(0x30), PLAIN_ROW(0x40), PLAIN_ROW(0x50),
+	PLAIN_ROW(0x60), PLAIN_ROW(0x70), PLAIN_ROW(0x80), PLAIN_ROW(0x90), PLAIN_ROW(0xa0), PLAIN_ROW(0xb0),
+	PLAIN_ROW(0xc0), PLAIN_ROW(0xd0), PLAIN_ROW(0xe0), PLAIN_ROW(0xf0),
+};
+
 int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 {
 	unsigned depth = 0;
 	bool in_string = false, escaped = false;
 
 	for (size_t i = 0; i < len;) {
+		if (in_string && !escaped)
+			while (i < len && plain_in_string[body[i]])
+				i++;
+		if (i >= len)
+			break;
 		uint8_t b = body[i];
 		if (b >= 0x80) {
 			size_t n = utf8_sequence(body + i, len - i);
