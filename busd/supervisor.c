@@ -279,12 +279,13 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 		snprintf(k->last_exit, sizeof(k->last_exit), "%s", sandbox_exit_reason_name(ex.reason));
 	}
 	drop_plan(k);
-	log_event(expected ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "skill_exited", "id=%s pid=%d reason=%s",
+	bool clean = r == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0;
+	log_event(expected || clean ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "skill_exited", "id=%s pid=%d reason=%s",
 		  LOG_Q(k->id), (int)k->pid, LOG_Q(k->last_exit));
 	k->pid = 0;
 	if (expected)
 		return;
-	if (r == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0)
+	if (clean)
 		set_state(s, k, SKILL_STOPPED);
 	else
 		crashed(s, k, monotonic_ms());
