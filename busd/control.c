@@ -370,21 +370,24 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		refuse(r, c, env, "invalid", "unknown bus command");
 }
 
-static void drop_op(struct router *r, size_t i)
+/* Removes the pending operation step with this privsep serial into *out; false if unknown. */
+static bool take_op(struct router *r, uint64_t serial, struct pending_op *out)
 {
-	r->ops[i] = r->ops[--r->n_ops];
+	for (size_t i = 0; i < r->n_ops; i++)
+		if (r->ops[i].serial == serial) {
+			*out = r->ops[i];
+			r->ops[i] = r->ops[--r->n_ops];
+			return true;
+		}
+	return false;
 }
 
 void control_parent_reply(struct router *r, const struct ps_reply *rep)
 {
-	size_t i;
+	struct pending_op o;
 
-	for (i = 0; i < r->n_ops && r->ops[i].serial != rep->serial; i++)
-		;
-	if (i == r->n_ops)
+	if (!take_op(r, rep->serial, &o))
 		return;
-	struct pending_op o = r->ops[i];
-	drop_op(r, i);
 	struct conn *c = o.conn_serial ? router_find_conn(r, o.conn_serial) : NULL;
 	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
 
@@ -420,14 +423,10 @@ void control_conn_gone(struct router *r, struct conn *c)
 
 void control_guard_info(struct router *r, const struct ps_guard_info *info)
 {
-	size_t i;
+	struct pending_op o;
 
-	for (i = 0; i < r->n_ops && r->ops[i].serial != info->serial; i++)
-		;
-	if (i == r->n_ops)
+	if (!take_op(r, info->serial, &o))
 		return;
-	struct pending_op o = r->ops[i];
-	drop_op(r, i);
 	struct conn *c = router_find_conn(r, o.conn_serial);
 	if (!c)
 		return;
