@@ -196,19 +196,10 @@ static int cmd_idle(char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int args;
-		int (*fn)(char **argv);
-	} cmds[] = {
+	static const struct bench_cmd cmds[] = {
 		{ "sub", 5, cmd_sub }, { "pub", 4, cmd_pub }, { "echo", 2, cmd_echo },
 		{ "call", 4, cmd_call }, { "idle", 3, cmd_idle },
 	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0 && argc - 2 == cmds[i].args)
-			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: bench-capbus sub|pub|echo|call|idle ... (see the source header)\n");
-	return 1;
+	return bench_dispatch(argc, argv, cmds, sizeof(cmds) / sizeof(cmds[0]), "bench-capbus sub|pub|echo|call|idle ...");
 }

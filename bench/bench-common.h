@@ -147,3 +147,22 @@ static inline unsigned long bench_arg_ul(const char *s)
 	}
 	return v;
 }
+
+/* One subcommand of a benchmark client: its name, how many arguments it takes, its body. */
+struct bench_cmd {
+	const char *name;
+	int args;
+	int (*fn)(char **argv);
+};
+
+/* Runs the subcommand argv[1] names with the exact number of arguments it takes. */
+static inline int bench_dispatch(int argc, char **argv, const struct bench_cmd *cmds, size_t n_cmds,
+				 const char *usage)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; argc >= 2 && i < n_cmds; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0 && argc - 2 == cmds[i].args)
+			return cmds[i].fn(argv + 2);
+	fprintf(stderr, "usage: %s (see the source header)\n", usage);
+	return 1;
+}
