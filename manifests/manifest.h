@@ -40,7 +40,7 @@
 #define MANIFEST_CPU_MAX 6400 /* percent: 64 CPUs */
 #define MANIFEST_NOFILE_MIN 16
 #define MANIFEST_NOFILE_MAX 65536
-#define MANIFEST_MSG_RATE_MAX 100000
+#define MANIFEST_MSG_RATE_MAX 1000000
 
 /* The write path that stands for the skill's own state directory. */
 #define MANIFEST_STATE_DIR "$STATE"

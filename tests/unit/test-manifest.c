@@ -393,9 +393,9 @@ static void test_schema_errors(void)
 	EXPECT(WITH("\"limits\":{\"cpu\":25}"),
 	       "t.json:1:48: limits.cpu must be a percentage of one CPU like \"25%\", from 1% to 6400%");
 	EXPECT(WITH("\"limits\":{\"nofile\":15}"), "t.json:1:51: limits.nofile must be a whole number from 16 to 65536");
-	EXPECT(WITH("\"limits\":{\"msg_rate\":0}"), "t.json:1:53: limits.msg_rate must be a whole number from 1 to 100000");
-	EXPECT(WITH("\"limits\":{\"msg_rate\":100001}"),
-	       "t.json:1:53: limits.msg_rate must be a whole number from 1 to 100000");
+	EXPECT(WITH("\"limits\":{\"msg_rate\":0}"), "t.json:1:53: limits.msg_rate must be a whole number from 1 to 1000000");
+	EXPECT(WITH("\"limits\":{\"msg_rate\":1000001}"),
+	       "t.json:1:53: limits.msg_rate must be a whole number from 1 to 1000000");
 	EXPECT(WITH("\"limits\":{\"rate\":1}"), "t.json:1:42: unknown key \"rate\" in limits");
 	EXPECT(WITH("\"limits\":[]"), "t.json:1:41: limits must be an object, not an array");
 }
