@@ -131,6 +131,10 @@ struct router {
 };
 
 /* router.c */
+/* Registers a new connection and greets it, or first asks the parent to check the peer. */
+struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check_peer);
+/* Sends the handshake's HELLO: the connection may now authenticate. */
+void conn_greet(struct router *r, struct conn *c);
 int conn_send_envelope(struct router *r, struct conn *c, cJSON *root);
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request);
@@ -139,6 +143,11 @@ struct conn *router_find_conn(struct router *r, uint64_t serial);
 int router_subscribe(struct router *r, struct conn *c, const char *pattern);
 void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);
 
+/* router-parent.c */
+/* Handles one packet from the parent. */
+void router_parent_message(struct router *r);
+/* Sends what is queued for the parent until the channel is full (then waits for EPOLLOUT). */
+void router_ps_flush(struct router *r);
 /* Queues a packet to the parent without ever blocking (the parent may be busy sending to us:
  * two blocking senders would deadlock). Takes a copy of passed_fd. 0 or a negative errno. */
 int router_ps_send(struct router *r, enum ps_type type, const void *fixed, size_t fixed_len, const void *text,
