@@ -33,7 +33,7 @@ struct capbus {
 	int fd;
 	struct hs_session session;
 	uint8_t *in;       /* receive buffer */
-	size_t in_len, in_cap;
+	size_t in_off, in_len, in_cap; /* unread bytes are in[in_off..in_len) */
 	capbus_msg *queue_head, *queue_tail; /* delivered messages read while waiting for a reply */
 	uint64_t next_ping;
 	char **subs;       /* patterns this connection subscribed to */
@@ -134,18 +134,28 @@ static int send_frame(capbus *bus, const uint8_t *body, size_t len, bool sign)
 	return write_all(bus->fd, iov, sign ? 3 : 2);
 }
 
-/* Reads until one whole frame is buffered; *view points into bus->in until the next call. */
+#define CLIENT_READ_BUFFER (64u * 1024)
+
+/* Reads until one whole frame is buffered; *view points into bus->in until the next call.
+ * Frames are consumed by advancing an offset; the rest moves to the front only when more
+ * must be read, so a read that brought many frames costs no copying per frame. */
 static int recv_frame(capbus *bus, bool tagged, int64_t deadline, struct frame_view *view)
 {
 	for (;;) {
 		size_t needed = 0;
-		int r = frame_parse(bus->in, bus->in_len, CLIENT_MAX_FRAME, tagged ? FRAME_TAG_LEN : 0, view, &needed);
+		int r = frame_parse(bus->in + bus->in_off, bus->in_len - bus->in_off, CLIENT_MAX_FRAME,
+				    tagged ? FRAME_TAG_LEN : 0, view, &needed);
 		if (r == FRAME_OK)
 			return 0;
 		if (r != FRAME_INCOMPLETE)
 			return CAPBUS_E_PROTOCOL;
-		if (needed > bus->in_cap) {
-			size_t cap = bus->in_cap ? bus->in_cap : 4096;
+		if (bus->in_off > 0) {
+			memmove(bus->in, bus->in + bus->in_off, bus->in_len - bus->in_off);
+			bus->in_len -= bus->in_off;
+			bus->in_off = 0;
+		}
+		if (needed > bus->in_cap || bus->in_cap < CLIENT_READ_BUFFER) {
+			size_t cap = bus->in_cap > CLIENT_READ_BUFFER ? bus->in_cap : CLIENT_READ_BUFFER;
 			while (cap < needed)
 				cap *= 2;
 			uint8_t *p = realloc(bus->in, cap);
@@ -174,8 +184,9 @@ static int recv_frame(capbus *bus, bool tagged, int64_t deadline, struct frame_v
 
 static void consume_frame(capbus *bus, const struct frame_view *view)
 {
-	memmove(bus->in, bus->in + view->total_len, bus->in_len - view->total_len);
-	bus->in_len -= view->total_len;
+	bus->in_off += view->total_len;
+	if (bus->in_off == bus->in_len)
+		bus->in_off = bus->in_len = 0;
 }
 
 /* Reads, verifies and parses the next message from the daemon. */
