@@ -105,24 +105,15 @@ static int grants_fail(const char *text, size_t len, const char *filename, size_
 static int grants_fail(const char *text, size_t len, const char *filename, size_t off, char **error_out,
 		       const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
-	unsigned line, col;
 	va_list ap;
 	int r;
 
 	if (!error_out)
 		return GRANTS_INVALID;
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = json_error_at(text, len, off, filename, error_out, fmt, ap);
 	va_end(ap);
-	if (r < 0) {
-		msg = NULL;
-		return -ENOMEM;
-	}
-	json_offset_to_linecol(text, len, off, &line, &col);
-	if (asprintf(error_out, "%s:%u:%u: %s", filename ? filename : "<input>", line, col, msg) < 0)
-		return -ENOMEM;
-	return GRANTS_INVALID;
+	return r < 0 ? r : GRANTS_INVALID;
 }
 
 static void strv_freep(char ***v)

@@ -94,25 +94,17 @@ static size_t item_offset(const struct json_doc *doc, const cJSON *item, bool at
 
 int json_doc_fail(struct json_doc *doc, const cJSON *item, bool at_key, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
-	unsigned line, col;
+	char *error = NULL;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = json_error_at(doc->text, doc->len, item_offset(doc, item, at_key), doc->filename, &error, fmt, ap);
 	va_end(ap);
-	if (r < 0) {
-		msg = NULL;
-		return -ENOMEM;
-	}
-	json_offset_to_linecol(doc->text, doc->len, item_offset(doc, item, at_key), &line, &col);
+	if (r < 0)
+		return r;
 	free(doc->error);
-	doc->error = NULL;
-	if (asprintf(&doc->error, "%s:%u:%u: %s", doc->filename, line, col, msg) < 0) {
-		doc->error = NULL;
-		return -ENOMEM;
-	}
+	doc->error = error;
 	return JSON_DOC_INVALID;
 }
 

@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 /* Longer numbers are refused: nothing in a manifest needs them and cJSON truncates them. */
 #define NUMBER_MAX_LEN 32
@@ -366,4 +369,22 @@ void json_offset_to_linecol(const char *text, size_t len, size_t off, unsigned *
 	}
 	*line = l;
 	*col = c;
+}
+
+int json_error_at(const char *text, size_t len, size_t off, const char *filename, char **out, const char *fmt,
+		  va_list ap)
+{
+	_cleanup_free_ char *msg = NULL;
+	unsigned line, col;
+	char *e;
+
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		msg = NULL;
+		return -ENOMEM;
+	}
+	json_offset_to_linecol(text, len, off, &line, &col);
+	if (asprintf(&e, "%s:%u:%u: %s", filename ? filename : "<input>", line, col, msg) < 0)
+		return -ENOMEM;
+	*out = e;
+	return 0;
 }

@@ -8,6 +8,8 @@
  * walk of the cJSON tree meets the same values. */
 #pragma once
 
+#include <stdarg.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +36,11 @@ void json_index_done(struct json_index *idx);
 
 /* 1-based line and column (in characters) of byte offset off. */
 void json_offset_to_linecol(const char *text, size_t len, size_t off, unsigned *line, unsigned *col);
+
+/* Formats "FILE:LINE:COL: message" for byte offset off of text into a new *out (NULL filename:
+ * "<input>"). Returns 0 or -ENOMEM (*out untouched). */
+int json_error_at(const char *text, size_t len, size_t off, const char *filename, char **out, const char *fmt,
+		  va_list ap);
 
 /* First byte of text[0..len) that breaks UTF-8 or is a NUL, or len if none. */
 size_t utf8_check(const char *text, size_t len);
