@@ -9,10 +9,6 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-static void cjson_deletep_cfg(cJSON **p)
-{
-	cJSON_Delete(*p);
-}
 
 #define CONFIG_MAX_SIZE (256 * 1024)
 
@@ -282,7 +278,7 @@ int config_load(const char *path, struct config *cfg, char **error)
 	r = read_file(path, &text, &text_len, error);
 	if (r != 0)
 		return r;
-	_cleanup_(cjson_deletep_cfg) cJSON *root = NULL;
+	_cleanup_(cjson_deletep) cJSON *root = NULL;
 	size_t len = text_len;
 	const char *end = NULL;
 	/* Same strictness as for messages: UTF-8, no NUL or control bytes, no trailing bytes. */

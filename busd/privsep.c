@@ -54,28 +54,13 @@ int ps_send_packet(int fd, const void *packet, size_t len, int passed_fd, int fl
 int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd)
 {
 	struct ps_header hdr = { .type = type, .len = (uint32_t)fixed_len };
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)fixed, fixed_len } };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control = { 0 };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	uint8_t packet[sizeof(hdr) + 256];
 
-	if (passed_fd < 0)
-		return ps_send(fd, type, fixed, fixed_len, NULL, 0);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &passed_fd, sizeof(int));
-	for (;;) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n >= 0)
-			return 0;
-		if (errno != EINTR)
-			return negative_errno();
-	}
+	if (fixed_len > sizeof(packet) - sizeof(hdr))
+		return -EMSGSIZE;
+	memcpy(packet, &hdr, sizeof(hdr));
+	memcpy(packet + sizeof(hdr), fixed, fixed_len);
+	return ps_send_packet(fd, packet, sizeof(hdr) + fixed_len, passed_fd, 0);
 }
 
 ssize_t ps_recv(int fd, uint8_t *buf, struct ps_header *hdr)

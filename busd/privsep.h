@@ -124,7 +124,7 @@ int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, cons
  * (MSG_DONTWAIT for a sender that must never block). Returns 0 or a negative errno (-EAGAIN). */
 int ps_send_packet(int fd, const void *packet, size_t len, int passed_fd, int flags);
 
-/* Sends a packet carrying one descriptor (PS_ADOPT, PS_PEER_CHECK). */
+/* Sends a small fixed payload (at most 256 bytes) with one descriptor (PS_ADOPT); passed_fd < 0: none. */
 int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd);
 
 /* Receives one packet into buf (PS_MSG_MAX bytes). Returns the packet length, 0 on EOF, or a

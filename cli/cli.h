@@ -2,6 +2,8 @@
 /* cli.h - shared pieces of the capbus command-line tool. */
 #pragma once
 
+#include <stdint.h>
+
 #include "capbus.h"
 
 /* Exit codes of the interface contract. */
@@ -42,6 +44,9 @@ int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_guard(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+
+/* Asks the daemon (admin key) for the key of id; prints why not. Returns an exit code. */
+int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key[32]);
 
 /* Reads a manifest-sized text file, printing why not. Returns 0 or a negative errno. */
 int cli_read_text(const char *path, char **out);

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "describe.h"
+#include "envelope.h"
 #include "keyfile.h"
 #include "levels.h"
 #include "manifest.h"
@@ -17,15 +18,11 @@
 
 #define ADMIN_TIMEOUT_MS 15000
 
-static void cjson_deletep_cli(cJSON **p)
-{
-	cJSON_Delete(*p);
-}
 
 /* Sends an admin request built from data (consumed) and returns the reply. */
 static int admin_request(struct cli *cli, const char *what, const char *type, cJSON *data, capbus_msg **reply)
 {
-	_cleanup_(cjson_deletep_cli) cJSON *owned = data;
+	_cleanup_(cjson_deletep) cJSON *owned = data;
 	_cleanup_free_ char *json = data ? cJSON_PrintUnformatted(data) : NULL;
 	int rc = cli_connect(cli);
 
@@ -35,12 +32,30 @@ static int admin_request(struct cli *cli, const char *what, const char *type, cJ
 	return r == 0 ? EXIT_OK : cli_fail(cli, what, r);
 }
 
+int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key[32])
+{
+	capbus_msg *reply = NULL;
+	size_t bin_len = 0;
+	cJSON *data = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(data, "id", id);
+	int rc = admin_request(cli, what, "capbus.keygen", data, &reply);
+	if (rc != EXIT_OK)
+		return rc;
+	const char *hex = capbus_msg_get_string(reply, "secret");
+	bool ok = hex && sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &bin_len, NULL) == 0 && bin_len == 32;
+	capbus_msg_free(reply);
+	if (!ok) {
+		fprintf(stderr, "capbus: %s: the daemon sent no usable key\n", what);
+		return EXIT_CONNECT;
+	}
+	return EXIT_OK;
+}
+
 int cmd_keygen(struct cli *cli, int argc, char **argv)
 {
 	const char *id = NULL, *out = NULL;
-	capbus_msg *reply = NULL;
 	uint8_t key[32];
-	size_t bin_len = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (streq(argv[i], "--out") && i + 1 < argc)
@@ -62,18 +77,9 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "capbus: keygen: %s is the key you are using: pick another --out\n", out);
 		return EXIT_USAGE;
 	}
-	cJSON *data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "id", id);
-	int rc = admin_request(cli, "keygen", "capbus.keygen", data, &reply);
+	int rc = cli_fetch_key(cli, "keygen", id, key);
 	if (rc != EXIT_OK)
 		return rc;
-	const char *hex = capbus_msg_get_string(reply, "secret");
-	if (!hex || sodium_hex2bin(key, sizeof(key), hex, strlen(hex), NULL, &bin_len, NULL) != 0 || bin_len != 32) {
-		capbus_msg_free(reply);
-		fprintf(stderr, "capbus: keygen: the daemon sent no usable key\n");
-		return EXIT_CONNECT;
-	}
-	capbus_msg_free(reply);
 	int r = keyfile_write(out, id, key, false);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0) {
@@ -237,7 +243,7 @@ int cmd_skills(struct cli *cli, int argc, char **argv)
 	int rc = admin_request(cli, "skills", "capbus.skills", NULL, &reply);
 	if (rc != EXIT_OK)
 		return rc;
-	_cleanup_(cjson_deletep_cli) cJSON *data = cJSON_Parse(capbus_msg_data_json(reply));
+	_cleanup_(cjson_deletep) cJSON *data = cJSON_Parse(capbus_msg_data_json(reply));
 	capbus_msg_free(reply);
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(data, "skills");
 	if (!cJSON_IsArray(list)) {

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "guard.h"
@@ -30,35 +29,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 {
 	(void)st, (void)flag, (void)ftw;
 	return remove(path);
-}
-
-static int fetch_key(struct cli *cli, const char *id, uint8_t key[32])
-{
-	capbus_msg *reply = NULL;
-	size_t bin_len = 0;
-	_cleanup_free_ char *data = NULL;
-
-	int rc = cli_connect(cli);
-	if (rc != EXIT_OK)
-		return rc;
-	if (asprintf(&data, "{\"id\":\"%s\"}", id) < 0)
-		return EXIT_USAGE;
-	int r = capbus_request(cli->bus, "capbus.keygen", data, 15000, &reply);
-	if (r != 0) {
-		if (streq(capbus_error_code(cli->bus), "unknown_id")) {
-			fprintf(stderr, "capbus: run: \"%s\" is not installed: capbus install MANIFEST first\n", id);
-			return EXIT_USAGE;
-		}
-		return cli_fail(cli, "run", r);
-	}
-	const char *hex = capbus_msg_get_string(reply, "secret");
-	r = !hex || sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &bin_len, NULL) != 0 || bin_len != 32;
-	capbus_msg_free(reply);
-	if (r) {
-		fprintf(stderr, "capbus: run: the daemon sent no usable key\n");
-		return EXIT_CONNECT;
-	}
-	return EXIT_OK;
 }
 
 static int run_skill(struct sandbox_plan *plan)
@@ -142,7 +112,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		manifest_free(m);
 		return EXIT_USAGE;
 	}
-	int rc = fetch_key(cli, m->id, key);
+	int rc = cli_fetch_key(cli, "run", m->id, key);
 	if (rc != EXIT_OK) {
 		manifest_free(m);
 		return rc;

@@ -173,6 +173,14 @@ int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 	return in_string || depth != 0 ? ENVELOPE_MALFORMED : 0;
 }
 
+/* Index of the first non-whitespace byte at or after i (JSON whitespace). */
+static size_t skip_ws(const uint8_t *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
 static bool has_duplicate_keys(const cJSON *obj)
 {
 	for (const cJSON *a = obj->child; a; a = a->next)
@@ -254,9 +262,7 @@ int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct e
 		*why = "message is not valid JSON";
 		return ENVELOPE_MALFORMED;
 	}
-	while (end < (const char *)body + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-		end++;
-	if (end != (const char *)body + len) {
+	if (skip_ws(body, len, (size_t)(end - (const char *)body)) != len) {
 		cJSON_Delete(root);
 		*why = "trailing bytes after the JSON message";
 		return ENVELOPE_MALFORMED;
@@ -281,10 +287,8 @@ int envelope_build(const char *type, const char *data_json, struct envelope *out
 		const char *end = NULL;
 		int r = envelope_prescan((const uint8_t *)data_json, len, ENVELOPE_DEFAULT_DEPTH);
 		data = r == 0 ? cJSON_ParseWithLengthOpts(data_json, len, &end, false) : NULL;
-		if (data)
-			while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
-				end++;
-		if (!data || *end != '\0' || !cJSON_IsObject(data)) {
+		if (!data || skip_ws((const uint8_t *)data_json, len, (size_t)(end - data_json)) != len ||
+		    !cJSON_IsObject(data)) {
 			cJSON_Delete(data);
 			cJSON_Delete(root);
 			*why = "data must be a JSON object, e.g. '{\"key\": \"value\"}'";
@@ -321,13 +325,6 @@ char *envelope_serialize(const struct envelope *e, size_t *len)
 	if (s && len)
 		*len = strlen(s);
 	return s;
-}
-
-static size_t skip_ws(const uint8_t *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-		i++;
-	return i;
 }
 
 /* End of the string starting at p[i] == '"' (index after the closing quote); *escaped tells
