@@ -84,8 +84,8 @@ static int cmd_pub(char **argv)
 	}
 	uint64_t t1 = bench_now_ns();
 	int s = capbus_sync(bus, 60000);
-	printf("result sent=%llu start_ns=%llu end_ns=%llu send=%s sync=%s code=%s\n",
-	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1,
+	printf("result sent=%llu start_ns=%llu end_ns=%llu cpu_us=%llu send=%s sync=%s code=%s\n",
+	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1, bench_cpu_us(),
 	       r ? "fail" : "ok", s ? "refused" : "ok", s ? capbus_error_code(bus) : "-");
 	fflush(stdout);
 	capbus_close(bus);

@@ -78,6 +78,17 @@ static inline const char *bench_context(void)
 	return "{\"source\":\"bench\",\"destination\":[\"skills\"]}";
 }
 
+/* CPU time this process has used (user + system), microseconds. */
+static inline unsigned long long bench_cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static inline void bench_raise_nofile(void)
 {
 	struct rlimit rl;
@@ -129,8 +140,8 @@ static inline void bench_count_one(struct bench_count *c)
 
 static inline void bench_print_count(const struct bench_count *c, const char *extra)
 {
-	printf("result count=%llu first_ns=%llu last_ns=%llu %s\n", (unsigned long long)c->n,
-	       (unsigned long long)c->first_ns, (unsigned long long)c->last_ns, extra);
+	printf("result count=%llu first_ns=%llu last_ns=%llu cpu_us=%llu %s\n", (unsigned long long)c->n,
+	       (unsigned long long)c->first_ns, (unsigned long long)c->last_ns, bench_cpu_us(), extra);
 	fflush(stdout);
 }
 

@@ -130,8 +130,8 @@ static int cmd_pub(char **argv)
 	}
 	sd_bus_flush(bus);
 	uint64_t t1 = bench_now_ns();
-	printf("result sent=%llu start_ns=%llu end_ns=%llu send=%s sync=ok code=-\n",
-	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1, r < 0 ? "fail" : "ok");
+	printf("result sent=%llu start_ns=%llu end_ns=%llu cpu_us=%llu send=%s sync=ok code=-\n",
+	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1, bench_cpu_us(), r < 0 ? "fail" : "ok");
 	fflush(stdout);
 	sd_bus_flush_close_unref(bus);
 	return 0;

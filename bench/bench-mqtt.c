@@ -145,8 +145,8 @@ static int cmd_pub(char **argv)
 	}
 	drain(m);
 	uint64_t t1 = bench_now_ns();
-	printf("result sent=%llu start_ns=%llu end_ns=%llu send=%s sync=ok code=-\n",
-	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1, r ? "fail" : "ok");
+	printf("result sent=%llu start_ns=%llu end_ns=%llu cpu_us=%llu send=%s sync=ok code=-\n",
+	       (unsigned long long)sent, (unsigned long long)t0, (unsigned long long)t1, bench_cpu_us(), r ? "fail" : "ok");
 	fflush(stdout);
 	mosquitto_disconnect(m);
 	mosquitto_destroy(m);

@@ -282,8 +282,11 @@ int config_load(const char *path, struct config *cfg, char **error)
 	size_t len = text_len;
 	const char *end = NULL;
 	/* Same strictness as for messages: UTF-8, no NUL or control bytes, no trailing bytes. */
-	if (envelope_prescan((const uint8_t *)text, len, 16) != 0)
-		return fail(error, path, "not valid JSON (bad UTF-8, control characters, NUL, or nesting)");
+	r = envelope_prescan((const uint8_t *)text, len, 16);
+	if (r == ENVELOPE_BAD_UTF8 || r == ENVELOPE_TOO_DEEP)
+		return fail(error, path, "not valid JSON (bad UTF-8, or nested too deeply)");
+	if (r != 0)
+		return fail(error, path, "not a JSON object: invalid JSON (syntax, control characters or \\u0000)");
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	while (root && end < text + len && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r'))
 		end++;

@@ -13,12 +13,21 @@
 
 #define FLUSH_MAX_ENTRIES 256 /* 3 iovecs each, below IOV_MAX */
 
-struct msgbuf *msgbuf_new(const void *data, size_t len)
+struct msgbuf *msgbuf_alloc(size_t cap)
 {
-	struct msgbuf *b = malloc(sizeof(*b) + len);
+	struct msgbuf *b = malloc(sizeof(*b) + cap);
 	if (!b)
 		return NULL;
 	b->refs = 1;
+	b->len = 0;
+	return b;
+}
+
+struct msgbuf *msgbuf_new(const void *data, size_t len)
+{
+	struct msgbuf *b = msgbuf_alloc(len);
+	if (!b)
+		return NULL;
 	b->len = (uint32_t)len;
 	memcpy(b->data, data, len);
 	return b;

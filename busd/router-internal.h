@@ -161,6 +161,8 @@ void outq_clear(struct conn *c);
 void outq_schedule(struct router *r, struct conn *c);
 void conn_close_after_flush(struct router *r, struct conn *c);
 struct msgbuf *msgbuf_new(const void *data, size_t len);
+/* A buffer of cap bytes to write into; set len before pushing it. */
+struct msgbuf *msgbuf_alloc(size_t cap);
 void msgbuf_unref(struct msgbuf *b);
 
 /* control.c */

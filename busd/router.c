@@ -197,20 +197,26 @@ static int conn_charge(struct router *r, struct conn *c, size_t bytes)
 	return 0;
 }
 
-static bool charge_ok(struct router *r, struct conn *c, const struct envelope *env, size_t frame_len)
+/* Tells a client over its rate or byte quota; `request` is echoed so a waiting call can fail. */
+static void refuse_charge(struct router *r, struct conn *c, int charge, const char *type, const cJSON *request)
 {
-	int charge = conn_charge(r, c, frame_len);
-	if (charge == 0)
-		return true;
 	bool quota = charge == 2;
 	if (quota)
 		r->counters.quota++;
 	else
 		r->counters.rate_limited++;
-	log_refusal(r, c, quota ? "quota" : "rate_limited", env->type);
+	log_refusal(r, c, quota ? "quota" : "rate_limited", type);
 	conn_send_error(r, c, quota ? "quota" : "rate_limited",
-			quota ? "byte quota exceeded; slow down" : "message rate limit of the manifest exceeded", env->type,
-			cJSON_GetObjectItemCaseSensitive(env->data, "request"));
+			quota ? "byte quota exceeded; slow down" : "message rate limit of the manifest exceeded", type,
+			request);
+}
+
+static bool charge_ok(struct router *r, struct conn *c, const struct envelope *env, size_t frame_len)
+{
+	int charge = conn_charge(r, c, frame_len);
+	if (charge == 0)
+		return true;
+	refuse_charge(r, c, charge, env->type, cJSON_GetObjectItemCaseSensitive(env->data, "request"));
 	return false;
 }
 
@@ -236,30 +242,75 @@ static void deliver_one(void *sub, void *userdata)
 		d->r->counters.delivered++;
 }
 
+static bool may_send(struct router *r, struct conn *c, const char *type, size_t type_len)
+{
+	if (identity_may_send(c->ident, type, type_len))
+		return true;
+	r->counters.denied_send++;
+	log_refusal(r, c, "denied_send", type);
+	conn_send_error(r, c, "denied", "the manifest does not allow sending this type", type, NULL);
+	return false;
+}
+
+/* Hands the stamped message to every subscriber whose manifest lets it receive the type. */
+static void deliver(struct router *r, struct msgbuf *buf, const char *type, size_t type_len)
+{
+	struct delivery d = { .r = r, .buf = buf, .type = type, .type_len = type_len };
+
+	r->counters.messages++;
+	r->stamp++;
+	subindex_match(r->subs, type, type_len, deliver_one, &d);
+}
+
+/* The tree path: messages the scan left to envelope_parse. */
 static void route_message(struct router *r, struct conn *c, struct envelope *env, const uint8_t *raw, size_t raw_len)
 {
 	const char *type = env->type;
 	size_t type_len = strlen(type);
 
-	if (!identity_may_send(c->ident, type, type_len)) {
-		r->counters.denied_send++;
-		log_refusal(r, c, "denied_send", type);
-		conn_send_error(r, c, "denied", "the manifest does not allow sending this type", type, NULL);
+	if (!may_send(r, c, type, type_len))
 		return;
-	}
 	if (envelope_set_sender(env, c->session.id) < 0)
 		return;
 	size_t len = 0;
 	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, &len);
 	if (!text || len > FRAME_MAX_BODY_HARD)
 		return;
-	struct delivery d = { .r = r, .buf = msgbuf_new(text, len), .type = type, .type_len = type_len };
-	if (!d.buf)
+	struct msgbuf *buf = msgbuf_new(text, len);
+	if (!buf)
 		return;
-	r->counters.messages++;
-	r->stamp++;
-	subindex_match(r->subs, type, type_len, deliver_one, &d);
-	msgbuf_unref(d.buf);
+	deliver(r, buf, type, type_len);
+	msgbuf_unref(buf);
+}
+
+/* The common path: a message envelope_scan accepted is stamped straight from its bytes into the
+ * buffer every receiver shares, with no tree and no copy in between. */
+static void route_scanned(struct router *r, struct conn *c, const struct envelope_view *view, const struct frame_view *v)
+{
+	char type[ENVELOPE_TYPE_MAX + 1];
+
+	memcpy(type, v->body + view->type_off, view->type_len);
+	type[view->type_len] = '\0';
+	int charge = conn_charge(r, c, v->total_len);
+	if (charge != 0) {
+		/* Rare: parse the whole message for the request id a refusal echoes. */
+		_cleanup_(envelope_clear) struct envelope env = { 0 };
+		const char *why = NULL;
+		bool parsed = envelope_parse(v->body, v->body_len, r->cfg->max_depth, &env, &why) == 0;
+		refuse_charge(r, c, charge, type, parsed ? cJSON_GetObjectItemCaseSensitive(env.data, "request") : NULL);
+		return;
+	}
+	if (!may_send(r, c, type, view->type_len))
+		return;
+	struct msgbuf *buf = msgbuf_alloc(envelope_stamped_size(v->body_len, c->session.id));
+	if (!buf)
+		return;
+	size_t len = envelope_write_stamped(view, v->body, c->session.id, (char *)buf->data);
+	if (len <= FRAME_MAX_BODY_HARD) {
+		buf->len = (uint32_t)len;
+		deliver(r, buf, type, view->type_len);
+	}
+	msgbuf_unref(buf);
 }
 
 static bool lookup_key(void *userdata, const char *id, uint8_t key[CAPBUS_KEY_LEN])
@@ -344,6 +395,12 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 		/* Tampered, replayed or reordered: nothing more from this stream can be trusted. */
 		r->counters.bad_mac++;
 		conn_doom(r, c, "bad_mac");
+		return;
+	}
+	struct envelope_view view;
+	if (envelope_scan(v->body, v->body_len, r->cfg->max_depth, &view) == 0 &&
+	    !(view.type_len > 7 && memcmp(v->body + view.type_off, "capbus.", 7) == 0)) {
+		route_scanned(r, c, &view, v);
 		return;
 	}
 	int ret = envelope_parse(v->body, v->body_len, r->cfg->max_depth, &env, &why);

@@ -21,12 +21,17 @@
 
 #define CLIENT_MAX_FRAME (4u * 1024 * 1024)
 
+/* A delivered message keeps its bytes as they came; the data and context objects are parsed
+ * only when an accessor needs a field, so a receiver that forwards or counts messages never
+ * builds a tree. The accessors fill these caches (a message is not thread-safe). */
 struct capbus_msg {
-	struct envelope env;
-	char *json;      /* lazily built */
-	char *data_json; /* lazily built */
-	char *context_json; /* lazily built */
+	const char *body; /* the whole message, NUL-terminated, in this allocation */
+	const char *type; /* NUL-terminated copy, in this allocation */
+	size_t data_off, data_len, ctx_off, ctx_len; /* 0 len: absent, reads as {} */
+	cJSON *data, *context;           /* parsed on first use */
+	char *data_json, *context_json;  /* copied on first use */
 	struct capbus_msg *next;
+	char bytes[];
 };
 
 struct capbus {
@@ -40,6 +45,8 @@ struct capbus {
 	size_t n_subs;
 	char err_code[32];
 	char err_message[256];
+	char *out;         /* send buffer for message bodies, reused */
+	size_t out_cap;
 };
 
 const char *capbus_strerror(int r)
@@ -189,28 +196,57 @@ static void consume_frame(capbus *bus, const struct frame_view *view)
 		bus->in_off = bus->in_len = 0;
 }
 
+#define CLIENT_MAX_DEPTH 64
+
+/* A message from the bytes of a frame. The daemon writes every message compactly with plain
+ * keys; one with escaped keys or type is decoded by the full parser first. */
+static int msg_new(const uint8_t *body, size_t len, capbus_msg **out)
+{
+	_cleanup_free_ char *compact = NULL;
+	struct envelope_view v;
+	int r = envelope_locate(body, len, CLIENT_MAX_DEPTH, &v);
+
+	if (r == ENVELOPE_NEEDS_TREE) {
+		_cleanup_(envelope_clear) struct envelope env = { 0 };
+		const char *why = NULL;
+		r = envelope_parse(body, len, CLIENT_MAX_DEPTH, &env, &why);
+		if (r == 0) {
+			if (!(compact = envelope_serialize(&env, &len)))
+				return -ENOMEM;
+			body = (const uint8_t *)compact;
+			r = envelope_locate(body, len, CLIENT_MAX_DEPTH + 1, &v);
+		}
+	}
+	if (r != 0)
+		return r < 0 ? r : CAPBUS_E_PROTOCOL;
+	capbus_msg *m = calloc(1, sizeof(*m) + len + 1 + v.type_len + 1);
+	if (!m)
+		return -ENOMEM;
+	memcpy(m->bytes, body, len);
+	memcpy(m->bytes + len + 1, body + v.type_off, v.type_len);
+	m->body = m->bytes;
+	m->type = m->bytes + len + 1;
+	m->data_off = v.data_off;
+	m->data_len = v.data_len;
+	m->ctx_off = v.ctx_off;
+	m->ctx_len = v.ctx_len;
+	*out = m;
+	return 0;
+}
+
 /* Reads, verifies and parses the next message from the daemon. */
 static int recv_msg(capbus *bus, int64_t deadline, capbus_msg **out)
 {
 	struct frame_view view;
-	const char *why = NULL;
 	int r = recv_frame(bus, true, deadline, &view);
 
 	if (r != 0)
 		return r;
 	if (!mac_verify(&bus->session.rx, view.header, view.body, view.body_len, view.tag))
 		return CAPBUS_E_PROTOCOL;
-	capbus_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	r = envelope_parse(view.body, view.body_len, 64, &m->env, &why);
+	r = msg_new(view.body, view.body_len, out);
 	consume_frame(bus, &view);
-	if (r != 0) {
-		free(m);
-		return r < 0 ? r : CAPBUS_E_PROTOCOL;
-	}
-	*out = m;
-	return 0;
+	return r;
 }
 
 static int handshake(capbus *bus, const char *id, const uint8_t key[32])
@@ -364,6 +400,7 @@ void capbus_close(capbus *bus)
 		free(bus->subs[i]);
 	free(bus->subs);
 	free(bus->in);
+	free(bus->out);
 	hs_session_clear(&bus->session);
 	free(bus);
 }
@@ -398,26 +435,60 @@ static int send_envelope(capbus *bus, struct envelope *env)
 	return send_frame(bus, (const uint8_t *)body, len, true);
 }
 
+/* The bytes of a JSON object given by the caller, without surrounding whitespace; false when
+ * json is not exactly one object. */
+static bool object_text(const char *json, const char **start, size_t *len)
+{
+	size_t n = strlen(json), count = 0;
+
+	if (json_scan_object((const uint8_t *)json, n, ENVELOPE_DEFAULT_DEPTH, NULL, 0, &count) != 0)
+		return false;
+	while (n > 0 && (json[n - 1] == ' ' || json[n - 1] == '\t' || json[n - 1] == '\n' || json[n - 1] == '\r'))
+		n--;
+	while (*json != '{') {
+		json++;
+		n--;
+	}
+	*start = json;
+	*len = n;
+	return true;
+}
+
+static char *put(char *o, const char *s, size_t len)
+{
+	memcpy(o, s, len);
+	return o + len;
+}
+
+/* Messages are written straight from the caller's validated JSON, with no tree in between. */
 int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json)
 {
-	_cleanup_(envelope_clear) struct envelope env = { 0 };
-	const char *why = NULL;
+	const char *data = "{}", *ctx = NULL;
+	size_t type_len = strlen(type), data_len = 2, ctx_len = 0;
 
-	if (!envelope_type_is_valid(type, strlen(type)))
+	if (!envelope_type_is_valid(type, type_len) || (data_json && !object_text(data_json, &data, &data_len)) ||
+	    (context_json && !object_text(context_json, &ctx, &ctx_len)))
 		return CAPBUS_E_INVALID;
-	int r = envelope_build(type, data_json, &env, &why);
-	if (r != 0)
-		return r < 0 ? r : CAPBUS_E_INVALID;
-	if (context_json) {
-		cJSON *ctx = cJSON_Parse(context_json);
-		if (!cJSON_IsObject(ctx)) {
-			cJSON_Delete(ctx);
-			return CAPBUS_E_INVALID;
-		}
-		cJSON_ReplaceItemInObjectCaseSensitive(env.root, "context", ctx);
-		env.context = ctx;
+	/* {"type":"T","data":D,"context":C} */
+	size_t need = 9 + type_len + 9 + data_len + 11 + ctx_len + 1;
+	if (need > bus->out_cap) {
+		char *p = realloc(bus->out, need);
+		if (!p)
+			return -ENOMEM;
+		bus->out = p;
+		bus->out_cap = need;
 	}
-	return send_envelope(bus, &env);
+	char *o = bus->out;
+	o = put(o, "{\"type\":\"", 9);
+	o = put(o, type, type_len);
+	o = put(o, "\",\"data\":", 9);
+	o = put(o, data, data_len);
+	if (ctx) {
+		o = put(o, ",\"context\":", 11);
+		o = put(o, ctx, ctx_len);
+	}
+	*o++ = '}';
+	return send_frame(bus, (const uint8_t *)bus->out, (size_t)(o - bus->out), true);
 }
 
 int capbus_send(capbus *bus, const char *type, const char *data_json)
@@ -453,9 +524,12 @@ static void enqueue(capbus *bus, capbus_msg *m)
 	bus->queue_tail = m;
 }
 
+static const cJSON *msg_data(const capbus_msg *m);
+static const cJSON *msg_context(const capbus_msg *m);
+
 static bool is_ours(const capbus_msg *m, uint64_t request_id)
 {
-	const cJSON *req = cJSON_GetObjectItemCaseSensitive(m->env.data, "request");
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(msg_data(m), "request");
 	return cJSON_IsNumber(req) && (uint64_t)req->valuedouble == request_id;
 }
 
@@ -472,8 +546,9 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 		int r = recv_msg(bus, deadline, &m);
 		if (r != 0)
 			return r;
-		bool ours = is_ours(m, request_id);
-		if (streq(capbus_msg_type(m), "bus.error") && (ours || collect_earlier)) {
+		bool error = streq(capbus_msg_type(m), "bus.error"), answer = streq(capbus_msg_type(m), reply_type);
+		bool ours = (error || answer) && is_ours(m, request_id);
+		if (error && (ours || collect_earlier)) {
 			remember_error(bus, m);
 			if (!first_error)
 				first_error = error_to_code(bus);
@@ -482,7 +557,7 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 				return first_error;
 			continue;
 		}
-		if (ours && streq(capbus_msg_type(m), reply_type)) {
+		if (ours && answer) {
 			if (reply)
 				*reply = m;
 			else
@@ -640,7 +715,7 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 			}
 		} else if (streq(mtype, reply_type)) {
 			/* A reply that carries a call_id must carry ours. */
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->env.context, "call_id");
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg_context(m), "call_id");
 			if (!id || (cJSON_IsString(id) && strncmp(id->valuestring, ctx + 12, 16) == 0 &&
 				    strlen(id->valuestring) == 16)) {
 				*reply = m;
@@ -656,39 +731,67 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 
 const char *capbus_msg_type(const capbus_msg *m)
 {
-	return m->env.type;
+	return m->type;
+}
+
+/* The caches below are filled on first use; the message is the caller's alone. */
+static capbus_msg *cache_of(const capbus_msg *m)
+{
+	return (capbus_msg *)m;
+}
+
+/* Parses an object of the message once; NULL when absent (reads as empty) or out of memory. */
+static const cJSON *msg_object(const capbus_msg *m, size_t off, size_t len, cJSON **cache)
+{
+	if (!*cache && len)
+		*cache = cJSON_ParseWithLength(m->body + off, len);
+	return *cache;
+}
+
+static const cJSON *msg_data(const capbus_msg *m)
+{
+	return msg_object(m, m->data_off, m->data_len, &cache_of(m)->data);
+}
+
+static const cJSON *msg_context(const capbus_msg *m)
+{
+	return msg_object(m, m->ctx_off, m->ctx_len, &cache_of(m)->context);
 }
 
 const char *capbus_msg_sender(const capbus_msg *m)
 {
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(m->env.context, "sender");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(msg_context(m), "sender");
 	return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
 const char *capbus_msg_json(capbus_msg *m)
 {
-	if (!m->json)
-		m->json = envelope_serialize(&m->env, NULL);
-	return m->json;
+	return m->body;
+}
+
+/* A copy of one object's bytes, made once. */
+static const char *msg_slice(const capbus_msg *m, size_t off, size_t len, char **cache)
+{
+	if (!len)
+		return "{}";
+	if (!*cache)
+		*cache = strndup(m->body + off, len);
+	return *cache;
 }
 
 const char *capbus_msg_data_json(capbus_msg *m)
 {
-	if (!m->data_json)
-		m->data_json = cJSON_PrintUnformatted(m->env.data);
-	return m->data_json;
+	return msg_slice(m, m->data_off, m->data_len, &m->data_json);
 }
 
 const char *capbus_msg_context_json(capbus_msg *m)
 {
-	if (!m->context_json)
-		m->context_json = cJSON_PrintUnformatted(m->env.context);
-	return m->context_json;
+	return msg_slice(m, m->ctx_off, m->ctx_len, &m->context_json);
 }
 
 const char *capbus_msg_get_string(const capbus_msg *m, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->env.data, key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg_data(m), key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -696,8 +799,8 @@ void capbus_msg_free(capbus_msg *m)
 {
 	if (!m)
 		return;
-	envelope_clear(&m->env);
-	free(m->json);
+	cJSON_Delete(m->data);
+	cJSON_Delete(m->context);
 	free(m->data_json);
 	free(m->context_json);
 	free(m);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* envelope.c - validate and (re)build Mycroft-shaped JSON messages. Parses untrusted bytes. */
 #include "envelope.h"
+#include "json-scan.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,148 +31,145 @@ bool envelope_type_is_valid(const char *type, size_t len)
 	return !segment_start;
 }
 
-/* Length of a valid UTF-8 sequence starting at p (at most n bytes), 0 if invalid. */
-static size_t utf8_sequence(const uint8_t *p, size_t n)
-{
-	uint8_t b = p[0];
-	size_t len;
-	uint32_t cp;
-
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xc2 && b <= 0xdf) {
-		len = 2;
-		cp = b & 0x1f;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		len = 3;
-		cp = b & 0x0f;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		len = 4;
-		cp = b & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-static bool is_digit(uint8_t b)
-{
-	return b >= '0' && b <= '9';
-}
-
-/* Length of a JSON number at p (RFC 8259 grammar), 0 if it is not one. cJSON is more lenient
- * (leading zeros, "1."), and whatever it accepts would reach receivers rewritten. */
-static size_t json_number(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	if (i < n && p[i] == '-')
-		i++;
-	if (i < n && p[i] == '0')
-		i++;
-	else if (i < n && p[i] >= '1' && p[i] <= '9')
-		while (i < n && is_digit(p[i]))
-			i++;
-	else
-		return 0;
-	if (i < n && p[i] == '.') {
-		size_t start = ++i;
-		while (i < n && is_digit(p[i]))
-			i++;
-		if (i == start)
-			return 0;
-	}
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		i++;
-		if (i < n && (p[i] == '+' || p[i] == '-'))
-			i++;
-		size_t start = i;
-		while (i < n && is_digit(p[i]))
-			i++;
-		if (i == start)
-			return 0;
-	}
-	/* A number ends at a delimiter, never at another number character. */
-	if (i < n && (is_digit(p[i]) || p[i] == '.' || p[i] == 'e' || p[i] == 'E' || p[i] == '-' || p[i] == '+'))
-		return 0;
-	return i;
-}
-
-/* Bytes that need no attention inside a string: printable ASCII other than '"' and '\\'.
- * Built once by the compiler; scanning a string is one table load per byte. */
-#define PLAIN_8(b) ((b) >= 0x20 && (b) < 0x80 && (b) != '"' && (b) != '\\')
-#define PLAIN_ROW(r)                                                                                \
-	PLAIN_8(r + 0), PLAIN_8(r + 1), PLAIN_8(r + 2), PLAIN_8(r + 3), PLAIN_8(r + 4), PLAIN_8(r + 5), \
-		PLAIN_8(r + 6), PLAIN_8(r + 7), PLAIN_8(r + 8), PLAIN_8(r + 9), PLAIN_8(r + 10),          \
-		PLAIN_8(r + 11), PLAIN_8(r + 12), PLAIN_8(r + 13), PLAIN_8(r + 14), PLAIN_8(r + 15)
-static const bool plain_in_string[256] = {
-	PLAIN_ROW(0x00), PLAIN_ROW(0x10), PLAIN_ROW(0x20), PLAIN_ROW(0x30), PLAIN_ROW(0x40), PLAIN_ROW(0x50),
-	PLAIN_ROW(0x60), PLAIN_ROW(0x70), PLAIN_ROW(0x80), PLAIN_ROW(0x90), PLAIN_ROW(0xa0), PLAIN_ROW(0xb0),
-	PLAIN_ROW(0xc0), PLAIN_ROW(0xd0), PLAIN_ROW(0xe0), PLAIN_ROW(0xf0),
-};
-
 int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
 {
-	unsigned depth = 0;
-	bool in_string = false, escaped = false;
+	return json_scan_document(body, len, max_depth);
+}
 
-	for (size_t i = 0; i < len;) {
-		if (in_string && !escaped)
-			while (i < len && plain_in_string[body[i]])
-				i++;
-		if (i >= len)
-			break;
-		uint8_t b = body[i];
-		if (b >= 0x80) {
-			size_t n = utf8_sequence(body + i, len - i);
-			if (n == 0)
-				return ENVELOPE_BAD_UTF8;
-			i += n;
-			escaped = false;
-			continue;
-		}
-		if (b < 0x20 && (in_string || (b != ' ' && b != '\t' && b != '\n' && b != '\r')))
+static bool key_is(const uint8_t *body, const struct json_member *m, const char *name, size_t len)
+{
+	return m->key_len == len && memcmp(body + m->key_off, name, len) == 0;
+}
+
+static bool same_key(const uint8_t *body, const struct json_member *a, const struct json_member *b)
+{
+	return a->key_len == b->key_len && memcmp(body + a->key_off, body + b->key_off, a->key_len) == 0;
+}
+
+int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v)
+{
+	struct json_member top[3];
+	size_t n = 0;
+	bool seen[3] = { false };
+
+	int r = json_scan_object(body, len, max_depth, top, 3, &n);
+	if (r != 0)
+		return r;
+	if (n > 3)
+		return ENVELOPE_MALFORMED; /* a duplicate or an unknown key */
+	memset(v, 0, offsetof(struct envelope_view, ctx));
+	for (size_t i = 0; i < n; i++) {
+		const struct json_member *m = &top[i];
+		int which = key_is(body, m, "type", 4) ? 0 : key_is(body, m, "data", 4) ? 1 :
+			    key_is(body, m, "context", 7) ? 2 : -1;
+		if (m->key_escaped)
+			return ENVELOPE_NEEDS_TREE;
+		if (which < 0 || seen[which])
 			return ENVELOPE_MALFORMED;
-		if (in_string) {
-			if (escaped) {
-				/* \u0000 would be cut short by the parser and reach receivers altered. */
-				if (b == 'u' && len - i >= 5 && memcmp(body + i + 1, "0000", 4) == 0)
-					return ENVELOPE_MALFORMED;
-				escaped = false;
-			} else if (b == '\\') {
-				escaped = true;
-			} else if (b == '"') {
-				in_string = false;
-			}
-		} else if (b == '"') {
-			in_string = true;
-		} else if (b == '{' || b == '[') {
-			if (++depth > max_depth)
-				return ENVELOPE_TOO_DEEP;
-		} else if (b == '}' || b == ']') {
-			if (depth == 0)
+		seen[which] = true;
+		if (which == 0) {
+			if (m->val_kind != '"')
 				return ENVELOPE_MALFORMED;
-			depth--;
-		} else if (b == '-' || is_digit(b)) {
-			size_t n = json_number(body + i, len - i);
-			if (n == 0)
+			v->type_off = m->val_off + 1;
+			v->type_len = m->val_len - 2;
+			if (memchr(body + v->type_off, '\\', v->type_len))
+				return ENVELOPE_NEEDS_TREE;
+			if (!envelope_type_is_valid((const char *)body + v->type_off, v->type_len))
 				return ENVELOPE_MALFORMED;
-			i += n;
-			continue;
+		} else if (m->val_kind != '{') {
+			return ENVELOPE_MALFORMED;
+		} else if (which == 1) {
+			v->data_off = m->val_off;
+			v->data_len = m->val_len;
+		} else {
+			v->ctx_off = m->val_off;
+			v->ctx_len = m->val_len;
 		}
-		i++;
 	}
-	return in_string || depth != 0 ? ENVELOPE_MALFORMED : 0;
+	return seen[0] ? 0 : ENVELOPE_MALFORMED;
+}
+
+int envelope_scan(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v)
+{
+	int r = envelope_locate(body, len, max_depth, v);
+
+	if (r != 0 || v->ctx_len == 0)
+		return r;
+	/* Already validated: this pass only lists the members. */
+	r = json_scan_object(body + v->ctx_off, v->ctx_len, JSON_SCAN_DEPTH_MAX, v->ctx, ENVELOPE_VIEW_CONTEXT_MAX,
+			     &v->n_ctx);
+	if (r != 0 || v->n_ctx > ENVELOPE_VIEW_CONTEXT_MAX)
+		return ENVELOPE_NEEDS_TREE;
+	for (size_t i = 0; i < v->n_ctx; i++) {
+		v->ctx[i].key_off += (uint32_t)v->ctx_off;
+		v->ctx[i].val_off += (uint32_t)v->ctx_off;
+		if (v->ctx[i].key_escaped)
+			return ENVELOPE_NEEDS_TREE;
+		for (size_t j = 0; j < i; j++)
+			if (same_key(body, &v->ctx[i], &v->ctx[j]))
+				return ENVELOPE_MALFORMED;
+	}
+	return 0;
+}
+
+size_t envelope_stamped_size(size_t body_len, const char *sender)
+{
+	/* Braces, keys and quotes of the fixed parts, "{}" for absent objects, the sender escaped. */
+	return body_len + 64 + 6 * strlen(sender);
+}
+
+static char *put(char *o, const void *src, size_t len)
+{
+	memcpy(o, src, len);
+	return o + len;
+}
+
+/* A JSON string literal for s. */
+static char *put_string(char *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	*o++ = '"';
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = (char)ch;
+		} else if (ch < 0x20) {
+			o = put(o, "\\u00", 4);
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o++ = '"';
+	return o;
+}
+
+size_t envelope_write_stamped(const struct envelope_view *v, const uint8_t *body, const char *sender, char *out)
+{
+	char *o = out;
+
+	o = put(o, "{\"type\":\"", 9);
+	o = put(o, body + v->type_off, v->type_len); /* the type charset needs no escaping */
+	o = put(o, "\",\"data\":", 9);
+	o = v->data_len ? put(o, body + v->data_off, v->data_len) : put(o, "{}", 2);
+	o = put(o, ",\"context\":{", 12);
+	for (size_t i = 0; i < v->n_ctx; i++) {
+		const struct json_member *m = &v->ctx[i];
+		if (key_is(body, m, "sender", 6))
+			continue;
+		*o++ = '"';
+		o = put(o, body + m->key_off, m->key_len);
+		o = put(o, "\":", 2);
+		o = put(o, body + m->val_off, m->val_len);
+		*o++ = ',';
+	}
+	o = put(o, "\"sender\":", 9);
+	o = put_string(o, sender);
+	o = put(o, "}}", 2);
+	return (size_t)(o - out);
 }
 
 /* Index of the first non-whitespace byte at or after i (JSON whitespace). */

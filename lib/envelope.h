@@ -13,6 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json-scan.h"
+
 #define ENVELOPE_TYPE_MAX 255
 #define ENVELOPE_DEFAULT_DEPTH 32
 
@@ -21,6 +23,7 @@ enum {
 	ENVELOPE_MALFORMED = 1,
 	ENVELOPE_TOO_DEEP = 2,
 	ENVELOPE_BAD_UTF8 = 3,
+	ENVELOPE_NEEDS_TREE = 4, /* envelope_scan: only envelope_parse can judge this one */
 };
 
 struct envelope {
@@ -41,6 +44,35 @@ int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth);
  * (static string) and *out is untouched. -ENOMEM on allocation failure. */
 int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct envelope *out,
 		   const char **why);
+
+#define ENVELOPE_VIEW_CONTEXT_MAX 16
+
+/* Where the parts of a message lie in its raw bytes: offsets into the scanned body. */
+struct envelope_view {
+	size_t type_off, type_len; /* the type string's bytes, no escapes */
+	size_t data_off, data_len; /* the data object; data_len 0 when absent */
+	size_t ctx_off, ctx_len;   /* the context object; ctx_len 0 when absent */
+	size_t n_ctx;              /* context members in ctx[] (envelope_scan only) */
+	struct json_member ctx[ENVELOPE_VIEW_CONTEXT_MAX]; /* offsets into the body */
+};
+
+/* envelope_parse's judgement without building a tree, for the common message. 0: valid, exactly
+ * as envelope_parse would accept it, and *v says where its parts are. Anything else: ask
+ * envelope_parse, which gives the reason or accepts what this scan leaves to it (escaped
+ * top-level keys or type, more than ENVELOPE_VIEW_CONTEXT_MAX context members, escaped context
+ * keys). */
+int envelope_scan(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v);
+
+/* The same without looking inside context (a receiver needs no more: the daemon checked it). */
+int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v);
+
+/* Bytes envelope_write_stamped may write for a body of body_len bytes. */
+size_t envelope_stamped_size(size_t body_len, const char *sender);
+
+/* Writes the message *v describes as the router delivers it: type, data as written, context
+ * without any "sender" the client put there, then context.sender. out holds
+ * envelope_stamped_size() bytes; returns the length written. */
+size_t envelope_write_stamped(const struct envelope_view *v, const uint8_t *body, const char *sender, char *out);
 
 /* Builds a fresh envelope (for senders). data_json may be NULL for {}. Returns 0,
  * a positive ENVELOPE_* code for bad data JSON, or -ENOMEM. */

@@ -3,7 +3,10 @@
  *
  * Input: byte 0 picks max_depth (1..64), the rest is a message body. A body that parses is
  * stamped with a sender and serialised; the router forwards exactly those bytes, so they must
- * parse again under the same rules, keep type and sender, and serialise to the same bytes. */
+ * parse again under the same rules, keep type and sender, and serialise to the same bytes.
+ * The router's tree-free path (envelope_scan + envelope_write_stamped) must never accept what
+ * envelope_parse refuses, and must deliver the same meaning; whatever the JSON scanner accepts,
+ * cJSON must parse. */
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
@@ -96,6 +99,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = envelope_parse(body, size, max_depth, &e, &why);
 	if (r < 0)
 		abort();
+	if (json_scan_document(body, size, max_depth) == 0) {
+		const char *end = NULL;
+		cJSON *any = cJSON_ParseWithLengthOpts((const char *)body, size, &end, false);
+		if (!any)
+			abort();
+		cJSON_Delete(any);
+	}
+	struct envelope_view view;
+	int fast = envelope_scan(body, size, max_depth, &view);
+	if (fast == 0 && r != 0)
+		abort();
+	if (fast == 0 && envelope_locate(body, size, max_depth, &view) != 0)
+		abort();
+	if (fast == 0)
+		envelope_scan(body, size, max_depth, &view);
 	if (r > 0) {
 		if (!why || e.root)
 			abort();
@@ -140,6 +158,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	envelope_clear(&spliced);
 	free(s3);
+	if (fast == 0) {
+		/* The tree-free stamping means the same message as the full one. */
+		struct envelope stamped = { 0 };
+		char *s4 = malloc(envelope_stamped_size(size, SENDER));
+		size_t len4 = envelope_write_stamped(&view, body, SENDER, s4);
+		if (len4 > envelope_stamped_size(size, SENDER) ||
+		    envelope_parse((const uint8_t *)s4, len4, depth2 + 1, &stamped, &why) != 0 ||
+		    strcmp(stamped.type, e.type) != 0 || !same_meaning(again.root, stamped.root))
+			abort();
+		check_sender(&stamped);
+		envelope_clear(&stamped);
+		free(s4);
+	}
 	free(s1);
 	free(s2);
 	envelope_clear(&again);
