@@ -219,17 +219,15 @@ static int msg_new(const uint8_t *body, size_t len, capbus_msg **out)
 	}
 	if (r != 0)
 		return r < 0 ? r : CAPBUS_E_PROTOCOL;
-	capbus_msg *m = calloc(1, sizeof(*m) + len + 1 + v.type_len + 1);
+	capbus_msg *m = malloc(sizeof(*m) + len + 1 + v.type_len + 1);
 	if (!m)
 		return -ENOMEM;
+	*m = (struct capbus_msg){ .body = m->bytes, .type = m->bytes + len + 1, .data_off = v.data_off,
+				  .data_len = v.data_len, .ctx_off = v.ctx_off, .ctx_len = v.ctx_len };
 	memcpy(m->bytes, body, len);
+	m->bytes[len] = '\0';
 	memcpy(m->bytes + len + 1, body + v.type_off, v.type_len);
-	m->body = m->bytes;
-	m->type = m->bytes + len + 1;
-	m->data_off = v.data_off;
-	m->data_len = v.data_len;
-	m->ctx_off = v.ctx_off;
-	m->ctx_len = v.ctx_len;
+	m->bytes[len + 1 + v.type_len] = '\0';
 	*out = m;
 	return 0;
 }

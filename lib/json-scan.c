@@ -65,8 +65,16 @@ static bool is_digit(uint8_t b)
 	return b >= '0' && b <= '9';
 }
 
-static void skip_ws(struct scan *s)
+static bool is_ws(uint8_t b)
 {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+}
+
+/* Compact JSON has no whitespace: the first test decides, without a call. */
+static inline void skip_ws(struct scan *s)
+{
+	if (s->i >= s->n || !is_ws(s->p[s->i]))
+		return;
 	while (s->i < s->n) {
 		uint8_t b = s->p[s->i];
 		if (b != ' ' && b != '\t' && b != '\n' && b != '\r')
@@ -123,6 +131,18 @@ static size_t unicode_escape(const struct scan *s, size_t i)
 	return i + 6;
 }
 
+/* Whether any of 8 bytes needs attention in a string: below 0x20, '"', '\\' or non-ASCII.
+ * (Word-at-a-time tests from "Bit Twiddling Hacks": a byte is zero or less than k.) */
+static bool word_needs_attention(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+	uint64_t below_space = (w - ones * 0x20) & ~w;
+	uint64_t zero_quote = (quote - ones) & ~quote, zero_backslash = (backslash - ones) & ~backslash;
+
+	return ((below_space | zero_quote | zero_backslash) & highs) || (w & highs);
+}
+
 /* A string at p[i] == '"'. */
 static int scan_string(struct scan *s, bool *escaped)
 {
@@ -131,6 +151,14 @@ static int scan_string(struct scan *s, bool *escaped)
 
 	*escaped = false;
 	for (;;) {
+		/* Eight plain bytes at a time, then byte by byte up to the one that needs a look. */
+		while (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, p + i, sizeof(w));
+			if (word_needs_attention(w))
+				break;
+			i += 8;
+		}
 		while (i < n && plain_in_string[p[i]])
 			i++;
 		if (i >= n)
