@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* mac.h - per-direction frame authentication: keyed BLAKE2b over an implicit sequence number.
+/* mac.h - per-direction frame authentication over an implicit sequence number.
  *
- * tag = BLAKE2b-128(key = direction key, seq_be64 || header || body). The sequence number is never
- * sent; each side counts, so a replayed, dropped or reordered frame fails verification. */
+ * tag = ChaCha20-Poly1305-IETF(key = direction key, nonce = 4 zero bytes || seq_be64,
+ *                             plaintext = empty, associated data = header || body).tag
+ * The sequence number is never sent; each side counts, so a replayed, dropped or reordered frame
+ * fails verification. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The SDK's pure parts: Message helpers, type and pattern rules, message bodies, frame reading."""
+"""The SDK's pure parts: Message helpers, type and pattern rules, message bodies, frame reading,
+frame tags."""
 import json
+import os
 import struct
 
 from capbus_harness import check, run_test
 
-from capbus import Message, ProtocolError, errors, protocol
+from capbus import Message, ProtocolError, errors, mac, protocol
 
 
 def test_message_helpers():
@@ -100,6 +102,20 @@ def test_frames():
           "socket_address")
 
 
+def test_mac():
+    # RFC 8439 test vectors (sections 2.3.2 and 2.5.2) for the pure-Python fallback.
+    block = mac.chacha20_block(bytes(range(32)), 1, bytes.fromhex("000000090000004a00000000"))
+    check(block[:16].hex() == "10f1e7e4d13b5915500fdd1fa32071c4", "chacha20 block")
+    otk = bytes.fromhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
+    check(mac.poly1305(otk, b"Cryptographic Forum Research Group").hex() == "a8061dc1305136c6c22b8baf0c0127a9",
+          "poly1305")
+    # The daemon's machine has libsodium: the SDK must use it, and both must agree.
+    check(mac.backend() == "libsodium", "libsodium not loaded: %s" % mac.backend())
+    for n in range(0, 70):
+        key, nonce, ad = os.urandom(32), os.urandom(12), os.urandom(n)
+        check(mac.tag_pure(key, nonce, ad) == mac._libsodium_tag(key, nonce, ad), "tags differ at %d bytes" % n)
+
+
 def test_errors():
     e = errors.BusError.from_data({"code": "denied", "message": "no", "type": "x.y", "request": 4})
     check(isinstance(e, errors.DeniedError) and e.code == "denied" and e.type == "x.y" and e.request == 4,
@@ -117,6 +133,7 @@ def main():
     test_types_and_patterns()
     test_bodies()
     test_frames()
+    test_mac()
     test_errors()
 
 

@@ -2,7 +2,8 @@
 """capbus wire protocol, version 1: framing, the mutual handshake, per-frame MACs.
 
 Pure functions and small state objects, no I/O: the client in client.py moves the bytes.
-Everything here follows docs/protocol.md byte for byte and uses only the standard library.
+Everything here follows docs/protocol.md byte for byte and uses only the standard library (frame
+tags come from libsodium through ctypes when it can be loaded, see mac.py).
 """
 import hashlib
 import hmac
@@ -12,6 +13,7 @@ import re
 import struct
 from typing import Any, Dict, Optional, Tuple
 
+from . import mac
 from .errors import AuthError, ProtocolError  # noqa: F401  (also raised from here; callers may import them here)
 
 MAGIC = b"CAPBUS\x00\x01"
@@ -60,11 +62,7 @@ class MacState:
         self.seq = 0
 
     def _tag(self, hdr: bytes, body: bytes) -> bytes:
-        h = hashlib.blake2b(digest_size=TAG_LEN, key=self.key)
-        h.update(struct.pack(">Q", self.seq))
-        h.update(hdr)
-        h.update(body)
-        return h.digest()
+        return mac.frame_tag(self.key, self.seq, hdr, body)
 
     def sign(self, hdr: bytes, body: bytes) -> bytes:
         tag = self._tag(hdr, body)
