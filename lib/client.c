@@ -41,6 +41,8 @@ struct capbus {
 	size_t in_off, in_len, in_cap; /* unread bytes are in[in_off..in_len) */
 	capbus_msg *queue_head, *queue_tail; /* delivered messages read while waiting for a reply */
 	uint64_t next_ping;
+	uint64_t call_base; /* random per connection: call_ids of two callers do not meet */
+	uint64_t calls;
 	char **subs;       /* patterns this connection subscribed to */
 	size_t n_subs;
 	char err_code[32];
@@ -281,6 +283,7 @@ int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32
 		return -ENOMEM;
 	}
 	bus->fd = fd;
+	randombytes_buf(&bus->call_base, sizeof(bus->call_base));
 	int r = handshake(bus, id, key);
 	if (r != 0) {
 		capbus_close(bus);
@@ -685,16 +688,14 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 	bool was_subscribed = has_sub(bus, reply_type);
 
 	char ctx[64];
-	uint8_t rnd[8];
 	int r = 0;
 
 	if (!was_subscribed)
 		r = capbus_subscribe(bus, reply_type, remaining(deadline));
 	if (r != 0)
 		return r;
-	randombytes_buf(rnd, sizeof(rnd));
-	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%02x%02x%02x%02x%02x%02x%02x%02x\"}", rnd[0], rnd[1],
-		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	/* Unique per call without a system call: a random base per connection plus a count. */
+	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%016llx\"}", (unsigned long long)(bus->call_base + ++bus->calls));
 	r = capbus_send_ctx(bus, type, data_json, ctx);
 	/* Everything else that arrives meanwhile is kept for capbus_recv. */
 	while (r == 0) {
