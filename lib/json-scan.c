@@ -241,18 +241,43 @@ static int scan_literal(struct scan *s, const char *word, size_t len)
 
 static int scan_value(struct scan *s, unsigned depth);
 
+/* Steps over the opening bracket; true when `close` follows at once (an empty container). */
+static bool open_container(struct scan *s, uint8_t close)
+{
+	s->i++;
+	skip_ws(s);
+	if (s->i < s->n && s->p[s->i] == close) {
+		s->i++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or an element: 1 when a ',' announces another, 0 when `close` ends the
+ * container, -1 when neither follows. */
+static int next_item(struct scan *s, uint8_t close)
+{
+	skip_ws(s);
+	if (s->i < s->n && s->p[s->i] == ',') {
+		s->i++;
+		skip_ws(s);
+		return 1;
+	}
+	if (s->i < s->n && s->p[s->i] == close) {
+		s->i++;
+		return 0;
+	}
+	return -1;
+}
+
 /* An object at p[i] == '{', at nesting depth `depth` (its own). */
 static int scan_object(struct scan *s, unsigned depth, struct json_member *m, size_t cap, size_t *count)
 {
 	size_t k = 0;
 
-	s->i++;
-	skip_ws(s);
-	if (s->i < s->n && s->p[s->i] == '}') {
-		s->i++;
-		*count = 0;
+	*count = 0;
+	if (open_container(s, '}'))
 		return JSON_SCAN_OK;
-	}
 	for (;;) {
 		bool escaped;
 		if (s->i >= s->n || s->p[s->i] != '"')
@@ -278,44 +303,29 @@ static int scan_object(struct scan *s, unsigned depth, struct json_member *m, si
 		if (k < cap)
 			m[k].val_len = (uint32_t)(s->i - val);
 		k++;
-		skip_ws(s);
-		if (s->i < s->n && s->p[s->i] == ',') {
-			s->i++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->i < s->n && s->p[s->i] == '}') {
-			s->i++;
+		int more = next_item(s, '}');
+		if (more < 0)
+			return unexpected(s);
+		if (more == 0) {
 			*count = k;
 			return JSON_SCAN_OK;
 		}
-		return unexpected(s);
 	}
 }
 
 static int scan_array(struct scan *s, unsigned depth)
 {
-	s->i++;
-	skip_ws(s);
-	if (s->i < s->n && s->p[s->i] == ']') {
-		s->i++;
+	if (open_container(s, ']'))
 		return JSON_SCAN_OK;
-	}
 	for (;;) {
 		int r = scan_value(s, depth);
 		if (r != JSON_SCAN_OK)
 			return r;
-		skip_ws(s);
-		if (s->i < s->n && s->p[s->i] == ',') {
-			s->i++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->i < s->n && s->p[s->i] == ']') {
-			s->i++;
+		int more = next_item(s, ']');
+		if (more < 0)
+			return unexpected(s);
+		if (more == 0)
 			return JSON_SCAN_OK;
-		}
-		return unexpected(s);
 	}
 }
 
