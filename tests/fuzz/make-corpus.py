@@ -73,6 +73,14 @@ def seeds():
         "duplicate-context": b'{"type":"t","context":{"sender":"a","sender":"b"}}',
         "trailing": b'{"type":"t"} {}',
         "subscribe": b'{"type": "capbus.subscribe", "data": {"pattern": "weather.*", "request": 2}}\n',
+        # The router's tree-free path: context members around a client-written sender ...
+        "context-members": b'{ "context" : {"a":[1,{"b":null}], "sender":"me", "c":"d"}, "type":"x.y", "data":{} }',
+        # ... and what it leaves to the tree: escaped keys, many context members.
+        "escaped-keys": b'{"typ\\u0065":"a","context":{"s\\u0065nder":1}}',
+        "many-context": b'{"type":"t","context":{' + b",".join(b'"k%d":%d' % (i, i) for i in range(20)) + b"}}",
+        # What the scanner refuses although a lenient parser might not.
+        "lone-surrogate": b'{"type":"t","data":{"s":"\\ud800"}}',
+        "long-number": b'{"type":"t","data":{"n":' + b"1" * 70 + b"}}",
     }
     for name, body in envelopes.items():
         yield "envelope", name, bytes([31]) + body

@@ -49,6 +49,13 @@ MALFORMED = {
     "hex-number": b'{"type":"greet.a","data":{"n":0x10}}',
     "nan": b'{"type":"greet.a","data":{"n":NaN}}',
     "comment": b'{"type":"greet.a", /* hi */ "data":{}}',
+    "number-64-chars": b'{"type":"greet.a","data":{"n":' + b"1" * 64 + b"}}",
+    "high-surrogate-then-letter": b'{"type":"greet.a","data":{"s":"\\ud800\\u0041"}}',
+    "bad-escape": b'{"type":"greet.a","data":{"s":"\\x41"}}',
+    "trailing-comma": b'{"type":"greet.a","data":{"a":1,}}',
+    "unterminated-string": b'{"type":"greet.a","data":{"s":"abc}}',
+    "duplicate-context-key": b'{"type":"greet.a","data":{},"context":{"k":1,"k":2}}',
+    "context-array": b'{"type":"greet.a","data":{},"context":[]}',
 }
 
 
