@@ -7,6 +7,7 @@ library); otherwise a pure-Python implementation of RFC 8439 does, much more slo
 """
 import ctypes
 import struct
+import warnings
 from typing import Callable, Optional
 
 TAG_LEN = 16
@@ -94,6 +95,9 @@ def _load_libsodium() -> Optional[Callable[[bytes, bytes, bytes], bytes]]:
 
 
 _libsodium_tag = _load_libsodium()
+if _libsodium_tag is None:
+    warnings.warn("capbus: libsodium (libsodium.so.23) could not be loaded; frame tags are computed in "
+                  "pure Python, about 30 times slower", RuntimeWarning)
 
 
 def backend() -> str:
