@@ -455,23 +455,16 @@ static bool object_text(const char *json, const char **start, size_t *len)
 	return true;
 }
 
-static char *put(char *o, const char *s, size_t len)
-{
-	memcpy(o, s, len);
-	return o + len;
-}
-
 /* Messages are written straight from the caller's validated JSON, with no tree in between. */
 int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json)
 {
-	const char *data = "{}", *ctx = NULL;
-	size_t type_len = strlen(type), data_len = 2, ctx_len = 0;
+	const char *data = NULL, *ctx = NULL;
+	size_t type_len = strlen(type), data_len = 0, ctx_len = 0;
 
 	if (!envelope_type_is_valid(type, type_len) || (data_json && !object_text(data_json, &data, &data_len)) ||
 	    (context_json && !object_text(context_json, &ctx, &ctx_len)))
 		return CAPBUS_E_INVALID;
-	/* {"type":"T","data":D,"context":C} */
-	size_t need = 9 + type_len + 9 + data_len + 11 + ctx_len + 1;
+	size_t need = envelope_write_size(type_len, data_len, ctx_len);
 	if (need > bus->out_cap) {
 		char *p = realloc(bus->out, need);
 		if (!p)
@@ -479,17 +472,8 @@ int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const 
 		bus->out = p;
 		bus->out_cap = need;
 	}
-	char *o = bus->out;
-	o = put(o, "{\"type\":\"", 9);
-	o = put(o, type, type_len);
-	o = put(o, "\",\"data\":", 9);
-	o = put(o, data, data_len);
-	if (ctx) {
-		o = put(o, ",\"context\":", 11);
-		o = put(o, ctx, ctx_len);
-	}
-	*o++ = '}';
-	return send_frame(bus, (const uint8_t *)bus->out, (size_t)(o - bus->out), true);
+	size_t len = envelope_write(bus->out, type, type_len, data, data_len, ctx, ctx_len);
+	return send_frame(bus, (const uint8_t *)bus->out, len, true);
 }
 
 int capbus_send(capbus *bus, const char *type, const char *data_json)

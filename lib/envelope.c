@@ -147,14 +147,38 @@ static char *put_string(char *o, const char *s)
 	return o;
 }
 
+/* {"type":"T","data":D (D absent: {}): what every writer of a message starts with. */
+static char *put_head(char *o, const char *type, size_t type_len, const char *data, size_t data_len)
+{
+	o = put(o, "{\"type\":\"", 9);
+	o = put(o, type, type_len); /* the type charset needs no escaping */
+	o = put(o, "\",\"data\":", 9);
+	return data_len ? put(o, data, data_len) : put(o, "{}", 2);
+}
+
+size_t envelope_write_size(size_t type_len, size_t data_len, size_t ctx_len)
+{
+	return 9 + type_len + 9 + (data_len ? data_len : 2) + 11 + ctx_len + 1;
+}
+
+size_t envelope_write(char *out, const char *type, size_t type_len, const char *data, size_t data_len,
+		      const char *ctx, size_t ctx_len)
+{
+	char *o = put_head(out, type, type_len, data, data_len);
+
+	if (ctx) {
+		o = put(o, ",\"context\":", 11);
+		o = put(o, ctx, ctx_len);
+	}
+	*o++ = '}';
+	return (size_t)(o - out);
+}
+
 size_t envelope_write_stamped(const struct envelope_view *v, const uint8_t *body, const char *sender, char *out)
 {
-	char *o = out;
+	char *o = put_head(out, (const char *)body + v->type_off, v->type_len, (const char *)body + v->data_off,
+			   v->data_len);
 
-	o = put(o, "{\"type\":\"", 9);
-	o = put(o, body + v->type_off, v->type_len); /* the type charset needs no escaping */
-	o = put(o, "\",\"data\":", 9);
-	o = v->data_len ? put(o, body + v->data_off, v->data_len) : put(o, "{}", 2);
 	o = put(o, ",\"context\":{", 12);
 	for (size_t i = 0; i < v->n_ctx; i++) {
 		const struct json_member *m = &v->ctx[i];
@@ -326,79 +350,23 @@ char *envelope_serialize(const struct envelope *e, size_t *len)
 	return s;
 }
 
-/* End of the string starting at p[i] == '"' (index after the closing quote); *escaped tells
- * whether it held a backslash. Input already validated: quotes balance. */
-static size_t string_end(const uint8_t *p, size_t n, size_t i, bool *escaped)
+/* The [start, end) of the top-level "data" value of validated input (0, 0 when absent), or
+ * false when a top-level key is escaped (then raw keys do not say which is which). */
+static bool find_data(const uint8_t *raw, size_t raw_len, size_t *start, size_t *end)
 {
-	*escaped = false;
-	for (i++; i < n; i++) {
-		if (p[i] == '\\') {
-			*escaped = true;
-			i++;
-		} else if (p[i] == '"') {
-			return i + 1;
-		}
-	}
-	return n;
-}
-
-/* End of the JSON value starting at p[i]. */
-static size_t value_end(const uint8_t *p, size_t n, size_t i)
-{
-	unsigned depth = 0;
-	bool esc;
-
-	while (i < n) {
-		uint8_t b = p[i];
-		if (b == '"') {
-			i = string_end(p, n, i, &esc);
-			if (depth == 0)
-				return i;
-			continue;
-		}
-		if (b == '{' || b == '[') {
-			depth++;
-		} else if (b == '}' || b == ']') {
-			if (depth == 0)
-				return i;
-			if (--depth == 0)
-				return i + 1;
-		} else if (depth == 0 && (b == ',' || b == ' ' || b == '\t' || b == '\n' || b == '\r')) {
-			return i;
-		}
-		i++;
-	}
-	return n;
-}
-
-/* The [start, end) of the top-level "data" value in validated input, or false when a top-level
- * key is escaped (then raw keys do not say which is which). */
-static bool find_data(const uint8_t *p, size_t n, size_t *start, size_t *end)
-{
-	size_t i = skip_ws(p, n, 0);
-	bool esc;
+	struct json_member top[3];
+	size_t n = 0;
 
 	*start = *end = 0;
-	if (i >= n || p[i] != '{')
+	if (json_scan_object(raw, raw_len, JSON_SCAN_DEPTH_MAX, top, 3, &n) != 0 || n > 3)
 		return false;
-	i = skip_ws(p, n, i + 1);
-	while (i < n && p[i] == '"') {
-		size_t key = i + 1, key_end = string_end(p, n, i, &esc);
-		if (esc)
+	for (size_t i = 0; i < n; i++) {
+		if (top[i].key_escaped)
 			return false;
-		i = skip_ws(p, n, key_end);
-		if (i >= n || p[i] != ':')
-			return false;
-		i = skip_ws(p, n, i + 1);
-		size_t v = i;
-		i = value_end(p, n, i);
-		if (key_end - 1 - key == 4 && memcmp(p + key, "data", 4) == 0) {
-			*start = v;
-			*end = i;
+		if (key_is(raw, &top[i], "data", 4)) {
+			*start = top[i].val_off;
+			*end = top[i].val_off + top[i].val_len;
 		}
-		i = skip_ws(p, n, i);
-		if (i < n && p[i] == ',')
-			i = skip_ws(p, n, i + 1);
 	}
 	return true;
 }
@@ -412,23 +380,13 @@ char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_
 	char *ctx = cJSON_PrintUnformatted(e->context);
 	if (!ctx)
 		return NULL;
-	const char *data = ds < de ? (const char *)raw + ds : "{}";
-	size_t data_len = ds < de ? de - ds : 2, type_len = strlen(e->type), ctx_len = strlen(ctx);
-	/* {"type":"T","data":D,"context":C} */
-	size_t total = 9 + type_len + 9 + data_len + 11 + ctx_len + 1;
-	char *out = malloc(total + 1);
+	size_t type_len = strlen(e->type), ctx_len = strlen(ctx);
+	char *out = malloc(envelope_write_size(type_len, de - ds, ctx_len) + 1);
 	if (out) {
-		char *o = out;
-		memcpy(o, "{\"type\":\"", 9), o += 9;
-		memcpy(o, e->type, type_len), o += type_len; /* the type charset needs no escaping */
-		memcpy(o, "\",\"data\":", 9), o += 9;
-		memcpy(o, data, data_len), o += data_len;
-		memcpy(o, ",\"context\":", 11), o += 11;
-		memcpy(o, ctx, ctx_len), o += ctx_len;
-		*o++ = '}';
-		*o = '\0';
+		size_t n = envelope_write(out, e->type, type_len, (const char *)raw + ds, de - ds, ctx, ctx_len);
+		out[n] = '\0';
 		if (len)
-			*len = (size_t)(o - out);
+			*len = n;
 	}
 	free(ctx);
 	return out;

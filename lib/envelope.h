@@ -66,6 +66,13 @@ int envelope_scan(const uint8_t *body, size_t len, unsigned max_depth, struct en
 /* The same without looking inside context (a receiver needs no more: the daemon checked it). */
 int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v);
 
+/* Writes {"type":"T","data":D,"context":C} from parts already valid on their own: data_len 0
+ * writes {} for data, ctx NULL leaves context out. out holds envelope_write_size() bytes;
+ * returns the length written (no terminator). */
+size_t envelope_write_size(size_t type_len, size_t data_len, size_t ctx_len);
+size_t envelope_write(char *out, const char *type, size_t type_len, const char *data, size_t data_len,
+		      const char *ctx, size_t ctx_len);
+
 /* Bytes envelope_write_stamped may write for a body of body_len bytes. */
 size_t envelope_stamped_size(size_t body_len, const char *sender);
 

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
-/* json-scan.c - strict JSON validation without a tree. Parses untrusted bytes. */
+/* json-scan.c - strict JSON validation without a tree. Parses untrusted bytes: every read is
+ * bounds-checked, recursion is bounded by the depth limit, and the only allocation is the
+ * optional position index. */
 #include "json-scan.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
-
-/* The longest number cJSON reads whole (it copies at most 63 characters before converting):
- * a longer one would fail in every cJSON-based receiver. */
-#define NUMBER_MAX_LEN 63
 
 struct scan {
 	const uint8_t *p;
 	size_t n, i;
 	unsigned max_depth;
+	size_t number_max;
+	struct json_index *idx; /* NULL: positions not wanted */
+	struct json_scan_error err;
 };
 
 size_t json_utf8_sequence(const uint8_t *p, size_t n)
@@ -75,30 +78,49 @@ static inline void skip_ws(struct scan *s)
 {
 	if (s->i >= s->n || !is_ws(s->p[s->i]))
 		return;
-	while (s->i < s->n) {
-		uint8_t b = s->p[s->i];
-		if (b != ' ' && b != '\t' && b != '\n' && b != '\r')
-			return;
+	while (s->i < s->n && is_ws(s->p[s->i]))
 		s->i++;
-	}
 }
 
-/* What an unexpected byte is: invalid UTF-8 gets its own answer. */
-static int unexpected(const struct scan *s)
+/* Records the first problem; returns code. */
+static int fail(struct scan *s, size_t off, int code, const char *msg)
+{
+	s->err = (struct json_scan_error){ .off = off, .msg = msg };
+	return code;
+}
+
+/* An unexpected byte at p[i]: invalid UTF-8 keeps its own answer. */
+static int unexpected(struct scan *s, const char *msg)
 {
 	if (s->i < s->n && s->p[s->i] >= 0x80 && json_utf8_sequence(s->p + s->i, s->n - s->i) == 0)
-		return JSON_SCAN_BAD_UTF8;
-	return JSON_SCAN_MALFORMED;
+		return fail(s, s->i, JSON_SCAN_BAD_UTF8, "invalid UTF-8");
+	return fail(s, s->i, JSON_SCAN_MALFORMED, s->i < s->n && s->p[s->i] == 0 ? "NUL byte" : msg);
 }
 
-static bool hex4(const struct scan *s, size_t at, unsigned *out)
+static int record(struct scan *s, size_t value, size_t key)
+{
+	struct json_index *idx = s->idx;
+
+	if (idx->n == idx->cap) {
+		size_t cap = idx->cap ? idx->cap * 2 : 32;
+		struct json_pos *nodes = realloc(idx->nodes, cap * sizeof(*nodes));
+		if (!nodes)
+			return -ENOMEM;
+		idx->nodes = nodes;
+		idx->cap = cap;
+	}
+	idx->nodes[idx->n++] = (struct json_pos){ .value = (uint32_t)value, .key = (uint32_t)key };
+	return 0;
+}
+
+static int hex4(struct scan *s, size_t at, unsigned *out)
 {
 	unsigned v = 0;
 
 	if (at > s->n || s->n - at < 4)
-		return false;
-	for (size_t k = 0; k < 4; k++) {
-		uint8_t b = s->p[at + k];
+		return fail(s, at, JSON_SCAN_MALFORMED, "truncated \\u escape");
+	for (size_t k = at; k < at + 4; k++) {
+		uint8_t b = s->p[k];
 		unsigned d;
 		if (is_digit(b))
 			d = b - '0';
@@ -107,28 +129,39 @@ static bool hex4(const struct scan *s, size_t at, unsigned *out)
 		else if (b >= 'A' && b <= 'F')
 			d = b - 'A' + 10;
 		else
-			return false;
+			return fail(s, k, JSON_SCAN_MALFORMED, "invalid hex digit in \\u escape");
 		v = v << 4 | d;
 	}
 	*out = v;
-	return true;
+	return JSON_SCAN_OK;
 }
 
-/* A \u escape at p[i] == '\\' (p[i + 1] == 'u'): index after it, or 0 when refused. Surrogates
- * must come as a high-low pair; \u0000 is refused (parsers cut the string there). */
-static size_t unicode_escape(const struct scan *s, size_t i)
+/* A \u escape at p[*i] == '\\' (p[*i + 1] == 'u'); *i moves past it. Surrogates must come as a
+ * high-low pair; \u0000 is refused (parsers cut the string there). */
+static int unicode_escape(struct scan *s, size_t *i)
 {
+	size_t esc = *i;
 	unsigned cp, low;
+	int r = hex4(s, esc + 2, &cp);
 
-	if (!hex4(s, i + 2, &cp) || cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
-		return 0;
-	i += 6;
+	if (r != JSON_SCAN_OK)
+		return r;
+	*i = esc + 6;
+	if (cp == 0)
+		return fail(s, esc, JSON_SCAN_MALFORMED, "\\u0000 is not allowed");
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		return fail(s, esc, JSON_SCAN_MALFORMED, "unpaired surrogate in \\u escape");
 	if (cp < 0xd800 || cp > 0xdbff)
-		return i;
-	if (s->n - i < 2 || s->p[i] != '\\' || s->p[i + 1] != 'u' || !hex4(s, i + 2, &low) || low < 0xdc00 ||
-	    low > 0xdfff)
-		return 0;
-	return i + 6;
+		return JSON_SCAN_OK;
+	if (s->n - *i < 2 || s->p[*i] != '\\' || s->p[*i + 1] != 'u')
+		return fail(s, esc, JSON_SCAN_MALFORMED, "unpaired surrogate in \\u escape");
+	r = hex4(s, *i + 2, &low);
+	if (r != JSON_SCAN_OK)
+		return r;
+	if (low < 0xdc00 || low > 0xdfff)
+		return fail(s, esc, JSON_SCAN_MALFORMED, "unpaired surrogate in \\u escape");
+	*i += 6;
+	return JSON_SCAN_OK;
 }
 
 /* Whether any of 8 bytes needs attention in a string: below 0x20, '"', '\\' or non-ASCII.
@@ -147,7 +180,7 @@ static bool word_needs_attention(uint64_t w)
 static int scan_string(struct scan *s, bool *escaped)
 {
 	const uint8_t *p = s->p;
-	size_t n = s->n, i = s->i + 1;
+	size_t n = s->n, start = s->i, i = s->i + 1;
 
 	*escaped = false;
 	for (;;) {
@@ -162,7 +195,7 @@ static int scan_string(struct scan *s, bool *escaped)
 		while (i < n && plain_in_string[p[i]])
 			i++;
 		if (i >= n)
-			return JSON_SCAN_MALFORMED;
+			return fail(s, start, JSON_SCAN_MALFORMED, "unterminated string");
 		uint8_t b = p[i];
 		if (b == '"') {
 			s->i = i + 1;
@@ -171,62 +204,69 @@ static int scan_string(struct scan *s, bool *escaped)
 		if (b == '\\') {
 			*escaped = true;
 			if (i + 1 >= n)
-				return JSON_SCAN_MALFORMED;
+				return fail(s, start, JSON_SCAN_MALFORMED, "unterminated string");
 			uint8_t e = p[i + 1];
 			if (e == 'u') {
-				i = unicode_escape(s, i);
-				if (i == 0)
-					return JSON_SCAN_MALFORMED;
+				int r = unicode_escape(s, &i);
+				if (r != JSON_SCAN_OK)
+					return r;
 				continue;
 			}
 			if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
-				return JSON_SCAN_MALFORMED;
+				return fail(s, i, JSON_SCAN_MALFORMED, "invalid escape in string");
 			i += 2;
 			continue;
 		}
 		if (b < 0x20)
-			return JSON_SCAN_MALFORMED;
+			return fail(s, i, JSON_SCAN_MALFORMED, b ? "control character in string" : "NUL byte");
 		size_t len = json_utf8_sequence(p + i, n - i);
 		if (len == 0)
-			return JSON_SCAN_BAD_UTF8;
+			return fail(s, i, JSON_SCAN_BAD_UTF8, "invalid UTF-8");
 		i += len;
 	}
+}
+
+static size_t digits(const struct scan *s, size_t i)
+{
+	while (i < s->n && is_digit(s->p[i]))
+		i++;
+	return i;
 }
 
 /* A number (RFC 8259 grammar: no leading zeros, digits after '.' and in the exponent). */
 static int scan_number(struct scan *s)
 {
 	const uint8_t *p = s->p;
-	size_t n = s->n, i = s->i, start = s->i;
+	size_t n = s->n, i = s->i, start = s->i, after;
 
-	if (i < n && p[i] == '-')
+	if (p[i] == '-')
 		i++;
-	if (i < n && p[i] == '0')
+	if (i < n && p[i] == '0') {
 		i++;
-	else if (i < n && p[i] >= '1' && p[i] <= '9')
-		while (i < n && is_digit(p[i]))
-			i++;
-	else
-		return JSON_SCAN_MALFORMED;
+		if (i < n && is_digit(p[i]))
+			return fail(s, start, JSON_SCAN_MALFORMED, "leading zero in number");
+	} else if ((after = digits(s, i)) == i) {
+		return fail(s, start, JSON_SCAN_MALFORMED, "invalid number");
+	} else {
+		i = after;
+	}
 	if (i < n && p[i] == '.') {
-		size_t digits = ++i;
-		while (i < n && is_digit(p[i]))
-			i++;
-		if (i == digits)
-			return JSON_SCAN_MALFORMED;
+		after = digits(s, ++i);
+		if (after == i)
+			return fail(s, start, JSON_SCAN_MALFORMED, "invalid number");
+		i = after;
 	}
 	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
 		i++;
 		if (i < n && (p[i] == '+' || p[i] == '-'))
 			i++;
-		size_t digits = i;
-		while (i < n && is_digit(p[i]))
-			i++;
-		if (i == digits)
-			return JSON_SCAN_MALFORMED;
+		after = digits(s, i);
+		if (after == i)
+			return fail(s, start, JSON_SCAN_MALFORMED, "invalid number");
+		i = after;
 	}
-	if (i - start > NUMBER_MAX_LEN)
-		return JSON_SCAN_MALFORMED;
+	if (i - start > s->number_max)
+		return fail(s, start, JSON_SCAN_MALFORMED, "number too long");
 	s->i = i;
 	return JSON_SCAN_OK;
 }
@@ -234,28 +274,30 @@ static int scan_number(struct scan *s)
 static int scan_literal(struct scan *s, const char *word, size_t len)
 {
 	if (s->n - s->i < len || memcmp(s->p + s->i, word, len) != 0)
-		return JSON_SCAN_MALFORMED;
+		return fail(s, s->i, JSON_SCAN_MALFORMED, "invalid literal");
 	s->i += len;
 	return JSON_SCAN_OK;
 }
 
-static int scan_value(struct scan *s, unsigned depth);
+static int scan_value(struct scan *s, unsigned depth, size_t key);
 
-/* Steps over the opening bracket; true when `close` follows at once (an empty container). */
-static bool open_container(struct scan *s, uint8_t close)
+/* Steps over the opening bracket at nesting depth `depth` (the container's own); *empty tells
+ * whether `close` follows at once. */
+static int open_container(struct scan *s, unsigned depth, uint8_t close, bool *empty)
 {
+	if (depth > s->max_depth)
+		return fail(s, s->i, JSON_SCAN_TOO_DEEP, "nesting too deep");
 	s->i++;
 	skip_ws(s);
-	if (s->i < s->n && s->p[s->i] == close) {
+	*empty = s->i < s->n && s->p[s->i] == close;
+	if (*empty)
 		s->i++;
-		return true;
-	}
-	return false;
+	return JSON_SCAN_OK;
 }
 
 /* After a member or an element: 1 when a ',' announces another, 0 when `close` ends the
- * container, -1 when neither follows. */
-static int next_item(struct scan *s, uint8_t close)
+ * container that opened at `open`, or the refusal's code negated. */
+static int next_item(struct scan *s, size_t open, uint8_t close)
 {
 	skip_ws(s);
 	if (s->i < s->n && s->p[s->i] == ',') {
@@ -267,45 +309,50 @@ static int next_item(struct scan *s, uint8_t close)
 		s->i++;
 		return 0;
 	}
-	return -1;
+	if (s->i >= s->n)
+		return -fail(s, open, JSON_SCAN_MALFORMED, close == '}' ? "unterminated object" : "unterminated array");
+	return -unexpected(s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
-/* An object at p[i] == '{', at nesting depth `depth` (its own). */
+/* An object at p[i] == '{', at nesting depth `depth` (its own); lists up to cap members. */
 static int scan_object(struct scan *s, unsigned depth, struct json_member *m, size_t cap, size_t *count)
 {
-	size_t k = 0;
+	size_t open = s->i, k = 0;
+	bool empty;
+	int r = open_container(s, depth, '}', &empty);
 
 	*count = 0;
-	if (open_container(s, '}'))
-		return JSON_SCAN_OK;
+	if (r != JSON_SCAN_OK || empty)
+		return r;
 	for (;;) {
 		bool escaped;
 		if (s->i >= s->n || s->p[s->i] != '"')
-			return unexpected(s);
-		size_t key = s->i + 1;
-		int r = scan_string(s, &escaped);
+			return unexpected(s, "expected a string key");
+		size_t quote = s->i;
+		r = scan_string(s, &escaped);
 		if (r != JSON_SCAN_OK)
 			return r;
 		size_t key_end = s->i - 1;
 		skip_ws(s);
 		if (s->i >= s->n || s->p[s->i] != ':')
-			return unexpected(s);
+			return unexpected(s, "expected ':'");
 		s->i++;
 		skip_ws(s);
 		size_t val = s->i;
 		if (val < s->n && k < cap)
-			m[k] = (struct json_member){ .key_off = (uint32_t)key, .key_len = (uint32_t)(key_end - key),
+			m[k] = (struct json_member){ .key_off = (uint32_t)quote + 1,
+						    .key_len = (uint32_t)(key_end - quote - 1),
 						    .val_off = (uint32_t)val, .key_escaped = escaped,
 						    .val_kind = (char)s->p[val] };
-		r = scan_value(s, depth);
+		r = scan_value(s, depth, quote);
 		if (r != JSON_SCAN_OK)
 			return r;
 		if (k < cap)
 			m[k].val_len = (uint32_t)(s->i - val);
 		k++;
-		int more = next_item(s, '}');
+		int more = next_item(s, open, '}');
 		if (more < 0)
-			return unexpected(s);
+			return -more;
 		if (more == 0) {
 			*count = k;
 			return JSON_SCAN_OK;
@@ -315,36 +362,42 @@ static int scan_object(struct scan *s, unsigned depth, struct json_member *m, si
 
 static int scan_array(struct scan *s, unsigned depth)
 {
-	if (open_container(s, ']'))
-		return JSON_SCAN_OK;
+	size_t open = s->i;
+	bool empty;
+	int r = open_container(s, depth, ']', &empty);
+
+	if (r != JSON_SCAN_OK || empty)
+		return r;
 	for (;;) {
-		int r = scan_value(s, depth);
+		r = scan_value(s, depth, JSON_NO_KEY);
 		if (r != JSON_SCAN_OK)
 			return r;
-		int more = next_item(s, ']');
+		int more = next_item(s, open, ']');
 		if (more < 0)
-			return unexpected(s);
+			return -more;
 		if (more == 0)
 			return JSON_SCAN_OK;
 	}
 }
 
-/* One value at p[i] (no leading whitespace), inside `depth` levels of nesting. */
-static int scan_value(struct scan *s, unsigned depth)
+/* One value, inside `depth` levels of nesting; key is the offset of its key's opening quote. */
+static int scan_value(struct scan *s, unsigned depth, size_t key)
 {
 	bool escaped;
 	size_t count;
 
+	skip_ws(s);
 	if (s->i >= s->n)
-		return JSON_SCAN_MALFORMED;
+		return fail(s, s->i, JSON_SCAN_MALFORMED, "expected a value");
+	if (s->idx) {
+		int r = record(s, s->i, key);
+		if (r < 0)
+			return r;
+	}
 	switch (s->p[s->i]) {
 	case '{':
-		if (depth + 1 > s->max_depth)
-			return JSON_SCAN_TOO_DEEP;
 		return scan_object(s, depth + 1, NULL, 0, &count);
 	case '[':
-		if (depth + 1 > s->max_depth)
-			return JSON_SCAN_TOO_DEEP;
 		return scan_array(s, depth + 1);
 	case '"':
 		return scan_string(s, &escaped);
@@ -357,7 +410,7 @@ static int scan_value(struct scan *s, unsigned depth)
 	default:
 		if (s->p[s->i] == '-' || is_digit(s->p[s->i]))
 			return scan_number(s);
-		return unexpected(s);
+		return unexpected(s, "expected a value");
 	}
 }
 
@@ -366,28 +419,45 @@ static int scan_end(struct scan *s, int r)
 	if (r != JSON_SCAN_OK)
 		return r;
 	skip_ws(s);
-	return s->i == s->n ? JSON_SCAN_OK : unexpected(s);
+	return s->i == s->n ? JSON_SCAN_OK : unexpected(s, "trailing characters after the document");
 }
 
-static unsigned depth_limit(unsigned max_depth)
+static struct scan scan_start(const uint8_t *p, size_t n, unsigned max_depth, size_t number_max)
 {
-	return max_depth < JSON_SCAN_DEPTH_MAX ? max_depth : JSON_SCAN_DEPTH_MAX;
+	return (struct scan){ .p = p, .n = n, .number_max = number_max,
+			      .max_depth = max_depth < JSON_SCAN_DEPTH_MAX ? max_depth : JSON_SCAN_DEPTH_MAX };
+}
+
+static int scan_text(struct scan *s)
+{
+	if (s->n >= UINT32_MAX)
+		return fail(s, 0, JSON_SCAN_MALFORMED, "document too large");
+	return scan_end(s, scan_value(s, 0, JSON_NO_KEY));
 }
 
 int json_scan_document(const uint8_t *p, size_t n, unsigned max_depth)
 {
-	struct scan s = { .p = p, .n = n, .max_depth = depth_limit(max_depth) };
+	struct scan s = scan_start(p, n, max_depth, JSON_SCAN_NUMBER_MAX);
 
-	if (n >= UINT32_MAX)
-		return JSON_SCAN_MALFORMED;
-	skip_ws(&s);
-	return scan_end(&s, scan_value(&s, 0));
+	return scan_text(&s);
+}
+
+int json_scan_indexed(const uint8_t *p, size_t n, unsigned max_depth, size_t number_max,
+		      struct json_index *idx, struct json_scan_error *err)
+{
+	struct scan s = scan_start(p, n, max_depth, number_max);
+
+	s.idx = idx;
+	int r = scan_text(&s);
+	if (r > 0)
+		*err = s.err;
+	return r;
 }
 
 int json_scan_object(const uint8_t *p, size_t n, unsigned max_depth, struct json_member *members,
 		     size_t cap, size_t *count)
 {
-	struct scan s = { .p = p, .n = n, .max_depth = depth_limit(max_depth) };
+	struct scan s = scan_start(p, n, max_depth, JSON_SCAN_NUMBER_MAX);
 
 	*count = 0;
 	if (n >= UINT32_MAX)
@@ -395,10 +465,14 @@ int json_scan_object(const uint8_t *p, size_t n, unsigned max_depth, struct json
 	skip_ws(&s);
 	if (s.i >= n || p[s.i] != '{') {
 		/* Invalid UTF-8 and depth keep their own answers; any other value is malformed here. */
-		int r = scan_end(&s, scan_value(&s, 0));
+		int r = scan_text(&s);
 		return r != JSON_SCAN_OK ? r : JSON_SCAN_MALFORMED;
 	}
-	if (s.max_depth < 1)
-		return JSON_SCAN_TOO_DEEP;
 	return scan_end(&s, scan_object(&s, 1, members, cap, count));
+}
+
+void json_index_done(struct json_index *idx)
+{
+	free(idx->nodes);
+	*idx = (struct json_index){ 0 };
 }
