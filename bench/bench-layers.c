@@ -17,9 +17,9 @@
 
 #include "envelope.h"
 #include "mac.h"
-#include "policy.h"
-#include "privsep.h"
-#include "subindex.h"
+#include "router/policy.h"
+#include "common/privsep.h"
+#include "router/subindex.h"
 
 static volatile uint64_t sink;
 

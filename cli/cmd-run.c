@@ -20,7 +20,7 @@
 
 #include "cli.h"
 #include "guard.h"
-#include "launch.h"
+#include "parent/launch.h"
 #include "manifest.h"
 #include "sandbox.h"
 #include "util.h"

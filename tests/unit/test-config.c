@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
+#include "common/config.h"
 
 static char dir[] = "/tmp/capbus-test-config-XXXXXX";
 static char path[128];

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "log.h"
+#include "common/log.h"
 
 static void test_quote_basic(void)
 {

@@ -11,7 +11,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "policy.h"
+#include "router/policy.h"
 
 static const char alice_manifest[] =
 	"{\"manifest_version\": 1, \"id\": \"alice\",\n"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "privsep.h"
+#include "common/privsep.h"
 
 static uint8_t buf[PS_MSG_MAX];
 

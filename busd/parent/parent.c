@@ -4,7 +4,7 @@
  * It binds the socket, forks the router (which drops privileges and does all parsing), feeds
  * it policy bundles, answers its fixed set of requests, restarts it if it dies, and stops it on
  * SIGTERM. */
-#include "parent.h"
+#include "parent/parent.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,14 +16,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "bundle.h"
-#include "guardctl.h"
+#include "parent/bundle.h"
+#include "parent/guardctl.h"
 #include "keyfile.h"
-#include "keys.h"
-#include "listener.h"
-#include "privsep.h"
-#include "router.h"
-#include "supervisor.h"
+#include "parent/keys.h"
+#include "parent/listener.h"
+#include "common/privsep.h"
+#include "router/router.h"
+#include "parent/supervisor.h"
 
 #define ROUTER_RESTART_WINDOW_MS 60000
 #define ROUTER_RESTART_MAX 5

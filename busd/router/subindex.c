@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* subindex.c - open-addressing hash of subscription patterns to subscriber lists. */
-#include "subindex.h"
+#include "router/subindex.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

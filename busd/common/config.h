@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "log.h"
+#include "common/log.h"
 
 enum kernel_guard_mode { KERNEL_GUARD_OFF, KERNEL_GUARD_AUTO, KERNEL_GUARD_REQUIRED };
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* supervisor.c - skills as sandboxed, supervised processes (privileged parent). */
-#include "supervisor.h"
+#include "parent/supervisor.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,13 +11,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "bundle.h"
+#include "parent/bundle.h"
 #include "guard.h"
-#include "guardctl.h"
+#include "parent/guardctl.h"
 #include "keyfile.h"
-#include "keys.h"
-#include "launch.h"
-#include "log.h"
+#include "parent/keys.h"
+#include "parent/launch.h"
+#include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
 

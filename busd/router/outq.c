@@ -9,7 +9,7 @@
 
 #include "frame.h"
 #include "mac.h"
-#include "router-internal.h"
+#include "router/router-internal.h"
 
 #define FLUSH_MAX_ENTRIES 256 /* 3 iovecs each, below IOV_MAX */
 

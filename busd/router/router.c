@@ -4,7 +4,7 @@
  * Trust level: everything a client sends is hostile. A bad frame, key or message costs that
  * connection at most; the router itself never exits because of a client. It holds no privilege
  * and no file-system access (see confine.c) and learns policy only from the parent. */
-#include "router.h"
+#include "router/router.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -14,11 +14,11 @@
 #include <sys/timerfd.h>
 
 #include "cgroup-v2.h"
-#include "confine.h"
+#include "router/confine.h"
 #include "frame.h"
 #include "mac.h"
-#include "privsep.h"
-#include "router-internal.h"
+#include "common/privsep.h"
+#include "router/router-internal.h"
 
 #define TICK_MS 200
 #define EVENTS_MAX 128

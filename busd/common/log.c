@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* log.c - escaped key=value log lines and rate limits. */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <time.h>

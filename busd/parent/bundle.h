@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "common/config.h"
 
 /* Reads and sends one complete bundle (BEGIN, files, keys, END) over fd. Unsafe files are
  * skipped with a log line. Returns 0 or a negative errno (the channel failed). */

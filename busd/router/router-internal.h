@@ -6,12 +6,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "envelope.h"
 #include "handshake.h"
-#include "log.h"
-#include "policy.h"
-#include "subindex.h"
+#include "common/log.h"
+#include "router/policy.h"
+#include "router/subindex.h"
 
 enum watch_kind { WATCH_CONN, WATCH_LISTEN, WATCH_PARENT, WATCH_TIMER, WATCH_SIGNAL };
 

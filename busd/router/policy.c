@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* policy.c - compile bundles into identities with pattern sets; evaluate send/receive rights. */
-#include "policy.h"
+#include "router/policy.h"
 
 #include <sodium.h>
 

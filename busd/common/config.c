@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* config.c - strict JSON configuration for capbusd. */
-#include "config.h"
+#include "common/config.h"
 
 #include "envelope.h"
 

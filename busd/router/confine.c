@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* confine.c - privilege drop and seccomp allow-list of the router process. */
-#include "confine.h"
+#include "router/confine.h"
 
 #include <grp.h>
 #include <linux/capability.h>
@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 
-#include "log.h"
+#include "common/log.h"
 
 #define NOBODY 65534
 /* _IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info) with the 64-byte first version of the struct. */

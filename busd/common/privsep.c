@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* privsep.c - send and receive the parent/router packets; sizes checked on receipt. */
-#include "privsep.h"
+#include "common/privsep.h"
 
 #include <sys/socket.h>
 #include <sys/uio.h>

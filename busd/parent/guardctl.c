@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* guardctl.c - kernel guard lifecycle, allow-list, denial log and the daemon's own peer check. */
-#include "guardctl.h"
+#include "parent/guardctl.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 
 #include "cgroup-v2.h"
 #include "guard.h"
-#include "log.h"
+#include "common/log.h"
 
 struct guardctl {
 	const struct config *cfg;

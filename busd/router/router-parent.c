@@ -9,8 +9,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "privsep.h"
-#include "router-internal.h"
+#include "common/privsep.h"
+#include "router/router-internal.h"
 
 /* A skill the parent launched: its connection must authenticate as that skill and nothing else. */
 static void adopt_skill(struct router *r, const struct ps_adopt *a, int fd)

@@ -2,7 +2,7 @@
 /* parent.h - the privileged half of capbusd: files, keys, the socket, the router's life. */
 #pragma once
 
-#include "config.h"
+#include "common/config.h"
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns the process exit code. */
 int parent_run(struct config *cfg);

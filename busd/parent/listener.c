@@ -2,7 +2,7 @@
 /* listener.c - bind the bus socket without trampling a live daemon or trusting a hostile dir. */
 #include "util.h"
 
-#include "listener.h"
+#include "parent/listener.h"
 
 #include <fcntl.h>
 #include <libgen.h>

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* bundle.c - move policy files between disk and the router (privileged parent). */
-#include "bundle.h"
+#include "parent/bundle.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "keys.h"
-#include "privsep.h"
+#include "parent/keys.h"
+#include "common/privsep.h"
 
 /* Reads a regular file of at most PS_TEXT_MAX bytes that nobody but its owner (root or us) can
  * write. Returns the length, or a negative errno (-EPERM: unsafe, -EFBIG: too large). */

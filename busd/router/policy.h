@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "handshake.h"
-#include "privsep.h"
+#include "common/privsep.h"
 
 struct manifest;
 struct level_policy;

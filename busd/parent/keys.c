@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* keys.c - master key storage and client key derivation (privileged parent only). */
-#include "keys.h"
+#include "parent/keys.h"
 
 #include <sodium.h>
 #include <sys/stat.h>

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "privsep.h"
+#include "common/config.h"
+#include "common/privsep.h"
 
 struct guardctl;
 

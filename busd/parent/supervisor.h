@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "privsep.h"
+#include "common/config.h"
+#include "common/privsep.h"
 
 struct supervisor;
 

@@ -9,8 +9,8 @@
 #include "levels.h"
 #include "manifest.h"
 #include "pattern.h"
-#include "privsep.h"
-#include "router-internal.h"
+#include "common/privsep.h"
+#include "router/router-internal.h"
 
 static const char *data_string(const struct envelope *env, const char *key)
 {

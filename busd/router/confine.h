@@ -2,7 +2,7 @@
 /* confine.h - the router sheds privilege before it reads a client byte. */
 #pragma once
 
-#include "config.h"
+#include "common/config.h"
 
 /* In a fixed order: supplementary groups, gid, uid (to cfg->user when started as root),
  * capabilities, no_new_privs, not dumpable, then the router's own seccomp allow-list.

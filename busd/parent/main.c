@@ -4,9 +4,9 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "log.h"
-#include "parent.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "parent/parent.h"
 
 static void usage(FILE *f)
 {
