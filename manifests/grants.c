@@ -8,7 +8,7 @@
 
 #include <stdarg.h>
 
-#include "jsonscan.h"
+#include "json-doc.h"
 #include "strset.h"
 #include "util.h"
 

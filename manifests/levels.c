@@ -8,7 +8,7 @@
 #include <assert.h>
 #include <inttypes.h>
 
-#include "jsondoc.h"
+#include "json-doc.h"
 #include "pattern.h"
 
 /* Default vocabulary, from the Mycroft / OpenVoiceOS message types:
@@ -68,11 +68,11 @@ static const char *check_pattern(const char *s)
 	return pattern_validate(s) < 0 ? "is not a valid pattern (an exact type, \"prefix.*\", \"prefix:*\" or \"*\")" : NULL;
 }
 
-static int parse_level(struct json_doc *doc, const cJSON *item, const char *name, struct level_policy *lp,
+static int parse_level(struct json_doc *doc, const struct json_node *item, const char *name, struct level_policy *lp,
 		       int level)
 {
 	static const char *const keys[] = { "send", "receive" };
-	const cJSON *f[ARRAY_SIZE(keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)];
 	char what[32];
 	int r;
 
@@ -94,7 +94,7 @@ static int parse_level(struct json_doc *doc, const cJSON *item, const char *name
 static int parse_root(struct json_doc *doc, struct level_policy *lp)
 {
 	static const char *const keys[] = { "policy_version", "dangerous", "system" };
-	const cJSON *f[ARRAY_SIZE(keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)];
 	uint64_t v;
 	int r;
 
@@ -129,7 +129,7 @@ int level_policy_parse(const char *text, size_t len, const char *filename, struc
 	lp = calloc(1, sizeof(*lp));
 	if (!lp)
 		return -ENOMEM;
-	r = json_doc_parse(&doc, text, len, filename, LEVEL_POLICY_MAX_SIZE, 16);
+	r = json_doc_parse(&doc, text, len, filename, LEVEL_POLICY_MAX_SIZE, 16, NULL);
 	if (r == 0)
 		r = parse_root(&doc, lp);
 	if (r > 0) {

@@ -12,7 +12,7 @@
 #include <limits.h>
 #include <sys/socket.h>
 
-#include "jsondoc.h"
+#include "json-doc.h"
 #include "pattern.h"
 
 void manifest_free(struct manifest *m)
@@ -118,17 +118,17 @@ static const char *check_exec_arg(const char *s)
 	return strlen(s) >= 4096 ? "is too long" : NULL;
 }
 
-static int string_field(struct json_doc *doc, const cJSON *item, const char *what, const char *charset,
+static int string_field(struct json_doc *doc, const struct json_node *item, const char *what, const char *charset,
 			const char *charset_name, size_t max, char **out)
 {
 	size_t n;
 
-	if (!cJSON_IsString(item))
+	if (!json_is(item, JSON_STRING))
 		return json_doc_fail(doc, item, false, "%s must be a string, not %s", what, json_type_name(item));
-	n = strlen(item->valuestring);
-	if (n == 0 || n > max || item->valuestring[strspn(item->valuestring, charset)])
+	n = strlen(item->string);
+	if (n == 0 || n > max || item->string[strspn(item->string, charset)])
 		return json_doc_fail(doc, item, false, "%s must be 1 to %zu characters of %s", what, max, charset_name);
-	*out = strdup(item->valuestring);
+	*out = strdup(item->string);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -188,20 +188,20 @@ static int parse_net_rule(const char *s, struct net_rule *rule)
 	return parse_port(port, &rule->port);
 }
 
-static int parse_network(struct json_doc *doc, const cJSON *item, struct manifest_sandbox *sb)
+static int parse_network(struct json_doc *doc, const struct json_node *item, struct manifest_sandbox *sb)
 {
 	size_t n = 0;
 
-	if (cJSON_IsString(item)) {
-		if (!streq(item->valuestring, "none"))
+	if (json_is(item, JSON_STRING)) {
+		if (!streq(item->string, "none"))
 			return json_doc_fail(doc, item, false,
 					     "sandbox.network must be \"none\" or an array like [\"tcp:443\"]");
 		return 0;
 	}
-	if (!cJSON_IsArray(item))
+	if (!json_is(item, JSON_ARRAY))
 		return json_doc_fail(doc, item, false, "sandbox.network must be \"none\" or an array of strings, not %s",
 				     json_type_name(item));
-	for (const cJSON *c = item->child; c; c = c->next)
+	for (const struct json_node *c = item->child; c; c = c->next)
 		n++;
 	if (n == 0)
 		return json_doc_fail(doc, item, false, "sandbox.network must not be empty (use \"none\")");
@@ -212,21 +212,21 @@ static int parse_network(struct json_doc *doc, const cJSON *item, struct manifes
 	if (!sb->net_rules)
 		return -ENOMEM;
 	sb->network = true;
-	for (const cJSON *c = item->child; c; c = c->next) {
+	for (const struct json_node *c = item->child; c; c = c->next) {
 		struct net_rule *rule = &sb->net_rules[sb->n_net_rules];
 
-		if (!cJSON_IsString(c))
+		if (!json_is(c, JSON_STRING))
 			return json_doc_fail(doc, c, false, "sandbox.network[%zu] must be a string, not %s",
 					     sb->n_net_rules, json_type_name(c));
-		if (parse_net_rule(c->valuestring, rule) < 0) {
-			_cleanup_free_ char *q = json_quote(c->valuestring);
+		if (parse_net_rule(c->string, rule) < 0) {
+			_cleanup_free_ char *q = json_quote(c->string);
 
 			return q ? json_doc_fail(doc, c, false,
 						 "sandbox.network[%zu] %s is not \"tcp|udp:PORT\", \"tcp|udp:IPV4:PORT\" or \"tcp|udp:[IPV6]:PORT\"",
 						 sb->n_net_rules, q)
 				 : -ENOMEM;
 		}
-		rule->text = strdup(c->valuestring);
+		rule->text = strdup(c->string);
 		if (!rule->text)
 			return -ENOMEM;
 		sb->n_net_rules++;
@@ -234,11 +234,11 @@ static int parse_network(struct json_doc *doc, const cJSON *item, struct manifes
 	return 0;
 }
 
-static int parse_sandbox(struct json_doc *doc, const cJSON *item, struct manifest_sandbox *sb)
+static int parse_sandbox(struct json_doc *doc, const struct json_node *item, struct manifest_sandbox *sb)
 {
 	static const char *const keys[] = { "network", "filesystem", "syscalls" };
 	static const char *const fs_keys[] = { "read", "write" };
-	const cJSON *f[ARRAY_SIZE(keys)], *fs[ARRAY_SIZE(fs_keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)], *fs[ARRAY_SIZE(fs_keys)];
 	int r;
 
 	r = json_doc_members(doc, item, "sandbox", keys, ARRAY_SIZE(keys), f);
@@ -275,7 +275,7 @@ static int parse_sandbox(struct json_doc *doc, const cJSON *item, struct manifes
 }
 
 /* "128M", "1G", "65536" or a plain number of bytes; K/M/G/T are powers of 1024. */
-static int parse_memory(struct json_doc *doc, const cJSON *item, uint64_t *out)
+static int parse_memory(struct json_doc *doc, const struct json_node *item, uint64_t *out)
 {
 	static const char msg[] = "limits.memory must be bytes or a size like \"128M\" or \"1G\", from 4M to 1T";
 	uint64_t v, shift = 0;
@@ -283,13 +283,13 @@ static int parse_memory(struct json_doc *doc, const cJSON *item, uint64_t *out)
 	size_t n;
 	int r;
 
-	if (cJSON_IsNumber(item)) {
+	if (json_is(item, JSON_NUMBER)) {
 		r = json_doc_uint(doc, item, "limits.memory", MANIFEST_MEMORY_MIN, MANIFEST_MEMORY_MAX, out);
 		return r;
 	}
-	if (!cJSON_IsString(item) || (n = strlen(item->valuestring)) == 0 || n >= sizeof(buf))
+	if (!json_is(item, JSON_STRING) || (n = strlen(item->string)) == 0 || n >= sizeof(buf))
 		return json_doc_fail(doc, item, false, msg);
-	memcpy(buf, item->valuestring, n + 1);
+	memcpy(buf, item->string, n + 1);
 	switch (buf[n - 1]) {
 	case 'K': shift = 10; break;
 	case 'M': shift = 20; break;
@@ -304,16 +304,16 @@ static int parse_memory(struct json_doc *doc, const cJSON *item, uint64_t *out)
 	return 0;
 }
 
-static int parse_cpu(struct json_doc *doc, const cJSON *item, uint32_t *out)
+static int parse_cpu(struct json_doc *doc, const struct json_node *item, uint32_t *out)
 {
 	char buf[16];
 	uint64_t v;
 	size_t n;
 
-	if (!cJSON_IsString(item) || (n = strlen(item->valuestring)) < 2 || n >= sizeof(buf) ||
-	    item->valuestring[n - 1] != '%')
+	if (!json_is(item, JSON_STRING) || (n = strlen(item->string)) < 2 || n >= sizeof(buf) ||
+	    item->string[n - 1] != '%')
 		goto bad;
-	memcpy(buf, item->valuestring, n - 1);
+	memcpy(buf, item->string, n - 1);
 	buf[n - 1] = '\0';
 	if (parse_u64(buf, MANIFEST_CPU_MAX, &v) < 0 || v == 0)
 		goto bad;
@@ -324,7 +324,7 @@ bad:
 			     MANIFEST_CPU_MAX);
 }
 
-static int parse_u32_limit(struct json_doc *doc, const cJSON *item, const char *what, uint64_t min,
+static int parse_u32_limit(struct json_doc *doc, const struct json_node *item, const char *what, uint64_t min,
 			   uint64_t max, uint32_t *out)
 {
 	uint64_t v;
@@ -335,10 +335,10 @@ static int parse_u32_limit(struct json_doc *doc, const cJSON *item, const char *
 	return r;
 }
 
-static int parse_limits(struct json_doc *doc, const cJSON *item, struct manifest_limits *l)
+static int parse_limits(struct json_doc *doc, const struct json_node *item, struct manifest_limits *l)
 {
 	static const char *const keys[] = { "memory", "pids", "cpu", "nofile", "msg_rate" };
-	const cJSON *f[ARRAY_SIZE(keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r;
 
 	r = json_doc_members(doc, item, "limits", keys, ARRAY_SIZE(keys), f);
@@ -357,10 +357,10 @@ static int parse_limits(struct json_doc *doc, const cJSON *item, struct manifest
 	return 0;
 }
 
-static int parse_bus(struct json_doc *doc, const cJSON *item, struct manifest *m)
+static int parse_bus(struct json_doc *doc, const struct json_node *item, struct manifest *m)
 {
 	static const char *const keys[] = { "send", "receive" };
-	const cJSON *f[ARRAY_SIZE(keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r;
 
 	r = json_doc_members(doc, item, "bus", keys, ARRAY_SIZE(keys), f);
@@ -386,7 +386,7 @@ static int empty_strv(char ***v)
 static int parse_root(struct json_doc *doc, struct manifest *m)
 {
 	static const char *const keys[] = { "manifest_version", "id", "version", "exec", "bus", "sandbox", "limits" };
-	const cJSON *f[ARRAY_SIZE(keys)];
+	const struct json_node *f[ARRAY_SIZE(keys)];
 	uint64_t v;
 	int r;
 
@@ -404,11 +404,11 @@ static int parse_root(struct json_doc *doc, struct manifest *m)
 
 	if (!f[1])
 		return json_doc_fail(doc, doc->root, false, "missing \"id\"");
-	if (!cJSON_IsString(f[1]) || !manifest_id_is_valid(f[1]->valuestring))
+	if (!json_is(f[1], JSON_STRING) || !manifest_id_is_valid(f[1]->string))
 		return json_doc_fail(doc, f[1], false,
 				     "id must be 1 to %d characters of [a-z0-9._-] starting with a letter or digit",
 				     MANIFEST_ID_MAX);
-	m->id = strdup(f[1]->valuestring);
+	m->id = strdup(f[1]->string);
 	if (!m->id)
 		return -ENOMEM;
 
@@ -456,7 +456,7 @@ int manifest_parse(const char *text, size_t len, const char *filename, struct ma
 		.nofile = MANIFEST_DEFAULT_NOFILE,
 		.msg_rate = MANIFEST_DEFAULT_MSG_RATE,
 	};
-	r = json_doc_parse(&doc, text, len, filename, MANIFEST_MAX_SIZE, MANIFEST_MAX_DEPTH);
+	r = json_doc_parse(&doc, text, len, filename, MANIFEST_MAX_SIZE, MANIFEST_MAX_DEPTH, NULL);
 	if (r == 0)
 		r = parse_root(&doc, m);
 	if (r > 0) {

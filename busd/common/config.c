@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
-/* config.c - strict JSON configuration for capbusd. */
+/* config.c - strict JSON configuration for capbusd.
+ *
+ * Runs in the privileged parent on root's file (and again on SIGHUP for the guard section).
+ * The text goes through the same strict reader as manifests (json-doc.h), so every error names
+ * the file, line and column, and an unknown key, a repeated key or a wrong type is refused
+ * rather than replaced by a default. */
 #include "common/config.h"
 
-#include "envelope.h"
-
-#include <cjson/cJSON.h>
+#include <assert.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "json-doc.h"
 
 #define CONFIG_MAX_SIZE (256 * 1024)
+/* The file is a flat object with one nested section; deeper nesting is a mistake. */
+#define CONFIG_MAX_DEPTH 16
 
 static int set_str(char **dst, const char *s)
 {
@@ -61,8 +67,9 @@ int config_defaults_in(const char *dir, struct config *cfg)
 	return 0;
 }
 
-static int fail(char **error, const char *path, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **error, const char *path, const char *fmt, ...)
+/* An error about the file as a whole (it cannot be read): "FILE: message". */
+static int fail_file(char **error, const char *path, const char *fmt, ...) _printf_(3, 4);
+static int fail_file(char **error, const char *path, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -70,7 +77,11 @@ static int fail(char **error, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	int r = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (r < 0 || asprintf(error, "%s: %s", path, msg) < 0)
+	if (r < 0) {
+		msg = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(error, "%s: %s", path, msg) < 0)
 		return -ENOMEM;
 	return CONFIG_INVALID;
 }
@@ -81,16 +92,16 @@ static int read_file(const char *path, char **out, size_t *out_len, char **error
 	struct stat st;
 
 	if (fd < 0)
-		return fail(error, path, "cannot open: %s", strerror(errno));
+		return fail_file(error, path, "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_SIZE)
-		return fail(error, path, "not a regular file of at most %d bytes", CONFIG_MAX_SIZE);
+		return fail_file(error, path, "not a regular file of at most %d bytes", CONFIG_MAX_SIZE);
 	char *buf = calloc(1, (size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
 	ssize_t n = read(fd, buf, (size_t)st.st_size);
 	if (n != st.st_size) {
 		free(buf);
-		return fail(error, path, "short read");
+		return fail_file(error, path, "short read");
 	}
 	*out = buf;
 	*out_len = (size_t)n;
@@ -112,6 +123,12 @@ static const struct number_key number_keys[] = {
 	{ "max_pending", 1, 100000, offsetof(struct config, max_pending), false },
 	{ "max_queue", 4096, UINT64_C(1) << 34, offsetof(struct config, max_queue), true },
 	{ "byte_rate", 1024, UINT64_C(1) << 40, offsetof(struct config, byte_rate), true },
+};
+/* Every key of the top level; json_doc_members() refuses any other and any repeat. */
+static const char *const config_keys[] = {
+	"socket", "state_dir", "manifest_dir", "policy_file", "user", "skills_dir",
+	"max_frame", "max_depth", "handshake_timeout_ms", "max_connections", "max_pending", "max_queue", "byte_rate",
+	"kernel_guard", "log_level", "socket_mode", "guard",
 };
 
 static char **string_field(struct config *cfg, const char *name)
@@ -139,6 +156,11 @@ void guard_config_free(struct guard_config *g)
 	memset(g, 0, sizeof(*g));
 }
 
+static void guard_config_freep(struct guard_config *g)
+{
+	guard_config_free(g);
+}
+
 /* A cgroup path relative to the v2 mount: "/", or "/a/b" without "." or ".." components. */
 static bool cgroup_path_ok(const char *s)
 {
@@ -150,97 +172,112 @@ static bool cgroup_path_ok(const char *s)
 	return !(len >= 2 && streq(s + len - 2, "/.")) && !(len >= 3 && streq(s + len - 3, "/.."));
 }
 
-static int parse_guard(const cJSON *obj, struct guard_config *out, const char *path, char **error)
+static int parse_allow_cgroups(struct json_doc *doc, const struct json_node *arr, struct guard_config *g)
 {
-	struct guard_config g = { 0 };
-	int r = 0;
-
-	if (!cJSON_IsObject(obj))
-		return fail(error, path, "\"guard\" must be an object");
-	for (const cJSON *item = obj->child; item && r == 0; item = item->next) {
-		const char *key = item->string;
-		if (streq(key, "scope")) {
-			if (!cJSON_IsString(item) || !cgroup_path_ok(item->valuestring))
-				r = fail(error, path, "\"guard.scope\" must be a cgroup v2 path such as \"/system.slice\"");
-			else if (!(g.scope = strdup(item->valuestring)))
-				r = -ENOMEM;
-		} else if (streq(key, "allow_cgroups")) {
-			int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
-			if (n < 0 || n > 4096 || !(g.allow_cgroups = calloc((size_t)n + 1, sizeof(char *)))) {
-				r = n < 0 || n > 4096 ? fail(error, path, "\"guard.allow_cgroups\" must be an array of cgroup paths") : -ENOMEM;
-				break;
-			}
-			for (const cJSON *c = item->child; c && r == 0; c = c->next) {
-				if (!cJSON_IsString(c) || !cgroup_path_ok(c->valuestring))
-					r = fail(error, path, "\"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
-				else if (!(g.allow_cgroups[g.n_allow_cgroups++] = strdup(c->valuestring)))
-					r = -ENOMEM;
-			}
-		} else if (streq(key, "allow_uids")) {
-			int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
-			if (n < 0 || n > 1024 || !(g.allow_uids = calloc((size_t)n + 1, sizeof(uint32_t)))) {
-				r = n < 0 || n > 1024 ? fail(error, path, "\"guard.allow_uids\" must be an array of uids") : -ENOMEM;
-				break;
-			}
-			for (const cJSON *c = item->child; c && r == 0; c = c->next) {
-				if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 4294967294.0 ||
-				    c->valuedouble != (double)(uint32_t)c->valuedouble)
-					r = fail(error, path, "\"guard.allow_uids\" entries must be uids");
-				else
-					g.allow_uids[g.n_allow_uids++] = (uint32_t)c->valuedouble;
-			}
-		} else if (streq(key, "simulate_missing_hook")) {
-			if (!cJSON_IsBool(item))
-				r = fail(error, path, "\"guard.simulate_missing_hook\" must be true or false");
-			g.simulate_missing_hook = cJSON_IsTrue(item);
-		} else {
-			r = fail(error, path, "unknown key \"guard.%s\"", key);
-		}
+	if (!json_is(arr, JSON_ARRAY) || arr->n_children > 4096)
+		return json_doc_fail(doc, arr, false, "\"guard.allow_cgroups\" must be an array of at most 4096 cgroup paths");
+	g->allow_cgroups = calloc(arr->n_children + 1, sizeof(char *));
+	if (!g->allow_cgroups)
+		return -ENOMEM;
+	for (const struct json_node *c = arr->child; c; c = c->next) {
+		if (!json_is(c, JSON_STRING) || !cgroup_path_ok(c->string))
+			return json_doc_fail(doc, c, false,
+					     "\"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
+		g->allow_cgroups[g->n_allow_cgroups] = strdup(c->string);
+		if (!g->allow_cgroups[g->n_allow_cgroups])
+			return -ENOMEM;
+		g->n_allow_cgroups++;
 	}
-	if (r == 0 && !g.allow_uids) {
-		g.allow_uids = calloc(1, sizeof(uint32_t));
-		g.n_allow_uids = 1;
-		if (!g.allow_uids)
-			r = -ENOMEM;
-	}
-	if (r != 0) {
-		guard_config_free(&g);
-		return r;
-	}
-	guard_config_free(out);
-	*out = g;
 	return 0;
 }
 
-static int apply_item(struct config *cfg, const cJSON *item, const char *path, char **error)
+static int parse_allow_uids(struct json_doc *doc, const struct json_node *arr, struct guard_config *g)
 {
-	const char *key = item->string;
+	if (!json_is(arr, JSON_ARRAY) || arr->n_children > 1024)
+		return json_doc_fail(doc, arr, false, "\"guard.allow_uids\" must be an array of at most 1024 uids");
+	/* One more than needed, so an empty list still allocates (and means: nobody by uid). */
+	g->allow_uids = calloc(arr->n_children + 1, sizeof(uint32_t));
+	if (!g->allow_uids)
+		return -ENOMEM;
+	for (const struct json_node *c = arr->child; c; c = c->next) {
+		uint64_t v;
+
+		/* (uid_t)-1 means "no change" to the kernel, never a user. */
+		if (json_node_uint(doc, c, UINT32_MAX - 1, &v) < 0)
+			return json_doc_fail(doc, c, false, "\"guard.allow_uids\" entries must be uids (0 to 4294967294)");
+		g->allow_uids[g->n_allow_uids++] = (uint32_t)v;
+	}
+	return 0;
+}
+
+static int parse_guard(struct json_doc *doc, const struct json_node *obj, struct guard_config *out)
+{
+	static const char *const keys[] = { "scope", "allow_cgroups", "allow_uids", "simulate_missing_hook" };
+	_cleanup_(guard_config_freep) struct guard_config g = { 0 };
+	const struct json_node *f[ARRAY_SIZE(keys)];
+	int r;
+
+	r = json_doc_members(doc, obj, "guard", keys, ARRAY_SIZE(keys), f);
+	if (r)
+		return r;
+	if (f[0]) {
+		if (!json_is(f[0], JSON_STRING) || !cgroup_path_ok(f[0]->string))
+			return json_doc_fail(doc, f[0], false, "\"guard.scope\" must be a cgroup v2 path such as \"/system.slice\"");
+		g.scope = strdup(f[0]->string);
+		if (!g.scope)
+			return -ENOMEM;
+	}
+	if (f[1] && (r = parse_allow_cgroups(doc, f[1], &g)))
+		return r;
+	if (f[2] && (r = parse_allow_uids(doc, f[2], &g)))
+		return r;
+	if (f[3]) {
+		if (!json_is(f[3], JSON_TRUE) && !json_is(f[3], JSON_FALSE))
+			return json_doc_fail(doc, f[3], false, "\"guard.simulate_missing_hook\" must be true or false");
+		g.simulate_missing_hook = json_is(f[3], JSON_TRUE);
+	}
+	if (!g.allow_uids) {
+		g.allow_uids = calloc(1, sizeof(uint32_t)); /* root */
+		if (!g.allow_uids)
+			return -ENOMEM;
+		g.n_allow_uids = 1;
+	}
+	guard_config_free(out);
+	*out = g;
+	g = (struct guard_config){ 0 };
+	return 0;
+}
+
+static int apply_item(struct json_doc *doc, struct config *cfg, const struct json_node *item)
+{
+	const char *key = item->key;
 
 	for (size_t i = 0; i < ARRAY_SIZE(string_keys); i++) {
 		if (!streq(key, string_keys[i]))
 			continue;
-		if (!cJSON_IsString(item) || !item->valuestring[0])
-			return fail(error, path, "\"%s\" must be a non-empty string", key);
-		if (!streq(key, "user") && !streq(key, "socket") && item->valuestring[0] != '/')
-			return fail(error, path, "\"%s\" must be an absolute path", key);
-		return set_str(string_field(cfg, key), item->valuestring);
+		if (!json_is(item, JSON_STRING) || !item->string[0])
+			return json_doc_fail(doc, item, false, "\"%s\" must be a non-empty string", key);
+		if (!streq(key, "user") && !streq(key, "socket") && item->string[0] != '/')
+			return json_doc_fail(doc, item, false, "\"%s\" must be an absolute path", key);
+		return set_str(string_field(cfg, key), item->string);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(number_keys); i++) {
 		const struct number_key *nk = &number_keys[i];
+		uint64_t v;
+
 		if (!streq(key, nk->name))
 			continue;
-		double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
-		if (v < (double)nk->min || v > (double)nk->max || v != (double)(uint64_t)v)
-			return fail(error, path, "\"%s\" must be an integer from %llu to %llu", key,
-				    (unsigned long long)nk->min, (unsigned long long)nk->max);
+		if (json_node_uint(doc, item, nk->max, &v) < 0 || v < nk->min)
+			return json_doc_fail(doc, item, false, "\"%s\" must be an integer from %llu to %llu", key,
+					     (unsigned long long)nk->min, (unsigned long long)nk->max);
 		if (nk->is64)
-			*(uint64_t *)((char *)cfg + nk->offset) = (uint64_t)v;
+			*(uint64_t *)((char *)cfg + nk->offset) = v;
 		else
 			*(uint32_t *)((char *)cfg + nk->offset) = (uint32_t)v;
 		return 0;
 	}
 	if (streq(key, "kernel_guard")) {
-		const char *v = cJSON_IsString(item) ? item->valuestring : "";
+		const char *v = json_is(item, JSON_STRING) ? item->string : "";
 		if (streq(v, "off"))
 			cfg->kernel_guard = KERNEL_GUARD_OFF;
 		else if (streq(v, "auto"))
@@ -248,65 +285,74 @@ static int apply_item(struct config *cfg, const cJSON *item, const char *path, c
 		else if (streq(v, "required"))
 			cfg->kernel_guard = KERNEL_GUARD_REQUIRED;
 		else
-			return fail(error, path, "\"kernel_guard\" must be \"required\", \"auto\" or \"off\"");
+			return json_doc_fail(doc, item, false, "\"kernel_guard\" must be \"required\", \"auto\" or \"off\"");
 		return 0;
 	}
 	if (streq(key, "log_level")) {
-		if (!cJSON_IsString(item) || log_level_parse(item->valuestring, &cfg->log_level) < 0)
-			return fail(error, path, "\"log_level\" must be \"debug\", \"info\", \"warning\" or \"error\"");
+		if (!json_is(item, JSON_STRING) || log_level_parse(item->string, &cfg->log_level) < 0)
+			return json_doc_fail(doc, item, false, "\"log_level\" must be \"debug\", \"info\", \"warning\" or \"error\"");
 		return 0;
 	}
-	if (streq(key, "guard"))
-		return parse_guard(item, &cfg->guard, path, error);
 	if (streq(key, "socket_mode")) {
-		if (!cJSON_IsNumber(item) || (item->valuedouble != 0600 && item->valuedouble != 0660))
-			return fail(error, path, "\"socket_mode\" must be 384 (0600) or 432 (0660)");
-		cfg->socket_mode = (uint32_t)item->valueint;
+		uint64_t v;
+
+		if (json_node_uint(doc, item, 0777, &v) < 0 || (v != 0600 && v != 0660))
+			return json_doc_fail(doc, item, false, "\"socket_mode\" must be 384 (0600) or 432 (0660)");
+		cfg->socket_mode = (uint32_t)v;
 		return 0;
 	}
-	return fail(error, path, "unknown key \"%s\"", key);
+	/* json_doc_members() let only config_keys through. */
+	assert(streq(key, "guard"));
+	return parse_guard(doc, item, &cfg->guard);
+}
+
+/* Applies the parsed document to cfg. Returns 0, JSON_DOC_INVALID (doc->error set), -ENOMEM. */
+static int apply_doc(struct json_doc *doc, struct config *cfg)
+{
+	const struct json_node *f[ARRAY_SIZE(config_keys)];
+	int r;
+
+	if (!json_is(doc->root, JSON_OBJECT))
+		return json_doc_fail(doc, doc->root, false, "the configuration is %s, not a JSON object",
+				     json_type_name(doc->root));
+	r = json_doc_members(doc, doc->root, "the configuration", config_keys, ARRAY_SIZE(config_keys), f);
+	if (r)
+		return r;
+	/* In document order, so the first bad value in the file is the one reported. */
+	for (const struct json_node *item = doc->root->child; item; item = item->next) {
+		r = apply_item(doc, cfg, item);
+		if (r)
+			return r;
+	}
+	const char *sock = cfg->socket;
+	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
+		return json_doc_fail(doc, f[0], false, "\"socket\" must be an absolute path or @name, at most 107 bytes");
+	return 0;
 }
 
 int config_load(const char *path, struct config *cfg, char **error)
 {
 	_cleanup_free_ char *text = NULL;
-	size_t text_len = 0;
+	struct json_doc doc = { 0 };
+	size_t len = 0;
 	int r = config_init(cfg);
 
 	if (r < 0 || !path)
 		return r;
-	r = read_file(path, &text, &text_len, error);
+	r = read_file(path, &text, &len, error);
 	if (r != 0)
 		return r;
-	_cleanup_(cjson_deletep) cJSON *root = NULL;
-	size_t len = text_len;
-	const char *end = NULL;
-	/* Same strictness as for messages: UTF-8, no NUL or control bytes, no trailing bytes. */
-	r = envelope_prescan((const uint8_t *)text, len, 16);
-	if (r == ENVELOPE_BAD_UTF8 || r == ENVELOPE_TOO_DEEP)
-		return fail(error, path, "not valid JSON (bad UTF-8, or nested too deeply)");
-	if (r != 0)
-		return fail(error, path, "not a JSON object: invalid JSON (syntax, control characters or \\u0000)");
-	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	while (root && end < text + len && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r'))
-		end++;
-	if (!cJSON_IsObject(root) || end != text + len)
-		return fail(error, path, "not a JSON object, or bytes follow it");
-	for (const cJSON *a = root->child; a; a = a->next)
-		for (const cJSON *b = a->next; b; b = b->next)
-			if (streq(a->string, b->string))
-				return fail(error, path, "duplicate key \"%s\"", a->string);
-	for (const cJSON *item = root->child; item; item = item->next) {
-		r = apply_item(cfg, item, path, error);
-		if (r != 0)
-			return r;
+	r = json_doc_parse(&doc, text, len, path, CONFIG_MAX_SIZE, CONFIG_MAX_DEPTH, "not a JSON object: ");
+	if (r == 0)
+		r = apply_doc(&doc, cfg);
+	if (r == JSON_DOC_INVALID) {
+		r = CONFIG_INVALID;
+		*error = TAKE_PTR(doc.error);
 	}
-	if (!(cfg->path = strdup(path)))
-		return -ENOMEM;
-	const char *sock = cfg->socket;
-	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
-		return fail(error, path, "\"socket\" must be an absolute path or @name, at most 107 bytes");
-	return 0;
+	json_doc_done(&doc);
+	if (r == 0 && !(cfg->path = strdup(path)))
+		r = -ENOMEM;
+	return r;
 }
 
 int config_reload_guard(const char *path, struct guard_config *guard, char **error)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* config.h - capbusd configuration: JSON file, strict keys, embedded defaults.
  *
- * Trusted input (root's file), still parsed strictly: an unknown key is an error, because a typo
- * in a security setting must not silently fall back to a default. */
+ * Trusted input (root's file), still parsed strictly by the reader manifests use (json-doc.h):
+ * an unknown key, a repeated key or a wrong type is an error, because a typo in a security
+ * setting must not silently fall back to a default. */
 #pragma once
 
 #include <stdint.h>
@@ -42,12 +43,15 @@ struct config {
 	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */
 };
 
-/* Re-reads only the "guard" section of path into *guard (on success the old one is freed). */
+/* Re-reads path and takes only its "guard" section into *guard (on success the old one is freed);
+ * the whole file must still be valid. Returns as config_load(). */
 int config_reload_guard(const char *path, struct guard_config *guard, char **error);
 void guard_config_free(struct guard_config *g);
 
 /* Fills defaults, then reads path when given (NULL: defaults only). On error returns a positive
- * CONFIG_INVALID with *error set to "FILE: message" (caller frees), or a negative errno. */
+ * CONFIG_INVALID with *error set (caller frees) to "FILE:LINE:COL: message" for a problem in the
+ * text, pointing at the offending value or key, or "FILE: message" when the file cannot be read;
+ * or a negative errno. Either way cfg holds allocations that config_free() releases. */
 enum { CONFIG_INVALID = 1 };
 int config_load(const char *path, struct config *cfg, char **error);
 

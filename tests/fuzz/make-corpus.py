@@ -96,6 +96,9 @@ def seeds():
     yield "config", "unknown-key", b'{"sockett": "/run/capbus/bus.sock"}'
     yield "config", "duplicate", b'{"max_frame": 1024, "max_frame": 2048}'
     yield "config", "ranges", b'{"max_depth": 129, "byte_rate": 1e300, "socket_mode": 384.5}'
+    yield "config", "guard", (
+        b'{"kernel_guard": "required",\n "guard": {"scope": "/capbus.slice", "allow_cgroups": ["/user.slice", "/"],\n'
+        b'  "allow_uids": [0, 1000, 4294967294], "simulate_missing_hook": false}}\n')
 
     # fuzz-subindex: 4-byte operations (op, pattern number LE16, shape + 5 * subscriber).
     def op(kind, k, shape, sub):

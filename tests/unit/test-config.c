@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* test-config.c - unit tests for busd/config.c: strict JSON configuration of capbusd.
+/* test-config.c - unit tests for busd/common/config.c: strict JSON configuration of capbusd.
  *
  * Each case writes a file into a temporary directory and loads it: defaults, every key,
- * unknown and duplicate keys, wrong types, ranges, and trailing bytes. */
+ * unknown and duplicate keys, wrong types, ranges, trailing bytes, the guard section, and the
+ * FILE:LINE:COL position of each error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -193,6 +194,106 @@ static void test_invalid(void)
 	check_invalid("{\"socket_mode\": 0}", "\"socket_mode\" must be");
 }
 
+/* Expects CONFIG_INVALID with exactly "<path>:" + where_what, e.g. "1:2: unknown key ...". */
+static void check_error(const char *text, const char *where_what)
+{
+	struct config cfg;
+	char *error = NULL;
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s:%s", path, where_what);
+	CHECK(load(text, &cfg, &error) == CONFIG_INVALID);
+	CHECK(error && strcmp(error, want) == 0);
+	if (!error || strcmp(error, want) != 0)
+		fprintf(stderr, "  for %s\n  got  %s\n  want %s\n", text, error ? error : "(none)", want);
+	free(error);
+	config_free(&cfg);
+}
+
+/* Errors point at the offending key or value, as manifest errors do. */
+static void test_positions(void)
+{
+	check_error("{\"sockett\": \"/x\"}", "1:2: unknown key \"sockett\" in the configuration");
+	check_error("{\n  \"user\": \"a\",\n  \"user\": \"b\"\n}", "3:3: duplicate key \"user\" in the configuration");
+	check_error("{\"log_level\": \"info\",\n \"max_frame\": \"1024\"}",
+		    "2:15: \"max_frame\" must be an integer from 256 to 16777216");
+	check_error("{\"max_queue\": 1e4}", "1:15: \"max_queue\" must be an integer from 4096 to 17179869184");
+	check_error("{\"state_dir\": \"s\"}", "1:15: \"state_dir\" must be an absolute path");
+	check_error("{\"user\": []}", "1:10: \"user\" must be a non-empty string");
+	check_error("{\"kernel_guard\": \"on\"}", "1:18: \"kernel_guard\" must be \"required\", \"auto\" or \"off\"");
+	check_error("{\"socket\": \"rel\"}", "1:12: \"socket\" must be an absolute path or @name, at most 107 bytes");
+	/* Columns count characters, not bytes. */
+	check_error("{\"user\": \"\xc3\xa9\", \"x\": 1}", "1:15: unknown key \"x\" in the configuration");
+
+	/* Syntax, encoding and the top-level type. */
+	check_error("", "1:1: not a JSON object: expected a value");
+	check_error("{\"socket\": \"/x\",}", "1:17: not a JSON object: expected a string key");
+	check_error("{\n\"user\": \"a\" \"socket\": 1}", "2:13: not a JSON object: expected ',' or '}'");
+	check_error("{\"user\": \"\xff\"}", "1:11: not a JSON object: invalid UTF-8");
+	check_error(" [1]", "1:2: the configuration is an array, not a JSON object");
+	check_error("{\"guard\": {\"a\": {\"b\": {\"c\": {\"d\": {\"e\": {\"f\": {\"g\": {\"h\": {\"i\": {\"j\": {\"k\": {\"l\": "
+		    "{\"m\": {\"n\": {\"o\": {}}}}}}}}}}}}}}}}}",
+		    "1:101: not a JSON object: nesting too deep");
+
+	/* The guard section. */
+	check_error("{\"guard\": {\"allow_uid\": [0]}}", "1:12: unknown key \"allow_uid\" in guard");
+	check_error("{\"guard\": {\"scope\": \"/a\", \"scope\": \"/b\"}}", "1:27: duplicate key \"scope\" in guard");
+	check_error("{\"guard\": []}", "1:11: guard must be an object, not an array");
+	check_error("{\"guard\": {\"scope\": \"a/b\"}}", "1:21: \"guard.scope\" must be a cgroup v2 path such as \"/system.slice\"");
+	check_error("{\"guard\": {\"allow_uids\": [0, 1000, -1]}}",
+		    "1:36: \"guard.allow_uids\" entries must be uids (0 to 4294967294)");
+	check_error("{\"guard\": {\"allow_uids\": [4294967295]}}",
+		    "1:27: \"guard.allow_uids\" entries must be uids (0 to 4294967294)");
+	check_error("{\"guard\": {\"allow_uids\": 0}}", "1:26: \"guard.allow_uids\" must be an array of at most 1024 uids");
+	check_error("{\"guard\": {\"allow_cgroups\": [\"/a\", \"/b/../c\"]}}",
+		    "1:36: \"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
+	check_error("{\"guard\": {\"simulate_missing_hook\": 1}}",
+		    "1:37: \"guard.simulate_missing_hook\" must be true or false");
+}
+
+static void test_guard(void)
+{
+	struct config cfg;
+	char *error = NULL;
+
+	CHECK(load("{}", &cfg, &error) == 0);
+	CHECK(cfg.guard.n_allow_uids == 1 && cfg.guard.allow_uids[0] == 0 && !cfg.guard.scope);
+	config_free(&cfg);
+	CHECK(load("{\"guard\": {\"scope\": \"/t\", \"allow_cgroups\": [\"/t/ok\", \"/\"],\n"
+		   "\"allow_uids\": [0, 4294967294], \"simulate_missing_hook\": true}}", &cfg, &error) == 0);
+	CHECK(error == NULL);
+	CHECK_STREQ(cfg.guard.scope, "/t");
+	CHECK(cfg.guard.n_allow_cgroups == 2);
+	CHECK_STREQ(cfg.guard.allow_cgroups[0], "/t/ok");
+	CHECK_STREQ(cfg.guard.allow_cgroups[1], "/");
+	CHECK(cfg.guard.n_allow_uids == 2 && cfg.guard.allow_uids[0] == 0 && cfg.guard.allow_uids[1] == 4294967294u);
+	CHECK(cfg.guard.simulate_missing_hook);
+	config_free(&cfg);
+	/* An empty uid list allows nobody by uid; a guard without one keeps root. */
+	CHECK(load("{\"guard\": {\"allow_uids\": []}}", &cfg, &error) == 0);
+	CHECK(cfg.guard.n_allow_uids == 0);
+	config_free(&cfg);
+	CHECK(load("{\"guard\": {\"simulate_missing_hook\": false}}", &cfg, &error) == 0);
+	CHECK(cfg.guard.n_allow_uids == 1 && cfg.guard.allow_uids[0] == 0 && !cfg.guard.simulate_missing_hook);
+	config_free(&cfg);
+
+	/* SIGHUP path: only the guard section is taken, and a bad file leaves the old one. */
+	struct guard_config g = { 0 };
+	CHECK(load("{\"guard\": {\"allow_uids\": [7]}}", &cfg, &error) == 0);
+	config_free(&cfg);
+	CHECK(config_reload_guard(path, &g, &error) == 0);
+	CHECK(g.n_allow_uids == 1 && g.allow_uids[0] == 7);
+	CHECK(load("{\"guard\": {\"allow_uids\": [8]}, \"bogus\": 1}", &cfg, &error) == CONFIG_INVALID);
+	free(error);
+	config_free(&cfg);
+	error = NULL;
+	CHECK(config_reload_guard(path, &g, &error) == CONFIG_INVALID);
+	CHECK(error && strstr(error, ":1:32: unknown key \"bogus\""));
+	CHECK(g.n_allow_uids == 1 && g.allow_uids[0] == 7);
+	free(error);
+	guard_config_free(&g);
+}
+
 /* Strictness the parser must not give up: bytes after the object, values that only equal
  * an allowed one after truncation, strings cut at an escaped NUL. */
 static void test_strict(void)
@@ -250,6 +351,8 @@ int main(void)
 	test_all_keys();
 	test_invalid();
 	test_strict();
+	test_positions();
+	test_guard();
 	test_files();
 	unlink(path);
 	rmdir(dir);
