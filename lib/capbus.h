@@ -47,76 +47,84 @@ enum capbus_error {
 
 #define CAPBUS_DEFAULT_SOCKET "/run/capbus/bus.sock"
 
+/* libcapbus.so is built with hidden visibility and a version script (LIBCAPBUS_0): it exports
+ * exactly the functions marked here, and nothing of its internals. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CAPBUS_EXPORT __attribute__((visibility("default")))
+#else
+#define CAPBUS_EXPORT
+#endif
+
 /* Connects to socket_path ("@name" for an abstract socket) with the key in key_path.
  * On success *out owns the connection. */
-int capbus_connect(capbus **out, const char *socket_path, const char *key_path);
+CAPBUS_EXPORT int capbus_connect(capbus **out, const char *socket_path, const char *key_path);
 
 /* Only connects (no handshake): a close-on-exec stream fd, or a negative errno. For handing a
  * connection to another process that authenticates itself (`capbus run`). */
-int capbus_dial(const char *socket_path);
+CAPBUS_EXPORT int capbus_dial(const char *socket_path);
 
 /* Authenticates over an already connected stream fd (takes ownership of fd, even on failure). */
-int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32]);
+CAPBUS_EXPORT int capbus_connect_fd(capbus **out, int fd, const char *id, const uint8_t key[32]);
 
 /* Picks the connection the environment offers: with a key (key_path, else $CAPBUS_KEY) it
  * connects to socket_path (else $CAPBUS_SOCKET, else CAPBUS_DEFAULT_SOCKET); with no key inside a
  * sandbox it uses the inherited bus fd ($CAPBUS_FD) and key fd ($CAPBUS_KEY_FD). */
-int capbus_open(capbus **out, const char *socket_path, const char *key_path);
+CAPBUS_EXPORT int capbus_open(capbus **out, const char *socket_path, const char *key_path);
 
-void capbus_close(capbus *bus);
+CAPBUS_EXPORT void capbus_close(capbus *bus);
 
 /* The authenticated identity of this connection. */
-const char *capbus_id(const capbus *bus);
+CAPBUS_EXPORT const char *capbus_id(const capbus *bus);
 
 /* Sends a message; data_json is a JSON object or NULL. Returns once written; refusals arrive
  * later as bus.error (use capbus_sync to wait for them). */
-int capbus_send(capbus *bus, const char *type, const char *data_json);
+CAPBUS_EXPORT int capbus_send(capbus *bus, const char *type, const char *data_json);
 
 /* Same, with a context object (JSON) to carry along; context.sender is replaced by the daemon. */
-int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json);
+CAPBUS_EXPORT int capbus_send_ctx(capbus *bus, const char *type, const char *data_json, const char *context_json);
 
 /* Subscribes to a pattern ("a.b", "a.*", "a:*", "*"); waits for the daemon's answer.
  * CAPBUS_E_DENIED when the pattern is outside the manifest's receive permissions. */
-int capbus_subscribe(capbus *bus, const char *pattern, int timeout_ms);
-int capbus_unsubscribe(capbus *bus, const char *pattern, int timeout_ms);
+CAPBUS_EXPORT int capbus_subscribe(capbus *bus, const char *pattern, int timeout_ms);
+CAPBUS_EXPORT int capbus_unsubscribe(capbus *bus, const char *pattern, int timeout_ms);
 
 /* Round trip to the daemon: returns once everything sent before was processed, with the first
  * refusal among those (CAPBUS_E_DENIED, CAPBUS_E_REFUSED) if any. */
-int capbus_sync(capbus *bus, int timeout_ms);
+CAPBUS_EXPORT int capbus_sync(capbus *bus, int timeout_ms);
 
 /* Next delivered message. CAPBUS_E_TIMEOUT when none arrived in time (0 polls). */
-int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
+CAPBUS_EXPORT int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
 
 /* Request/response: subscribes to reply_type (once: the subscription stays for later calls),
  * sends with a fresh context.call_id, and waits for the reply (one that carries a call_id must
  * carry ours). Other messages that arrive meanwhile stay queued for capbus_recv. */
-int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
+CAPBUS_EXPORT int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
 		int timeout_ms, capbus_msg **reply);
 
 /* Sends a control request (admin commands: "capbus.keygen", "capbus.skills" ...) and waits for
  * its answer, which is returned as a message. Refusals of earlier messages stay queued. */
-int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply);
+CAPBUS_EXPORT int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply);
 
 /* A file descriptor to poll for POLLIN in the caller's own event loop; then call capbus_recv(.., 0). */
-int capbus_fd(const capbus *bus);
+CAPBUS_EXPORT int capbus_fd(const capbus *bus);
 
 /* The last bus.error the daemon sent: its code ("denied", "malformed", ...) and message. */
-const char *capbus_error_code(const capbus *bus);
-const char *capbus_error_message(const capbus *bus);
+CAPBUS_EXPORT const char *capbus_error_code(const capbus *bus);
+CAPBUS_EXPORT const char *capbus_error_message(const capbus *bus);
 
-const char *capbus_strerror(int r);
+CAPBUS_EXPORT const char *capbus_strerror(int r);
 
 /* Message accessors; strings live as long as the message. */
-const char *capbus_msg_type(const capbus_msg *m);
-const char *capbus_msg_sender(const capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_type(const capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_sender(const capbus_msg *m);
 /* The data object as compact JSON; the whole message as compact JSON. */
-const char *capbus_msg_data_json(capbus_msg *m);
-const char *capbus_msg_json(capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_data_json(capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_json(capbus_msg *m);
 /* The context object as compact JSON: copy it into a reply so the caller can match it. */
-const char *capbus_msg_context_json(capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_context_json(capbus_msg *m);
 /* A string field of data, or NULL. */
-const char *capbus_msg_get_string(const capbus_msg *m, const char *key);
-void capbus_msg_free(capbus_msg *m);
+CAPBUS_EXPORT const char *capbus_msg_get_string(const capbus_msg *m, const char *key);
+CAPBUS_EXPORT void capbus_msg_free(capbus_msg *m);
 
 #ifdef __cplusplus
 }
