@@ -36,7 +36,7 @@ def cannot_run(reason):
 
 
 def escape_path():
-    return os.path.join(BUILD_DIR, "sandbox", "escape")
+    return os.path.join(BUILD_DIR, "tests", "hostile", "escape")
 
 
 def require_env():
