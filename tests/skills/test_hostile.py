@@ -12,7 +12,7 @@ import secrets
 import socket
 import subprocess
 
-from skilllib import SkillBus, abstract_listener, check, pid_alive, run_test_main
+from capbus_harness import SkillBus, abstract_listener, check, pid_alive, run_test
 
 SANDBOX_UID_MIN, SANDBOX_UID_MAX = 200000, 265535
 
@@ -161,4 +161,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)
