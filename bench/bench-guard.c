@@ -217,12 +217,12 @@ int main(int argc, char **argv)
 	snprintf(free_name, sizeof(free_name), "@capbus-bench-%d-other", (int)getpid());
 	lfds[0] = tl_listen_abstract(bus + 1);
 	lfds[1] = tl_listen_abstract(free_name + 1);
-	TL_CHECK(lfds[0] >= 0 && lfds[1] >= 0);
+	REQUIRE(lfds[0] >= 0 && lfds[1] >= 0);
 	acc = tl_spawn_in(NULL, acceptor, lfds);
 
-	TL_CHECK_EQ(guard_open(&g, bus, scope), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g, tl_cgroup_id(g_allowed)), 0);
-	TL_CHECK_EQ(guard_allow_uid(g, 4242), 0);
+	REQUIRE_EQ(guard_open(&g, bus, scope), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g, tl_cgroup_id(g_allowed)), 0);
+	REQUIRE_EQ(guard_allow_uid(g, 4242), 0);
 
 	struct bench_case cases[] = {
 		{.label = "bus socket, no guard", .cg = p_allowed, .name = bus, .uid = (uid_t)-1},

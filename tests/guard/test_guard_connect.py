@@ -7,7 +7,7 @@ comm; a process in the allowed cgroup, and one in a child of it, connects and au
 import errno
 import os
 
-from guardlib import GuardDaemon, manifest, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event
+from capbus_harness import GuardDaemon, manifest, Subtree, check, gclient, require_guard_env, run_test, wait_event
 
 
 def main():
@@ -49,4 +49,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -9,8 +9,8 @@ slipped, so only the peer check stands between that client and the daemon)."""
 import os
 import time
 
-from guardlib import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test_guard,
-                      wait_for)
+from capbus_harness import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test,
+                            wait_for)
 
 BURST = 2000
 
@@ -57,4 +57,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from guardlib import GuardDaemon, Subtree, check, enter_cgroup, gclient, require_guard_env, run_test_guard, \
+from capbus_harness import GuardDaemon, Subtree, check, enter_cgroup, gclient, require_guard_env, run_test, \
     wait_event
 
 
@@ -58,4 +58,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

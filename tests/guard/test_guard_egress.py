@@ -27,8 +27,8 @@ import subprocess
 import threading
 import time
 
-from guardlib import (BUILD_DIR, GuardDaemon, Subtree, capbus_path, check, enter_cgroup, require_guard_env,
-                      run_test_guard, wait_for)
+from capbus_harness import (BUILD_DIR, GuardDaemon, Subtree, capbus_path, check, enter_cgroup, require_guard_env,
+                            run_test, wait_for)
 
 NONE_ID = "org.test.netnone"
 ONE_ID = "org.test.netone"
@@ -211,4 +211,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -9,7 +9,7 @@ import errno
 import os
 import shutil
 
-from guardlib import BUILD_DIR, GuardDaemon, Subtree, check, require_guard_env, run_test_guard
+from capbus_harness import BUILD_DIR, GuardDaemon, Subtree, check, require_guard_env, run_test
 from test_guard_egress import Listener, collect, skill_manifest
 
 ID = "org.test.netrule"
@@ -60,4 +60,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -11,8 +11,8 @@ the loader's probe report it missing):
 import socket
 import subprocess
 
-from guardlib import (GuardDaemon, Subtree, capbusd_path, check, gclient, manifest, require_guard_env,
-                      run_test_guard, wait_event)
+from capbus_harness import (GuardDaemon, Subtree, capbusd_path, check, gclient, manifest, require_guard_env,
+                            run_test, wait_event)
 
 
 def main():
@@ -72,4 +72,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -10,8 +10,8 @@ cgroup the same aliases are greeted."""
 import errno
 import os
 
-from guardlib import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test_guard,
-                      wait_event, wait_for)
+from capbus_harness import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test,
+                            wait_event, wait_for)
 
 
 def main():
@@ -66,4 +66,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -11,8 +11,8 @@ import os
 import signal
 import time
 
-from guardlib import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test_guard,
-                      wait_event, wait_for)
+from capbus_harness import (GuardDaemon, Subtree, check, gclient, gclient_result, require_guard_env, run_test,
+                            wait_event, wait_for)
 
 UID = 4242
 
@@ -99,4 +99,4 @@ def main():
                                                                         [r["errors"] for r in results]))
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -7,7 +7,7 @@ A writable map fd there lets a compromised router hand the allow-list to a local
 skills' egress objects likewise stay in the parent."""
 import os
 
-from guardlib import GuardDaemon, Subtree, check, require_guard_env, run_test_guard
+from capbus_harness import GuardDaemon, Subtree, check, require_guard_env, run_test
 
 
 def bpf_fds(pid):
@@ -33,4 +33,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -7,7 +7,7 @@ it (event=peer_denied, closed without a greeting); inside the scope the kernel r
 allowed by either check."""
 import errno
 
-from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event
+from capbus_harness import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test, wait_event
 
 CHILDREN = ("inside", "inside/allowed", "inside/forbidden", "inside/allowed-evil", "outside", "outside/allowed")
 
@@ -31,4 +31,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

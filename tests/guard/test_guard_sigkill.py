@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_for
+from capbus_harness import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test, wait_for
 
 
 def bpf_fds(pid):
@@ -104,4 +104,4 @@ def _try_bind(s, addr):
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

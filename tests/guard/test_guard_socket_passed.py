@@ -7,7 +7,7 @@ SCM_RIGHTS; the reverse (created forbidden, connected allowed) is admitted."""
 import errno
 import os
 
-from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event
+from capbus_harness import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test, wait_event
 
 
 def main():
@@ -30,4 +30,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

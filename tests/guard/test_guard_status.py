@@ -5,8 +5,8 @@ allow-list as configured, and denial counters that follow what happened; a clien
 admin cannot read it."""
 import errno
 
-from guardlib import (GuardDaemon, Subtree, check, gclient, manifest, require_guard_env, run_test_guard,
-                      wait_event)
+from capbus_harness import (GuardDaemon, Subtree, check, gclient, manifest, require_guard_env, run_test,
+                            wait_event)
 
 
 def main():
@@ -47,4 +47,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

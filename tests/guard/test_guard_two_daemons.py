@@ -7,7 +7,7 @@ killed the other's guard stays in force while the dead one's name is simply unbo
 import errno
 import signal
 
-from guardlib import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test_guard, wait_event, wait_for
+from capbus_harness import GuardDaemon, Subtree, check, gclient, require_guard_env, run_test, wait_event, wait_for
 
 CGROUPS = ("onlyA", "onlyB", "both", "neither")
 
@@ -51,4 +51,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -7,8 +7,8 @@ import os
 import shutil
 import tempfile
 
-from guardlib import (GuardDaemon, Subtree, check, gclient, manifest, require_guard_env, run_test_guard,
-                      wait_event)
+from capbus_harness import (GuardDaemon, Subtree, check, gclient, manifest, require_guard_env, run_test,
+                            wait_event)
 
 LISTED = 4242
 UNLISTED = 4243
@@ -46,4 +46,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_guard(main)
+    run_test(main)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sandbox-harness.h - run a program in a real capbus sandbox and capture its stdout and fate.
  *
- * Shared by the sandbox unit and hostile tests. Header-only; test code, so it may exit(). */
+ * Shared by the sandbox unit and hostile tests. Header-only; test code, so it may exit().
+ * Checks and the skip rule are check.h's. */
 #pragma once
 
 #include <errno.h>
@@ -15,12 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "sandbox.h"
 
-#define EXIT_SKIP 77
-
+/* Per test program: numbers the cgroups and uids of successive runs. */
 struct harness {
-	int n_run, n_failed;
 	unsigned seq;
 };
 
@@ -31,41 +31,10 @@ struct run {
 	char out[8192];
 };
 
-/* Skip (77) where the test cannot run, unless CI=true demands it runs: then fail. */
-static inline void harness_skip(const char *why)
-{
-	const char *ci = getenv("CI");
-	bool strict = ci && strcmp(ci, "true") == 0;
-
-	fprintf(stderr, "%s: %s\n", strict ? "FAIL (CI=true)" : "SKIP", why);
-	exit(strict ? 1 : EXIT_SKIP);
-}
-
 static inline void harness_require_root(void)
 {
 	if (geteuid() != 0)
-		harness_skip("needs root (user namespaces with an outer uid, cgroups)");
-}
-
-static inline void harness_check(struct harness *h, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	h->n_run++;
-	if (!ok)
-		h->n_failed++;
-	printf("%s %d - ", ok ? "ok" : "not ok", h->n_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static inline int harness_done(struct harness *h)
-{
-	printf("# %d checks, %d failed\n", h->n_run, h->n_failed);
-	return h->n_failed ? 1 : 0;
+		check_skip("needs root (user namespaces with an outer uid, cgroups)");
 }
 
 /* Fill in the fields every test run shares: own uid and cgroup per run. */
@@ -125,6 +94,6 @@ static inline char *harness_dir_of(const char *path)
 	char *copy = realpath(path, NULL);
 
 	if (!copy)
-		harness_skip("helper binary missing");
+		check_skip("helper binary missing");
 	return dirname(copy); /* dirname works in place; the result is inside copy */
 }

@@ -50,7 +50,7 @@ static void expect_errno(struct ctx *c, const char *name, const char *arg, const
 
 	attack(c, &spec, &r, name, arg);
 	snprintf(want, sizeof(want), "\"ok\":false,\"errno\":\"%s\"", err);
-	harness_check(&c->h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 && has(&r, want),
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 && has(&r, want),
 		      "%s%s%s fails with %s", name, arg ? " " : "", arg ? arg : "", err);
 }
 
@@ -61,7 +61,7 @@ static void expect_seccomp_kill(struct ctx *c, const char *name)
 	struct run r;
 
 	attack(c, &spec, &r, name, NULL);
-	harness_check(&c->h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_SECCOMP && r.out[0] == '\0',
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_SECCOMP && r.out[0] == '\0',
 		      "%s is killed by seccomp (SIGSYS)", name);
 }
 
@@ -113,16 +113,16 @@ static void test_state_dir(struct ctx *c)
 	struct run r;
 
 	if (!mkdtemp(dir)) {
-		harness_check(&c->h, false, "mkdtemp");
+		CHECK_MSG(false, "mkdtemp");
 		return;
 	}
 	spec.state_dir = dir;
 	/* The state dir belongs to the skill's outer uid; harness_spec picks the next one. */
 	if (chown(dir, SANDBOX_ID_BASE + 60000 + (c->h.seq % 5000), SANDBOX_ID_BASE + 60000 + (c->h.seq % 5000)) < 0)
-		harness_check(&c->h, false, "chown state dir");
+		CHECK_MSG(false, "chown state dir");
 	attack(c, &spec, &r, "write-file", "/state/written");
 	snprintf(file, sizeof(file), "%s/written", dir);
-	harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"ok\":true") && stat(file, &st) == 0 &&
+	CHECK_MSG(r.spawn_r == 0 && has(&r, "\"ok\":true") && stat(file, &st) == 0 &&
 				     st.st_uid == SANDBOX_ID_BASE + 60000 + ((c->h.seq - 1) % 5000),
 		      "state dir is writable and files there belong to the skill's outer uid");
 	unlink(file);
@@ -150,7 +150,7 @@ static void test_network(struct ctx *c)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))) < 0 ||
 	    listen(fd, 1) < 0) {
-		harness_check(&c->h, false, "host abstract socket");
+		CHECK_MSG(false, "host abstract socket");
 		return;
 	}
 	expect_errno(c, "abstract-unix", name, "ECONNREFUSED", false);
@@ -187,7 +187,7 @@ static void test_processes(struct ctx *c)
 		struct sandbox_spec spec = { 0 };
 		struct run r;
 		attack(c, &spec, &r, "kill-outside", arg);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"errno\":\"ESRCH\",\"proc_visible\":false") &&
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"errno\":\"ESRCH\",\"proc_visible\":false") &&
 					     kill(victim, 0) == 0,
 			      "a host process is invisible (ESRCH, not in /proc) and survives");
 	}
@@ -197,7 +197,7 @@ static void test_processes(struct ctx *c)
 		struct sandbox_spec spec = { 0 };
 		struct run r;
 		attack(c, &spec, &r, "list-pids", NULL);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"pids\":2}"), "/proc shows only the sandbox's own two pids (init and the program)");
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"pids\":2}"), "/proc shows only the sandbox's own two pids (init and the program)");
 	}
 }
 
@@ -217,7 +217,7 @@ static void test_syscalls(struct ctx *c)
 		struct sandbox_spec spec = { 0 };
 		struct run r;
 		attack(c, &spec, &r, "userns-sysctl", NULL);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"value\":\"0\""),
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"value\":\"0\""),
 			      "user.max_user_namespaces is 0 inside (nested user namespaces off)");
 	}
 }
@@ -239,12 +239,12 @@ static void test_tty(struct ctx *c)
 		struct sandbox_spec spec = { .keep_fds = &slave, .n_keep_fds = 1 };
 		struct run r;
 		attack(c, &spec, &r, variant ? "tiocsti-highbits" : "tiocsti", "3");
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"ok\":false,\"errno\":\"EPERM\""),
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"ok\":false,\"errno\":\"EPERM\""),
 			      "%s on an inherited terminal fails with EPERM", variant ? "TIOCSTI with high bits set" : "TIOCSTI");
 	}
 	/* Nothing was typed into the terminal. */
 	fcntl(master, F_SETFL, O_NONBLOCK);
-	harness_check(&c->h, read(master, buf, sizeof(buf)) < 0 && errno == EAGAIN, "no input was injected");
+	CHECK_MSG(read(master, buf, sizeof(buf)) < 0 && errno == EAGAIN, "no input was injected");
 	close(slave);
 	close(master);
 }
@@ -258,14 +258,14 @@ static void test_setuid(struct ctx *c)
 	struct run r;
 
 	if (!mkdtemp(dir)) {
-		harness_check(&c->h, false, "mkdtemp");
+		CHECK_MSG(false, "mkdtemp");
 		return;
 	}
 	snprintf(bin, sizeof(bin), "%s/escape-suid", dir);
 	snprintf(plain, sizeof(plain), "%s/escape", dir);
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'", c->escape, bin, c->escape, plain);
 	if (chmod(dir, 0755) < 0 || system(cmd) != 0 || chown(bin, 0, 0) < 0 || chmod(bin, 04755) < 0) {
-		harness_check(&c->h, false, "make a set-uid root copy");
+		CHECK_MSG(false, "make a set-uid root copy");
 		return;
 	}
 	/* The whole skill dir is the copy: the program and its set-uid sibling. */
@@ -274,9 +274,9 @@ static void test_setuid(struct ctx *c)
 	harness_spec(&c->h, &spec, cg, sizeof(cg));
 	harness_run(&spec, &r, NULL, NULL);
 	fprintf(stderr, "# setuid-exec: %s", r.out);
-	harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"attack\":\"whoami\",\"ok\":true,\"errno\":\"0\",\"uid\":1000,\"euid\":1000"),
+	CHECK_MSG(r.spawn_r == 0 && has(&r, "\"attack\":\"whoami\",\"ok\":true,\"errno\":\"0\",\"uid\":1000,\"euid\":1000"),
 		      "a set-uid root binary runs without gaining any id (nosuid, no_new_privs, root unmapped)");
-	harness_check(&c->h, !has(&r, "passwd-stat") || has(&r, "\"passwd_owner\":65534"),
+	CHECK_MSG(!has(&r, "passwd-stat") || has(&r, "\"passwd_owner\":65534"),
 		      "/usr/bin/passwd is owned by an unmapped id inside");
 	unlink(bin);
 	unlink(plain);
@@ -314,7 +314,7 @@ static void test_limits(struct ctx *c)
 		harness_spec(&c->h, &spec, cg, sizeof(cg));
 		harness_run(&spec, &r, read_pids_events, &max_events);
 		fprintf(stderr, "# fork-bomb: %s", r.out);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"errno\":\"EAGAIN\",\"forked\":14}") && max_events > 0,
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"errno\":\"EAGAIN\",\"forked\":14}") && max_events > 0,
 			      "fork bomb held at 16 tasks by the pids cgroup (EAGAIN, pids.events max=%ld)", max_events);
 	}
 	{
@@ -322,7 +322,7 @@ static void test_limits(struct ctx *c)
 		struct sandbox_spec spec = { .argv = argv, .skill_dir = c->dir, .memory_max = 64 << 20 };
 		harness_spec(&c->h, &spec, cg, sizeof(cg));
 		harness_run(&spec, &r, NULL, NULL);
-		harness_check(&c->h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_OOM,
+		CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_OOM,
 			      "memory bomb is OOM-killed at 64 MiB and reported as OOM (got %s)",
 			      sandbox_exit_reason_name(r.ex.reason));
 	}
@@ -338,7 +338,7 @@ static void test_privileges(struct ctx *c)
 	{
 		struct sandbox_spec spec = { .keep_fds = &keep[0], .n_keep_fds = 1 };
 		attack(c, &spec, &r, "fds", NULL);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"fds\":\"0 1 2 3\",\"stdin\":\"/dev/null\""),
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"fds\":\"0 1 2 3\",\"stdin\":\"/dev/null\""),
 			      "only stdio and the one kept fd are open; stdin is /dev/null");
 	}
 	close(keep[0]);
@@ -346,7 +346,7 @@ static void test_privileges(struct ctx *c)
 	{
 		struct sandbox_spec spec = { 0 };
 		attack(c, &spec, &r, "caps", NULL);
-		harness_check(&c->h, r.spawn_r == 0 &&
+		CHECK_MSG(r.spawn_r == 0 &&
 					     has(&r, "\"CapInh\":\"0000000000000000\",\"CapPrm\":\"0000000000000000\","
 						     "\"CapEff\":\"0000000000000000\",\"CapBnd\":\"0000000000000000\","
 						     "\"CapAmb\":\"0000000000000000\",\"NoNewPrivs\":\"1\",\"Seccomp\":\"2\""),
@@ -355,7 +355,7 @@ static void test_privileges(struct ctx *c)
 	{
 		struct sandbox_spec spec = { 0 };
 		attack(c, &spec, &r, "whoami", NULL);
-		harness_check(&c->h, r.spawn_r == 0 && has(&r, "\"uid\":1000,\"euid\":1000,\"gid\":1000,\"egid\":1000"),
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"uid\":1000,\"euid\":1000,\"gid\":1000,\"egid\":1000"),
 			      "runs as the single mapped id 1000");
 	}
 }
@@ -389,7 +389,7 @@ static void test_python(struct ctx *c)
 	harness_spec(&c->h, &spec, cg, sizeof(cg));
 	harness_run(&spec, &r, NULL, NULL);
 	fprintf(stderr, "# python: reason=%s status=%d out=%s", sandbox_exit_reason_name(r.ex.reason), r.ex.status, r.out);
-	harness_check(&c->h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 &&
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 &&
 				     has(&r, "\"python\": \"ok\", \"uid\": 1000, \"inet\": 97, \"shadow\": 2"),
 		      "python3 runs (tempfile, subprocess, socketpair) and still cannot open inet sockets or /etc/shadow");
 }
@@ -401,10 +401,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_require_root();
 	if (argc < 2)
-		harness_skip("usage: test-sandbox-hostile ESCAPE-BINARY");
+		check_skip("usage: test-sandbox-hostile ESCAPE-BINARY");
 	c.escape = realpath(argv[1], NULL);
 	if (!c.escape)
-		harness_skip("helper binary missing");
+		check_skip("helper binary missing");
 	c.dir = harness_dir_of(c.escape);
 	{
 		/* A kernel without what we need (clone3 into cgroup, cgroup2) is a skip, not a failure. */
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 		harness_spec(&c.h, &s, cg, sizeof(cg));
 		harness_run(&s, &r, NULL, NULL);
 		if (r.spawn_r == -EOPNOTSUPP || r.spawn_r == -ENOSYS)
-			harness_skip("kernel lacks cgroup2 or clone3");
+			check_skip("kernel lacks cgroup2 or clone3");
 	}
 
 	test_files(&c);
@@ -440,5 +440,5 @@ int main(int argc, char **argv)
 	test_python(&c);
 	free(c.dir);
 	free(c.escape);
-	return harness_done(&c.h);
+	return check_finish("test-sandbox-hostile");
 }

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The external interface contract check (check-core) passes against this build."""
+"""The external interface contract check (check-core) passes against this build.
+
+The checker lives beside the checkout, in ../shared/contract/check-core relative to
+CAPBUS_SOURCE_DIR ($CAPBUS_CONTRACT_CHECK overrides the path). Where it is absent the test is
+skipped, or fails when CI=true (CI checks out the tree with ../shared beside it)."""
 import os
 import subprocess
 
-from capbus_harness import BUILD_DIR, check, require_build, run_test, skip
+from capbus_harness import BUILD_DIR, SOURCE_DIR, check, require_build, run_test, skip
 
-CHECK = os.environ.get("CAPBUS_CONTRACT_CHECK", "/work/shared/contract/check-core")
+CHECK = os.environ.get("CAPBUS_CONTRACT_CHECK") or os.path.join(
+    os.path.dirname(os.path.abspath(SOURCE_DIR)), "shared", "contract", "check-core")
 
 
 def main():

@@ -1,73 +1,41 @@
 # SPDX-License-Identifier: MIT
 """capbus test harness: a real capbusd on a temporary socket, the real CLI, raw protocol clients.
 
-Used by tests/integration and tests/hostile. Each test is a script that exits 0 (pass),
-1 (fail) or 77 (skip); run_test() maps exceptions to those codes. Nothing here mocks the
-daemon: every helper talks to the built binaries over real sockets and reads /proc.
+The one helper library of the Python tests (integration, hostile, sdk, guard, skills, soak):
+every test imports from here, and nowhere else in tests/lib. One way to start a daemon (Daemon;
+GuardDaemon and SkillBus build on it), one skip rule (skip(): exit 77, or a failure when
+CI=true), one assertion (check()). Each test is a script that exits 0 (pass), 1 (fail) or 77
+(skip); run_test() maps exceptions to those codes. Nothing here mocks the daemon: every helper
+talks to the built binaries over real sockets and reads /proc.
+
+Submodules, imported here and re-exported: harness_base (paths, check, skip, wait_for),
+harness_wire (RawClient and the raw protocol), harness_procs (/proc and cgroups).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-SOURCE_DIR = os.environ.get("CAPBUS_SOURCE_DIR") or os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD_DIR = os.environ.get("CAPBUS_BUILD_DIR", "")
-sys.path.insert(0, os.path.join(SOURCE_DIR, "sdk", "python"))
+from harness_base import (BUILD_DIR, EXIT_SKIP, SOURCE_DIR, Skip, TestFailure, capbus_path,  # noqa: F401
+                          capbusd_path, check, ci, escape_path, is_root, require_build, skip, wait_for)
+from harness_procs import (Subtree, abstract_listener, abstract_name, cgroup_procs, children_of,  # noqa: F401
+                           enter_cgroup, own_cgroup, own_cgroup_dirs, pid_alive, proc_status,
+                           remove_cgroups, skill_cgroups, v2_mount)
+from harness_wire import Closed, RawClient, bad_auth_frame, read_key_file, socket_address  # noqa: F401
 
-from capbus import protocol  # noqa: E402  (needs the path above)
+import capbus
+from capbus import protocol  # noqa: F401  (re-exported for the tests)
 
-EXIT_SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: UndefinedBehaviorSanitizer")
-
-
-class Skip(Exception):
-    """Raise to end a test with exit 77."""
-
-
-class TestFailure(AssertionError):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def skip(reason):
-    raise Skip(reason)
-
-
-def capbusd_path():
-    return os.path.join(BUILD_DIR, "busd", "capbusd")
-
-
-def capbus_path():
-    return os.path.join(BUILD_DIR, "cli", "capbus")
-
-
-def require_build():
-    if not BUILD_DIR or not os.access(capbusd_path(), os.X_OK) or not os.access(capbus_path(), os.X_OK):
-        skip("capbusd/capbus not built (set CAPBUS_BUILD_DIR)")
-
-
-def wait_for(pred, timeout=5.0, interval=0.01, what="condition"):
-    """Poll pred() until it returns something true; return that value or raise TestFailure."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise TestFailure("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def run_test(fn):
@@ -82,7 +50,8 @@ def run_test(fn):
         sys.exit(1)
     except (socket.timeout, Closed, ConnectionResetError, BrokenPipeError) as e:
         import traceback
-        where = [f for f in traceback.extract_tb(e.__traceback__) if "capbus_harness" not in f.filename]
+        # The innermost frame outside tests/lib is the test's own line.
+        where = [f for f in traceback.extract_tb(e.__traceback__) if os.path.dirname(os.path.abspath(f.filename)) != HERE]
         at = "%s:%d: %s" % (os.path.basename(where[-1].filename), where[-1].lineno, where[-1].line) if where else "?"
         print("FAIL: %s (%s) at %s" % ("no answer in time" if isinstance(e, socket.timeout) else "connection closed",
                                        e, at))
@@ -93,30 +62,6 @@ def run_test(fn):
         sys.exit(1)
     print("PASS")
     sys.exit(0)
-
-
-def is_root():
-    return os.geteuid() == 0
-
-
-def proc_status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            fields[k] = v.strip()
-    return fields
-
-
-def children_of(pid):
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        pass
-    return kids
 
 
 class Daemon:
@@ -341,190 +286,348 @@ class Daemon:
         return c
 
 
-def socket_address(path):
-    """The address to connect to for a "socket" setting: "@name" is an abstract socket."""
-    return "\0" + path[1:] if path.startswith("@") else path
-
-
-def read_key_file(path):
-    with open(path) as f:
-        return protocol.parse_key_file(f.read())
-
-
-class Closed(Exception):
-    """The peer closed the connection."""
-
-
-class RawClient:
-    """A capbus client speaking the wire protocol directly, for attacks.
-
-    handshake() authenticates; then send_body()/recv_message() use the session, while
-    send_raw()/recv_frame() and .session give byte-level access for tampering.
-    """
-
-    def __init__(self, socket_path, ident=None, key=None, key_file=None, timeout=5.0):
-        if key_file:
-            ident_f, key = read_key_file(key_file)
-            ident = ident or ident_f
-        self.id = ident
-        self.key = key
-        self.timeout = timeout
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(socket_address(socket_path))
-        self.buf = b""
-        self.session = None
-        self.pending = []
-        self.next_request = 1
-        self.sent_frames = []   # complete frames as sent, for replay attacks
-        self.auth_frame = None
-
-    # -- bytes -----------------------------------------------------------------------------
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self, n, deadline):
-        while len(self.buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("timed out")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise Closed("connection closed by the daemon")
-            self.buf += chunk
-
-    def _take(self, n):
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv_frame(self, timeout=None, tagged=True):
-        """(header, body, tag) of the next frame; raises Closed or socket.timeout."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        self._fill(4, deadline)
-        (length,) = struct.unpack(">I", self.buf[:4])
-        total = 4 + length + (protocol.TAG_LEN if tagged else 0)
-        self._fill(total, deadline)
-        frame = self._take(total)
-        return frame[:4], frame[4:4 + length], frame[4 + length:]
-
-    def wait_closed(self, timeout=None):
-        """True once the daemon closed the connection (frames still in flight are discarded)."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.sock.settimeout(left)
-                if not self.sock.recv(65536):
-                    return True
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-
-    # -- handshake -------------------------------------------------------------------------
-
-    def hello(self):
-        _, body, _ = self.recv_frame(tagged=False)
-        return body
-
-    def handshake(self, client_nonce=None):
-        hs = protocol.ClientHandshake(self.id, self.key, client_nonce)
-        auth = hs.auth(self.hello())
-        self.auth_frame = protocol.header(len(auth)) + auth
-        self.send_raw(self.auth_frame)
-        _, result, _ = self.recv_frame(tagged=False)
-        self.session = hs.finish(result)
-        return self.session
-
-    # -- messages --------------------------------------------------------------------------
-
-    def seal(self, body):
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-        return self.session.seal(body)
-
-    def send_body(self, body):
-        """Send one MAC'd frame (bytes, or a dict serialised as JSON); returns the frame."""
-        frame = self.seal(body)
-        self.sent_frames.append(frame)
-        self.send_raw(frame)
-        return frame
-
-    def send(self, mtype, data=None, context=None):
-        msg = {"type": mtype, "data": data or {}}
-        if context is not None:
-            msg["context"] = context
-        return self.send_body(msg)
-
-    def _recv_one(self, timeout):
-        hdr, body, tag = self.recv_frame(timeout)
-        self.session.open(hdr, body, tag)
-        return json.loads(body)
-
-    def recv_message(self, timeout=None):
-        """Next delivered message as a dict; raises socket.timeout or Closed."""
-        if self.pending:
-            return self.pending.pop(0)
-        return self._recv_one(self.timeout if timeout is None else timeout)
-
-    def drain(self, timeout=0.2):
-        """Every message that arrives within timeout seconds of quiet."""
-        out = list(self.pending)
-        self.pending = []
-        while True:
-            try:
-                out.append(self._recv_one(timeout))
-            except socket.timeout:
-                return out
-
-    def request(self, mtype, data=None, timeout=None):
-        """A bus request; returns its reply or its bus.error. Other messages are kept for later."""
-        n = self.next_request
-        self.next_request += 1
-        data = dict(data or {})
-        data["request"] = n
-        self.send(mtype, data)
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while True:
-            m = self._recv_one(max(0.0, deadline - time.monotonic()))
-            if m.get("data", {}).get("request") == n and m["type"] in (mtype + ".reply", "bus.error"):
-                return m
-            self.pending.append(m)
-
-    def subscribe(self, pattern):
-        return self.request("capbus.subscribe", {"pattern": pattern})
-
-    def ping(self, timeout=None):
-        m = self.request("capbus.ping", timeout=timeout)
-        check(m["type"] == "capbus.ping.reply", "ping answered with %r" % m)
-        return m
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-        return False
-
-
-def bad_auth_frame(hello_body, ident="nobody", key=None):
-    """An AUTH frame for ident with a random (wrong) key."""
-    hs = protocol.ClientHandshake(ident, key or os.urandom(protocol.KEY_LEN))
-    auth = hs.auth(hello_body)
-    return protocol.header(len(auth)) + auth
-
-
 def manifest(ident, send=(), receive=(), **extra):
     m = {"manifest_version": 1, "id": ident, "bus": {"send": list(send), "receive": list(receive)}}
     m.update(extra)
     return m
+
+
+# ---- the kernel guard at the daemon level (tests/guard) ------------------------------------
+# Every test builds its own cgroup v2 subtree beneath this process's own cgroup,
+#     <v2 mount><own>/capbus-guardtest-<pid>-<tag>/{allowed,allowed/child,forbidden,...}
+# (Subtree), points the daemon's "guard.scope" at it (never the v2 root), runs allowed and
+# forbidden processes inside it and removes it afterwards (its processes are killed by pid first).
+# Clients are small processes started in a chosen cgroup (and optionally under another uid)
+# before they create any socket: tests/guard/gclient.py for raw connects, the capbus CLI for
+# authenticated ones. The daemon runs outside the subtree, so its own sockets are not in the
+# guard's scope.
+
+GCLIENT = os.path.join(SOURCE_DIR, "tests", "guard", "gclient.py")
+
+
+def require_guard_env():
+    if os.geteuid() != 0:
+        skip("needs root (BPF programs, cgroups, sandboxed skills)")
+    if not BUILD_DIR or not os.access(os.path.join(BUILD_DIR, "busd", "capbusd"), os.X_OK):
+        skip("capbusd not built (set CAPBUS_BUILD_DIR)")
+    if not v2_mount() or own_cgroup() is None:
+        skip("no cgroup v2 hierarchy")
+    rel = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    if rel < (6, 7):
+        skip("the kernel (%s) has no cgroup unix-connect hook (Linux 6.7+)" % os.uname().release)
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        skip("the kernel has no BTF (/sys/kernel/btf/vmlinux)")
+
+
+def gclient(address, cgdir, uid=None, comm=None, move_to=None, fork_move=None, scm_to=None, loop=None, no_wait=False,
+            seconds=None, timeout=20, background=False):
+    """Run gclient.py in cgdir: connect to address ("@name" or a path), report what happened.
+
+    Returns a dict: pid (the process that called connect), comm, errno (0 = connected),
+    hello (the daemon's greeting arrived), closed (the peer closed without a greeting)."""
+    # A uid other than root may not reach a python in root's home: prefer the system one.
+    py = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    argv = [py, GCLIENT, "--addr", address]
+    if comm:
+        argv += ["--comm", comm]
+    if move_to:
+        argv += ["--move-to", move_to]
+    if fork_move:
+        argv += ["--fork-move", fork_move]
+    if scm_to:
+        argv += ["--scm-to", scm_to]
+    if loop:
+        argv += ["--loop", str(loop)] + (["--no-wait"] if no_wait else [])
+        argv += ["--seconds", str(seconds)] if seconds else []
+    if background:  # the caller collects it with gclient_result()
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=enter_cgroup(cgdir, uid))
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                        preexec_fn=enter_cgroup(cgdir, uid))
+    lines = [l for l in cp.stdout.splitlines() if l.startswith("{")]
+    check(cp.returncode == 0 and lines, "gclient %s failed (%d): %s %s" % (argv[3:], cp.returncode,
+                                                                          cp.stdout, cp.stderr))
+    return json.loads(lines[-1])
+
+
+def gclient_result(p, timeout=60):
+    out, err = p.communicate(timeout=timeout)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    check(p.returncode == 0 and lines, "gclient failed (%d): %s %s" % (p.returncode, out, err))
+    return json.loads(lines[-1])
+
+
+class GuardDaemon(Daemon):
+    """A capbusd with the kernel guard attached to the test's subtree.
+
+    By default: abstract socket, kernel_guard "required", scope = the subtree, allow_cgroups =
+    [<subtree>/allowed], allow_uids = [] (the tests run as root, and root is allowed by default).
+    path_socket=True: a filesystem socket <dir>/run/bus.sock instead.
+    Admin commands run in the allowed cgroup (admin_cgroup) so that they pass the guard."""
+
+    def __init__(self, sub, manifests=None, start=True, guard=None, socket_name=None, path_socket=False,
+                 **overrides):
+        name = socket_name or abstract_name()
+        g = {"scope": sub.rel(), "allow_cgroups": [sub.rel("allowed")], "allow_uids": []}
+        g.update(guard or {})
+        overrides.setdefault("kernel_guard", "required")
+        super().__init__(manifests, start=start, socket=name, guard=g, **overrides)
+        self.socket = name
+        if path_socket:  # the harness's <dir>/run/bus.sock
+            self.socket = self.config["socket"] = os.path.join(self.run_dir, "bus.sock")
+            self.write_config()
+        self.sub = sub
+        self.admin_cgroup = sub.dir("allowed")
+
+    def start(self, timeout=10.0):
+        try:
+            return super().start(timeout)
+        except TestFailure:
+            sim = self.config.get("guard", {}).get("simulate_missing_hook")
+            if not sim and "no unix-connect BPF hook" in self.log():
+                skip("capbusd found no unix-connect BPF hook on this kernel")
+            raise
+
+    def cli(self, *args, key=None, timeout=30, input=None, socket_path=None, cgroup=None, uid=None):
+        argv = [capbus_path(), "--socket", socket_path or self.socket]
+        if key:
+            argv += ["--key", key]
+        argv += [str(a) for a in args]
+        cp = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, env=self._env(),
+                            preexec_fn=enter_cgroup(cgroup or self.admin_cgroup, uid))
+        self._scan_sanitizers(cp.stderr, "capbus %s" % " ".join(str(a) for a in args))
+        return cp
+
+    def guard_info(self):
+        cp = self.admin("guard")
+        check(cp.returncode == 0, "capbus guard failed (%d): %s" % (cp.returncode, cp.stderr.strip()))
+        return json.loads(cp.stdout)
+
+    def set_guard(self, **changes):
+        self.config["guard"] = dict(self.config["guard"], **changes)
+        self.write_config()
+
+    def events(self, name, start=0):
+        return log_events(self.log()[start:], name)
+
+
+_KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def log_events(text, name):
+    """Every log line with event=name, as dicts of its key=value fields (quotes removed)."""
+    out = []
+    for line in text.splitlines():
+        if " event=%s " % name not in line + " ":
+            continue
+        fields = {}
+        for k, v in _KV.findall(line):
+            if v.startswith('"'):
+                v = re.sub(r"\\(.)", r"\1", v[1:-1])
+            fields[k] = v
+        fields["_line"] = line
+        out.append(fields)
+    return out
+
+
+def wait_event(d, name, pred=lambda e: True, start=0, timeout=5.0):
+    return wait_for(lambda: next((e for e in d.events(name, start) if pred(e)), None), timeout,
+                    what="event=%s in the daemon log" % name)
+
+
+def cli_send_in(d, key, cgdir, uid=None, mtype="guard.test", data="{}"):
+    return d.cli("send", mtype, data, key=key, cgroup=cgdir, uid=uid)
+
+
+# ---- skills launched by a real capbusd (tests/skills) --------------------------------------
+# A test starts a Daemon with an "observer" client that may receive "hostile.report", subscribes,
+# then writes the skills' manifests and sends SIGHUP, so no report can be sent before someone
+# listens. Each skill is a copy of the hostile program tests/hostile/escape in
+# <skills_dir>/<id>/, run as ["<skills_dir>/<id>/escape", ATTACK, ARGS...]; launched by capbusd
+# it reports what it saw as a "hostile.report" message (context.sender is the skill's id).
+
+OBSERVER = "observer"
+REPORT = "hostile.report"
+
+
+def require_skills_env():
+    if os.geteuid() != 0:
+        skip("needs root to launch sandboxed skills (own uids, namespaces, cgroups)")
+    for p in (os.path.join(BUILD_DIR or "", "busd", "capbusd"), os.path.join(BUILD_DIR or "", "cli", "capbus"),
+              escape_path()):
+        if not BUILD_DIR or not os.access(p, os.X_OK):
+            skip("%s not built (set CAPBUS_BUILD_DIR)" % p)
+
+
+def skill_manifest(ident, argv, limits=None, send=(REPORT,), receive=(), network="none", syscalls="default"):
+    m = manifest(ident, send, receive)
+    m["exec"] = list(argv)
+    m["sandbox"] = {"network": network, "filesystem": {"write": ["$STATE"]}, "syscalls": syscalls}
+    m["limits"] = dict(limits or {"memory": "64M", "pids": 16, "nofile": 64})
+    return m
+
+
+class SkillBus:
+    """A Daemon with a skills directory, an observer subscribed to hostile.report, and helpers."""
+
+    def __init__(self, **overrides):
+        require_skills_env()
+        self.d = Daemon({OBSERVER: manifest(OBSERVER, [], [REPORT])}, start=False, **overrides)
+        os.chmod(self.d.dir, 0o755)  # the skills' uids must reach their directories (run/ stays 0700)
+        self.skills_dir = os.path.join(self.d.dir, "skills")
+        os.makedirs(self.skills_dir)
+        os.chmod(self.skills_dir, 0o755)
+        self.d.config["skills_dir"] = self.skills_dir
+        self.d.write_config()
+        self.observer = None
+        self.reports = {}   # sender -> [data, ...]
+        self.extra = []     # files or dirs outside the daemon's dir to remove
+        self.wrapper = None  # argv prefix for the daemon (Daemon.start)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.d.__enter__()
+            self.d.start(wrapper=self.wrapper)
+            self.connect_observer()
+        except BaseException:
+            self.d.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.observer:
+            self.observer.close()
+        for p in self.extra:
+            if os.path.isdir(p):
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+        return self.d.__exit__(*exc)
+
+    def connect_observer(self):
+        if self.observer:
+            self.observer.close()
+        self.observer = self.d.client(OBSERVER)
+        m = self.observer.subscribe(REPORT)
+        check(m["type"] == "capbus.subscribe.reply", "observer subscribe: %r" % m)
+
+    # -- skills ----------------------------------------------------------------------------
+
+    def install_escape(self, ident, name="escape", setuid_copy=None):
+        """Copy tests/hostile/escape to <skills_dir>/<ident>/<name> (root-owned, 0755); returns the path.
+        setuid_copy: also a set-uid root copy with that name."""
+        d = os.path.join(self.skills_dir, ident)
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+        path = os.path.join(d, name)
+        shutil.copy(escape_path(), path)
+        os.chmod(path, 0o755)
+        if setuid_copy:
+            s = os.path.join(d, setuid_copy)
+            shutil.copy(escape_path(), s)
+            os.chown(s, 0, 0)
+            os.chmod(s, 0o4755)
+        return path
+
+    def add_skill(self, ident, attack_args, limits=None, **kw):
+        """Install escape for ident and write its manifest (takes effect at the next reload)."""
+        path = self.install_escape(ident, setuid_copy=kw.pop("setuid_copy", None))
+        self.d.write_manifest(ident, skill_manifest(ident, [path] + list(attack_args), limits, **kw))
+        return path
+
+    def remove_manifest(self, ident):
+        os.unlink(os.path.join(self.d.manifest_dir, ident + ".json"))
+
+    def reload(self):
+        self.d.signal(signal.SIGHUP)
+
+    def skills(self):
+        cp = self.d.admin("skills", "--json")
+        check(cp.returncode == 0, "capbus skills --json failed (%d): %s" % (cp.returncode, cp.stderr.strip()))
+        return {s["id"]: s for s in json.loads(cp.stdout)}
+
+    def skill(self, ident):
+        return self.skills().get(ident)
+
+    def wait_skill(self, ident, pred, timeout=20.0, what=None):
+        def probe():
+            s = self.skill(ident)
+            return s if s and pred(s) else None
+        try:
+            return wait_for(probe, timeout, interval=0.05, what=what or "skill %s" % ident)
+        except TestFailure as e:
+            raise TestFailure("%s; now %r\n---- daemon log (tail) ----\n%s" % (e, self.skill(ident),
+                                                                               self.d.log()[-6000:]))
+
+    def log_about(self, ident):
+        """The daemon's log lines that name ident."""
+        return "\n".join(l for l in self.d.log().splitlines() if ident in l)
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def pump(self, timeout=0.1):
+        """Collect reports that arrived within timeout seconds of quiet."""
+        for m in self.observer.drain(timeout):
+            if m.get("type") == REPORT:
+                sender = m.get("context", {}).get("sender")
+                self.reports.setdefault(sender, []).append(m["data"])
+
+    def wait_reports(self, idents, timeout=30.0):
+        """Wait until every ident in idents has reported; returns {ident: first report data}."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump(0.2)
+            missing = [i for i in idents if i not in self.reports]
+            if not missing:
+                return {i: self.reports[i][0] for i in idents}
+            if time.monotonic() > deadline:
+                states = self.skills()
+                raise TestFailure("no report from %s within %.0fs; skills: %s\n---- daemon log (tail) ----\n%s" % (
+                    missing, timeout, json.dumps({i: states.get(i) for i in missing}), self.d.log()[-8000:]))
+
+
+# ---- the Python SDK (tests/sdk) ------------------------------------------------------------
+
+class Running:
+    """Runs bus.run_forever() in a thread for the length of a with block."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self.bus.run_forever()
+        except capbus.ClosedError:
+            pass
+        except BaseException as e:  # reported by __exit__
+            self.error = e
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bus.stop()
+        self.thread.join(10)
+        if self.thread.is_alive():
+            raise TestFailure("run_forever() did not return after stop()")
+        if self.error and exc[0] is None:
+            raise TestFailure("run_forever() failed: %r" % self.error)
+        return False
+
+
+def run_until(bus, pred, timeout: float = 10.0, what: str = "a message"):
+    """Dispatch with bus.run() until pred() is true."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TestFailure("timed out waiting for %s" % what)
+        bus.run(min(left, 0.1))

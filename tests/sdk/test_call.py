@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: MIT
 """wait_for_response between two SDK clients: default reply type, call_id matching, timeouts,
 and messages that arrive during the wait are dispatched afterwards."""
-from capbus_harness import Daemon, check, manifest, run_test
-from sdktest import Running, run_until
+from capbus_harness import Daemon, Running, check, manifest, run_test, run_until
 
 from capbus import Bus, Message, TimeoutError
 

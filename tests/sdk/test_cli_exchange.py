@@ -4,8 +4,7 @@
 import json
 import time
 
-from capbus_harness import Daemon, check, manifest, run_test
-from sdktest import run_until
+from capbus_harness import Daemon, check, manifest, run_test, run_until
 
 from capbus import Bus
 

@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Refusals reach the SDK as exceptions: a denied send on sync(), a subscription beyond the
 manifest from on(), a forbidden call from wait_for_response(); the connection stays usable."""
-from capbus_harness import Daemon, check, manifest, run_test
-from sdktest import run_until
+from capbus_harness import Daemon, check, manifest, run_test, run_until
 
 from capbus import Bus, BusError, DeniedError, Message
 

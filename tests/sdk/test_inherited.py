@@ -9,8 +9,7 @@ import socket
 import subprocess
 import sys
 
-from capbus_harness import SOURCE_DIR, Daemon, check, manifest, run_test
-from sdktest import run_until
+from capbus_harness import SOURCE_DIR, Daemon, check, manifest, run_test, run_until
 
 from capbus import Bus, protocol
 

@@ -10,9 +10,8 @@ import os
 import signal
 import time
 
-from skilllib import (SkillBus, TestFailure, cgroup_procs, check, pid_alive, remove_cgroups, run_test_main, skill_cgroups,
-                      wait_for)
-from capbus_harness import children_of
+from capbus_harness import (SkillBus, TestFailure, cgroup_procs, check, children_of, pid_alive, remove_cgroups, run_test,
+                            skill_cgroups, wait_for)
 
 IDS = ["d.hold", "d.hold2"]
 
@@ -124,4 +123,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Hostile skills launched by capbusd try to escape and report over the bus what they met.
 
-One daemon runs every attack below as its own skill (sandbox/escape ATTACK ...); each skill
+One daemon runs every attack below as its own skill (tests/hostile/escape ATTACK ...); each skill
 sends one "hostile.report" and exits 0. The test asserts the failure mode each attempt met (the
 errno, what was visible), and on the host that nothing happened: no file written outside the
 skill's state directory, no connection to the host's listeners, the host process still alive.
@@ -12,7 +12,7 @@ import secrets
 import socket
 import subprocess
 
-from skilllib import SkillBus, abstract_listener, check, pid_alive, run_test_main
+from capbus_harness import SkillBus, abstract_listener, check, pid_alive, run_test
 
 SANDBOX_UID_MIN, SANDBOX_UID_MAX = 200000, 265535
 
@@ -161,4 +161,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)

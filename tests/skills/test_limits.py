@@ -13,7 +13,7 @@ import threading
 import time
 import tty
 
-from skilllib import SkillBus, check, run_test_main
+from capbus_harness import SkillBus, check, run_test
 
 
 def fork_and_memory():
@@ -114,4 +114,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)

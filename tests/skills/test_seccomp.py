@@ -7,7 +7,7 @@ A killed skill cannot report: the test asserts that `capbus skills --json` shows
 repeats at every start), that the daemon logged the kills, and that no report ever arrived from
 any of them. A control skill running the same program with a harmless attack does report, so
 the bus path works."""
-from skilllib import SkillBus, check, run_test_main
+from capbus_harness import SkillBus, check, run_test
 
 # attack -> the system call the filter refuses
 KILLED = {
@@ -61,4 +61,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)

@@ -6,9 +6,8 @@ manifest restarting it and a removed one stopping it (process and cgroups gone).
 import json
 import time
 
-from skilllib import (SkillBus, cgroup_procs, check, pid_alive, remove_cgroups, run_test_main, skill_cgroups, skill_manifest,
-                      wait_for)
-from capbus_harness import children_of, proc_status
+from capbus_harness import (SkillBus, cgroup_procs, check, children_of, pid_alive, proc_status, remove_cgroups, run_test,
+                            skill_cgroups, skill_manifest, wait_for)
 
 UID_MIN, UID_MAX = 200000, 265535
 
@@ -136,4 +135,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test_main(main)
+    run_test(main)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* guard-testlib.c - fixtures for the kernel guard tests; see guard-testlib.h.
  *
- * Test code: on a failed check in the test process itself, the subtree registered last is
+ * Test code: on a failed REQUIRE in the test process itself, the subtree registered last is
  * removed (after killing the children registered by pid) before exiting, so a failing run
  * leaves nothing behind on a shared machine. */
 #include <arpa/inet.h>
@@ -19,8 +19,7 @@
 #include "guard.h"
 #include "util.h"
 
-/* Test-only process state: who the test process is and what to clean up when it fails. */
-static pid_t tl_main_pid;
+/* Test-only process state: the subtree to remove when a REQUIRE fails in the test process. */
 static struct tl_subtree *tl_cleanup_tree;
 
 static void tl_cleanup(void)
@@ -29,51 +28,18 @@ static void tl_cleanup(void)
 		tl_subtree_remove(tl_cleanup_tree);
 }
 
-_Noreturn void tl_fail(const char *file, int line, const char *what)
-{
-	fprintf(stderr, "%s:%d: check failed: %s (errno=%d %s)\n", file, line, what, errno,
-		strerror(errno));
-	if (tl_main_pid && getpid() != tl_main_pid)
-		_exit(200);
-	tl_cleanup();
-	exit(1);
-}
-
-_Noreturn void tl_fail_eq(const char *file, int line, const char *a, const char *b, long long va,
-			  long long vb)
-{
-	fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", file, line, a, b, va, vb);
-	if (tl_main_pid && getpid() != tl_main_pid)
-		_exit(200);
-	tl_cleanup();
-	exit(1);
-}
-
-_Noreturn void tl_skip(const char *why)
-{
-	const char *ci = getenv("CI");
-
-	if (ci && streq(ci, "true")) {
-		fprintf(stderr, "FAIL (CI=true, cannot skip): %s\n", why);
-		exit(1);
-	}
-	fprintf(stderr, "SKIP: %s\n", why);
-	exit(TL_EXIT_SKIP);
-}
-
 void tl_require_kernel_guard(void)
 {
 	int r;
 
-	tl_main_pid = getpid();
 	if (geteuid() != 0)
-		tl_skip("needs root (CAP_BPF, CAP_NET_ADMIN, cgroup writes)");
+		check_skip("needs root (CAP_BPF, CAP_NET_ADMIN, cgroup writes)");
 	r = guard_probe(0);
 	if (r < 0) {
 		char why[128];
 
 		snprintf(why, sizeof(why), "kernel guard unavailable: guard_probe()=%d (%s)", r, strerror(-r));
-		tl_skip(why);
+		check_skip(why);
 	}
 }
 
@@ -90,7 +56,7 @@ uint64_t tl_cgroup_id(const char *path)
 {
 	uint64_t id = 0;
 
-	TL_CHECK(cgroup_id_of_path(path, &id) == 0);
+	REQUIRE(cgroup_id_of_path(path, &id) == 0);
 	return id;
 }
 
@@ -100,8 +66,6 @@ int tl_subtree_create(struct tl_subtree *t, const char *tag, const char *const *
 	int r;
 
 	memset(t, 0, sizeof(*t));
-	if (!tl_main_pid)
-		tl_main_pid = getpid();
 	r = cgroup_v2_path_of_pid(0, own, sizeof(own));
 	if (r < 0)
 		return r;
@@ -113,6 +77,7 @@ int tl_subtree_create(struct tl_subtree *t, const char *tag, const char *const *
 	if (mkdir(t->root, 0755) < 0)
 		return negative_errno();
 	tl_cleanup_tree = t;
+	check_on_abort(tl_cleanup);
 	for (int i = 0; children && children[i]; i++) {
 		if (t->nchildren >= (int)ARRAY_SIZE(t->children))
 			return -E2BIG;
@@ -189,7 +154,7 @@ pid_t tl_spawn_in(const char *path, int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();
 
-	TL_CHECK(pid >= 0);
+	REQUIRE(pid >= 0);
 	if (pid == 0) {
 		int r;
 
@@ -224,7 +189,7 @@ socklen_t tl_unix_addr(const char *name, struct sockaddr_un *sa)
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	TL_CHECK(l > 0 && l <= sizeof(sa->sun_path));
+	REQUIRE(l > 0 && l <= sizeof(sa->sun_path));
 	memcpy(sa->sun_path, name, l);
 	if (name[0] == '@') {
 		sa->sun_path[0] = 0;
@@ -303,7 +268,7 @@ static socklen_t inet_addr_of(const char *addr, uint16_t port, struct sockaddr_s
 		in4->sin_port = htons(port);
 		return sizeof(*in4);
 	}
-	TL_CHECK(inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1);
+	REQUIRE(inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1);
 	in6->sin6_family = AF_INET6;
 	in6->sin6_port = htons(port);
 	return sizeof(*in6);

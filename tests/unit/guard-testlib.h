@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* guard-testlib.h - fixtures for the kernel guard tests and bench: a private cgroup v2
  * subtree beneath the caller's own cgroup, children run inside a given cgroup, unix and inet
- * listeners, and the skip/fail policy (77 unless CI=true). Test code only. */
+ * listeners. Assertions and the skip rule are check.h's. Test code only. */
 #pragma once
 
 #include <limits.h>
@@ -11,28 +11,9 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#define TL_EXIT_SKIP 77
+#include "check.h"
 
-/* Assertion that reports file:line and exits 1 (in a child: _exit(200)). */
-#define TL_CHECK(cond)                                                                   \
-	do {                                                                             \
-		if (!(cond))                                                             \
-			tl_fail(__FILE__, __LINE__, #cond);                              \
-	} while (0)
-#define TL_CHECK_EQ(a, b)                                                                \
-	do {                                                                             \
-		long long _a = (long long)(a), _b = (long long)(b);                      \
-		if (_a != _b)                                                            \
-			tl_fail_eq(__FILE__, __LINE__, #a, #b, _a, _b);                  \
-	} while (0)
-
-_Noreturn void tl_fail(const char *file, int line, const char *what);
-_Noreturn void tl_fail_eq(const char *file, int line, const char *a, const char *b, long long va,
-			  long long vb);
-
-/* Skip (exit 77) with a reason, or fail when CI=true. */
-_Noreturn void tl_skip(const char *why);
-/* Root and a kernel with the unix connect hook, or tl_skip(). */
+/* Root and a kernel with the unix connect hook, or check_skip(). */
 void tl_require_kernel_guard(void);
 
 /* A subtree <own v2 cgroup>/capbus-test-<pid>-<tag> with the given relative children

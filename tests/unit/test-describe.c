@@ -21,17 +21,6 @@ static char *describe(const char *text, const struct level_policy *lp)
 	return d;
 }
 
-#define CHECK_CONTAINS(hay, needle)                                                          \
-	do {                                                                                 \
-		const char *_h = (hay);                                                      \
-		check_count++;                                                               \
-		if (!_h || !strstr(_h, needle)) {                                            \
-			check_failures++;                                                    \
-			fprintf(stderr, "%s:%d: missing %s in:\n%s\n", __FILE__, __LINE__, #needle, \
-				_h ? _h : "(null)");                                         \
-		}                                                                            \
-	} while (0)
-
 static void test_skill(const struct level_policy *lp)
 {
 	_cleanup_free_ char *d = describe(

@@ -119,7 +119,7 @@ static int open_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	TL_CHECK(fd >= 0);
+	REQUIRE(fd >= 0);
 	return fd;
 }
 
@@ -142,7 +142,7 @@ static void listeners_open(struct listeners *l)
 	l->fds[l->n++] = tl_listen_inet(SOCK_STREAM, "::1", &l->p6b);
 	l->fds[l->n++] = tl_listen_inet(SOCK_DGRAM, "127.0.0.1", &l->pu);
 	for (int i = 0; i < l->n; i++)
-		TL_CHECK(l->fds[i] >= 0);
+		REQUIRE(l->fds[i] >= 0);
 	/* Same port on another loopback address, so a refusal there is the guard's. */
 	port = l->p1;
 	fd = tl_listen_inet(SOCK_STREAM, "127.0.0.2", &port);
@@ -168,24 +168,24 @@ static void test_no_network(const struct tl_subtree *t, const char *bus)
 	tl_path(t, "none", cg, sizeof(cg));
 	cgfd = open_dir(cg);
 	/* Before: all of it works. */
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), 0);
-	TL_CHECK_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), 0);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), 0);
+	REQUIRE_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), 0);
 
-	TL_CHECK_EQ(egress_attach(&e, cgfd, NULL, 0), 0);
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET6, SOCK_STREAM, 0), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM);
-	TL_CHECK_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
-	TL_CHECK_EQ(tl_run_in(cg, child_unix_sendto, (void *)bus), EPERM);
-	TL_CHECK_EQ(tl_run_in(cg, child_socketpair, NULL), 0);
-	TL_CHECK_EQ(egress_get_stats(e, &st), 0);
-	TL_CHECK_EQ(st.denied_create, 5);
-	TL_CHECK_EQ(st.denied_unix, 2);
+	REQUIRE_EQ(egress_attach(&e, cgfd, NULL, 0), 0);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET6, SOCK_STREAM, 0), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM);
+	REQUIRE_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
+	REQUIRE_EQ(tl_run_in(cg, child_unix_sendto, (void *)bus), EPERM);
+	REQUIRE_EQ(tl_run_in(cg, child_socketpair, NULL), 0);
+	REQUIRE_EQ(egress_get_stats(e, &st), 0);
+	REQUIRE_EQ(st.denied_create, 5);
+	REQUIRE_EQ(st.denied_unix, 2);
 
 	egress_free(TAKE_PTR(e));
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), 0);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_STREAM, 0), 0);
 }
 
 static void test_rules(const struct tl_subtree *t, const struct listeners *l, const char *bus)
@@ -200,50 +200,50 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	int tmp = tl_listen_inet(SOCK_STREAM, "127.0.0.1", &free_port);
 
 	/* A port that was free a moment ago: binding it would succeed without the guard. */
-	TL_CHECK(tmp >= 0);
+	REQUIRE(tmp >= 0);
 	close(tmp);
 
 	tl_path(t, "net", cg, sizeof(cg));
 	cgfd = open_dir(cg);
 	snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%u", l->p1);
-	TL_CHECK_EQ(egress_rule_parse(spec, &rules[0]), 0);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[0]), 0);
 	snprintf(spec, sizeof(spec), "tcp:[::1]:%u", l->p6a);
-	TL_CHECK_EQ(egress_rule_parse(spec, &rules[1]), 0);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[1]), 0);
 	snprintf(spec, sizeof(spec), "udp:127.0.0.1:%u", l->pu);
-	TL_CHECK_EQ(egress_rule_parse(spec, &rules[2]), 0);
-	TL_CHECK_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[2]), 0);
+	REQUIRE_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
 
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p1), 0);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), EPERM);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), EPERM);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), 0);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6b), EPERM);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::2", l->p6a), EPERM);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::ffff:127.0.0.1", l->p1), EPERM); /* v4-mapped */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p1), 0);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), 0);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6b), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::2", l->p6a), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::ffff:127.0.0.1", l->p1), EPERM); /* v4-mapped */
 	/* UDP: unconnected sendto goes through the sendmsg hook. */
-	TL_CHECK_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->pu), 0);
-	TL_CHECK_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->p2), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->pu), 0);
+	REQUIRE_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->p2), EPERM);
 	/* Families/protocols not granted cannot even be created. */
-	TL_CHECK_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM);
 	if (have_mptcp) /* TCP in all but name: still not granted */
-		TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_STREAM, IPPROTO_MPTCP), EPERM);
-	TL_CHECK_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
+		REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_STREAM, IPPROTO_MPTCP), EPERM);
+	REQUIRE_EQ(tl_run_in(cg, child_unix_connect, (void *)bus), EPERM);
 	/* No listening service on a fixed port; an ephemeral bind is what clients do anyway. */
-	TL_CHECK_EQ(bind_in(cg, "127.0.0.1", 0), 0);
-	TL_CHECK_EQ(bind_in(cg, "::1", 0), 0);
-	TL_CHECK_EQ(bind_in(cg, "127.0.0.1", free_port), EPERM);
-	TL_CHECK_EQ(bind_in(cg, "::1", free_port), EPERM);
+	REQUIRE_EQ(bind_in(cg, "127.0.0.1", 0), 0);
+	REQUIRE_EQ(bind_in(cg, "::1", 0), 0);
+	REQUIRE_EQ(bind_in(cg, "127.0.0.1", free_port), EPERM);
+	REQUIRE_EQ(bind_in(cg, "::1", free_port), EPERM);
 
-	TL_CHECK_EQ(egress_get_stats(e, &st), 0);
-	TL_CHECK_EQ(st.denied_bind, 2);
-	TL_CHECK_EQ(st.denied_connect, 5);
-	TL_CHECK_EQ(st.denied_sendmsg, 1);
-	TL_CHECK_EQ(st.denied_create, 2 + have_mptcp);
-	TL_CHECK_EQ(st.denied_unix, 1);
+	REQUIRE_EQ(egress_get_stats(e, &st), 0);
+	REQUIRE_EQ(st.denied_bind, 2);
+	REQUIRE_EQ(st.denied_connect, 5);
+	REQUIRE_EQ(st.denied_sendmsg, 1);
+	REQUIRE_EQ(st.denied_create, 2 + have_mptcp);
+	REQUIRE_EQ(st.denied_unix, 1);
 
 	/* Meanwhile, outside the skill cgroup nothing is filtered. */
-	TL_CHECK_EQ(connect_in(NULL, SOCK_STREAM, "127.0.0.1", l->p2), 0);
+	REQUIRE_EQ(connect_in(NULL, SOCK_STREAM, "127.0.0.1", l->p2), 0);
 }
 
 static void test_wildcards(const struct tl_subtree *t, const struct listeners *l)
@@ -256,16 +256,16 @@ static void test_wildcards(const struct tl_subtree *t, const struct listeners *l
 	tl_path(t, "wild", cg, sizeof(cg));
 	cgfd = open_dir(cg);
 	snprintf(spec, sizeof(spec), "tcp4:*:%u", l->p1);
-	TL_CHECK_EQ(egress_rule_parse(spec, &rules[0]), 0);
-	TL_CHECK_EQ(egress_rule_parse("tcp:127.0.0.1:*", &rules[1]), 0);
-	TL_CHECK_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[0]), 0);
+	REQUIRE_EQ(egress_rule_parse("tcp:127.0.0.1:*", &rules[1]), 0);
+	REQUIRE_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
 
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), 0); /* any port */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), 0); /* any port */
 	if (l->have_lo2)
-		TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), 0); /* any addr */
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p2), EPERM);
-	TL_CHECK_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), EPERM);
-	TL_CHECK_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
+		REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), 0); /* any addr */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p2), EPERM);
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
 }
 
 static void test_limits(const struct tl_subtree *t)
@@ -280,13 +280,13 @@ static void test_limits(const struct tl_subtree *t)
 	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
 		many[i] = (struct egress_rule){.proto = EGRESS_TCP, .family = 4, .any_addr = true,
 					       .port = (uint16_t)(i + 1)};
-	TL_CHECK_EQ(egress_attach(&e, cgfd, many, 65), -E2BIG);
-	TL_CHECK_EQ(egress_attach(&e, cgfd, many, 64), 0);
+	REQUIRE_EQ(egress_attach(&e, cgfd, many, 65), -E2BIG);
+	REQUIRE_EQ(egress_attach(&e, cgfd, many, 64), 0);
 	egress_free(e);
 	e = NULL;
 	many[3].family = 5;
-	TL_CHECK_EQ(egress_attach(&e, cgfd, many, 4), -EINVAL);
-	TL_CHECK(e == NULL);
+	REQUIRE_EQ(egress_attach(&e, cgfd, many, 4), -EINVAL);
+	REQUIRE(e == NULL);
 }
 
 int main(void)
@@ -298,10 +298,10 @@ int main(void)
 	int lfd;
 
 	tl_require_kernel_guard();
-	TL_CHECK(tl_subtree_create(&t, "egress", children) == 0);
+	REQUIRE(tl_subtree_create(&t, "egress", children) == 0);
 	snprintf(bus, sizeof(bus), "@capbus-test-%d-egress", (int)getpid());
 	lfd = tl_listen_abstract(bus + 1);
-	TL_CHECK(lfd >= 0);
+	REQUIRE(lfd >= 0);
 	listeners_open(&l);
 
 	test_no_network(&t, bus);
@@ -312,6 +312,5 @@ int main(void)
 	listeners_close(&l);
 	close(lfd);
 	tl_subtree_remove(&t);
-	printf("ok\n");
-	return 0;
+	return check_finish("test-egress");
 }

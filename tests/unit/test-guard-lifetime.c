@@ -49,27 +49,27 @@ static void test_sigkill(const struct tl_subtree *t, const char *bus)
 
 	tl_path(t, "allowed", allowed, sizeof(allowed));
 	tl_path(t, "forbidden", forbidden, sizeof(forbidden));
-	TL_CHECK(pipe2(pfd, O_CLOEXEC) == 0);
+	REQUIRE(pipe2(pfd, O_CLOEXEC) == 0);
 	a = (struct holder_arg){.bus = bus, .scope = t->root, .allowed_id = tl_cgroup_id(allowed),
 				.ready_fd = pfd[1]};
 	/* The holder stays outside the subtree, as a daemon would. */
 	pid = tl_spawn_in(NULL, holder, &a);
 	close(pfd[1]);
-	TL_CHECK_EQ(read(pfd[0], &status, 1), 1);
+	REQUIRE_EQ(read(pfd[0], &status, 1), 1);
 	close(pfd[0]);
 	if (status != 'R') {
 		kill(pid, SIGKILL);
 		tl_wait(pid);
-		TL_CHECK(!"holder could not attach");
+		REQUIRE(!"holder could not attach");
 	}
 
-	TL_CHECK_EQ(tl_run_in(allowed, child_connect, (void *)bus), 0);
-	TL_CHECK_EQ(tl_run_in(forbidden, child_connect, (void *)bus), EPERM);
+	REQUIRE_EQ(tl_run_in(allowed, child_connect, (void *)bus), 0);
+	REQUIRE_EQ(tl_run_in(forbidden, child_connect, (void *)bus), EPERM);
 
-	TL_CHECK_EQ(kill(pid, SIGKILL), 0);
-	TL_CHECK_EQ(tl_wait(pid), -1); /* killed by the signal */
+	REQUIRE_EQ(kill(pid, SIGKILL), 0);
+	REQUIRE_EQ(tl_wait(pid), -1); /* killed by the signal */
 	/* The holder's files were closed before it could be reaped: the link is gone already. */
-	TL_CHECK_EQ(tl_run_in(forbidden, child_connect, (void *)bus), 0);
+	REQUIRE_EQ(tl_run_in(forbidden, child_connect, (void *)bus), 0);
 }
 
 /* kernel_guard=auto with a kernel that cannot: no guard, connects are not filtered (the daemon
@@ -90,17 +90,17 @@ static void test_fallback(const struct tl_subtree *t, const char *bus)
 	struct guard *g = NULL;
 
 	tl_path(t, "forbidden", forbidden, sizeof(forbidden));
-	TL_CHECK_EQ(guard_probe(GUARD_PROBE_FORCE_UNSUPPORTED), -EOPNOTSUPP);
-	TL_CHECK_EQ(daemon_start("required", GUARD_PROBE_FORCE_UNSUPPORTED, bus, t->root, &g), -EOPNOTSUPP);
-	TL_CHECK(g == NULL);
-	TL_CHECK_EQ(daemon_start("auto", GUARD_PROBE_FORCE_UNSUPPORTED, bus, t->root, &g), 0);
-	TL_CHECK(g == NULL);
-	TL_CHECK_EQ(tl_run_in(forbidden, child_connect, (void *)bus), 0);
+	REQUIRE_EQ(guard_probe(GUARD_PROBE_FORCE_UNSUPPORTED), -EOPNOTSUPP);
+	REQUIRE_EQ(daemon_start("required", GUARD_PROBE_FORCE_UNSUPPORTED, bus, t->root, &g), -EOPNOTSUPP);
+	REQUIRE(g == NULL);
+	REQUIRE_EQ(daemon_start("auto", GUARD_PROBE_FORCE_UNSUPPORTED, bus, t->root, &g), 0);
+	REQUIRE(g == NULL);
+	REQUIRE_EQ(tl_run_in(forbidden, child_connect, (void *)bus), 0);
 
 	/* The same decision with the real probe attaches and filters. */
-	TL_CHECK_EQ(daemon_start("auto", 0, bus, t->root, &g), 0);
-	TL_CHECK(g != NULL);
-	TL_CHECK_EQ(tl_run_in(forbidden, child_connect, (void *)bus), EPERM);
+	REQUIRE_EQ(daemon_start("auto", 0, bus, t->root, &g), 0);
+	REQUIRE(g != NULL);
+	REQUIRE_EQ(tl_run_in(forbidden, child_connect, (void *)bus), EPERM);
 	guard_free(g);
 }
 
@@ -112,16 +112,15 @@ int main(void)
 	int lfd;
 
 	tl_require_kernel_guard();
-	TL_CHECK(tl_subtree_create(&t, "life", children) == 0);
+	REQUIRE(tl_subtree_create(&t, "life", children) == 0);
 	snprintf(bus, sizeof(bus), "@capbus-test-%d-life", (int)getpid());
 	lfd = tl_listen_abstract(bus + 1);
-	TL_CHECK(lfd >= 0);
+	REQUIRE(lfd >= 0);
 
 	test_sigkill(&t, bus);
 	test_fallback(&t, bus);
 
 	close(lfd);
 	tl_subtree_remove(&t);
-	printf("ok\n");
-	return 0;
+	return check_finish("test-guard-lifetime");
 }

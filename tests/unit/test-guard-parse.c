@@ -27,17 +27,17 @@ static void test_mountinfo(void)
 {
 	char buf[PATH_MAX], tiny[8];
 
-	TL_CHECK(cgroup_v2_mount_from_mountinfo(hybrid, buf, sizeof(buf)) == 0);
-	TL_CHECK(streq(buf, "/sys/fs/cgroup/unified"));
-	TL_CHECK(cgroup_v2_mount_from_mountinfo(v2only, buf, sizeof(buf)) == 0);
-	TL_CHECK(streq(buf, "/sys/fs/cgroup"));
-	TL_CHECK(cgroup_v2_mount_from_mountinfo(nested, buf, sizeof(buf)) == 0);
-	TL_CHECK(streq(buf, "/run/my cgroup"));
-	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(none, buf, sizeof(buf)), -ENOENT);
-	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo("", buf, sizeof(buf)), -ENOENT);
+	REQUIRE(cgroup_v2_mount_from_mountinfo(hybrid, buf, sizeof(buf)) == 0);
+	REQUIRE(streq(buf, "/sys/fs/cgroup/unified"));
+	REQUIRE(cgroup_v2_mount_from_mountinfo(v2only, buf, sizeof(buf)) == 0);
+	REQUIRE(streq(buf, "/sys/fs/cgroup"));
+	REQUIRE(cgroup_v2_mount_from_mountinfo(nested, buf, sizeof(buf)) == 0);
+	REQUIRE(streq(buf, "/run/my cgroup"));
+	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo(none, buf, sizeof(buf)), -ENOENT);
+	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo("", buf, sizeof(buf)), -ENOENT);
 	memcpy(tiny, "keep", 5);
-	TL_CHECK_EQ(cgroup_v2_mount_from_mountinfo(hybrid, tiny, sizeof(tiny)), -ENAMETOOLONG);
-	TL_CHECK(streq(tiny, "keep")); /* untouched on failure */
+	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo(hybrid, tiny, sizeof(tiny)), -ENAMETOOLONG);
+	REQUIRE(streq(tiny, "keep")); /* untouched on failure */
 }
 
 static void test_cgroup_helpers(void)
@@ -45,17 +45,17 @@ static void test_cgroup_helpers(void)
 	char mount[PATH_MAX], own[PATH_MAX], tiny[4];
 	uint64_t id = 0, own_id = 0;
 
-	TL_CHECK(cgroup_v2_mount(mount, sizeof(mount)) == 0);
-	TL_CHECK(cgroup_id_of_path(mount, &id) == 0);
-	TL_CHECK_EQ(id, 1); /* the root cgroup's id */
-	TL_CHECK(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
-	TL_CHECK(startswith(own, mount));
-	TL_CHECK(cgroup_v2_path_of_pid(getpid(), own, sizeof(own)) == 0);
-	TL_CHECK(cgroup_id_of_path(own, &own_id) == 0);
-	TL_CHECK(own_id >= 1);
-	TL_CHECK_EQ(cgroup_v2_path_of_pid(getpid(), tiny, sizeof(tiny)), -ENAMETOOLONG);
-	TL_CHECK_EQ(cgroup_v2_path_of_pid(-1, own, sizeof(own)), -EINVAL);
-	TL_CHECK_EQ(cgroup_id_of_path("/nonexistent/capbus", &id), -ENOENT);
+	REQUIRE(cgroup_v2_mount(mount, sizeof(mount)) == 0);
+	REQUIRE(cgroup_id_of_path(mount, &id) == 0);
+	REQUIRE_EQ(id, 1); /* the root cgroup's id */
+	REQUIRE(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
+	REQUIRE(startswith(own, mount));
+	REQUIRE(cgroup_v2_path_of_pid(getpid(), own, sizeof(own)) == 0);
+	REQUIRE(cgroup_id_of_path(own, &own_id) == 0);
+	REQUIRE(own_id >= 1);
+	REQUIRE_EQ(cgroup_v2_path_of_pid(getpid(), tiny, sizeof(tiny)), -ENAMETOOLONG);
+	REQUIRE_EQ(cgroup_v2_path_of_pid(-1, own, sizeof(own)), -EINVAL);
+	REQUIRE_EQ(cgroup_id_of_path("/nonexistent/capbus", &id), -ENOENT);
 }
 
 static void test_rules(void)
@@ -67,20 +67,20 @@ static void test_rules(void)
 	inet_pton(AF_INET, "127.0.0.1", &lo);
 	inet_pton(AF_INET6, "::1", &lo6);
 
-	TL_CHECK(egress_rule_parse("tcp:127.0.0.1:8080", &r) == 0);
-	TL_CHECK(r.proto == EGRESS_TCP && r.family == 4 && !r.any_addr && r.port == 8080);
-	TL_CHECK(r.addr.v4.s_addr == lo.s_addr);
-	TL_CHECK(egress_rule_parse("udp:[::1]:53", &r) == 0);
-	TL_CHECK(r.proto == EGRESS_UDP && r.family == 6 && !r.any_addr && r.port == 53);
-	TL_CHECK(memcmp(&r.addr.v6, &lo6, 16) == 0);
-	TL_CHECK(egress_rule_parse("tcp4:*:443", &r) == 0);
-	TL_CHECK(r.family == 4 && r.any_addr && r.port == 443);
-	TL_CHECK(egress_rule_parse("udp6:*:*", &r) == 0);
-	TL_CHECK(r.family == 6 && r.any_addr && r.port == 0);
-	TL_CHECK(egress_rule_parse("tcp:10.1.2.3:*", &r) == 0);
-	TL_CHECK(r.port == 0 && !r.any_addr);
-	TL_CHECK(egress_rule_parse("tcp6:[2001:db8::1]:65535", &r) == 0);
-	TL_CHECK(r.port == 65535);
+	REQUIRE(egress_rule_parse("tcp:127.0.0.1:8080", &r) == 0);
+	REQUIRE(r.proto == EGRESS_TCP && r.family == 4 && !r.any_addr && r.port == 8080);
+	REQUIRE(r.addr.v4.s_addr == lo.s_addr);
+	REQUIRE(egress_rule_parse("udp:[::1]:53", &r) == 0);
+	REQUIRE(r.proto == EGRESS_UDP && r.family == 6 && !r.any_addr && r.port == 53);
+	REQUIRE(memcmp(&r.addr.v6, &lo6, 16) == 0);
+	REQUIRE(egress_rule_parse("tcp4:*:443", &r) == 0);
+	REQUIRE(r.family == 4 && r.any_addr && r.port == 443);
+	REQUIRE(egress_rule_parse("udp6:*:*", &r) == 0);
+	REQUIRE(r.family == 6 && r.any_addr && r.port == 0);
+	REQUIRE(egress_rule_parse("tcp:10.1.2.3:*", &r) == 0);
+	REQUIRE(r.port == 0 && !r.any_addr);
+	REQUIRE(egress_rule_parse("tcp6:[2001:db8::1]:65535", &r) == 0);
+	REQUIRE(r.port == 65535);
 
 	static const char *const bad[] = {
 		"", "tcp", "tcp:", "tcp::80", "tcp:*:80", "sctp:1.2.3.4:1", "tcp:1.2.3.4:0",
@@ -93,9 +93,9 @@ static void test_rules(void)
 		r = untouched;
 		if (egress_rule_parse(bad[i], &r) != -EINVAL) {
 			fprintf(stderr, "accepted bad rule '%s'\n", bad[i]);
-			TL_CHECK(!"bad rule accepted");
+			REQUIRE(!"bad rule accepted");
 		}
-		TL_CHECK(r.port == 4242); /* output untouched on failure */
+		REQUIRE(r.port == 4242); /* output untouched on failure */
 	}
 }
 
@@ -106,25 +106,25 @@ static void test_args(void)
 	struct egress_rule r = {.proto = 9, .family = 4};
 	char name[200];
 
-	TL_CHECK_EQ(guard_probe(GUARD_PROBE_FORCE_UNSUPPORTED), -EOPNOTSUPP);
-	TL_CHECK_EQ(guard_probe(0x80), -EINVAL);
-	TL_CHECK_EQ(guard_open(&g, "relative", NULL), -EINVAL);
-	TL_CHECK_EQ(guard_open(&g, "@", NULL), -EINVAL);
-	TL_CHECK_EQ(guard_open(&g, "", NULL), -EINVAL);
-	TL_CHECK_EQ(guard_open(&g, NULL, NULL), -EINVAL);
+	REQUIRE_EQ(guard_probe(GUARD_PROBE_FORCE_UNSUPPORTED), -EOPNOTSUPP);
+	REQUIRE_EQ(guard_probe(0x80), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, "relative", NULL), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, "@", NULL), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, "", NULL), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, NULL, NULL), -EINVAL);
 	memset(name, 'a', sizeof(name));
 	name[0] = '@';
 	name[109] = 0; /* '@' + 108 bytes: one too many */
-	TL_CHECK_EQ(guard_open(&g, name, NULL), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, name, NULL), -EINVAL);
 	name[0] = '/';
-	TL_CHECK_EQ(guard_open(&g, name, NULL), -EINVAL); /* 109 bytes */
-	TL_CHECK(g == (struct guard *)0x1);
-	TL_CHECK_EQ(guard_open(&g, "@x", "/nonexistent/capbus-scope"), -ENOENT);
-	TL_CHECK_EQ(guard_open(&g, "@x", "/tmp"), -EINVAL); /* not a cgroup v2 directory */
-	TL_CHECK_EQ(egress_attach(&e, 0, &r, 1), -EINVAL);
-	TL_CHECK_EQ(egress_attach(&e, -1, NULL, 0), -EINVAL);
-	TL_CHECK_EQ(egress_attach(&e, 0, NULL, 65), -EINVAL);
-	TL_CHECK(e == (struct egress *)0x1);
+	REQUIRE_EQ(guard_open(&g, name, NULL), -EINVAL); /* 109 bytes */
+	REQUIRE(g == (struct guard *)0x1);
+	REQUIRE_EQ(guard_open(&g, "@x", "/nonexistent/capbus-scope"), -ENOENT);
+	REQUIRE_EQ(guard_open(&g, "@x", "/tmp"), -EINVAL); /* not a cgroup v2 directory */
+	REQUIRE_EQ(egress_attach(&e, 0, &r, 1), -EINVAL);
+	REQUIRE_EQ(egress_attach(&e, -1, NULL, 0), -EINVAL);
+	REQUIRE_EQ(egress_attach(&e, 0, NULL, 65), -EINVAL);
+	REQUIRE(e == (struct egress *)0x1);
 	guard_free(NULL);
 	egress_free(NULL);
 }
@@ -135,6 +135,5 @@ int main(void)
 	test_cgroup_helpers();
 	test_rules();
 	test_args();
-	printf("ok\n");
-	return 0;
+	return check_finish("test-guard-parse");
 }

@@ -70,8 +70,8 @@ static void fixture_init(struct fixture *f)
 	int pid = (int)getpid();
 
 	memset(f, 0, sizeof(*f));
-	TL_CHECK(cgroup_v2_path_of_pid(0, f->own, sizeof(f->own)) == 0);
-	TL_CHECK(tl_subtree_create(&f->tree, "guard", children) == 0);
+	REQUIRE(cgroup_v2_path_of_pid(0, f->own, sizeof(f->own)) == 0);
+	REQUIRE(tl_subtree_create(&f->tree, "guard", children) == 0);
 	tl_path(&f->tree, "allowed", f->allowed, sizeof(f->allowed));
 	tl_path(&f->tree, "allowed/child", f->child, sizeof(f->child));
 	tl_path(&f->tree, "forbidden", f->forbidden, sizeof(f->forbidden));
@@ -87,7 +87,7 @@ static void fixture_init(struct fixture *f)
 	f->lfd2 = tl_listen_abstract(f->bus2 + 1);
 	f->lfd_free = tl_listen_abstract(f->free_name + 1);
 	f->lfd_longer = tl_listen_abstract(f->longer + 1);
-	TL_CHECK(f->lfd >= 0 && f->lfd2 >= 0 && f->lfd_free >= 0 && f->lfd_longer >= 0);
+	REQUIRE(f->lfd >= 0 && f->lfd2 >= 0 && f->lfd_free >= 0 && f->lfd_longer >= 0);
 }
 
 static void fixture_done(struct fixture *f)
@@ -105,52 +105,52 @@ static void test_allow_deny(struct fixture *f)
 	struct guard_stats st = {};
 
 	/* Before any guard: everyone connects. */
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), 0);
 
-	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
-	TL_CHECK(guard_events_fd(g) >= 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0); /* idempotent */
+	REQUIRE_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	REQUIRE(guard_events_fd(g) >= 0);
+	REQUIRE_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g, f->allowed_id), 0); /* idempotent */
 
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
-	TL_CHECK_EQ(connect_from(f->child, f->bus), 0);           /* ancestor allowed */
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
-	TL_CHECK_EQ(connect_from(f->other, f->bus), EPERM);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus), 0);
+	REQUIRE_EQ(connect_from(f->child, f->bus), 0);           /* ancestor allowed */
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), EPERM);
+	REQUIRE_EQ(connect_from(f->other, f->bus), EPERM);
 	/* Other names are untouched, including one that only extends the guarded name. */
-	TL_CHECK_EQ(connect_from(f->forbidden, f->free_name), 0);
-	TL_CHECK_EQ(connect_from(f->forbidden, f->longer), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->free_name), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->longer), 0);
 	/* A prefix of the guarded name is another abstract socket: not guarded (and absent). */
 	{
 		char prefix[64];
 
 		snprintf(prefix, sizeof(prefix), "%.*s", (int)strlen(f->bus) - 1, f->bus);
-		TL_CHECK_EQ(connect_from(f->forbidden, prefix), ECONNREFUSED);
+		REQUIRE_EQ(connect_from(f->forbidden, prefix), ECONNREFUSED);
 	}
 
-	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
-	TL_CHECK_EQ(st.denied, 2);
-	TL_CHECK_EQ(st.allowed_cgroup, 2);
-	TL_CHECK_EQ(st.allowed_uid, 0);
+	REQUIRE_EQ(guard_get_stats(g, &st), 0);
+	REQUIRE_EQ(st.denied, 2);
+	REQUIRE_EQ(st.allowed_cgroup, 2);
+	REQUIRE_EQ(st.allowed_uid, 0);
 
 	/* Removal takes effect for the next connect, and again on re-adding. */
-	TL_CHECK_EQ(guard_disallow_cgroup(g, f->allowed_id), 0);
-	TL_CHECK_EQ(guard_disallow_cgroup(g, f->allowed_id), -ENOENT);
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus), EPERM);
-	TL_CHECK_EQ(connect_from(f->child, f->bus), EPERM);
-	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
+	REQUIRE_EQ(guard_disallow_cgroup(g, f->allowed_id), 0);
+	REQUIRE_EQ(guard_disallow_cgroup(g, f->allowed_id), -ENOENT);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus), EPERM);
+	REQUIRE_EQ(connect_from(f->child, f->bus), EPERM);
+	REQUIRE_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus), 0);
 
 	/* Allowing the subtree root allows everything beneath it. */
-	TL_CHECK_EQ(guard_allow_cgroup(g, tl_cgroup_id(f->tree.root)), 0);
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
-	TL_CHECK_EQ(guard_clear(g), 0);
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus), EPERM);
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
+	REQUIRE_EQ(guard_allow_cgroup(g, tl_cgroup_id(f->tree.root)), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), 0);
+	REQUIRE_EQ(guard_clear(g), 0);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus), EPERM);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), EPERM);
 
-	TL_CHECK_EQ(guard_allow_cgroup(g, 0), -EINVAL);
+	REQUIRE_EQ(guard_allow_cgroup(g, 0), -EINVAL);
 	guard_free(TAKE_PTR(g));
 	/* Freed: the program is gone. */
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), 0);
 	drain_all(f);
 }
 
@@ -175,25 +175,25 @@ static void test_events(struct fixture *f)
 	struct pollfd pfd;
 	pid_t pid;
 
-	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
-	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 0);
+	REQUIRE_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	REQUIRE_EQ(guard_events_consume(g, on_event, &c), 0);
 
 	pid = tl_spawn_in(f->forbidden, child_connect, &a);
-	TL_CHECK_EQ(tl_wait(pid), EPERM);
+	REQUIRE_EQ(tl_wait(pid), EPERM);
 
 	pfd = (struct pollfd){.fd = guard_events_fd(g), .events = POLLIN};
-	TL_CHECK_EQ(poll(&pfd, 1, 5000), 1);
-	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 1);
-	TL_CHECK_EQ(c.n, 1);
-	TL_CHECK_EQ(c.last.pid, pid);
-	TL_CHECK_EQ(c.last.tid, pid);
-	TL_CHECK_EQ(c.last.uid, 0);
-	TL_CHECK_EQ(c.last.cgroup_id, f->forbidden_id);
-	TL_CHECK(streq(c.last.comm, "cb-forbid"));
-	TL_CHECK_EQ(c.last.target_len, strlen(f->bus));
-	TL_CHECK(streq(c.last.target, f->bus));
-	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 0);
-	TL_CHECK_EQ(guard_events_consume(g, NULL, NULL), 0);
+	REQUIRE_EQ(poll(&pfd, 1, 5000), 1);
+	REQUIRE_EQ(guard_events_consume(g, on_event, &c), 1);
+	REQUIRE_EQ(c.n, 1);
+	REQUIRE_EQ(c.last.pid, pid);
+	REQUIRE_EQ(c.last.tid, pid);
+	REQUIRE_EQ(c.last.uid, 0);
+	REQUIRE_EQ(c.last.cgroup_id, f->forbidden_id);
+	REQUIRE(streq(c.last.comm, "cb-forbid"));
+	REQUIRE_EQ(c.last.target_len, strlen(f->bus));
+	REQUIRE(streq(c.last.target, f->bus));
+	REQUIRE_EQ(guard_events_consume(g, on_event, &c), 0);
+	REQUIRE_EQ(guard_events_consume(g, NULL, NULL), 0);
 	drain_all(f);
 }
 
@@ -221,16 +221,16 @@ static void test_flood(struct fixture *f)
 	struct collect c = {};
 	struct guard_stats st;
 
-	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
-	TL_CHECK_EQ(tl_run_in(f->forbidden, child_flood, &a), 0);
-	TL_CHECK(guard_events_consume(g, on_event, &c) > 0);
-	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
-	TL_CHECK_EQ(st.denied, 3000);
-	TL_CHECK(st.events_dropped > 0); /* 256 KiB hold fewer than 3000 events */
-	TL_CHECK_EQ((uint64_t)c.n + st.events_dropped, 3000);
+	REQUIRE_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	REQUIRE_EQ(tl_run_in(f->forbidden, child_flood, &a), 0);
+	REQUIRE(guard_events_consume(g, on_event, &c) > 0);
+	REQUIRE_EQ(guard_get_stats(g, &st), 0);
+	REQUIRE_EQ(st.denied, 3000);
+	REQUIRE(st.events_dropped > 0); /* 256 KiB hold fewer than 3000 events */
+	REQUIRE_EQ((uint64_t)c.n + st.events_dropped, 3000);
 
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM);
-	TL_CHECK_EQ(guard_events_consume(g, on_event, &c), 1);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), EPERM);
+	REQUIRE_EQ(guard_events_consume(g, on_event, &c), 1);
 }
 
 /* The id a daemon gets from a peer's pidfd is the id the guard keys on. */
@@ -257,24 +257,24 @@ static void test_pidfd_id(struct fixture *f)
 	pid_t pid;
 	char c;
 
-	TL_CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(go, O_CLOEXEC) == 0);
+	REQUIRE(pipe2(ready, O_CLOEXEC) == 0 && pipe2(go, O_CLOEXEC) == 0);
 	a = (struct park_arg){.ready = ready[1], .go = go[0]};
 	pid = tl_spawn_in(f->forbidden, child_park, &a);
-	TL_CHECK_EQ(read(ready[0], &c, 1), 1);
+	REQUIRE_EQ(read(ready[0], &c, 1), 1);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	TL_CHECK(pidfd >= 0);
+	REQUIRE(pidfd >= 0);
 	r = cgroup_id_of_pidfd(pidfd, &id);
-	TL_CHECK(write(go[1], "x", 1) == 1);
-	TL_CHECK_EQ(tl_wait(pid), 0);
+	REQUIRE(write(go[1], "x", 1) == 1);
+	REQUIRE_EQ(tl_wait(pid), 0);
 	if (r == -EOPNOTSUPP) {
 		fprintf(stderr, "note: PIDFD_GET_INFO unsupported here, pidfd check skipped\n");
 	} else {
-		TL_CHECK_EQ(r, 0);
-		TL_CHECK_EQ(id, f->forbidden_id);
+		REQUIRE_EQ(r, 0);
+		REQUIRE_EQ(id, f->forbidden_id);
 		/* Reaped: no process, no id. */
-		TL_CHECK_EQ(cgroup_id_of_pidfd(pidfd, &id), -ESRCH);
+		REQUIRE_EQ(cgroup_id_of_pidfd(pidfd, &id), -ESRCH);
 	}
-	TL_CHECK_EQ(cgroup_id_of_pidfd(-1, &id), -EBADF);
+	REQUIRE_EQ(cgroup_id_of_pidfd(-1, &id), -EBADF);
 	close(pidfd);
 	close(ready[0]);
 	close(ready[1]);
@@ -289,16 +289,16 @@ static void test_uid(struct fixture *f)
 	struct conn_arg unlisted = {.name = f->bus, .uid = 4243};
 	struct guard_stats st;
 
-	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
-	TL_CHECK_EQ(guard_allow_uid(g, 4242), 0);
-	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &listed), 0);
-	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &unlisted), EPERM);
-	TL_CHECK_EQ(connect_from(f->forbidden, f->bus), EPERM); /* root is not on the list */
-	TL_CHECK_EQ(guard_get_stats(g, &st), 0);
-	TL_CHECK_EQ(st.allowed_uid, 1);
-	TL_CHECK_EQ(guard_disallow_uid(g, 4242), 0);
-	TL_CHECK_EQ(tl_run_in(f->forbidden, child_connect, &listed), EPERM);
-	TL_CHECK_EQ(guard_allow_uid(g, (uint32_t)-1), -EINVAL);
+	REQUIRE_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	REQUIRE_EQ(guard_allow_uid(g, 4242), 0);
+	REQUIRE_EQ(tl_run_in(f->forbidden, child_connect, &listed), 0);
+	REQUIRE_EQ(tl_run_in(f->forbidden, child_connect, &unlisted), EPERM);
+	REQUIRE_EQ(connect_from(f->forbidden, f->bus), EPERM); /* root is not on the list */
+	REQUIRE_EQ(guard_get_stats(g, &st), 0);
+	REQUIRE_EQ(st.allowed_uid, 1);
+	REQUIRE_EQ(guard_disallow_uid(g, 4242), 0);
+	REQUIRE_EQ(tl_run_in(f->forbidden, child_connect, &listed), EPERM);
+	REQUIRE_EQ(guard_allow_uid(g, (uint32_t)-1), -EINVAL);
 	drain_all(f);
 }
 
@@ -345,28 +345,28 @@ static void test_passed_socket(struct fixture *f)
 	int sp[2];
 	pid_t pid;
 
-	TL_CHECK_EQ(guard_open(&g, f->bus, f->tree.root), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	REQUIRE_EQ(guard_open(&g, f->bus, f->tree.root), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
 
-	TL_CHECK_EQ(tl_run_in(f->allowed, child_create_then_move, &to_forbidden), EPERM);
-	TL_CHECK_EQ(tl_run_in(f->forbidden, child_create_then_move, &to_allowed), 0);
+	REQUIRE_EQ(tl_run_in(f->allowed, child_create_then_move, &to_forbidden), EPERM);
+	REQUIRE_EQ(tl_run_in(f->forbidden, child_create_then_move, &to_allowed), 0);
 
 	/* SCM_RIGHTS: created by an allowed process, connected by a forbidden one. */
-	TL_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
 	{
 		struct pass_arg a = {.sock = sp[1], .name = f->bus};
 		_cleanup_close_ int fd = -1;
 
 		pid = tl_spawn_in(f->forbidden, child_recv_and_connect, &a);
 		/* The parent is outside the scope: create the socket in an allowed child. */
-		TL_CHECK_EQ(tl_enter_cgroup(f->allowed), 0);
+		REQUIRE_EQ(tl_enter_cgroup(f->allowed), 0);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		TL_CHECK(fd >= 0);
-		TL_CHECK_EQ(tl_send_fd(sp[0], fd), 0);
-		TL_CHECK_EQ(tl_wait(pid), EPERM);
+		REQUIRE(fd >= 0);
+		REQUIRE_EQ(tl_send_fd(sp[0], fd), 0);
+		REQUIRE_EQ(tl_wait(pid), EPERM);
 		/* ... while the allowed creator itself may use it. */
-		TL_CHECK_EQ(tl_connect_fd(fd, f->bus), 0);
-		TL_CHECK_EQ(tl_enter_cgroup(f->own), 0);
+		REQUIRE_EQ(tl_connect_fd(fd, f->bus), 0);
+		REQUIRE_EQ(tl_enter_cgroup(f->own), 0);
 	}
 	close(sp[0]);
 	close(sp[1]);
@@ -379,26 +379,26 @@ static void test_two_guards(struct fixture *f)
 	_cleanup_(guard_freep) struct guard *g2 = NULL;
 	struct guard_stats s1, s2;
 
-	TL_CHECK_EQ(guard_open(&g1, f->bus, f->tree.root), 0);
-	TL_CHECK_EQ(guard_open(&g2, f->bus2, f->tree.root), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g1, f->allowed_id), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g2, f->other_id), 0);
+	REQUIRE_EQ(guard_open(&g1, f->bus, f->tree.root), 0);
+	REQUIRE_EQ(guard_open(&g2, f->bus2, f->tree.root), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g1, f->allowed_id), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g2, f->other_id), 0);
 
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus), 0);
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus2), EPERM);
-	TL_CHECK_EQ(connect_from(f->other, f->bus), EPERM);
-	TL_CHECK_EQ(connect_from(f->other, f->bus2), 0);
-	TL_CHECK_EQ(connect_from(f->forbidden, f->free_name), 0);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus), 0);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus2), EPERM);
+	REQUIRE_EQ(connect_from(f->other, f->bus), EPERM);
+	REQUIRE_EQ(connect_from(f->other, f->bus2), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, f->free_name), 0);
 
-	TL_CHECK_EQ(guard_get_stats(g1, &s1), 0);
-	TL_CHECK_EQ(guard_get_stats(g2, &s2), 0);
-	TL_CHECK_EQ(s1.denied, 1);
-	TL_CHECK_EQ(s2.denied, 1);
+	REQUIRE_EQ(guard_get_stats(g1, &s1), 0);
+	REQUIRE_EQ(guard_get_stats(g2, &s2), 0);
+	REQUIRE_EQ(s1.denied, 1);
+	REQUIRE_EQ(s2.denied, 1);
 
 	/* Freeing one leaves the other in force. */
 	guard_free(TAKE_PTR(g1));
-	TL_CHECK_EQ(connect_from(f->other, f->bus), 0);
-	TL_CHECK_EQ(connect_from(f->allowed, f->bus2), EPERM);
+	REQUIRE_EQ(connect_from(f->other, f->bus), 0);
+	REQUIRE_EQ(connect_from(f->allowed, f->bus2), EPERM);
 	drain_all(f);
 }
 
@@ -410,14 +410,14 @@ static void test_path(struct fixture *f)
 	char dir[] = "/tmp/capbus-test-XXXXXX", path[PATH_MAX];
 	_cleanup_close_ int lfd = -1;
 
-	TL_CHECK(mkdtemp(dir) != NULL);
+	REQUIRE(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/bus.sock", dir);
 	lfd = tl_listen_path(path);
-	TL_CHECK(lfd >= 0);
-	TL_CHECK_EQ(guard_open(&g, path, f->tree.root), 0);
-	TL_CHECK_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
-	TL_CHECK_EQ(connect_from(f->allowed, path), 0);
-	TL_CHECK_EQ(connect_from(f->forbidden, path), EPERM);
+	REQUIRE(lfd >= 0);
+	REQUIRE_EQ(guard_open(&g, path, f->tree.root), 0);
+	REQUIRE_EQ(guard_allow_cgroup(g, f->allowed_id), 0);
+	REQUIRE_EQ(connect_from(f->allowed, path), 0);
+	REQUIRE_EQ(connect_from(f->forbidden, path), EPERM);
 
 	/* Address lengths: exact (no NUL) and full sizeof(struct sockaddr_un). */
 	{
@@ -426,18 +426,18 @@ static void test_path(struct fixture *f)
 		int fd;
 
 		memcpy(sa.sun_path, path, l);
-		TL_CHECK_EQ(tl_enter_cgroup(f->forbidden), 0);
+		REQUIRE_EQ(tl_enter_cgroup(f->forbidden), 0);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		TL_CHECK(fd >= 0);
-		TL_CHECK(connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + l)) < 0);
-		TL_CHECK_EQ(errno, EPERM);
+		REQUIRE(fd >= 0);
+		REQUIRE(connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + l)) < 0);
+		REQUIRE_EQ(errno, EPERM);
 		close(fd);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		TL_CHECK(fd >= 0);
-		TL_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0);
-		TL_CHECK_EQ(errno, EPERM);
+		REQUIRE(fd >= 0);
+		REQUIRE(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0);
+		REQUIRE_EQ(errno, EPERM);
 		close(fd);
-		TL_CHECK_EQ(tl_enter_cgroup(f->own), 0);
+		REQUIRE_EQ(tl_enter_cgroup(f->own), 0);
 	}
 	tl_drain(lfd);
 	unlink(path);
@@ -461,6 +461,5 @@ int main(void)
 	test_passed_socket(&f);
 
 	fixture_done(&f);
-	printf("ok\n");
-	return 0;
+	return check_finish("test-guard");
 }

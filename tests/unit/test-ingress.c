@@ -29,23 +29,23 @@ static int start_connect(const char *src, const char *dst, uint16_t port)
 
 		a->sin6_family = b->sin6_family = AF_INET6;
 		a->sin6_port = htons(port);
-		TL_CHECK(inet_pton(AF_INET6, dst, &a->sin6_addr) == 1);
-		TL_CHECK(!src || inet_pton(AF_INET6, src, &b->sin6_addr) == 1);
+		REQUIRE(inet_pton(AF_INET6, dst, &a->sin6_addr) == 1);
+		REQUIRE(!src || inet_pton(AF_INET6, src, &b->sin6_addr) == 1);
 		len = blen = sizeof(*a);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *b = (struct sockaddr_in *)&bs;
 
 		a->sin_family = b->sin_family = AF_INET;
 		a->sin_port = htons(port);
-		TL_CHECK(inet_pton(AF_INET, dst, &a->sin_addr) == 1);
-		TL_CHECK(!src || inet_pton(AF_INET, src, &b->sin_addr) == 1);
+		REQUIRE(inet_pton(AF_INET, dst, &a->sin_addr) == 1);
+		REQUIRE(!src || inet_pton(AF_INET, src, &b->sin_addr) == 1);
 		len = blen = sizeof(*a);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	TL_CHECK(fd >= 0);
+	REQUIRE(fd >= 0);
 	if (src)
-		TL_CHECK(bind(fd, (struct sockaddr *)&bs, blen) == 0);
-	TL_CHECK(connect(fd, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS);
+		REQUIRE(bind(fd, (struct sockaddr *)&bs, blen) == 0);
+	REQUIRE(connect(fd, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS);
 	return fd;
 }
 
@@ -57,7 +57,7 @@ static bool connected_within(int fd, int ms)
 
 	if (poll(&p, 1, ms) != 1)
 		return false;
-	TL_CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0);
+	REQUIRE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0);
 	return err == 0;
 }
 
@@ -68,7 +68,7 @@ static uint64_t wait_dropped(const struct ingress *in, uint64_t above)
 	struct ingress_stats st = {};
 
 	for (int i = 0; i < 200; i++) {
-		TL_CHECK_EQ(ingress_get_stats(in, &st), 0);
+		REQUIRE_EQ(ingress_get_stats(in, &st), 0);
 		if (st.dropped > above)
 			break;
 		poll(NULL, 0, 10);
@@ -80,16 +80,16 @@ static void test_parse(void)
 {
 	struct ingress_net n, keep = {.prefix_len = 99};
 
-	TL_CHECK_EQ(ingress_net_parse("192.168.1.0/24", &n), 0);
-	TL_CHECK(n.family == 4 && n.prefix_len == 24);
-	TL_CHECK_EQ(ingress_net_parse("10.0.0.7", &n), 0);
-	TL_CHECK(n.family == 4 && n.prefix_len == 32);
-	TL_CHECK_EQ(ingress_net_parse("0.0.0.0/0", &n), 0);
-	TL_CHECK(n.prefix_len == 0);
-	TL_CHECK_EQ(ingress_net_parse("2001:db8::/32", &n), 0);
-	TL_CHECK(n.family == 6 && n.prefix_len == 32);
-	TL_CHECK_EQ(ingress_net_parse("::1", &n), 0);
-	TL_CHECK(n.family == 6 && n.prefix_len == 128);
+	REQUIRE_EQ(ingress_net_parse("192.168.1.0/24", &n), 0);
+	REQUIRE(n.family == 4 && n.prefix_len == 24);
+	REQUIRE_EQ(ingress_net_parse("10.0.0.7", &n), 0);
+	REQUIRE(n.family == 4 && n.prefix_len == 32);
+	REQUIRE_EQ(ingress_net_parse("0.0.0.0/0", &n), 0);
+	REQUIRE(n.prefix_len == 0);
+	REQUIRE_EQ(ingress_net_parse("2001:db8::/32", &n), 0);
+	REQUIRE(n.family == 6 && n.prefix_len == 32);
+	REQUIRE_EQ(ingress_net_parse("::1", &n), 0);
+	REQUIRE(n.family == 6 && n.prefix_len == 128);
 
 	static const char *const bad[] = {
 		"", "/24", "10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/08",
@@ -99,9 +99,9 @@ static void test_parse(void)
 		n = keep;
 		if (ingress_net_parse(bad[i], &n) != -EINVAL) {
 			fprintf(stderr, "accepted bad network '%s'\n", bad[i]);
-			TL_CHECK(!"bad network accepted");
+			REQUIRE(!"bad network accepted");
 		}
-		TL_CHECK(n.prefix_len == 99);
+		REQUIRE(n.prefix_len == 99);
 	}
 }
 
@@ -119,84 +119,83 @@ int main(void)
 
 	test_parse();
 	tl_require_kernel_guard();
-	TL_CHECK(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
-	TL_CHECK(tl_subtree_create(&t, "ingress", children) == 0);
+	REQUIRE(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
+	REQUIRE(tl_subtree_create(&t, "ingress", children) == 0);
 	tl_path(&t, "gw", gw, sizeof(gw));
 	gwfd = open(gw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	TL_CHECK(gwfd >= 0);
+	REQUIRE(gwfd >= 0);
 
 	/* The gateway's listening sockets belong to gw/. */
-	TL_CHECK_EQ(tl_enter_cgroup(gw), 0);
+	REQUIRE_EQ(tl_enter_cgroup(gw), 0);
 	l4 = tl_listen_inet(SOCK_STREAM, "0.0.0.0", &p4);
 	l6 = tl_listen_inet(SOCK_STREAM, "::1", &p6);
 	lfree = tl_listen_inet(SOCK_STREAM, "0.0.0.0", &pfree);
-	TL_CHECK_EQ(tl_enter_cgroup(own), 0);
-	TL_CHECK(l4 >= 0 && l6 >= 0 && lfree >= 0);
+	REQUIRE_EQ(tl_enter_cgroup(own), 0);
+	REQUIRE(l4 >= 0 && l6 >= 0 && lfree >= 0);
 
 	/* IPv4: only 127.0.0.1/32 may reach p4. */
-	TL_CHECK_EQ(ingress_net_parse("127.0.0.1/32", &nets[0]), 0);
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p4, nets, 1), 0);
+	REQUIRE_EQ(ingress_net_parse("127.0.0.1/32", &nets[0]), 0);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p4, nets, 1), 0);
 	c = start_connect("127.0.0.1", "127.0.0.1", p4);
-	TL_CHECK(connected_within(c, 2000));
+	REQUIRE(connected_within(c, 2000));
 	close(c);
 	c = start_connect("127.0.0.2", "127.0.0.1", p4);
 	d = wait_dropped(in, 0);
-	TL_CHECK(d >= 1);
-	TL_CHECK(!connected_within(c, 0));
+	REQUIRE(d >= 1);
+	REQUIRE(!connected_within(c, 0));
 	close(c);
 	/* Other ports of the same cgroup are not filtered. */
 	c = start_connect("127.0.0.2", "127.0.0.1", pfree);
-	TL_CHECK(connected_within(c, 2000));
+	REQUIRE(connected_within(c, 2000));
 	close(c);
 	/* A wider network admits 127.0.0.2 too. */
 	ingress_free(in);
 	in = NULL;
-	TL_CHECK_EQ(ingress_net_parse("127.0.0.0/8", &nets[0]), 0);
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p4, nets, 1), 0);
+	REQUIRE_EQ(ingress_net_parse("127.0.0.0/8", &nets[0]), 0);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p4, nets, 1), 0);
 	c = start_connect("127.0.0.2", "127.0.0.1", p4);
-	TL_CHECK(connected_within(c, 2000));
+	REQUIRE(connected_within(c, 2000));
 	close(c);
 	ingress_free(in);
 	in = NULL;
 
 	/* IPv6: a list without ::1 refuses it; with ::1 admits it. */
-	TL_CHECK_EQ(ingress_net_parse("2001:db8::/32", &nets[0]), 0);
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p6, nets, 1), 0);
+	REQUIRE_EQ(ingress_net_parse("2001:db8::/32", &nets[0]), 0);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p6, nets, 1), 0);
 	c = start_connect(NULL, "::1", p6);
-	TL_CHECK(wait_dropped(in, 0) >= 1);
-	TL_CHECK(!connected_within(c, 0));
+	REQUIRE(wait_dropped(in, 0) >= 1);
+	REQUIRE(!connected_within(c, 0));
 	close(c);
 	ingress_free(in);
 	in = NULL;
-	TL_CHECK_EQ(ingress_net_parse("::1/128", &nets[1]), 0);
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p6, nets, 2), 0);
+	REQUIRE_EQ(ingress_net_parse("::1/128", &nets[1]), 0);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p6, nets, 2), 0);
 	c = start_connect(NULL, "::1", p6);
-	TL_CHECK(connected_within(c, 2000));
+	REQUIRE(connected_within(c, 2000));
 	close(c);
 	ingress_free(in);
 	in = NULL;
 
 	/* Empty list: nobody; freed: everybody again. */
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p4, NULL, 0), 0);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p4, NULL, 0), 0);
 	c = start_connect("127.0.0.1", "127.0.0.1", p4);
-	TL_CHECK(wait_dropped(in, 0) >= 1);
-	TL_CHECK(!connected_within(c, 0));
+	REQUIRE(wait_dropped(in, 0) >= 1);
+	REQUIRE(!connected_within(c, 0));
 	close(c);
 	ingress_free(in);
 	in = NULL;
 	c = start_connect("127.0.0.2", "127.0.0.1", p4);
-	TL_CHECK(connected_within(c, 2000));
+	REQUIRE(connected_within(c, 2000));
 	close(c);
 
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, 0, NULL, 0), -EINVAL);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, 0, NULL, 0), -EINVAL);
 	nets[0].family = 5;
-	TL_CHECK_EQ(ingress_attach(&in, gwfd, p4, nets, 1), -EINVAL);
-	TL_CHECK(in == NULL);
+	REQUIRE_EQ(ingress_attach(&in, gwfd, p4, nets, 1), -EINVAL);
+	REQUIRE(in == NULL);
 
 	close(l4);
 	close(l6);
 	close(lfree);
 	tl_subtree_remove(&t);
-	printf("ok\n");
-	return 0;
+	return check_finish("test-ingress");
 }

@@ -11,7 +11,6 @@
 
 extern char **environ;
 
-static struct harness h;
 
 /* Run the CLI with args, capture stderr; returns the exit code or -1. */
 static int cli(char *const args[], char *err, size_t errsize)
@@ -56,60 +55,60 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_require_root();
 	if (argc < 3)
-		harness_skip("usage: test-sandbox-cli CAPBUS-SANDBOX ESCAPE");
+		check_skip("usage: test-sandbox-cli CAPBUS-SANDBOX ESCAPE");
 	bin = realpath(argv[1], NULL);
 	escape = realpath(argv[2], NULL);
 	if (!bin || !escape)
-		harness_skip("binaries missing");
+		check_skip("binaries missing");
 	dir = harness_dir_of(escape);
 
 	{
 		char *a[] = { bin, "--help", NULL };
-		harness_check(&h, cli(a, err, sizeof(err)) == 0, "--help exits 0");
+		CHECK_MSG(cli(a, err, sizeof(err)) == 0, "--help exits 0");
 	}
 	{
 		char *a[] = { bin, NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 1 && lines(err) == 1, "no program: exit 1, one line");
+		CHECK_MSG(rc == 1 && lines(err) == 1, "no program: exit 1, one line");
 	}
 	{
 		char *a[] = { bin, "--no-such-option", "--", "/bin/true", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 1 && lines(err) == 1 && strstr(err, "--no-such-option"), "unknown option: exit 1, one line naming it");
+		CHECK_MSG(rc == 1 && lines(err) == 1 && strstr(err, "--no-such-option"), "unknown option: exit 1, one line naming it");
 	}
 	{
 		char *a[] = { bin, "--uid", "0", "--", "/bin/true", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 1 && lines(err) == 1, "uid 0: exit 1, one line");
+		CHECK_MSG(rc == 1 && lines(err) == 1, "uid 0: exit 1, one line");
 	}
 	{
 		char *a[] = { bin, "--memory", "12Q", "--", "/bin/true", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 1 && lines(err) == 1, "bad --memory: exit 1, one line");
+		CHECK_MSG(rc == 1 && lines(err) == 1, "bad --memory: exit 1, one line");
 	}
 	{
 		char *a[] = { bin, "--ro", "/nonexistent/capbus", "--", "/bin/true", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 1 && lines(err) == 1, "missing --ro path: exit 1, one line");
+		CHECK_MSG(rc == 1 && lines(err) == 1, "missing --ro path: exit 1, one line");
 	}
 	{
 		char *a[] = { bin, "--", "/bin/sh", "-c", "exit 42", NULL };
-		harness_check(&h, cli(a, err, sizeof(err)) == 42, "the program's exit code is passed through");
+		CHECK_MSG(cli(a, err, sizeof(err)) == 42, "the program's exit code is passed through");
 	}
 	{
 		char *a[] = { bin, "--", "/nonexistent/program", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 127 && lines(err) == 1 && strstr(err, "exec"), "a program that cannot run: 127, the step named");
+		CHECK_MSG(rc == 127 && lines(err) == 1 && strstr(err, "exec"), "a program that cannot run: 127, the step named");
 	}
 	{
 		char *a[] = { bin, "--skill-dir", dir, "--", escape, "ptrace", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 128 + SIGSYS && strstr(err, "reason=seccomp"), "seccomp kill: 128+SIGSYS and reason=seccomp");
+		CHECK_MSG(rc == 128 + SIGSYS && strstr(err, "reason=seccomp"), "seccomp kill: 128+SIGSYS and reason=seccomp");
 	}
 	{
 		char *a[] = { bin, "--skill-dir", dir, "--memory", "48M", "--", escape, "memory-bomb", NULL };
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 128 + SIGKILL && strstr(err, "reason=oom"), "OOM kill: 128+SIGKILL and reason=oom");
+		CHECK_MSG(rc == 128 + SIGKILL && strstr(err, "reason=oom"), "OOM kill: 128+SIGKILL and reason=oom");
 	}
 	if (mkdtemp(state) && chown(state, 200777, 200777) == 0) {
 		char path[PATH_MAX];
@@ -117,12 +116,12 @@ int main(int argc, char **argv)
 		char *a[] = { bin, "--uid", "200777", "--state", state, "--", "/bin/sh", "-c", "echo x > $STATE/f && test $HOME = /state", NULL };
 		snprintf(path, sizeof(path), "%s/f", state);
 		rc = cli(a, err, sizeof(err));
-		harness_check(&h, rc == 0 && stat(path, &st) == 0 && st.st_uid == 200777, "--state is writable at $STATE by --uid");
+		CHECK_MSG(rc == 0 && stat(path, &st) == 0 && st.st_uid == 200777, "--state is writable at $STATE by --uid");
 		unlink(path);
 		rmdir(state);
 	}
 	free(bin);
 	free(escape);
 	free(dir);
-	return harness_done(&h);
+	return check_finish("test-sandbox-cli");
 }

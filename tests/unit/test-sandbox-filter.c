@@ -19,16 +19,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "check.h"
 #include "filter.h"
-
-static int n_run, n_failed;
-
-static void check(int ok, const char *what)
-{
-	n_run++;
-	n_failed += !ok;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", n_run, what);
-}
 
 /* Classic BPF as the kernel runs it for seccomp: A, X, 16 scratch words, absolute loads from
  * seccomp_data. Returns the filter's return value, or 0 (kill) for a malformed program. */
@@ -125,16 +117,16 @@ int main(void)
 	struct filter_prog def = { 0 }, net = { 0 }, py = { 0 }, log = { 0 }, bad = { 0 };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	check(filter_compile("default", false, false, &def) == 0 && def.len > 0, "default profile compiles");
-	check(filter_compile("default", true, false, &net) == 0, "default profile with network compiles");
-	check(filter_compile("python", false, false, &py) == 0, "python profile compiles");
-	check(filter_compile("default", false, true, &log) == 0, "permissive profile compiles");
-	check(filter_compile("nonsense", false, false, &bad) == -EINVAL, "unknown profile: -EINVAL");
+	CHECK_MSG(filter_compile("default", false, false, &def) == 0 && def.len > 0, "default profile compiles");
+	CHECK_MSG(filter_compile("default", true, false, &net) == 0, "default profile with network compiles");
+	CHECK_MSG(filter_compile("python", false, false, &py) == 0, "python profile compiles");
+	CHECK_MSG(filter_compile("default", false, true, &log) == 0, "permissive profile compiles");
+	CHECK_MSG(filter_compile("nonsense", false, false, &bad) == -EINVAL, "unknown profile: -EINVAL");
 	if (!def.len || !net.len || !py.len || !log.len)
 		return 1;
 
-	check(call(&def, X86_64, SYS_read, 0, 0) == ALLOW, "read allowed");
-	check(call(&def, X86_64, SYS_execve, 0, 0) == ALLOW, "execve allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_read, 0, 0) == ALLOW, "read allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_execve, 0, 0) == ALLOW, "execve allowed");
 	static const int killed[] = { SYS_ptrace, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_bpf,
 				      SYS_perf_event_open, SYS_io_uring_setup, SYS_io_uring_enter,
 				      SYS_keyctl, SYS_add_key, SYS_request_key, SYS_unshare, SYS_setns,
@@ -147,47 +139,46 @@ int main(void)
 			printf("# syscall %d not killed\n", killed[i]);
 			all_killed = 0;
 		}
-	check(all_killed, "ptrace, mount family, bpf, perf, io_uring, keys, unshare/setns, handles, kexec, modules, userfaultfd, setuid/setgroups, chroot: killed");
-	check(call(&def, X86_64, 0x40000000 | SYS_getpid, 0, 0) == KILL, "x32 getpid: killed");
-	check(call(&def, AUDIT_ARCH_I386, 20 /* i386 getpid */, 0, 0) == KILL, "i386 (int 0x80) getpid: killed");
-	check(call(&def, AUDIT_ARCH_AARCH64, 172, 0, 0) == KILL, "a foreign architecture: killed");
-	check(call(&def, X86_64, 1000, 0, 0) == KILL, "an unknown syscall number: killed");
+	CHECK_MSG(all_killed, "ptrace, mount family, bpf, perf, io_uring, keys, unshare/setns, handles, kexec, modules, userfaultfd, setuid/setgroups, chroot: killed");
+	CHECK_MSG(call(&def, X86_64, 0x40000000 | SYS_getpid, 0, 0) == KILL, "x32 getpid: killed");
+	CHECK_MSG(call(&def, AUDIT_ARCH_I386, 20 /* i386 getpid */, 0, 0) == KILL, "i386 (int 0x80) getpid: killed");
+	CHECK_MSG(call(&def, AUDIT_ARCH_AARCH64, 172, 0, 0) == KILL, "a foreign architecture: killed");
+	CHECK_MSG(call(&def, X86_64, 1000, 0, 0) == KILL, "an unknown syscall number: killed");
 
-	check(call(&def, X86_64, SYS_clone, SIGCHLD, 0) == ALLOW, "clone for fork: allowed");
-	check(call(&def, X86_64, SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, 0) == ALLOW,
+	CHECK_MSG(call(&def, X86_64, SYS_clone, SIGCHLD, 0) == ALLOW, "clone for fork: allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, 0) == ALLOW,
 	      "clone for a thread: allowed");
-	check(call(&def, X86_64, SYS_clone, CLONE_NEWUSER | SIGCHLD, 0) == KILL, "clone(CLONE_NEWUSER): killed");
-	check(call(&def, X86_64, SYS_clone, CLONE_NEWNET, 0) == KILL, "clone(CLONE_NEWNET): killed");
-	check(call(&def, X86_64, SYS_clone3, 0, 0) == ERR(ENOSYS), "clone3: ENOSYS");
+	CHECK_MSG(call(&def, X86_64, SYS_clone, CLONE_NEWUSER | SIGCHLD, 0) == KILL, "clone(CLONE_NEWUSER): killed");
+	CHECK_MSG(call(&def, X86_64, SYS_clone, CLONE_NEWNET, 0) == KILL, "clone(CLONE_NEWNET): killed");
+	CHECK_MSG(call(&def, X86_64, SYS_clone3, 0, 0) == ERR(ENOSYS), "clone3: ENOSYS");
 
-	check(call(&def, X86_64, SYS_ioctl, 3, TIOCSTI) == ERR(EPERM), "ioctl TIOCSTI: EPERM");
-	check(call(&def, X86_64, SYS_ioctl, 3, 0xffffffff00000000ULL | TIOCSTI) == ERR(EPERM), "ioctl TIOCSTI with high bits: EPERM");
-	check(call(&def, X86_64, SYS_ioctl, 3, TIOCLINUX) == ERR(EPERM), "ioctl TIOCLINUX: EPERM");
-	check(call(&def, X86_64, SYS_ioctl, 3, TIOCSETD) == ERR(EPERM), "ioctl TIOCSETD: EPERM");
-	check(call(&def, X86_64, SYS_ioctl, 3, TCGETS) == ALLOW, "ioctl TCGETS (isatty): allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_ioctl, 3, TIOCSTI) == ERR(EPERM), "ioctl TIOCSTI: EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_ioctl, 3, 0xffffffff00000000ULL | TIOCSTI) == ERR(EPERM), "ioctl TIOCSTI with high bits: EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_ioctl, 3, TIOCLINUX) == ERR(EPERM), "ioctl TIOCLINUX: EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_ioctl, 3, TIOCSETD) == ERR(EPERM), "ioctl TIOCSETD: EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_ioctl, 3, TCGETS) == ALLOW, "ioctl TCGETS (isatty): allowed");
 
-	check(call(&def, X86_64, SYS_socket, AF_UNIX, 0) == ALLOW, "AF_UNIX socket: allowed");
-	check(call(&def, X86_64, SYS_socket, AF_INET, 0) == ERR(EAFNOSUPPORT), "AF_INET without network: EAFNOSUPPORT");
-	check(call(&def, X86_64, SYS_socket, 0x100000000ULL | AF_UNIX, 0) == ALLOW, "high bits on the family are ignored like the kernel does");
-	check(call(&def, X86_64, SYS_socket, AF_NETLINK, 0) == ERR(EAFNOSUPPORT), "AF_NETLINK without network: EAFNOSUPPORT");
-	check(call(&net, X86_64, SYS_socket, AF_INET6, 0) == ALLOW, "AF_INET6 with network: allowed");
-	check(call(&net, X86_64, SYS_socket, AF_PACKET, 0) == ERR(EAFNOSUPPORT), "AF_PACKET even with network: EAFNOSUPPORT");
-	check(call(&def, X86_64, SYS_socketpair, AF_INET, 0) == ERR(EAFNOSUPPORT), "socketpair AF_INET: EAFNOSUPPORT");
+	CHECK_MSG(call(&def, X86_64, SYS_socket, AF_UNIX, 0) == ALLOW, "AF_UNIX socket: allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_socket, AF_INET, 0) == ERR(EAFNOSUPPORT), "AF_INET without network: EAFNOSUPPORT");
+	CHECK_MSG(call(&def, X86_64, SYS_socket, 0x100000000ULL | AF_UNIX, 0) == ALLOW, "high bits on the family are ignored like the kernel does");
+	CHECK_MSG(call(&def, X86_64, SYS_socket, AF_NETLINK, 0) == ERR(EAFNOSUPPORT), "AF_NETLINK without network: EAFNOSUPPORT");
+	CHECK_MSG(call(&net, X86_64, SYS_socket, AF_INET6, 0) == ALLOW, "AF_INET6 with network: allowed");
+	CHECK_MSG(call(&net, X86_64, SYS_socket, AF_PACKET, 0) == ERR(EAFNOSUPPORT), "AF_PACKET even with network: EAFNOSUPPORT");
+	CHECK_MSG(call(&def, X86_64, SYS_socketpair, AF_INET, 0) == ERR(EAFNOSUPPORT), "socketpair AF_INET: EAFNOSUPPORT");
 
-	check(call(&def, X86_64, SYS_personality, 0xffffffff, 0) == ALLOW, "personality query: allowed");
-	check(call(&def, X86_64, SYS_personality, 0x0040000, 0) == ERR(EPERM), "personality(ADDR_NO_RANDOMIZE): EPERM");
-	check(call(&def, X86_64, SYS_prctl, PR_SET_NAME, 0) == ALLOW, "prctl(PR_SET_NAME): allowed");
-	check(call(&def, X86_64, SYS_prctl, PR_SET_MM, 0) == ERR(EPERM), "prctl(PR_SET_MM): EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_personality, 0xffffffff, 0) == ALLOW, "personality query: allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_personality, 0x0040000, 0) == ERR(EPERM), "personality(ADDR_NO_RANDOMIZE): EPERM");
+	CHECK_MSG(call(&def, X86_64, SYS_prctl, PR_SET_NAME, 0) == ALLOW, "prctl(PR_SET_NAME): allowed");
+	CHECK_MSG(call(&def, X86_64, SYS_prctl, PR_SET_MM, 0) == ERR(EPERM), "prctl(PR_SET_MM): EPERM");
 
-	check(call(&def, X86_64, SYS_sched_setaffinity, 0, 0) == KILL && call(&py, X86_64, SYS_sched_setaffinity, 0, 0) == ALLOW,
+	CHECK_MSG(call(&def, X86_64, SYS_sched_setaffinity, 0, 0) == KILL && call(&py, X86_64, SYS_sched_setaffinity, 0, 0) == ALLOW,
 	      "the python profile adds sched_setaffinity");
-	check(call(&log, X86_64, SYS_ptrace, 0, 0) == SECCOMP_RET_LOG, "permissive mode logs instead of killing");
-	check(call(&log, AUDIT_ARCH_I386, 20, 0, 0) == KILL, "permissive mode still kills foreign architectures");
+	CHECK_MSG(call(&log, X86_64, SYS_ptrace, 0, 0) == SECCOMP_RET_LOG, "permissive mode logs instead of killing");
+	CHECK_MSG(call(&log, AUDIT_ARCH_I386, 20, 0, 0) == KILL, "permissive mode still kills foreign architectures");
 
 	filter_prog_done(&def);
 	filter_prog_done(&net);
 	filter_prog_done(&py);
 	filter_prog_done(&log);
-	printf("# %d checks, %d failed\n", n_run, n_failed);
-	return n_failed ? 1 : 0;
+	return check_finish("test-sandbox-filter");
 }

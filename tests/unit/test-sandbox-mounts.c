@@ -10,18 +10,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "kernel.h"
 #include "mounts.h"
 #include "sandbox.h"
-
-static int n_run, n_failed;
-
-static void check(int ok, const char *what)
-{
-	n_run++;
-	n_failed += !ok;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", n_run, what);
-}
 
 static const struct mnt_entry *find(const struct mount_plan *mp, const char *target, enum mnt_kind kind)
 {
@@ -62,33 +54,33 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!mkdtemp(state))
 		return 1;
-	check(mount_plan_build(&s, &mp) == 0, "a plan with skill dir, read paths and state dir");
+	CHECK_MSG(mount_plan_build(&s, &mp) == 0, "a plan with skill dir, read paths and state dir");
 
 	e = find(&mp, "/usr", MNT_BIND);
-	check(e && e->dir && (e->attrs & ro_attrs) == ro_attrs && (e->landlock & SB_LL_FS_EXECUTE) &&
+	CHECK_MSG(e && e->dir && (e->attrs & ro_attrs) == ro_attrs && (e->landlock & SB_LL_FS_EXECUTE) &&
 		      !(e->landlock & SB_LL_FS_WRITE_FILE),
 	      "/usr: read-only, nosuid, nodev bind; Landlock read+execute, no write");
 	e = find(&mp, SANDBOX_STATE_PATH, MNT_BIND);
-	check(e && strcmp(e->source, state) == 0 && !(e->attrs & SB_MOUNT_ATTR_RDONLY) &&
+	CHECK_MSG(e && strcmp(e->source, state) == 0 && !(e->attrs & SB_MOUNT_ATTR_RDONLY) &&
 		      (e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->landlock & SB_LL_FS_WRITE_FILE) &&
 		      !(e->landlock & SB_LL_FS_EXECUTE),
 	      "state dir: writable, noexec at /state; Landlock write, no execute");
 	e = find(&mp, "/usr/share/doc", MNT_BIND);
-	check(e && (e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->attrs & SB_MOUNT_ATTR_RDONLY) &&
+	CHECK_MSG(e && (e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->attrs & SB_MOUNT_ATTR_RDONLY) &&
 		      !(e->landlock & (SB_LL_FS_EXECUTE | SB_LL_FS_WRITE_FILE)),
 	      "read path: read-only and noexec; Landlock read only");
 	e = find(&mp, "/usr/lib", MNT_BIND);
-	check(e && (e->attrs & SB_MOUNT_ATTR_RDONLY) && !(e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->landlock & SB_LL_FS_EXECUTE),
+	CHECK_MSG(e && (e->attrs & SB_MOUNT_ATTR_RDONLY) && !(e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->landlock & SB_LL_FS_EXECUTE),
 	      "skill dir: read-only, executable");
-	check(index_of(&mp, "/usr/share") < index_of(&mp, "/usr/share/doc"),
+	CHECK_MSG(index_of(&mp, "/usr/share") < index_of(&mp, "/usr/share/doc"),
 	      "a nested read path is bound after its parent (shortest first)");
-	check(index_of(&mp, "/usr") < index_of(&mp, "/usr/share"), "caller paths come after the system binds");
+	CHECK_MSG(index_of(&mp, "/usr") < index_of(&mp, "/usr/share"), "caller paths come after the system binds");
 	e = find(&mp, "/tmp", MNT_TMPFS);
-	check(e && (e->attrs & MS_NOEXEC) && (e->attrs & MS_NOSUID) && (e->attrs & MS_NODEV) && strstr(e->source, "size="),
+	CHECK_MSG(e && (e->attrs & MS_NOEXEC) && (e->attrs & MS_NOSUID) && (e->attrs & MS_NODEV) && strstr(e->source, "size="),
 	      "/tmp: private tmpfs, size-limited, nosuid nodev noexec");
 	e = find(&mp, "/proc", MNT_PROC);
-	check(e && !(e->landlock & SB_LL_FS_WRITE_FILE), "/proc: fresh procfs; Landlock read only");
-	check(find(&mp, "/dev/null", MNT_BIND) && find(&mp, "/dev/urandom", MNT_BIND) && find(&mp, "/dev", MNT_SEAL) &&
+	CHECK_MSG(e && !(e->landlock & SB_LL_FS_WRITE_FILE), "/proc: fresh procfs; Landlock read only");
+	CHECK_MSG(find(&mp, "/dev/null", MNT_BIND) && find(&mp, "/dev/urandom", MNT_BIND) && find(&mp, "/dev", MNT_SEAL) &&
 		      index_of(&mp, "/dev/tty") < 0 && index_of(&mp, "/dev/pts") < 0,
 	      "/dev: null, zero, full, random, urandom, sealed; no tty, no pts");
 	{
@@ -97,34 +89,33 @@ int main(void)
 			if (mp.v[i].kind == MNT_SEAL)
 				seal = (ssize_t)i;
 		/* index_of finds the /dev/shm directory entry, made before the seal. */
-		check(seal > index_of(&mp, "/dev/urandom") && shm >= 0 && shm < seal && find(&mp, "/dev/shm", MNT_TMPFS) &&
+		CHECK_MSG(seal > index_of(&mp, "/dev/urandom") && shm >= 0 && shm < seal && find(&mp, "/dev/shm", MNT_TMPFS) &&
 			      (ssize_t)(find(&mp, "/dev/shm", MNT_TMPFS) - mp.v) > seal,
 		      "/dev is sealed after its nodes, /dev/shm mounted on the sealed /dev");
 	}
-	check(find(&mp, "/etc/passwd", MNT_FILE) && find(&mp, "/etc/group", MNT_FILE) && !find(&mp, "/etc/shadow", MNT_BIND) &&
+	CHECK_MSG(find(&mp, "/etc/passwd", MNT_FILE) && find(&mp, "/etc/group", MNT_FILE) && !find(&mp, "/etc/shadow", MNT_BIND) &&
 		      index_of(&mp, "/etc/shadow") < 0 && index_of(&mp, "/root") < 0 && index_of(&mp, "/home") < 0,
 	      "/etc holds a synthetic passwd and group; no shadow, no /root, no /home");
 	e = find(&mp, "/etc/passwd", MNT_FILE);
-	check(e && strstr(e->source, "skill:x:1000:1000:") && !strstr(e->source, "root:"), "passwd knows only the skill and nobody");
-	check(!find(&mp, "/etc/resolv.conf", MNT_BIND), "no resolver configuration without network");
+	CHECK_MSG(e && strstr(e->source, "skill:x:1000:1000:") && !strstr(e->source, "root:"), "passwd knows only the skill and nobody");
+	CHECK_MSG(!find(&mp, "/etc/resolv.conf", MNT_BIND), "no resolver configuration without network");
 	mount_plan_done(&mp);
 
 	s.network = true;
-	check(mount_plan_build(&s, &mp) == 0, "a plan with network");
-	check(access("/etc/resolv.conf", F_OK) != 0 || find(&mp, "/etc/resolv.conf", MNT_BIND), "resolver configuration with network");
+	CHECK_MSG(mount_plan_build(&s, &mp) == 0, "a plan with network");
+	CHECK_MSG(access("/etc/resolv.conf", F_OK) != 0 || find(&mp, "/etc/resolv.conf", MNT_BIND), "resolver configuration with network");
 	mount_plan_done(&mp);
 
-	check(plan_error(NULL, "/", NULL) == -EINVAL, "read path / refused");
-	check(plan_error(NULL, "/etc", NULL) == -EINVAL, "read path /etc refused");
-	check(plan_error(NULL, "/proc/1", NULL) == -EINVAL, "read path under /proc refused");
-	check(plan_error(NULL, "/dev/sda", NULL) == -EINVAL || plan_error(NULL, "/dev", NULL) == -EINVAL, "read path under /dev refused");
-	check(plan_error(NULL, "/sys/kernel", NULL) == -EINVAL, "read path under /sys refused");
-	check(plan_error(NULL, "relative/path", NULL) == -EINVAL, "relative read path refused");
-	check(plan_error(NULL, "/nonexistent/capbus", NULL) == -ENOENT, "missing read path: ENOENT");
-	check(plan_error("/usr/bin/..", NULL, NULL) == -EINVAL, "skill dir resolving to /usr refused");
-	check(plan_error(NULL, NULL, "/etc/hostname") == -ENOTDIR || access("/etc/hostname", F_OK) != 0, "state dir must be a directory");
+	CHECK_MSG(plan_error(NULL, "/", NULL) == -EINVAL, "read path / refused");
+	CHECK_MSG(plan_error(NULL, "/etc", NULL) == -EINVAL, "read path /etc refused");
+	CHECK_MSG(plan_error(NULL, "/proc/1", NULL) == -EINVAL, "read path under /proc refused");
+	CHECK_MSG(plan_error(NULL, "/dev/sda", NULL) == -EINVAL || plan_error(NULL, "/dev", NULL) == -EINVAL, "read path under /dev refused");
+	CHECK_MSG(plan_error(NULL, "/sys/kernel", NULL) == -EINVAL, "read path under /sys refused");
+	CHECK_MSG(plan_error(NULL, "relative/path", NULL) == -EINVAL, "relative read path refused");
+	CHECK_MSG(plan_error(NULL, "/nonexistent/capbus", NULL) == -ENOENT, "missing read path: ENOENT");
+	CHECK_MSG(plan_error("/usr/bin/..", NULL, NULL) == -EINVAL, "skill dir resolving to /usr refused");
+	CHECK_MSG(plan_error(NULL, NULL, "/etc/hostname") == -ENOTDIR || access("/etc/hostname", F_OK) != 0, "state dir must be a directory");
 
 	rmdir(state);
-	printf("# %d checks, %d failed\n", n_run, n_failed);
-	return n_failed ? 1 : 0;
+	return check_finish("test-sandbox-mounts");
 }

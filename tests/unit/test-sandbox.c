@@ -34,60 +34,60 @@ static void test_validation(void)
 	int bad = 999;
 
 #define SPEC(...) (s = (struct sandbox_spec){ .argv = argv, __VA_ARGS__ }, harness_spec(&h, &s, cg, sizeof(cg)), &s)
-	harness_check(&h, plan_result(SPEC(0)) == 0, "a minimal spec is accepted");
+	CHECK_MSG(plan_result(SPEC(0)) == 0, "a minimal spec is accepted");
 	(void)SPEC(0);
 	s.uid = 0;
-	harness_check(&h, plan_result(&s) == -EINVAL, "uid 0 refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "uid 0 refused");
 	s.uid = 1000;
-	harness_check(&h, plan_result(&s) == -EINVAL, "a uid outside the reserved range is refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "a uid outside the reserved range is refused");
 	s.uid = SANDBOX_ID_BASE + SANDBOX_ID_COUNT;
-	harness_check(&h, plan_result(&s) == -EINVAL, "the first uid past the range is refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "the first uid past the range is refused");
 	s.uid = SANDBOX_ID_BASE;
 	s.gid = 0;
-	harness_check(&h, plan_result(&s) == -EINVAL, "gid 0 refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "gid 0 refused");
 
 	(void)SPEC(0);
 	s.argv = empty;
-	harness_check(&h, plan_result(&s) == -EINVAL, "empty argv refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "empty argv refused");
 	s.argv = rel;
-	harness_check(&h, plan_result(&s) == -EINVAL, "relative program path refused");
-	harness_check(&h, plan_result(SPEC(.seccomp_profile = "nope")) == -EINVAL, "unknown seccomp profile refused");
-	harness_check(&h, plan_result(SPEC(.seccomp_profile = "python")) == 0, "python profile accepted");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "relative program path refused");
+	CHECK_MSG(plan_result(SPEC(.seccomp_profile = "nope")) == -EINVAL, "unknown seccomp profile refused");
+	CHECK_MSG(plan_result(SPEC(.seccomp_profile = "python")) == 0, "python profile accepted");
 	{
 		const char *ro[] = { "/", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path / refused");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path / refused");
 	}
 	{
 		const char *ro[] = { "/proc/self", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path under /proc refused");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path under /proc refused");
 	}
 	{
 		const char *ro[] = { "/etc", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path /etc (whole) refused");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == -EINVAL, "read path /etc (whole) refused");
 	}
 	{
 		const char *ro[] = { "usr/share", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -EINVAL, "relative read path refused");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == -EINVAL, "relative read path refused");
 	}
 	{
 		const char *ro[] = { "/nonexistent/capbus", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == -ENOENT, "missing read path: ENOENT");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == -ENOENT, "missing read path: ENOENT");
 	}
 	{
 		const char *ro[] = { "/usr/share", NULL };
-		harness_check(&h, plan_result(SPEC(.read_paths = ro)) == 0, "read path /usr/share accepted");
+		CHECK_MSG(plan_result(SPEC(.read_paths = ro)) == 0, "read path /usr/share accepted");
 	}
-	harness_check(&h, plan_result(SPEC(.state_dir = "/etc/hostname")) == -ENOTDIR, "state dir must be a directory");
-	harness_check(&h, plan_result(SPEC(.keep_fds = &bad, .n_keep_fds = 1)) == -EBADF, "a closed keep fd is refused");
-	harness_check(&h, plan_result(SPEC(.stdout_fd = bad)) == -EBADF, "a closed stdout fd is refused");
+	CHECK_MSG(plan_result(SPEC(.state_dir = "/etc/hostname")) == -ENOTDIR, "state dir must be a directory");
+	CHECK_MSG(plan_result(SPEC(.keep_fds = &bad, .n_keep_fds = 1)) == -EBADF, "a closed keep fd is refused");
+	CHECK_MSG(plan_result(SPEC(.stdout_fd = bad)) == -EBADF, "a closed stdout fd is refused");
 	s = (struct sandbox_spec){ .argv = argv };
 	harness_spec(&h, &s, cg, sizeof(cg));
 	s.cgroup_name = "../escape";
-	harness_check(&h, plan_result(&s) == -EINVAL, "cgroup name with .. refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "cgroup name with .. refused");
 	s.cgroup_name = "a/b";
-	harness_check(&h, plan_result(&s) == -EINVAL, "cgroup name with / refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "cgroup name with / refused");
 	s.cgroup_name = "";
-	harness_check(&h, plan_result(&s) == -EINVAL, "empty cgroup name refused");
+	CHECK_MSG(plan_result(&s) == -EINVAL, "empty cgroup name refused");
 #undef SPEC
 }
 
@@ -102,14 +102,14 @@ static void test_cgroup_lifecycle(void)
 
 	harness_spec(&h, &s, cg, sizeof(cg));
 	r = sandbox_plan_new(&s, &p);
-	harness_check(&h, r == 0, "plan with limits (%s)", strerror(-r));
+	CHECK_MSG(r == 0, "plan with limits (%s)", strerror(-r));
 	if (r < 0)
 		return;
 	snprintf(v2, sizeof(v2), "%s", sandbox_plan_cgroup_path(p, NULL));
 	snprintf(mem, sizeof(mem), "%s", sandbox_plan_cgroup_path(p, "memory"));
-	harness_check(&h, stat(v2, &st) == 0 && S_ISDIR(st.st_mode), "v2 leaf exists: %s", v2);
-	harness_check(&h, strstr(v2, cg) && strcmp(v2 + strlen(v2) - strlen(cg), cg) == 0, "leaf named as asked");
-	harness_check(&h, sandbox_plan_cgroup_path(p, "pids") && sandbox_plan_cgroup_path(p, "cpu"),
+	CHECK_MSG(stat(v2, &st) == 0 && S_ISDIR(st.st_mode), "v2 leaf exists: %s", v2);
+	CHECK_MSG(strstr(v2, cg) && strcmp(v2 + strlen(v2) - strlen(cg), cg) == 0, "leaf named as asked");
+	CHECK_MSG(sandbox_plan_cgroup_path(p, "pids") && sandbox_plan_cgroup_path(p, "cpu"),
 		      "pids and cpu limits placed (%s layout)", sandbox_plan_cgroup_layout(p));
 	{
 		char f[PATH_MAX + 32];
@@ -120,11 +120,11 @@ static void test_cgroup_lifecycle(void)
 			buf[n > 0 ? n : 0] = '\0';
 			close(fd);
 		}
-		harness_check(&h, strtoull(buf, NULL, 10) == 32ULL << 20, "memory limit written (%s)", f);
+		CHECK_MSG(strtoull(buf, NULL, 10) == 32ULL << 20, "memory limit written (%s)", f);
 	}
 	/* The same leaf twice: never adopt an existing cgroup. */
 	r = sandbox_plan_new(&s, &q);
-	harness_check(&h, r == -EEXIST, "second plan with the same cgroup name: EEXIST");
+	CHECK_MSG(r == -EEXIST, "second plan with the same cgroup name: EEXIST");
 	sandbox_plan_free(q);
 
 	/* Spawn twice from one plan. */
@@ -133,14 +133,14 @@ static void test_cgroup_lifecycle(void)
 		int pidfd = -1;
 		struct sandbox_exit ex;
 		r = sandbox_spawn(p, &pid, &pidfd);
-		harness_check(&h, r == 0 && sandbox_wait(p, pidfd, &ex) == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0,
+		CHECK_MSG(r == 0 && sandbox_wait(p, pidfd, &ex) == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0,
 			      "spawn %d of one plan runs /bin/true", i + 1);
 		if (pidfd >= 0)
 			close(pidfd);
 	}
 	sandbox_plan_free(p);
-	harness_check(&h, stat(v2, &st) < 0 && errno == ENOENT, "v2 leaf removed by sandbox_plan_free");
-	harness_check(&h, stat(mem, &st) < 0 && errno == ENOENT, "memory leaf removed by sandbox_plan_free");
+	CHECK_MSG(stat(v2, &st) < 0 && errno == ENOENT, "v2 leaf removed by sandbox_plan_free");
+	CHECK_MSG(stat(mem, &st) < 0 && errno == ENOENT, "memory leaf removed by sandbox_plan_free");
 }
 
 static int write_str(const char *dir, const char *file, const char *v)
@@ -168,7 +168,7 @@ static void test_cgroup_up(void)
 
 	harness_spec(&h, &s, cg, sizeof(cg));
 	if (sandbox_plan_new(&s, &p) < 0) {
-		harness_check(&h, false, "plan for cgroup_up");
+		CHECK_MSG(false, "plan for cgroup_up");
 		return;
 	}
 	snprintf(own, sizeof(own), "%s", sandbox_plan_cgroup_path(p, NULL));
@@ -178,18 +178,18 @@ static void test_cgroup_up(void)
 	snprintf(self, sizeof(self), "%s/capbus-test-self-%d", own, (int)getpid());
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (mkdir(self, 0755) < 0 || write_str(self, "cgroup.procs", pid) < 0) {
-		harness_check(&h, false, "move the test into a leaf of its own cgroup");
+		CHECK_MSG(false, "move the test into a leaf of its own cgroup");
 		rmdir(self);
 		return;
 	}
 	s.cgroup_up = 1;
 	r = sandbox_plan_new(&s, &p);
 	snprintf(expect, sizeof(expect), "%s/%s", own, cg);
-	harness_check(&h, r == 0 && strcmp(sandbox_plan_cgroup_path(p, NULL), expect) == 0,
+	CHECK_MSG(r == 0 && strcmp(sandbox_plan_cgroup_path(p, NULL), expect) == 0,
 		      "cgroup_up = 1 creates the leaf beside the caller's leaf, not inside it");
 	sandbox_plan_free(p);
 	s.cgroup_up = 64;
-	harness_check(&h, sandbox_plan_new(&s, &p) == -EINVAL, "cgroup_up past the hierarchy root is refused");
+	CHECK_MSG(sandbox_plan_new(&s, &p) == -EINVAL, "cgroup_up past the hierarchy root is refused");
 	write_str(own, "cgroup.procs", pid);
 	rmdir(self);
 }
@@ -205,7 +205,7 @@ static void test_exits(void)
 		s = (struct sandbox_spec){ .argv = argv };
 		harness_spec(&h, &s, cg, sizeof(cg));
 		harness_run(&s, &r, NULL, NULL);
-		harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 3 &&
+		CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 3 &&
 					  strcmp(r.out, "hello\n") == 0 && sandbox_exit_code(&r.ex) == 3,
 			      "exit code and stdout come through");
 	}
@@ -224,7 +224,7 @@ static void test_exits(void)
 			buf[n > 0 ? n : 0] = '\0';
 			close(sp[0]);
 		}
-		harness_check(&h, r.spawn_r == 0 && r.ex.status == 0 && strcmp(buf, "got ping\n") == 0,
+		CHECK_MSG(r.spawn_r == 0 && r.ex.status == 0 && strcmp(buf, "got ping\n") == 0,
 			      "a kept socket is fd 3 inside and works both ways");
 	}
 	{
@@ -232,7 +232,7 @@ static void test_exits(void)
 		s = (struct sandbox_spec){ .argv = argv };
 		harness_spec(&h, &s, cg, sizeof(cg));
 		harness_run(&s, &r, NULL, NULL);
-		harness_check(&h, r.spawn_r == -ENOENT && r.failed_step && strcmp(r.failed_step, "exec") == 0,
+		CHECK_MSG(r.spawn_r == -ENOENT && r.failed_step && strcmp(r.failed_step, "exec") == 0,
 			      "a missing program fails spawn with ENOENT at step exec");
 	}
 	{
@@ -240,7 +240,7 @@ static void test_exits(void)
 		s = (struct sandbox_spec){ .argv = argv };
 		harness_spec(&h, &s, cg, sizeof(cg));
 		harness_run(&s, &r, NULL, NULL);
-		harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0,
+		CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0,
 			      "a bare program name is found in the sandbox's /usr/bin");
 	}
 	{
@@ -257,7 +257,7 @@ static void test_exits(void)
 			sandbox_wait(p, pidfd, &ex);
 			close(pidfd);
 		}
-		harness_check(&h, ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGKILL && sandbox_exit_code(&ex) == 137,
+		CHECK_MSG(ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGKILL && sandbox_exit_code(&ex) == 137,
 			      "SIGKILL from outside is reported as signal 9 (128+9)");
 		sandbox_plan_free(p);
 	}
@@ -276,13 +276,13 @@ static void test_exits(void)
 			sandbox_wait(p, pidfd, &ex);
 			close(pidfd);
 		}
-		harness_check(&h, ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGTERM,
+		CHECK_MSG(ex.reason == SANDBOX_EXIT_SIGNAL && ex.status == SIGTERM,
 			      "SIGTERM is forwarded to the program and reported as signal 15");
 		sandbox_plan_free(p);
 	}
 	{
 		struct sandbox_exit e = { SANDBOX_EXIT_SECCOMP, SIGSYS };
-		harness_check(&h, sandbox_exit_code(&e) == 128 + SIGSYS && strcmp(sandbox_exit_reason_name(e.reason), "seccomp") == 0,
+		CHECK_MSG(sandbox_exit_code(&e) == 128 + SIGSYS && strcmp(sandbox_exit_reason_name(e.reason), "seccomp") == 0,
 			      "seccomp exit maps to 128+SIGSYS");
 	}
 }
@@ -297,7 +297,7 @@ static void test_permissive(const char *escape)
 	harness_spec(&h, &s, cg, sizeof(cg));
 	harness_run(&s, &r, NULL, NULL);
 	/* Logged, not killed; the kernel itself still refuses bpf() without capabilities. */
-	harness_check(&h, r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && strstr(r.out, "\"attack\":\"bpf\",\"ok\":false"),
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && strstr(r.out, "\"attack\":\"bpf\",\"ok\":false"),
 		      "permissive seccomp mode logs instead of killing");
 	free(dir);
 }
@@ -323,7 +323,7 @@ static void test_signals(const char *escape)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	sigaction(SIGUSR1, &old_usr1, NULL);
-	harness_check(&h, r.spawn_r == 0 && strstr(r.out, "\"blocked\":0,\"ignored\":0"),
+	CHECK_MSG(r.spawn_r == 0 && strstr(r.out, "\"blocked\":0,\"ignored\":0"),
 		      "the program starts with no blocked and no ignored signals");
 	free(dir);
 }
@@ -339,7 +339,7 @@ static void test_landlock_reported(void)
 	if (sandbox_plan_new(&s, &p) == 0) {
 		int abi = sandbox_plan_landlock_abi(p);
 		printf("# Landlock ABI %d\n", abi);
-		harness_check(&h, abi >= 0, "Landlock ABI reported (%d; 0 = running without)", abi);
+		CHECK_MSG(abi >= 0, "Landlock ABI reported (%d; 0 = running without)", abi);
 	}
 	sandbox_plan_free(p);
 }
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_require_root();
 	if (argc < 2)
-		harness_skip("usage: test-sandbox ESCAPE-BINARY");
+		check_skip("usage: test-sandbox ESCAPE-BINARY");
 	{
 		const char *a[] = { "/bin/true", NULL };
 		struct sandbox_spec s = { .argv = a };
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 		harness_spec(&h, &s, cg, sizeof(cg));
 		harness_run(&s, &r, NULL, NULL);
 		if (r.spawn_r == -EOPNOTSUPP || r.spawn_r == -ENOSYS)
-			harness_skip("kernel lacks cgroup2 or clone3");
+			check_skip("kernel lacks cgroup2 or clone3");
 	}
 	test_validation();
 	test_cgroup_lifecycle();
@@ -367,11 +367,11 @@ int main(int argc, char **argv)
 	{
 		char *escape = realpath(argv[1], NULL);
 		if (!escape)
-			harness_skip("helper binary missing");
+			check_skip("helper binary missing");
 		test_permissive(escape);
 		test_signals(escape);
 		free(escape);
 	}
 	test_landlock_reported();
-	return harness_done(&h);
+	return check_finish("test-sandbox");
 }
