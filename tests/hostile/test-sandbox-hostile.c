@@ -55,12 +55,35 @@ static void expect_errno(struct ctx *c, const char *name, const char *arg, const
 }
 
 /* The seccomp filter killed the process before the call returned. */
+/* Whether this kernel runs i386 system calls (int 0x80) at all: kernels built without IA32
+ * emulation, or booted with ia32_emulation=0, fault the instruction with SIGSEGV before any
+ * seccomp filter is consulted. Tried in a child outside the sandbox. */
+static bool kernel_has_int80(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		long ret;
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) /* i386 getpid */ : "memory");
+		_exit(ret == (long)getpid() ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void expect_seccomp_kill(struct ctx *c, const char *name)
 {
 	struct sandbox_spec spec = { 0 };
 	struct run r;
 
 	attack(c, &spec, &r, name, NULL);
+	if (!strcmp(name, "int80") && !kernel_has_int80()) {
+		/* Nothing to filter: the attack still must not get through. */
+		printf("# this kernel has no i386 system call entry: int 0x80 faults before seccomp\n");
+		CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_SIGNAL && r.ex.status == SIGSEGV && r.out[0] == '\0',
+			      "int80 faults (SIGSEGV) on a kernel without i386 system calls");
+		return;
+	}
 	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_SECCOMP && r.out[0] == '\0',
 		      "%s is killed by seccomp (SIGSYS)", name);
 }
