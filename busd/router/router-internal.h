@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/config.h"
+#include "common/privsep.h"
 #include "envelope.h"
 #include "handshake.h"
 #include "common/log.h"
@@ -102,7 +102,7 @@ struct skill_status {
 };
 
 struct router {
-	const struct config *cfg;
+	const struct ps_router_config *cfg; /* from the parent, before anything else */
 	int epfd, listen_fd, ps_fd, timer_fd;
 	struct watch w_listen, w_parent, w_timer;
 	struct policy *policy;
@@ -123,6 +123,7 @@ struct router {
 	uint64_t now_ms;
 	uint8_t *ps_buf;
 	bool stop;
+	int exit_code;            /* 1 after a protocol violation by the parent */
 	bool peer_check;          /* ask the parent about every accepted peer */
 	struct counters counters;
 	struct skill_status *skills; /* reported by the parent's supervisor */

@@ -628,7 +628,7 @@ static void flush_all(struct router *r)
 	}
 }
 
-static int router_setup(struct router *r, const struct config *cfg, int listen_fd, int ps_fd)
+static int router_setup(struct router *r, const struct ps_router_config *cfg, int listen_fd, int ps_fd)
 {
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
@@ -683,12 +683,12 @@ static void router_teardown(struct router *r)
 		close(r->timer_fd);
 }
 
-int router_main(const struct config *cfg, int listen_fd, int ps_fd)
+int router_main(const struct ps_router_config *cfg, int listen_fd, int ps_fd)
 {
 	struct router r;
 	struct epoll_event events[EVENTS_MAX];
 
-	log_setup(cfg->log_level, "router");
+	log_setup((enum log_level)cfg->log_level, "router");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	int ret = router_setup(&r, cfg, listen_fd, ps_fd);
@@ -700,8 +700,12 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 	if (ret < 0) {
 		/* Fail closed: a router that could not shed its privileges serves nobody. */
 		log_event(LOG_LEVEL_ERROR, "confine_failed", "error=%s", LOG_Q(strerror(-ret)));
+		router_teardown(&r);
 		return 1;
 	}
+	/* Only now, confined, does the parent hear from us (and only now are clients accepted: the
+	 * listening socket is watched once the first policy bundle is in force). */
+	router_ps_send(&r, PS_ROUTER_READY, NULL, 0, NULL, 0, -1);
 	while (!r.stop) {
 		int n = epoll_wait(r.epfd, events, EVENTS_MAX, -1);
 		if (n < 0) {
@@ -742,5 +746,5 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 		flush_all(&r);
 	}
 	router_teardown(&r);
-	return 0;
+	return r.exit_code;
 }
