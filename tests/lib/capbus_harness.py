@@ -49,6 +49,10 @@ def capbusd_path():
     return os.path.join(BUILD_DIR, "busd", "capbusd")
 
 
+def capbusd_router_path():
+    return os.path.join(BUILD_DIR, "busd", "capbusd-router")
+
+
 def capbus_path():
     return os.path.join(BUILD_DIR, "cli", "capbus")
 
@@ -175,10 +179,13 @@ class Daemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self, timeout=10.0, wrapper=None):
-        """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line)."""
+    def start(self, timeout=10.0, wrapper=None, router=None):
+        """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line), router a
+        program to run instead of capbusd-router (capbusd --router)."""
         self._log_file = open(self.log_path, "ab")
         argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path]
+        if router:
+            argv += ["--router", router]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file, env=self._env())
         deadline = time.monotonic() + timeout
