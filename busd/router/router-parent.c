@@ -9,6 +9,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "router/router-parent.h"
+
 #include "common/privsep.h"
 #include "router/router-internal.h"
 
@@ -44,6 +46,14 @@ static void skill_state(struct router *r, const struct ps_skill_state *st)
 		r->n_skills++;
 	}
 	r->skills[i].st = *st;
+}
+
+const struct skill_status *router_skill_status(const struct router *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_skills; i++)
+		if (streq(r->skills[i].st.id, id))
+			return &r->skills[i];
+	return NULL;
 }
 
 /* A new policy is in force: re-resolve identities, drop what is no longer allowed. */
