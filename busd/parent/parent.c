@@ -8,16 +8,12 @@
 #include "parent/parent.h"
 
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "parent/bundle.h"
@@ -25,17 +21,12 @@
 #include "keyfile.h"
 #include "parent/keys.h"
 #include "parent/listener.h"
+#include "parent/routerproc.h"
 #include "common/privsep.h"
 #include "parent/supervisor.h"
 
 #define ROUTER_RESTART_WINDOW_MS 60000
 #define ROUTER_RESTART_MAX 5
-#define ROUTER_PROGRAM "capbusd-router"
-#define NOBODY 65534
-/* Sanitizer settings are the only environment the router gets: they hold no secret and the
- * sanitizer builds' tests need them. */
-static const char *const router_env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
-extern char **environ;
 
 struct parent {
 	struct config *cfg;
@@ -45,9 +36,7 @@ struct parent {
 	int sig_fd;
 	int router_fd;
 	pid_t router_pid;
-	char router_path[PATH_MAX];
-	char *router_env[ARRAY_SIZE(router_env_keep) + 1];
-	struct ps_router_config router_cfg;
+	struct router_proc router;
 	uint64_t restart_window_start;
 	unsigned restarts;
 	struct supervisor *supervisor;
@@ -96,134 +85,15 @@ static int prepare_state_dir(const char *dir)
 	return 0;
 }
 
-/* The router program: --router when given, else capbusd-router next to this executable (the
- * build tree), else the installed one in libexecdir. */
-static int find_router(const char *override, char *out, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (override) {
-		snprintf(out, size, "%s", override); /* for the error message */
-		if (!realpath(override, self))
-			return negative_errno();
-		if (snprintf(out, size, "%s", self) >= (int)size)
-			return -ENAMETOOLONG;
-		return access(out, X_OK) < 0 ? negative_errno() : 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if (snprintf(out, size, "%s/" ROUTER_PROGRAM, dirname(self)) < (int)size && access(out, X_OK) == 0)
-			return 0;
-	}
-	if (snprintf(out, size, "%s", CAPBUS_ROUTER_PATH) >= (int)size)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) < 0 ? negative_errno() : 0;
-}
-
-/* The ids the router drops to when we run as root: cfg->user, else nobody; never root. */
-static int router_ids(const struct config *cfg, uint32_t *uid, uint32_t *gid)
-{
-	if (geteuid() != 0) {
-		/* Nothing to drop to: the router runs as we do. */
-		*uid = geteuid();
-		*gid = getegid();
-		return 0;
-	}
-	const struct passwd *pw = getpwnam(cfg->user);
-	if (pw) {
-		*uid = pw->pw_uid;
-		*gid = pw->pw_gid;
-	} else {
-		log_event(LOG_LEVEL_WARNING, "router_user_missing", "user=%s fallback=nobody", LOG_Q(cfg->user));
-		*uid = *gid = NOBODY;
-	}
-	return *uid == 0 || *gid == 0 ? -EPERM : 0; /* refusing to run the parser as root */
-}
-
-static int router_prepare(struct parent *p, const char *router_override)
-{
-	const struct config *cfg = p->cfg;
-	size_t n_env = 0;
-	int r = find_router(router_override, p->router_path, sizeof(p->router_path));
-
-	if (r < 0) {
-		log_event(LOG_LEVEL_ERROR, "startup_failed", "router=%s reason=%s", LOG_Q(p->router_path),
-			  LOG_Q(strerror(-r)));
-		return r;
-	}
-	p->router_cfg = (struct ps_router_config){
-		.log_level = cfg->log_level,
-		.max_frame = cfg->max_frame,
-		.max_depth = cfg->max_depth,
-		.handshake_timeout_ms = cfg->handshake_timeout_ms,
-		.max_connections = cfg->max_connections,
-		.max_pending = cfg->max_pending,
-		.max_queue = cfg->max_queue,
-		.byte_rate = cfg->byte_rate,
-	};
-	r = router_ids(cfg, &p->router_cfg.uid, &p->router_cfg.gid);
-	if (r < 0) {
-		log_event(LOG_LEVEL_ERROR, "startup_failed", "user=%s reason=\"the router must not run as root\"",
-			  LOG_Q(cfg->user));
-		return r;
-	}
-	/* Pointers into our own environment, which lives as long as we do. */
-	for (char **e = environ; *e; e++)
-		for (size_t i = 0; i < ARRAY_SIZE(router_env_keep); i++) {
-			size_t len = strlen(router_env_keep[i]);
-			if (strncmp(*e, router_env_keep[i], len) == 0 && (*e)[len] == '=' &&
-			    n_env < ARRAY_SIZE(router_env_keep))
-				p->router_env[n_env++] = *e;
-		}
-	p->router_env[n_env] = NULL;
-	return 0;
-}
-
-/* In the child between fork and exec: the router gets stdin /dev/null, our stdout and stderr
- * (the log), the listening socket as fd 3 and its channel as fd 4, and nothing else: no lock,
- * no signalfd, no BPF maps or links, no skills' pidfds, no master key (exec drops our memory). */
-_noreturn_ static void exec_router(struct parent *p, int channel_fd)
-{
-	char *argv[] = { (char *)ROUTER_PROGRAM, NULL };
-	sigset_t none;
-	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int listen_fd = fcntl(p->listener.fd, F_DUPFD_CLOEXEC, 10);
-	int ps_fd = fcntl(channel_fd, F_DUPFD_CLOEXEC, 10);
-
-	if (null_fd < 0 || listen_fd < 0 || ps_fd < 0 || dup2(null_fd, 0) < 0 || dup2(listen_fd, 3) < 0 ||
-	    dup2(ps_fd, 4) < 0 || syscall(SYS_close_range, 5U, ~0U, 0) < 0)
-		_exit(127);
-	/* exec keeps ignored signals and the mask: give the router a clean slate. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	execve(p->router_path, argv, p->router_env);
-	_exit(127);
-}
-
+/* Executes the router and sends what it needs first: configuration, peer policy, a bundle. */
 static int spawn_router(struct parent *p)
 {
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return negative_errno();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int r = negative_errno();
-		close(sv[0]);
-		close(sv[1]);
+	int r = router_proc_spawn(&p->router, p->listener.fd, &p->router_fd, &p->router_pid);
+	if (r < 0)
 		return r;
-	}
-	if (pid == 0)
-		exec_router(p, sv[1]);
-	close(sv[1]);
-	p->router_fd = sv[0];
-	p->router_pid = pid;
-	log_event(LOG_LEVEL_INFO, "router_started", "pid=%d program=%s", (int)pid, LOG_Q(p->router_path));
+	log_event(LOG_LEVEL_INFO, "router_started", "pid=%d program=%s", (int)p->router_pid, LOG_Q(p->router.path));
 	/* The configuration goes first: the router reads nothing else before it. */
-	int r = ps_send(p->router_fd, PS_ROUTER_CONFIG, &p->router_cfg, sizeof(p->router_cfg), NULL, 0);
+	r = ps_send(p->router_fd, PS_ROUTER_CONFIG, &p->router.cfg, sizeof(p->router.cfg), NULL, 0);
 	struct ps_peer_policy pp = { .check = guardctl_enabled(p->guard) };
 	if (r == 0)
 		r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
@@ -477,8 +347,14 @@ int parent_run(struct config *cfg, const char *router_override)
 			  r == -EPERM ? "\"must be a directory owned by this user, not writable by others\"" : LOG_Q(strerror(-r)));
 		return 1;
 	}
-	if (router_prepare(&p, router_override) < 0)
+	r = router_proc_prepare(&p.router, cfg, router_override);
+	if (r != 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "router=%s user=%s reason=%s", LOG_Q(p.router.path),
+			  LOG_Q(cfg->user), r > 0 ? "\"the router must not run as root\"" : LOG_Q(strerror(-r)));
 		return 1;
+	}
+	if (p.router.user_missing)
+		log_event(LOG_LEVEL_WARNING, "router_user_missing", "user=%s fallback=nobody", LOG_Q(cfg->user));
 	r = listener_open(cfg->socket, cfg->socket_mode, &p.listener);
 	if (r != 0) {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "socket=%s reason=%s", LOG_Q(cfg->socket), LOG_Q(listener_error(r)));
