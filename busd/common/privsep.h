@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* privsep.h - the fixed, typed messages between the privileged parent and the router.
  *
+ * Trust level: both processes include this; each treats what the other sends as untrusted.
  * SOCK_SEQPACKET keeps message boundaries. Every message is a struct ps_header followed by a
- * payload whose size the receiver checks exactly (fixed structs) or against a bound (file bytes).
+ * payload. One table (privsep.c) says, per type, who may receive it, its exact size (or fixed
+ * struct + bounded text) and whether a descriptor comes with it; one decoder (ps_read) checks
+ * every packet against it for both processes. A malformed packet is fatal to the channel.
  * The parent never parses JSON or client bytes: it only reads and writes files, derives keys and
  * moves opaque, size-checked text to and from the router, which does all parsing. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,28 +20,32 @@
 #define PS_TEXT_MAX (64 * 1024)
 #define PS_MSG_MAX (sizeof(struct ps_header) + sizeof(struct ps_file) + PS_TEXT_MAX)
 
+/* Numeric values are part of the channel: never renumber. 20 and up: the admin block. */
 enum ps_type {
 	/* parent -> router: a new policy bundle */
-	PS_BUNDLE_BEGIN = 1, /* no payload */
-	PS_BUNDLE_FILE,      /* struct ps_file + text */
-	PS_BUNDLE_KEY,       /* struct ps_key */
-	PS_BUNDLE_END,       /* no payload: compile and swap */
+	PS_BUNDLE_BEGIN = 1,   /* no payload */
+	PS_BUNDLE_FILE = 2,    /* struct ps_file + text */
+	PS_BUNDLE_KEY = 3,     /* struct ps_key */
+	PS_BUNDLE_END = 4,     /* no payload: compile and swap */
 	/* router -> parent: requests; parent -> router: PS_REPLY */
-	PS_KEYGEN,           /* struct ps_request (id) */
-	PS_WRITE_MANIFEST,   /* struct ps_request + manifest text (validated by the router) */
-	PS_WRITE_GRANTS,     /* struct ps_request + grants text (validated by the router) */
-	PS_REMOVE,           /* struct ps_request (id) */
-	PS_RELOAD,           /* struct ps_request: re-read everything, send a bundle */
-	PS_REPLY,            /* struct ps_reply */
+	PS_KEYGEN = 5,         /* struct ps_request (id) */
+	PS_WRITE_MANIFEST = 6, /* struct ps_request + manifest text (validated by the router) */
+	PS_WRITE_GRANTS = 7,   /* struct ps_request + grants text (validated by the router) */
+	PS_REMOVE = 8,         /* struct ps_request (id) */
+	PS_RELOAD = 9,         /* struct ps_request: re-read everything, send a bundle */
+	PS_REPLY = 10,         /* struct ps_reply */
 	/* parent -> router: skills */
-	PS_ADOPT,            /* struct ps_adopt + one fd (SCM_RIGHTS): a launched skill's connection */
-	PS_SKILL_STATE,      /* struct ps_skill_state */
+	PS_ADOPT = 11,         /* struct ps_adopt + one fd (SCM_RIGHTS): a launched skill's connection */
+	PS_SKILL_STATE = 12,   /* struct ps_skill_state */
 	/* peer check and guard */
-	PS_PEER_POLICY,      /* parent -> router: struct ps_peer_policy */
-	PS_PEER_CHECK,       /* router -> parent: struct ps_peer_check */
-	PS_PEER_VERDICT,     /* parent -> router: struct ps_peer_verdict */
-	PS_GUARD_QUERY,      /* router -> parent: struct ps_request */
-	PS_GUARD_INFO,       /* parent -> router: struct ps_guard_info */
+	PS_PEER_POLICY = 13,   /* parent -> router: struct ps_peer_policy */
+	PS_PEER_CHECK = 14,    /* router -> parent: struct ps_peer_check */
+	PS_PEER_VERDICT = 15,  /* parent -> router: struct ps_peer_verdict */
+	PS_GUARD_QUERY = 16,   /* router -> parent: struct ps_request */
+	PS_GUARD_INFO = 17,    /* parent -> router: struct ps_guard_info */
+	/* the router's life */
+	PS_ROUTER_CONFIG = 18, /* parent -> router: struct ps_router_config, always the first message */
+	PS_ROUTER_READY = 19,  /* router -> parent: no payload; confined, serving */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -117,6 +125,93 @@ struct ps_guard_info {
 	char cgroups[PS_GUARD_CGROUPS][128];
 };
 
+/* Everything the router needs to know from the configuration, resolved by the parent (the router
+ * cannot read files or the user database). Sent once, before anything else. */
+struct ps_router_config {
+	uint32_t log_level;            /* enum log_level */
+	uint32_t uid, gid;             /* the router drops to these when started as root; never 0 */
+	uint32_t max_frame;
+	uint32_t max_depth;
+	uint32_t handshake_timeout_ms;
+	uint32_t max_connections;
+	uint32_t max_pending;
+	uint64_t max_queue;
+	uint64_t byte_rate;
+};
+
+/* ---- the message table and its decoder ------------------------------------------------ */
+
+enum ps_dir { PS_TO_ROUTER = 1, PS_TO_PARENT = 2 };
+
+/* A char array of a fixed struct that must hold a NUL: count arrays of len bytes from off. */
+struct ps_text_field {
+	uint16_t off, len, count;
+};
+
+#define PS_TEXT_FIELDS_MAX 4
+
+/* One row per message type. */
+struct ps_type_info {
+	const char *name;
+	enum ps_dir dir;        /* who receives it */
+	uint32_t fixed;         /* exact size of the fixed struct (0: no payload) */
+	uint32_t text_max;      /* 0: exactly `fixed` bytes; else up to this many bytes of text after it */
+	bool fd;                /* exactly one descriptor comes with it (else none may) */
+	bool secret;            /* carries key material: the decoder wipes the packet buffer */
+	struct ps_text_field text_fields[PS_TEXT_FIELDS_MAX];
+};
+
+/* The row for a type, or NULL when there is no such type. */
+const struct ps_type_info *ps_type_info(uint32_t type);
+/* Its name, or "unknown". */
+const char *ps_type_name(uint32_t type);
+
+/* A decoded, validated message: the fixed part copied into an aligned union. */
+struct ps_msg {
+	uint32_t type;
+	uint32_t size;          /* payload bytes as received (for the log) */
+	int fd;                 /* the descriptor that came with it, or -1; the caller owns it */
+	const char *reason;     /* PS_MALFORMED: why, a short static word for the log */
+	const char *text;       /* variable part (points into the caller's buffer), NULL if none */
+	size_t text_len;
+	union {
+		struct ps_file file;
+		struct ps_key key;
+		struct ps_request request;
+		struct ps_reply reply;
+		struct ps_adopt adopt;
+		struct ps_skill_state skill_state;
+		struct ps_peer_policy peer_policy;
+		struct ps_peer_check peer_check;
+		struct ps_peer_verdict peer_verdict;
+		struct ps_guard_info guard_info;
+		struct ps_router_config router_config;
+	} u;
+};
+
+/* Outcomes of ps_read() besides 0 (a valid message) and a negative errno (I/O). */
+enum { PS_MALFORMED = 1, PS_EOF = 2 };
+
+/* Receives one packet on fd meant for the receiver `to` and checks it against the table: known
+ * type, right direction, exact size (or fixed + bounded text), the descriptor rule, NUL-terminated
+ * char arrays. buf holds PS_MSG_MAX bytes; msg->text points into it. Returns 0 with *msg filled
+ * (msg->fd owned by the caller), PS_MALFORMED with msg->type, msg->size and msg->reason set and
+ * every received descriptor closed, PS_EOF when the other side is gone, or a negative errno.
+ * The caller wipes *msg after a secret type (ps_msg_wipe). */
+int ps_read(int fd, enum ps_dir to, uint8_t *buf, struct ps_msg *msg);
+
+/* The same checks on a packet already received (n bytes in buf, n_fds descriptors, the first
+ * in passed_fd). Takes passed_fd: on success it moves to msg->fd, else it is closed. */
+int ps_decode(uint8_t *buf, size_t n, size_t n_fds, int passed_fd, bool truncated, enum ps_dir to,
+	      struct ps_msg *msg);
+
+/* Closes msg->fd if still held and wipes the message (it may hold a key). */
+void ps_msg_wipe(struct ps_msg *msg);
+
+/* Whether a packet the caller is about to send fits its row: 0 or -EINVAL. Senders check so a
+ * bug shows up on the sending side, not as a malformed message on the other. */
+int ps_check_outgoing(uint32_t type, size_t fixed_len, size_t text_len, bool with_fd);
+
 /* Sends header + payload parts as one packet. Returns 0 or a negative errno. */
 int ps_send(int fd, enum ps_type type, const void *fixed, size_t fixed_len, const void *text, size_t text_len);
 
@@ -126,11 +221,3 @@ int ps_send_packet(int fd, const void *packet, size_t len, int passed_fd, int fl
 
 /* Sends a small fixed payload (at most 256 bytes) with one descriptor (PS_ADOPT); passed_fd < 0: none. */
 int ps_send_fd(int fd, enum ps_type type, const void *fixed, size_t fixed_len, int passed_fd);
-
-/* Receives one packet into buf (PS_MSG_MAX bytes). Returns the packet length, 0 on EOF, or a
- * negative errno; -EBADMSG when the header is inconsistent with the packet length. */
-ssize_t ps_recv(int fd, uint8_t *buf, struct ps_header *hdr);
-
-/* Same; a descriptor that came with the packet is stored in *passed_fd (else -1). Only the
- * router calls this, and only PS_ADOPT may carry one: the caller closes it otherwise. */
-ssize_t ps_recv_fd(int fd, uint8_t *buf, struct ps_header *hdr, int *passed_fd);

@@ -16,6 +16,7 @@ static void usage(FILE *f)
 	      "  -c, --config FILE   JSON configuration (see capbusd(8))\n"
 	      "      --demo DIR      no configuration file: socket DIR/run/bus.sock, state DIR/state,\n"
 	      "                      manifests DIR/manifests, skills DIR/skills\n"
+	      "      --router PATH   development: execute PATH as the router instead of capbusd-router\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       version\n",
 	      f);
@@ -25,10 +26,11 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "demo", required_argument, NULL, 'd' },
+		{ "router", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *demo_dir = NULL;
+	const char *config_path = NULL, *demo_dir = NULL, *router_path = NULL;
 	struct config cfg;
 	char *error = NULL;
 	int opt, r;
@@ -40,6 +42,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			demo_dir = optarg;
+			break;
+		case 'r':
+			router_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -79,7 +84,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_setup(cfg.log_level, "main");
-	r = parent_run(&cfg);
+	r = parent_run(&cfg, router_path);
 	config_free(&cfg);
 	return r;
 }

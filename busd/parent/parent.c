@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* parent.c - privileged parent: owns the socket, keys and policy files; never parses client bytes.
  *
- * It binds the socket, forks the router (which drops privileges and does all parsing), feeds
- * it policy bundles, answers its fixed set of requests, restarts it if it dies, and stops it on
- * SIGTERM. */
+ * It binds the socket, executes the router program (capbusd-router, which drops privileges and
+ * does all parsing) with the socket and a privsep channel, sends it its configuration and policy
+ * bundles, answers its fixed set of requests, restarts it if it dies or breaks the channel
+ * protocol, and stops it on SIGTERM. */
 #include "parent/parent.h"
 
 #include <fcntl.h>
@@ -13,7 +14,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "parent/bundle.h"
@@ -21,8 +21,8 @@
 #include "keyfile.h"
 #include "parent/keys.h"
 #include "parent/listener.h"
+#include "parent/routerproc.h"
 #include "common/privsep.h"
-#include "router/router.h"
 #include "parent/supervisor.h"
 
 #define ROUTER_RESTART_WINDOW_MS 60000
@@ -36,6 +36,7 @@ struct parent {
 	int sig_fd;
 	int router_fd;
 	pid_t router_pid;
+	struct router_proc router;
 	uint64_t restart_window_start;
 	unsigned restarts;
 	struct supervisor *supervisor;
@@ -84,38 +85,18 @@ static int prepare_state_dir(const char *dir)
 	return 0;
 }
 
+/* Executes the router and sends what it needs first: configuration, peer policy, a bundle. */
 static int spawn_router(struct parent *p)
 {
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return negative_errno();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int r = negative_errno();
-		close(sv[0]);
-		close(sv[1]);
+	int r = router_proc_spawn(&p->router, p->listener.fd, &p->router_fd, &p->router_pid);
+	if (r < 0)
 		return r;
-	}
-	if (pid == 0) {
-		/* The router keeps stdio, the socket and its channel, nothing else: no lock, no
-		 * signalfd, no BPF maps or links, no skills' pidfds. */
-		int listen_fd = fcntl(p->listener.fd, F_DUPFD_CLOEXEC, 100);
-		int ps_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 101);
-		if (listen_fd < 0 || ps_fd < 0 || dup3(listen_fd, 3, O_CLOEXEC) < 0 || dup3(ps_fd, 4, O_CLOEXEC) < 0 ||
-		    syscall(SYS_close_range, 5U, ~0U, 0) < 0)
-			_exit(1);
-		keys_free_master(p->master);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		_exit(router_main(p->cfg, 3, 4));
-	}
-	close(sv[1]);
-	p->router_fd = sv[0];
-	p->router_pid = pid;
+	log_event(LOG_LEVEL_INFO, "router_started", "pid=%d program=%s", (int)p->router_pid, LOG_Q(p->router.path));
+	/* The configuration goes first: the router reads nothing else before it. */
+	r = ps_send(p->router_fd, PS_ROUTER_CONFIG, &p->router.cfg, sizeof(p->router.cfg), NULL, 0);
 	struct ps_peer_policy pp = { .check = guardctl_enabled(p->guard) };
-	int r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
+	if (r == 0)
+		r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
 	if (r == 0)
 		r = bundle_send(p->router_fd, p->cfg, p->master);
 	if (r < 0)
@@ -134,73 +115,92 @@ static void reply(struct parent *p, const struct ps_request *req, int status, co
 	sodium_memzero(&rep, sizeof(rep));
 }
 
-/* One request from the router; sizes are checked exactly before anything is used. */
-static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_header *hdr, int passed_fd)
+/* One request from the router, already checked by the privsep decoder (type, direction, size,
+ * descriptors, terminated id). */
+static int handle_request(struct parent *p, const struct ps_msg *msg)
 {
-	struct ps_request req;
-	const uint8_t *payload = buf + sizeof(*hdr);
-
-	if (hdr->type == PS_PEER_CHECK) {
-		struct ps_peer_check pc;
-		if (hdr->len != sizeof(pc))
-			return -EBADMSG;
-		memcpy(&pc, payload, sizeof(pc));
-		struct ps_peer_verdict v = { .serial = pc.serial,
-					     .allowed = guardctl_peer_allowed(p->guard, pc.uid, pc.pid, pc.cgroup_id) };
-		return ps_send(p->router_fd, PS_PEER_VERDICT, &v, sizeof(v), NULL, 0);
-	}
-	if (hdr->type == PS_GUARD_QUERY) {
-		struct ps_guard_info info = { 0 };
-		if (hdr->len != sizeof(req))
-			return -EBADMSG;
-		memcpy(&req, payload, sizeof(req));
-		guardctl_info(p->guard, &info);
-		info.serial = req.serial;
-		return ps_send(p->router_fd, PS_GUARD_INFO, &info, sizeof(info), NULL, 0);
-	}
-	bool variable = hdr->type == PS_WRITE_MANIFEST || hdr->type == PS_WRITE_GRANTS;
-
-	if (variable ? hdr->len < sizeof(req) : hdr->len != sizeof(req))
-		return -EBADMSG;
-	memcpy(&req, payload, sizeof(req));
-	if (memchr(req.id, '\0', sizeof(req.id)) == NULL)
-		return -EBADMSG;
-	const char *text = (const char *)payload + sizeof(req);
-	size_t text_len = hdr->len - sizeof(req);
+	const struct ps_request *req = &msg->u.request;
 	int r;
 
-	switch (hdr->type) {
+	switch (msg->type) {
+	case PS_PEER_CHECK: {
+		const struct ps_peer_check *pc = &msg->u.peer_check;
+		struct ps_peer_verdict v = { .serial = pc->serial,
+					     .allowed = guardctl_peer_allowed(p->guard, pc->uid, pc->pid, pc->cgroup_id) };
+		return ps_send(p->router_fd, PS_PEER_VERDICT, &v, sizeof(v), NULL, 0);
+	}
+	case PS_GUARD_QUERY: {
+		struct ps_guard_info info = { 0 };
+		guardctl_info(p->guard, &info);
+		info.serial = req->serial;
+		return ps_send(p->router_fd, PS_GUARD_INFO, &info, sizeof(info), NULL, 0);
+	}
+	case PS_ROUTER_READY:
+		log_event(LOG_LEVEL_INFO, "router_ready", "pid=%d", (int)p->router_pid);
+		return 0;
 	case PS_KEYGEN: {
 		uint8_t key[CAPBUS_KEY_LEN];
-		if (!hs_id_is_valid(req.id, strlen(req.id))) {
-			reply(p, &req, -EINVAL, NULL);
+		if (!hs_id_is_valid(req->id, strlen(req->id))) {
+			reply(p, req, -EINVAL, NULL);
 			return 0;
 		}
-		keys_derive(p->master, req.id, key);
-		reply(p, &req, 0, key);
+		keys_derive(p->master, req->id, key);
+		reply(p, req, 0, key);
 		sodium_memzero(key, sizeof(key));
-		log_event(LOG_LEVEL_INFO, "key_issued", "id=%s", LOG_Q(req.id));
+		log_event(LOG_LEVEL_INFO, "key_issued", "id=%s", LOG_Q(req->id));
 		return 0;
 	}
 	case PS_WRITE_MANIFEST:
-		r = bundle_write_manifest(p->cfg, req.id, text, text_len);
+		r = bundle_write_manifest(p->cfg, req->id, msg->text, msg->text_len);
 		break;
 	case PS_WRITE_GRANTS:
-		r = bundle_write_grants(p->cfg, req.id, text, text_len);
+		r = bundle_write_grants(p->cfg, req->id, msg->text, msg->text_len);
 		break;
 	case PS_REMOVE:
-		r = bundle_remove(p->cfg, req.id);
+		r = bundle_remove(p->cfg, req->id);
 		break;
 	case PS_RELOAD:
 		r = reload(p);
 		break;
 	default:
-		return -EBADMSG;
+		return -EBADMSG; /* the decoder lets only router -> parent types through */
 	}
-	if (r < 0 && hdr->type != PS_RELOAD)
-		log_event(LOG_LEVEL_WARNING, "policy_write_failed", "id=%s error=%s", LOG_Q(req.id), LOG_Q(strerror(-r)));
-	reply(p, &req, r, NULL);
+	if (r < 0 && msg->type != PS_RELOAD)
+		log_event(LOG_LEVEL_WARNING, "policy_write_failed", "id=%s error=%s", LOG_Q(req->id), LOG_Q(strerror(-r)));
+	reply(p, req, r, NULL);
 	return 0;
+}
+
+/* A router that breaks the channel protocol is not trusted any more: kill it; SIGCHLD then
+ * restarts it (within the restart limit). */
+static void drop_router(struct parent *p)
+{
+	kill(p->router_pid, SIGKILL);
+	close(TAKE_FD(p->router_fd));
+}
+
+static void router_readable(struct parent *p, uint8_t *buf)
+{
+	struct ps_msg msg;
+	int r = ps_read(p->router_fd, PS_TO_PARENT, buf, &msg);
+
+	if (r == PS_MALFORMED) {
+		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=%s pid=%d", msg.type,
+			  ps_type_name(msg.type), msg.size, msg.reason, (int)p->router_pid);
+		drop_router(p);
+		return;
+	}
+	if (r == PS_EOF || r < 0) {
+		log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", r == PS_EOF ? "eof" : LOG_Q(strerror(-r)));
+		drop_router(p);
+		return;
+	}
+	r = handle_request(p, &msg);
+	ps_msg_wipe(&msg);
+	if (r < 0) {
+		log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", LOG_Q(strerror(-r)));
+		drop_router(p);
+	}
 }
 
 static void stop_router(struct parent *p)
@@ -307,18 +307,8 @@ static int parent_loop(struct parent *p)
 		}
 		if (fds[2].revents)
 			guardctl_dispatch(p->guard);
-		if (p->router_fd >= 0 && fds[1].revents) {
-			struct ps_header hdr;
-			_cleanup_close_ int passed = -1;
-			ssize_t len = ps_recv_fd(p->router_fd, buf, &hdr, &passed);
-			if (len <= 0 || handle_request(p, buf, &hdr, passed) < 0) {
-				/* A router that breaks the channel protocol is not trusted any more. */
-				log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s",
-					  len == 0 ? "eof" : LOG_Q(strerror(len < 0 ? (int)-len : EBADMSG)));
-				kill(p->router_pid, SIGKILL);
-				close(TAKE_FD(p->router_fd));
-			}
-		}
+		if (p->router_fd >= 0 && fds[1].revents)
+			router_readable(p, buf);
 		if (p->supervisor)
 			supervisor_dispatch(p->supervisor, fds + 3, n_skill);
 	}
@@ -341,7 +331,7 @@ static const char *listener_error(int r)
 	}
 }
 
-int parent_run(struct config *cfg)
+int parent_run(struct config *cfg, const char *router_override)
 {
 	struct parent p = { .cfg = cfg, .sig_fd = -1, .router_fd = -1, .listener = { .fd = -1, .lock_fd = -1 } };
 	sigset_t mask;
@@ -357,6 +347,14 @@ int parent_run(struct config *cfg)
 			  r == -EPERM ? "\"must be a directory owned by this user, not writable by others\"" : LOG_Q(strerror(-r)));
 		return 1;
 	}
+	r = router_proc_prepare(&p.router, cfg, router_override);
+	if (r != 0) {
+		log_event(LOG_LEVEL_ERROR, "startup_failed", "router=%s user=%s reason=%s", LOG_Q(p.router.path),
+			  LOG_Q(cfg->user), r > 0 ? "\"the router must not run as root\"" : LOG_Q(strerror(-r)));
+		return 1;
+	}
+	if (p.router.user_missing)
+		log_event(LOG_LEVEL_WARNING, "router_user_missing", "user=%s fallback=nobody", LOG_Q(cfg->user));
 	r = listener_open(cfg->socket, cfg->socket_mode, &p.listener);
 	if (r != 0) {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "socket=%s reason=%s", LOG_Q(cfg->socket), LOG_Q(listener_error(r)));

@@ -4,32 +4,24 @@
 
 #include <grp.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #include "common/log.h"
 
-#define NOBODY 65534
 /* _IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info) with the 64-byte first version of the struct. */
 #define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, char[64])
 
-static int drop_ids(const struct config *cfg)
+/* The ids come from the parent, which resolved the configured user: the router reads no files. */
+static int drop_ids(const struct ps_router_config *cfg)
 {
-	uid_t uid = NOBODY;
-	gid_t gid = NOBODY;
+	uid_t uid = cfg->uid;
+	gid_t gid = cfg->gid;
 
 	if (geteuid() != 0)
 		return 0; /* already unprivileged: nothing to drop */
-	const struct passwd *pw = getpwnam(cfg->user);
-	if (pw) {
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	} else {
-		log_event(LOG_LEVEL_WARNING, "router_user_missing", "user=%s fallback=nobody", LOG_Q(cfg->user));
-	}
-	if (uid == 0)
+	if (uid == 0 || gid == 0)
 		return -EPERM; /* refusing to run the parser as root */
 	/* The bounding set goes first: after the uid change we could no longer drop it. */
 	for (int cap = 0; cap <= 63; cap++)
@@ -87,7 +79,7 @@ out:
 #endif
 }
 
-int confine_router(const struct config *cfg)
+int confine_router(const struct ps_router_config *cfg)
 {
 	int r = drop_ids(cfg);
 	if (r < 0)

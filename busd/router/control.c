@@ -3,14 +3,18 @@
  *
  * Runs in the router on untrusted input. Admin commands that touch files become fixed privsep
  * requests to the parent; their answers come back through control_parent_reply(). */
+#include "router/control.h"
+
 #include <sodium.h>
 
 #include "grants.h"
 #include "levels.h"
 #include "manifest.h"
 #include "pattern.h"
+#include "common/log.h"
 #include "common/privsep.h"
-#include "router/router-internal.h"
+#include "router/router-parent.h"
+#include "router/router.h"
 
 static const char *data_string(const struct envelope *env, const char *key)
 {
@@ -57,7 +61,7 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 	}
 	if (subscribe) {
 		if (!identity_may_subscribe(c->ident, pattern)) {
-			r->counters.denied_subscribe++;
+			router_counters(r)->denied_subscribe++;
 			log_event(LOG_LEVEL_WARNING, "denied_subscribe", "id=%s pattern=%s", LOG_Q(c->session.id),
 				  LOG_Q(pattern));
 			refuse(r, c, env, "denied", "the manifest does not allow receiving everything this pattern matches");
@@ -81,22 +85,23 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 static int send_ps(struct router *r, struct conn *c, const struct envelope *env, uint64_t op, enum ps_type type,
 		   const char *id, const char *text, bool final)
 {
-	struct ps_request req = { .serial = ++r->next_ps };
+	struct control *ctl = router_control(r);
+	struct ps_request req = { .serial = ++ctl->next_ps };
 	const cJSON *request = cJSON_GetObjectItemCaseSensitive(env->data, "request");
 
-	if (r->n_ops == r->cap_ops) {
-		size_t cap = r->cap_ops ? r->cap_ops * 2 : 8;
-		struct pending_op *v = realloc(r->ops, cap * sizeof(*v));
+	if (ctl->n_ops == ctl->cap_ops) {
+		size_t cap = ctl->cap_ops ? ctl->cap_ops * 2 : 8;
+		struct pending_op *v = realloc(ctl->ops, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		r->ops = v;
-		r->cap_ops = cap;
+		ctl->ops = v;
+		ctl->cap_ops = cap;
 	}
 	snprintf(req.id, sizeof(req.id), "%s", id);
 	int ret = router_ps_send(r, type, &req, sizeof(req), text, text ? strlen(text) : 0, -1);
 	if (ret < 0)
 		return ret;
-	struct pending_op *o = &r->ops[r->n_ops++];
+	struct pending_op *o = &ctl->ops[ctl->n_ops++];
 	memset(o, 0, sizeof(*o));
 	o->serial = req.serial;
 	o->op = op;
@@ -112,7 +117,7 @@ static int send_ps(struct router *r, struct conn *c, const struct envelope *env,
 static const struct identity *installed_identity(struct router *r, struct conn *c, const struct envelope *env,
 						  const char *id)
 {
-	const struct identity *ident = id && hs_id_is_valid(id, strlen(id)) ? policy_find(r->policy, id) : NULL;
+	const struct identity *ident = id && hs_id_is_valid(id, strlen(id)) ? policy_find(router_policy(r), id) : NULL;
 
 	if (!ident || ident->is_admin) {
 		refuse(r, c, env, "unknown_id", "no manifest is installed for this identity (see: capbus install)");
@@ -127,16 +132,8 @@ static void do_keygen(struct router *r, struct conn *c, const struct envelope *e
 
 	if (!installed_identity(r, c, env, id))
 		return;
-	if (send_ps(r, c, env, r->next_ps + 1, PS_KEYGEN, id, NULL, true) < 0)
+	if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_KEYGEN, id, NULL, true) < 0)
 		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
-}
-
-static const struct skill_status *skill_status_of(const struct router *r, const char *id)
-{
-	for (size_t i = 0; i < r->n_skills; i++)
-		if (streq(r->skills[i].st.id, id))
-			return &r->skills[i];
-	return NULL;
 }
 
 static void do_skills(struct router *r, struct conn *c, const struct envelope *env)
@@ -148,11 +145,11 @@ static void do_skills(struct router *r, struct conn *c, const struct envelope *e
 		cJSON_Delete(data);
 		return;
 	}
-	for (size_t i = 0; i < r->policy->n_identities; i++) {
-		const struct identity *ident = &r->policy->identities[i];
+	for (size_t i = 0; i < router_policy(r)->n_identities; i++) {
+		const struct identity *ident = &router_policy(r)->identities[i];
 		if (!ident->manifest || !ident->manifest->exec)
 			continue;
-		const struct skill_status *k = skill_status_of(r, ident->id);
+		const struct skill_status *k = router_skill_status(r, ident->id);
 		cJSON *s = cJSON_CreateObject();
 		if (!s)
 			break;
@@ -171,10 +168,10 @@ static void do_skills(struct router *r, struct conn *c, const struct envelope *e
 
 static void do_stats(struct router *r, struct conn *c, const struct envelope *env)
 {
-	const struct counters *k = &r->counters;
+	const struct counters *k = router_counters(r);
 	cJSON *data = cJSON_CreateObject();
 	const struct { const char *name; uint64_t v; } items[] = {
-		{ "connections", r->n_conns }, { "accepted", k->accepted }, { "refused_connections", k->refused_connections },
+		{ "connections", router_n_conns(r) }, { "accepted", k->accepted }, { "refused_connections", k->refused_connections },
 		{ "authenticated", k->authenticated }, { "auth_failed", k->auth_failed },
 		{ "handshake_timeouts", k->handshake_timeouts }, { "malformed", k->malformed }, { "too_large", k->too_large },
 		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
@@ -227,8 +224,8 @@ static void do_grant(struct router *r, struct conn *c, const struct envelope *en
 		refuse(r, c, env, "invalid", "the manifest does not ask for this pattern (grant the exact text it lists)");
 		return;
 	}
-	if (grant && level_policy_classify(r->policy->levels, PERM_SEND, pattern, NULL) == PERM_LEVEL_SYSTEM &&
-	    level_policy_classify(r->policy->levels, PERM_RECEIVE, pattern, NULL) == PERM_LEVEL_SYSTEM) {
+	if (grant && level_policy_classify(router_policy(r)->levels, PERM_SEND, pattern, NULL) == PERM_LEVEL_SYSTEM &&
+	    level_policy_classify(router_policy(r)->levels, PERM_RECEIVE, pattern, NULL) == PERM_LEVEL_SYSTEM) {
 		refuse(r, c, env, "denied", "system permissions are never granted to skills");
 		return;
 	}
@@ -241,7 +238,7 @@ static void do_grant(struct router *r, struct conn *c, const struct envelope *en
 		return;
 	}
 	_cleanup_free_ char *text = grants_with(ident, grant ? pattern : NULL, grant ? NULL : pattern);
-	uint64_t op = r->next_ps + 1;
+	uint64_t op = router_control(r)->next_ps + 1;
 	if (!text || send_ps(r, c, env, op, PS_WRITE_GRANTS, id, text, false) < 0 ||
 	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
 		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
@@ -282,7 +279,7 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 		refuse(r, c, env, "invalid", "\"admin\" is reserved for the bus administrator");
 		return;
 	}
-	ret = permissions_compile(m, r->policy->levels, granted, n_granted, &perms);
+	ret = permissions_compile(m, router_policy(r)->levels, granted, n_granted, &perms);
 	/* Refuse with the first reason only: one clear error, not a flood of them. */
 	for (size_t i = 0; ret == 0 && i < perms->n_denied; i++) {
 		const struct permission_denial *d = &perms->denied[i];
@@ -302,7 +299,7 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 	if (ret != 0 || !id)
 		return;
 	grants_text = n_granted ? grants_format(granted, n_granted) : strdup("");
-	uint64_t op = r->next_ps + 1;
+	uint64_t op = router_control(r)->next_ps + 1;
 	if (!grants_text || send_ps(r, c, env, op, PS_WRITE_MANIFEST, id, text, false) < 0 ||
 	    send_ps(r, c, env, op, PS_WRITE_GRANTS, id, grants_text, false) < 0 ||
 	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
@@ -312,7 +309,7 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 static void do_remove(struct router *r, struct conn *c, const struct envelope *env)
 {
 	const char *id = data_string(env, "id");
-	uint64_t op = r->next_ps + 1;
+	uint64_t op = router_control(r)->next_ps + 1;
 
 	if (!installed_identity(r, c, env, id))
 		return;
@@ -335,14 +332,14 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		return;
 	}
 	if (!c->ident->is_admin) {
-		r->counters.denied_send++;
+		router_counters(r)->denied_send++;
 		log_event(LOG_LEVEL_WARNING, "denied_control", "id=%s type=%s", LOG_Q(c->session.id), LOG_Q(type));
 		refuse(r, c, env, "denied", "only the admin identity may use this bus command");
 		return;
 	}
 	/* Answers to file writes come back from the parent; bound what may be in flight (an
 	 * operation takes at most three requests). */
-	if (r->n_ops + 3 > ROUTER_MAX_PENDING_OPS && !streq(type, "capbus.skills") && !streq(type, "capbus.stats")) {
+	if (router_control(r)->n_ops + 3 > ROUTER_MAX_PENDING_OPS && !streq(type, "capbus.skills") && !streq(type, "capbus.stats")) {
 		refuse(r, c, env, "quota", "too many bus commands in flight: wait for the answers");
 		return;
 	}
@@ -361,22 +358,22 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 	else if (streq(type, "capbus.revoke"))
 		do_grant(r, c, env, false);
 	else if (streq(type, "capbus.guard")) {
-		if (send_ps(r, c, env, r->next_ps + 1, PS_GUARD_QUERY, "admin", NULL, true) < 0)
+		if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_GUARD_QUERY, "admin", NULL, true) < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 	} else if (streq(type, "capbus.reload")) {
-		if (send_ps(r, c, env, r->next_ps + 1, PS_RELOAD, "admin", NULL, true) < 0)
+		if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_RELOAD, "admin", NULL, true) < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 	} else
 		refuse(r, c, env, "invalid", "unknown bus command");
 }
 
 /* Removes the pending operation step with this privsep serial into *out; false if unknown. */
-static bool take_op(struct router *r, uint64_t serial, struct pending_op *out)
+static bool take_op(struct control *ctl, uint64_t serial, struct pending_op *out)
 {
-	for (size_t i = 0; i < r->n_ops; i++)
-		if (r->ops[i].serial == serial) {
-			*out = r->ops[i];
-			r->ops[i] = r->ops[--r->n_ops];
+	for (size_t i = 0; i < ctl->n_ops; i++)
+		if (ctl->ops[i].serial == serial) {
+			*out = ctl->ops[i];
+			ctl->ops[i] = ctl->ops[--ctl->n_ops];
 			return true;
 		}
 	return false;
@@ -384,18 +381,19 @@ static bool take_op(struct router *r, uint64_t serial, struct pending_op *out)
 
 void control_parent_reply(struct router *r, const struct ps_reply *rep)
 {
+	struct control *ctl = router_control(r);
 	struct pending_op o;
 
-	if (!take_op(r, rep->serial, &o))
+	if (!take_op(ctl, rep->serial, &o))
 		return;
 	struct conn *c = o.conn_serial ? router_find_conn(r, o.conn_serial) : NULL;
 	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
 
 	if (rep->status < 0) {
 		/* One failure answers the whole operation; its remaining steps answer nobody. */
-		for (size_t j = 0; j < r->n_ops; j++)
-			if (r->ops[j].op == o.op)
-				r->ops[j].conn_serial = 0;
+		for (size_t j = 0; j < ctl->n_ops; j++)
+			if (ctl->ops[j].op == o.op)
+				ctl->ops[j].conn_serial = 0;
 		if (c)
 			conn_send_error(r, c, "internal", strerror(-rep->status), NULL, request);
 		return;
@@ -416,16 +414,24 @@ void control_parent_reply(struct router *r, const struct ps_reply *rep)
 
 void control_conn_gone(struct router *r, struct conn *c)
 {
-	for (size_t i = 0; i < r->n_ops; i++)
-		if (r->ops[i].conn_serial == c->serial)
-			r->ops[i].conn_serial = 0;
+	struct control *ctl = router_control(r);
+
+	for (size_t i = 0; i < ctl->n_ops; i++)
+		if (ctl->ops[i].conn_serial == c->serial)
+			ctl->ops[i].conn_serial = 0;
+}
+
+void control_clear(struct control *ctl)
+{
+	free(ctl->ops);
+	*ctl = (struct control){ 0 };
 }
 
 void control_guard_info(struct router *r, const struct ps_guard_info *info)
 {
 	struct pending_op o;
 
-	if (!take_op(r, info->serial, &o))
+	if (!take_op(router_control(r), info->serial, &o))
 		return;
 	struct conn *c = router_find_conn(r, o.conn_serial);
 	if (!c)

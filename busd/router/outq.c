@@ -9,7 +9,8 @@
 
 #include "frame.h"
 #include "mac.h"
-#include "router/router-internal.h"
+#include "router/conn.h"
+#include "util.h"
 
 #define FLUSH_MAX_ENTRIES 256 /* 3 iovecs each, below IOV_MAX */
 
@@ -56,29 +57,24 @@ static int outq_reserve(struct conn *c)
 	return 0;
 }
 
-void outq_schedule(struct router *r, struct conn *c)
+void outq_schedule(struct outq_ctx *q, struct conn *c)
 {
 	if (c->in_flush_list)
 		return;
 	c->in_flush_list = true;
-	c->flush_next = r->flush_head;
-	r->flush_head = c;
+	c->flush_next = q->flush_head;
+	q->flush_head = c;
 }
 
-int outq_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
+int outq_push(struct outq_ctx *q, struct conn *c, struct msgbuf *buf, bool sign)
 {
 	if (c->doomed)
 		return 0;
 	uint64_t size = FRAME_HEADER_LEN + buf->len + (sign ? FRAME_TAG_LEN : 0);
-	if (c->q_bytes + size > r->cfg->max_queue) {
-		r->counters.slow_consumers++;
-		conn_doom(r, c, "slow_consumer");
+	if (c->q_bytes + size > q->max_queue)
 		return -ENOBUFS;
-	}
-	if (outq_reserve(c) < 0) {
-		conn_doom(r, c, "out_of_memory");
+	if (outq_reserve(c) < 0)
 		return -ENOMEM;
-	}
 	struct outq_entry *e = &c->q[(c->q_head + c->q_len) % c->q_cap];
 	e->buf = buf;
 	e->sent = 0;
@@ -89,21 +85,20 @@ int outq_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
 	buf->refs++;
 	c->q_len++;
 	c->q_bytes += size;
-	outq_schedule(r, c);
+	outq_schedule(q, c);
 	return 0;
 }
 
-static void set_want_out(struct router *r, struct conn *c, bool on)
+static void set_want_out(struct outq_ctx *q, struct conn *c, bool on)
 {
 	if (c->want_out == on)
 		return;
 	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &c->watch };
-	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	if (epoll_ctl(q->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->want_out = on;
 }
 
-/* Writes as much as the socket takes. 0 when drained or would block; negative on a dead peer. */
-int outq_flush(struct router *r, struct conn *c)
+int outq_flush(struct outq_ctx *q, struct conn *c)
 {
 	while (c->q_len > 0) {
 		struct iovec iov[FLUSH_MAX_ENTRIES * 3];
@@ -131,7 +126,7 @@ int outq_flush(struct router *r, struct conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				set_want_out(r, c, true);
+				set_want_out(q, c, true);
 				return 0;
 			}
 			return negative_errno();
@@ -155,10 +150,8 @@ int outq_flush(struct router *r, struct conn *c)
 	free(c->q);
 	c->q = NULL;
 	c->q_cap = c->q_head = 0;
-	set_want_out(r, c, false);
-	if (c->close_after_flush)
-		conn_doom(r, c, NULL);
-	return 0;
+	set_want_out(q, c, false);
+	return c->close_after_flush ? OUTQ_CLOSE : 0;
 }
 
 void outq_clear(struct conn *c)

@@ -3,11 +3,13 @@
  *
  * Policy bundles, launched skills' connections, peer-check verdicts and answers to admin
  * requests come in; requests go out through a queue, so the router never blocks on a parent
- * that may itself be busy sending. Everything from the parent is size-checked before use. */
+ * that may itself be busy sending. Everything from the parent passes the privsep decoder
+ * (common/privsep.c) first; a malformed message ends the router. */
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+
+#include "router/router-parent.h"
 
 #include "common/privsep.h"
 #include "router/router-internal.h"
@@ -44,6 +46,14 @@ static void skill_state(struct router *r, const struct ps_skill_state *st)
 		r->n_skills++;
 	}
 	r->skills[i].st = *st;
+}
+
+const struct skill_status *router_skill_status(const struct router *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_skills; i++)
+		if (streq(r->skills[i].st.id, id))
+			return &r->skills[i];
+	return NULL;
 }
 
 /* A new policy is in force: re-resolve identities, drop what is no longer allowed. */
@@ -85,131 +95,109 @@ static void policy_swap(struct router *r, struct policy *p)
 	policy_free(old);
 }
 
+static void bundle_end(struct router *r)
+{
+	struct policy *p = NULL;
+	char **errors = NULL;
+	size_t n_errors = 0;
+
+	if (!r->building)
+		return;
+	int ret = policy_builder_finish(TAKE_PTR(r->building), ++r->generation, &p, &errors, &n_errors);
+	for (size_t i = 0; i < n_errors; i++) {
+		log_event(LOG_LEVEL_ERROR, "manifest_invalid", "error=%s", LOG_Q(errors[i]));
+		free(errors[i]);
+	}
+	free(errors);
+	if (ret < 0) {
+		log_event(LOG_LEVEL_ERROR, "policy_compile_failed", "error=%s", LOG_Q(strerror(-ret)));
+		return;
+	}
+	log_event(LOG_LEVEL_INFO, "policy_loaded", "generation=%llu identities=%zu", (unsigned long long)r->generation,
+		  p->n_identities);
+	policy_swap(r, p);
+}
+
+static void peer_verdict(struct router *r, const struct ps_peer_verdict *v)
+{
+	struct conn *c = router_find_conn(r, v->serial);
+
+	if (!v->allowed)
+		r->counters.peer_denied++; /* counted even if the peer already hung up */
+	if (!c || c->state != CONN_CHECKING)
+		return;
+	if (v->allowed)
+		conn_greet(r, c);
+	else
+		conn_doom(r, c, NULL); /* the parent logged it */
+}
+
+/* The parent broke the channel protocol: nothing it sends can be relied on any more. */
+static void channel_broken(struct router *r, const struct ps_msg *msg, const char *reason)
+{
+	log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=%s", msg->type,
+		  ps_type_name(msg->type), msg->size, reason);
+	r->stop = true;
+	r->exit_code = 1;
+}
+
 void router_parent_message(struct router *r)
 {
-	struct ps_header hdr;
-	_cleanup_close_ int passed = -1;
-	ssize_t n = ps_recv_fd(r->ps_fd, r->ps_buf, &hdr, &passed);
-	const uint8_t *payload = r->ps_buf + sizeof(hdr);
+	struct ps_msg msg;
+	int ret = ps_read(r->ps_fd, PS_TO_ROUTER, r->ps_buf, &msg);
 
-	if (n <= 0) {
-		log_event(LOG_LEVEL_ERROR, "parent_gone", "error=%s", n == 0 ? "eof" : LOG_Q(strerror((int)-n)));
+	if (ret == PS_EOF || ret < 0) {
+		log_event(LOG_LEVEL_ERROR, "parent_gone", "error=%s", ret == PS_EOF ? "eof" : LOG_Q(strerror(-ret)));
 		r->stop = true;
 		return;
 	}
-	switch (hdr.type) {
+	if (ret == PS_MALFORMED) {
+		channel_broken(r, &msg, msg.reason);
+		return;
+	}
+	switch (msg.type) {
 	case PS_BUNDLE_BEGIN:
 		policy_builder_free(r->building);
 		r->building = NULL;
 		if (policy_builder_new(&r->building) < 0)
 			r->building = NULL;
-		return;
-	case PS_BUNDLE_FILE: {
-		struct ps_file f;
-		if (!r->building || hdr.len < sizeof(f))
-			return;
-		memcpy(&f, payload, sizeof(f));
-		f.id[sizeof(f.id) - 1] = f.name[sizeof(f.name) - 1] = '\0';
-		policy_builder_add_file(r->building, f.kind, f.id, f.name, (const char *)payload + sizeof(f),
-					hdr.len - sizeof(f));
-		return;
-	}
-	case PS_BUNDLE_KEY: {
-		struct ps_key k;
-		if (!r->building || hdr.len != sizeof(k))
-			return;
-		memcpy(&k, payload, sizeof(k));
-		k.id[sizeof(k.id) - 1] = '\0';
-		policy_builder_add_key(r->building, k.id, k.key);
-		sodium_memzero(&k, sizeof(k));
-		sodium_memzero(r->ps_buf, (size_t)n);
-		return;
-	}
-	case PS_BUNDLE_END: {
-		struct policy *p = NULL;
-		char **errors = NULL;
-		size_t n_errors = 0;
-		if (!r->building)
-			return;
-		int ret = policy_builder_finish(TAKE_PTR(r->building), ++r->generation, &p, &errors, &n_errors);
-		for (size_t i = 0; i < n_errors; i++) {
-			log_event(LOG_LEVEL_ERROR, "manifest_invalid", "error=%s", LOG_Q(errors[i]));
-			free(errors[i]);
-		}
-		free(errors);
-		if (ret < 0) {
-			log_event(LOG_LEVEL_ERROR, "policy_compile_failed", "error=%s", LOG_Q(strerror(-ret)));
-			return;
-		}
-		log_event(LOG_LEVEL_INFO, "policy_loaded", "generation=%llu identities=%zu",
-			  (unsigned long long)r->generation, p->n_identities);
-		policy_swap(r, p);
-		return;
-	}
-	case PS_REPLY: {
-		struct ps_reply rep;
-		if (hdr.len != sizeof(rep))
-			return;
-		memcpy(&rep, payload, sizeof(rep));
-		rep.id[sizeof(rep.id) - 1] = '\0';
-		control_parent_reply(r, &rep);
-		sodium_memzero(&rep, sizeof(rep));
-		sodium_memzero(r->ps_buf, (size_t)n);
-		return;
-	}
-	case PS_ADOPT: {
-		struct ps_adopt a;
-		if (hdr.len != sizeof(a) || passed < 0)
-			return;
-		memcpy(&a, payload, sizeof(a));
-		a.id[sizeof(a.id) - 1] = '\0';
-		adopt_skill(r, &a, TAKE_FD(passed));
-		return;
-	}
-	case PS_PEER_POLICY: {
-		struct ps_peer_policy pp;
-		if (hdr.len != sizeof(pp))
-			return;
-		memcpy(&pp, payload, sizeof(pp));
-		r->peer_check = pp.check != 0;
-		return;
-	}
-	case PS_PEER_VERDICT: {
-		struct ps_peer_verdict v;
-		if (hdr.len != sizeof(v))
-			return;
-		memcpy(&v, payload, sizeof(v));
-		struct conn *c = router_find_conn(r, v.serial);
-		if (!v.allowed)
-			r->counters.peer_denied++; /* counted even if the peer already hung up */
-		if (!c || c->state != CONN_CHECKING)
-			return;
-		if (v.allowed)
-			conn_greet(r, c);
-		else
-			conn_doom(r, c, NULL); /* the parent logged it */
-		return;
-	}
-	case PS_GUARD_INFO: {
-		struct ps_guard_info info;
-		if (hdr.len != sizeof(info))
-			return;
-		memcpy(&info, payload, sizeof(info));
-		control_guard_info(r, &info);
-		return;
-	}
-	case PS_SKILL_STATE: {
-		struct ps_skill_state st;
-		if (hdr.len != sizeof(st))
-			return;
-		memcpy(&st, payload, sizeof(st));
-		st.id[sizeof(st.id) - 1] = st.state[sizeof(st.state) - 1] = st.last_exit[sizeof(st.last_exit) - 1] = '\0';
-		skill_state(r, &st);
-		return;
-	}
+		break;
+	case PS_BUNDLE_FILE:
+		if (r->building)
+			policy_builder_add_file(r->building, msg.u.file.kind, msg.u.file.id, msg.u.file.name, msg.text,
+						msg.text_len);
+		break;
+	case PS_BUNDLE_KEY:
+		if (r->building)
+			policy_builder_add_key(r->building, msg.u.key.id, msg.u.key.key);
+		break;
+	case PS_BUNDLE_END:
+		bundle_end(r);
+		break;
+	case PS_REPLY:
+		control_parent_reply(r, &msg.u.reply);
+		break;
+	case PS_ADOPT:
+		adopt_skill(r, &msg.u.adopt, TAKE_FD(msg.fd));
+		break;
+	case PS_PEER_POLICY:
+		r->peer_check = msg.u.peer_policy.check != 0;
+		break;
+	case PS_PEER_VERDICT:
+		peer_verdict(r, &msg.u.peer_verdict);
+		break;
+	case PS_GUARD_INFO:
+		control_guard_info(r, &msg.u.guard_info);
+		break;
+	case PS_SKILL_STATE:
+		skill_state(r, &msg.u.skill_state);
+		break;
 	default:
-		return;
+		/* Well-formed but not now: the configuration comes once, before the loop. */
+		channel_broken(r, &msg, "out_of_order");
+		break;
 	}
+	ps_msg_wipe(&msg);
 }
 
 static void ps_set_want_out(struct router *r, bool on)
@@ -251,6 +239,8 @@ int router_ps_send(struct router *r, enum ps_type type, const void *fixed, size_
 
 	if (text_len > PS_TEXT_MAX)
 		return -EMSGSIZE;
+	if (ps_check_outgoing(type, fixed_len, text_len, passed_fd >= 0) < 0)
+		return -EINVAL;
 	struct ps_out *o = malloc(sizeof(*o) + len);
 	if (!o)
 		return -ENOMEM;

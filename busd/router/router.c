@@ -79,7 +79,40 @@ void conn_doom(struct router *r, struct conn *c, const char *reason)
 void conn_close_after_flush(struct router *r, struct conn *c)
 {
 	c->close_after_flush = true;
-	outq_schedule(r, c);
+	outq_schedule(&r->outq, c);
+}
+
+int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
+{
+	int ret = outq_push(&r->outq, c, buf, sign);
+
+	if (ret == -ENOBUFS) {
+		r->counters.slow_consumers++;
+		conn_doom(r, c, "slow_consumer");
+	} else if (ret < 0) {
+		conn_doom(r, c, "out_of_memory");
+	}
+	return ret;
+}
+
+const struct policy *router_policy(const struct router *r)
+{
+	return r->policy;
+}
+
+struct counters *router_counters(struct router *r)
+{
+	return &r->counters;
+}
+
+uint32_t router_n_conns(const struct router *r)
+{
+	return r->n_conns;
+}
+
+struct control *router_control(struct router *r)
+{
+	return &r->control;
 }
 
 struct conn *router_find_conn(struct router *r, uint64_t serial)
@@ -98,7 +131,7 @@ int conn_send_envelope(struct router *r, struct conn *c, cJSON *root)
 	struct msgbuf *b = msgbuf_new(text, strlen(text));
 	if (!b)
 		return -ENOMEM;
-	int ret = outq_push(r, c, b, true);
+	int ret = conn_push(r, c, b, true);
 	msgbuf_unref(b);
 	return ret;
 }
@@ -238,7 +271,7 @@ static void deliver_one(void *sub, void *userdata)
 	/* Subscriptions were checked when made and on every reload; this re-check is the backstop. */
 	if (!identity_may_receive(c->ident, d->type, d->type_len))
 		return;
-	if (outq_push(d->r, c, d->buf, true) == 0)
+	if (conn_push(d->r, c, d->buf, true) == 0)
 		d->r->counters.delivered++;
 }
 
@@ -339,7 +372,7 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 	}
 	struct msgbuf *b = msgbuf_new(reply, reply_len);
 	if (b) {
-		outq_push(r, c, b, false);
+		conn_push(r, c, b, false);
 		msgbuf_unref(b);
 	}
 	if (ret == HS_REJECTED) {
@@ -507,7 +540,7 @@ void conn_greet(struct router *r, struct conn *c)
 	hs_server_hello(&c->hs, hello);
 	struct msgbuf *b = msgbuf_new(hello, sizeof(hello));
 	if (b) {
-		outq_push(r, c, b, false);
+		conn_push(r, c, b, false);
 		msgbuf_unref(b);
 	}
 }
@@ -614,12 +647,12 @@ static void timer_tick(struct router *r)
 /* End of an iteration: write what was queued, then free what was closed (flushing may close). */
 static void flush_all(struct router *r)
 {
-	while (r->flush_head) {
-		struct conn *c = r->flush_head;
-		r->flush_head = c->flush_next;
+	while (r->outq.flush_head) {
+		struct conn *c = r->outq.flush_head;
+		r->outq.flush_head = c->flush_next;
 		c->in_flush_list = false;
-		if (!c->doomed && outq_flush(r, c) < 0)
-			conn_doom(r, c, NULL);
+		if (!c->doomed && outq_flush(&r->outq, c) != 0)
+			conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
 	}
 	while (r->dead_head) {
 		struct conn *c = r->dead_head;
@@ -628,7 +661,7 @@ static void flush_all(struct router *r)
 	}
 }
 
-static int router_setup(struct router *r, const struct config *cfg, int listen_fd, int ps_fd)
+static int router_setup(struct router *r, const struct ps_router_config *cfg, int listen_fd, int ps_fd)
 {
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
@@ -645,6 +678,7 @@ static int router_setup(struct router *r, const struct config *cfg, int listen_f
 	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (!r->ps_buf || r->epfd < 0 || r->timer_fd < 0 || subindex_new(&r->subs) < 0)
 		return -ENOMEM;
+	r->outq = (struct outq_ctx){ .epfd = r->epfd, .max_queue = cfg->max_queue };
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
 	timerfd_settime(r->timer_fd, 0, &its, NULL);
 	/* The listening socket is watched only once a policy is in force (policy_swap): until then
@@ -667,7 +701,7 @@ static void router_teardown(struct router *r)
 	policy_free(r->policy);
 	policy_builder_free(r->building);
 	subindex_free(r->subs);
-	free(r->ops);
+	control_clear(&r->control);
 	free(r->skills);
 	while (r->ps_out_head) {
 		struct ps_out *o = r->ps_out_head;
@@ -683,12 +717,12 @@ static void router_teardown(struct router *r)
 		close(r->timer_fd);
 }
 
-int router_main(const struct config *cfg, int listen_fd, int ps_fd)
+int router_main(const struct ps_router_config *cfg, int listen_fd, int ps_fd)
 {
 	struct router r;
 	struct epoll_event events[EVENTS_MAX];
 
-	log_setup(cfg->log_level, "router");
+	log_setup((enum log_level)cfg->log_level, "router");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	int ret = router_setup(&r, cfg, listen_fd, ps_fd);
@@ -700,8 +734,12 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 	if (ret < 0) {
 		/* Fail closed: a router that could not shed its privileges serves nobody. */
 		log_event(LOG_LEVEL_ERROR, "confine_failed", "error=%s", LOG_Q(strerror(-ret)));
+		router_teardown(&r);
 		return 1;
 	}
+	/* Only now, confined, does the parent hear from us (and only now are clients accepted: the
+	 * listening socket is watched once the first policy bundle is in force). */
+	router_ps_send(&r, PS_ROUTER_READY, NULL, 0, NULL, 0, -1);
 	while (!r.stop) {
 		int n = epoll_wait(r.epfd, events, EVENTS_MAX, -1);
 		if (n < 0) {
@@ -729,7 +767,7 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 				struct conn *c = (struct conn *)w;
 				if (c->doomed)
 					break;
-				if (events[i].events & EPOLLOUT && outq_flush(&r, c) < 0)
+				if (events[i].events & EPOLLOUT && outq_flush(&r.outq, c) != 0)
 					conn_doom(&r, c, NULL);
 				if (!c->doomed && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					conn_readable(&r, c);
@@ -742,5 +780,5 @@ int router_main(const struct config *cfg, int listen_fd, int ps_fd)
 		flush_all(&r);
 	}
 	router_teardown(&r);
-	return 0;
+	return r.exit_code;
 }

@@ -1,9 +1,52 @@
 /* SPDX-License-Identifier: MIT */
-/* router.h - the unprivileged half of capbusd: every client byte is parsed here. */
+/* router.h - the unprivileged half of capbusd: every client byte is parsed here.
+ *
+ * router_main() is the program's entry (router/main.c). The rest is what router.c offers the
+ * router's other modules, on a struct router they do not see into (router-internal.h). */
 #pragma once
 
-#include "common/config.h"
+#include <stdint.h>
+#include <sys/types.h>
 
-/* Drops privileges, confines itself, and serves listen_fd until SIGTERM or the parent goes away.
- * ps_fd is the channel to the privileged parent. Returns the exit code. */
-int router_main(const struct config *cfg, int listen_fd, int ps_fd);
+#include "common/privsep.h"
+#include "envelope.h"
+#include "router/conn.h"
+#include "router/policy.h"
+
+struct router;
+struct control;
+
+/* Drops privileges, confines itself, tells the parent it is ready, and serves listen_fd until
+ * SIGTERM or the parent goes away. ps_fd is the channel to the privileged parent, cfg what the
+ * parent sent first on it. Returns the exit code (non-zero after a protocol violation). */
+int router_main(const struct ps_router_config *cfg, int listen_fd, int ps_fd);
+
+struct counters {
+	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
+	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
+	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
+};
+
+/* Registers a new connection and greets it, or first asks the parent to check the peer. */
+struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check_peer);
+/* Sends the handshake's HELLO: the connection may now authenticate. */
+void conn_greet(struct router *r, struct conn *c);
+/* Queues buf for c (outq_push); a slow consumer or a failed allocation costs c its connection. */
+int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign);
+int conn_send_envelope(struct router *r, struct conn *c, cJSON *root);
+void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
+		     const char *type, const cJSON *request);
+/* Closed at the end of this loop iteration; reason (if any) is logged, rate-limited. */
+void conn_doom(struct router *r, struct conn *c, const char *reason);
+/* Closed once what is queued for it is written. */
+void conn_close_after_flush(struct router *r, struct conn *c);
+struct conn *router_find_conn(struct router *r, uint64_t serial);
+int router_subscribe(struct router *r, struct conn *c, const char *pattern);
+void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);
+
+/* The policy in force (NULL until the first bundle), the counters, open connections, and the
+ * state control.c keeps in the router. */
+const struct policy *router_policy(const struct router *r);
+struct counters *router_counters(struct router *r);
+uint32_t router_n_conns(const struct router *r);
+struct control *router_control(struct router *r);

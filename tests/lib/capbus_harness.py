@@ -24,7 +24,7 @@ import threading
 import time
 
 from harness_base import (BUILD_DIR, EXIT_SKIP, SOURCE_DIR, Skip, TestFailure, capbus_path,  # noqa: F401
-                          capbusd_path, check, ci, escape_path, is_root, require_build, skip, wait_for)
+                          capbusd_path, capbusd_router_path, check, ci, escape_path, is_root, require_build, skip, wait_for)
 from harness_procs import (Subtree, abstract_listener, abstract_name, cgroup_procs, children_of,  # noqa: F401
                            enter_cgroup, own_cgroup, own_cgroup_dirs, pid_alive, proc_status,
                            remove_cgroups, skill_cgroups, v2_mount)
@@ -120,10 +120,13 @@ class Daemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self, timeout=10.0, wrapper=None):
-        """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line)."""
+    def start(self, timeout=10.0, wrapper=None, router=None):
+        """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line), router a
+        program to run instead of capbusd-router (capbusd --router)."""
         self._log_file = open(self.log_path, "ab")
         argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path]
+        if router:
+            argv += ["--router", router]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file, env=self._env())
         deadline = time.monotonic() + timeout

@@ -61,6 +61,10 @@ def capbusd_path():
     return os.path.join(BUILD_DIR, "busd", "capbusd")
 
 
+def capbusd_router_path():
+    return os.path.join(BUILD_DIR, "busd", "capbusd-router")
+
+
 def capbus_path():
     return os.path.join(BUILD_DIR, "cli", "capbus")
 
