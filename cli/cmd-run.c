@@ -15,13 +15,13 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 
 #include "cli.h"
 #include "guard.h"
-#include "parent/launch.h"
+#include "launch.h"
 #include "manifest.h"
+#include "pidfd-util.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -58,7 +58,7 @@ static int run_skill(struct sandbox_plan *plan)
 		if (fds[1].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+				(void)pidfd_signal(pidfd, SIGTERM);
 		}
 	}
 	struct sandbox_exit ex;

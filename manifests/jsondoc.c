@@ -202,15 +202,6 @@ int json_doc_uint(struct json_doc *doc, const cJSON *item, const char *what, uin
 	return 0;
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 /* Copies a JSON array of strings into a NULL-terminated vector, checking each element and
  * refusing repeats when unique. Returns 0, JSON_DOC_INVALID, -ENOMEM. */
 int json_doc_strv(struct json_doc *doc, const cJSON *arr, const char *what, size_t max,

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-#include "cgroup-v2.h"
+#include "cgroupfs.h"
 #include "guard.h"
 #include "common/log.h"
 
