@@ -58,14 +58,15 @@ int guardctl_new(const struct config *cfg, struct guardctl **out, const char **w
 	guard_free(g->guard);
 	g->guard = NULL;
 	if (cfg->kernel_guard == KERNEL_GUARD_REQUIRED) {
-		*why = r == -EOPNOTSUPP ? "kernel_guard is \"required\" but this kernel has no unix-connect BPF hook (Linux 6.7+ with BTF)"
+		*why = !guard_built()    ? "kernel_guard is \"required\" but this capbusd was built without the kernel guard (-Dbpf=disabled)"
+		       : r == -EOPNOTSUPP ? "kernel_guard is \"required\" but this kernel has no unix-connect BPF hook (Linux 6.7+ with BTF)"
 		       : r == -EPERM    ? "kernel_guard is \"required\" but loading BPF programs was refused (run as root)"
 					: "kernel_guard is \"required\" but the guard could not be attached";
 		return r;
 	}
 	log_event(LOG_LEVEL_WARNING, "guard_unavailable",
 		  "error=%s fallback=\"socket modes and the daemon's peer check only: processes of an allowed uid or cgroup can still reach the socket\"",
-		  LOG_Q(strerror(-r)));
+		  LOG_Q(guard_built() ? strerror(-r) : "this capbusd was built without the kernel guard (-Dbpf=disabled)"));
 	return 0;
 }
 
