@@ -195,6 +195,39 @@ int cgroup_v2_path_of_pid(pid_t pid, char *buf, size_t n)
 	return 0;
 }
 
+int cgroup_v2_path_of_id(const char *mount, uint64_t id, char *buf, size_t n)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = 0xfe /* FILEID_KERNFS */ } };
+	char link[64], path[PATH_MAX];
+	size_t m = strlen(mount);
+	const char *rel;
+	ssize_t len;
+
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	_cleanup_close_ int mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return negative_errno();
+	_cleanup_close_ int fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	if (len < 0)
+		return negative_errno();
+	path[len] = '\0';
+	/* Seen through another mount (a bind of a subtree): the whole path says where. */
+	rel = strncmp(path, mount, m) == 0 && (path[m] == '/' || path[m] == '\0') ? path + m : path;
+	if (!*rel)
+		rel = "/";
+	if (strlen(rel) >= n)
+		return -ENAMETOOLONG;
+	memcpy(buf, rel, strlen(rel) + 1);
+	return 0;
+}
+
 int cgroup_id_of_path(const char *path, uint64_t *id)
 {
 	union {

@@ -45,6 +45,12 @@ int cgroup_dir(const char *mount, const char *root, const char *rel, char **out)
  * process is gone. */
 int cgroup_v2_path_of_pid(pid_t pid, char *buf, size_t n);
 
+/* The path of the v2 cgroup with this id, relative to the v2 mount point mount ("/" for the
+ * root): by the id itself, so a log names the cgroup a denied connect came from even after the
+ * process has exited or moved. Needs CAP_DAC_READ_SEARCH (open_by_handle_at): -EPERM without.
+ * -ESTALE or -ENOENT when no such cgroup exists (any more), -ENAMETOOLONG if buf is too small. */
+int cgroup_v2_path_of_id(const char *mount, uint64_t id, char *buf, size_t n);
+
 /* The cgroup id of a v2 directory (the id bpf_get_current_cgroup_id() reports), from its
  * file handle. */
 int cgroup_id_of_path(const char *path, uint64_t *id);

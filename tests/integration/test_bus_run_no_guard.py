@@ -31,7 +31,8 @@ def main():
         path = os.path.join(d.manifest_dir, "netskill.json")
         cp = d.admin("run", path, timeout=60)
         out = cp.stdout + cp.stderr
-        check(cp.returncode != 0, "capbus run of a networked skill succeeded without a guard:\n%s" % out)
+        check(cp.returncode == 1, "capbus run of a networked skill without a guard exited %d (want 1):\n%s"
+              % (cp.returncode, out))
         check("kernel guard is missing" in cp.stderr and "-Dbpf=disabled" in cp.stderr and
               "network allow-list" in cp.stderr, "unclear refusal:\n%s" % out)
 

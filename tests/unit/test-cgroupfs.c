@@ -188,6 +188,21 @@ static void test_live(void)
 	CHECK(cgroup_v2_path_of_pid(INT_MAX, own, sizeof(own)) == -ESRCH);
 	CHECK(cgroup_id_of_path("/nonexistent/capbus", &id) == -ENOENT);
 
+	/* And back from the id to the path (open_by_handle_at: root only). */
+	char back[PATH_MAX];
+	r = cgroup_v2_path_of_id(mount, own_id, back, sizeof(back));
+	if (geteuid() == 0) {
+		CHECK(r == 0);
+		CHECK_STREQ(back, streq(own, mount) ? "/" : own + strlen(mount));
+		CHECK(cgroup_v2_path_of_id(mount, 1, back, sizeof(back)) == 0);
+		CHECK_STREQ(back, "/");
+		CHECK(cgroup_v2_path_of_id(mount, own_id, tiny, 1) == -ENAMETOOLONG);
+		r = cgroup_v2_path_of_id(mount, UINT64_MAX - 1, back, sizeof(back));
+		CHECK(r == -ESTALE || r == -ENOENT);
+	} else {
+		CHECK(r == -EPERM);
+	}
+
 	/* The id a daemon reads from a peer's pidfd is the id of the peer's cgroup directory. */
 	int pidfd = pidfd_open_pid(getpid());
 	CHECK(pidfd >= 0);
