@@ -2,7 +2,8 @@
 /* cgroup.c - one skill's cgroups: discover the layout, create leaves, set limits, clean up.
  *
  * Runs in the privileged parent. The layout comes from /proc/self/mountinfo and our own place in
- * each hierarchy from /proc/self/cgroup, so nothing is assumed about where cgroupfs is mounted.
+ * each hierarchy from /proc/self/cgroup (both parsed by linux/cgroupfs.c), so nothing is assumed
+ * about where cgroupfs is mounted.
  * A controller is used on v2 when our v2 cgroup offers it, otherwise on its v1 hierarchy (the
  * hybrid layout). Every directory made here is removed by cg_set_free(). */
 #include "cgroup.h"
