@@ -16,7 +16,13 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
-#include "cgroup-v2.h"
+/* ---- build ----------------------------------------------------------------------------- */
+
+/* false when capbus was built without the kernel guard (-Dbpf=disabled, or no libbpf, clang
+ * or bpftool with -Dbpf=auto): guard_lib is then bpf/guard-none.c, where every function below
+ * returns -EOPNOTSUPP and the free functions accept only NULL. Callers use it to tell the
+ * operator why there is no guard. */
+bool guard_built(void);
 
 /* ---- capability probe ---------------------------------------------------------------- */
 

@@ -83,9 +83,7 @@ int cmd_listen(struct cli *cli, int argc, char **argv)
 		capbus_msg *m = NULL;
 		int wait = timeout_ms;
 		if (timeout_ms >= 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			int64_t now = (int64_t)monotonic_ms();
 			if (start < 0)
 				start = now;
 			wait = (int)(timeout_ms - (now - start));

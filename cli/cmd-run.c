@@ -15,13 +15,13 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 
 #include "cli.h"
 #include "guard.h"
-#include "parent/launch.h"
+#include "launch.h"
 #include "manifest.h"
+#include "pidfd-util.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -58,7 +58,7 @@ static int run_skill(struct sandbox_plan *plan)
 		if (fds[1].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+				(void)pidfd_signal(pidfd, SIGTERM);
 		}
 	}
 	struct sandbox_exit ex;
@@ -142,12 +142,14 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	if (r == 0) {
 		int e = launch_egress(plan, &m->sandbox, &egress);
+		/* Without the guard nothing would hold a networked skill to its allow-list. */
+		const char *why = guard_built() ? strerror(-e) : "the kernel guard is missing: capbus was built without it (-Dbpf=disabled)";
 		if (e < 0 && m->sandbox.network) {
 			fprintf(stderr, "capbus: run: cannot attach the network allow-list (%s): refusing to run a networked skill unguarded\n",
-				strerror(-e));
+				why);
 			r = e;
 		} else if (e < 0) {
-			fprintf(stderr, "capbus: run: warning: no egress guard (%s); the skill still has no network\n", strerror(-e));
+			fprintf(stderr, "capbus: run: warning: no egress guard (%s); the skill still has no network\n", why);
 		}
 	}
 	if (r == 0) {

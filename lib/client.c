@@ -81,9 +81,7 @@ const char *capbus_strerror(int r)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)monotonic_ms();
 }
 
 /* Milliseconds left until deadline (-1 = forever). */

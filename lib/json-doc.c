@@ -345,15 +345,6 @@ int json_doc_uint(struct json_doc *doc, const struct json_node *n, const char *w
 	return 0;
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 int json_doc_strv(struct json_doc *doc, const struct json_node *arr, const char *what, size_t max,
 		  bool allow_empty, bool unique, json_check_fn check, char ***out, size_t *n_out)
 {

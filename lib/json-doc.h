@@ -89,9 +89,6 @@ const char *json_type_name(const struct json_node *n);
 /* Quotes s for a message: printable ASCII kept, everything else as \xNN, cut after 64 bytes. */
 char *json_quote(const char *s);
 
-/* Frees a NULL-terminated vector of strings; NULL-safe. */
-void strv_free(char **v);
-
 /* Element check for json_doc_strv: NULL if s is fine, else what is wrong with it. */
 typedef const char *(*json_check_fn)(const char *s);
 

@@ -61,5 +61,21 @@ static inline bool startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* NULL-terminated vectors of heap strings (argv-like). */
+
+/* Frees every string and the vector; NULL-safe. */
+void strv_free(char **v);
+static inline void strv_freep(char ***v) { strv_free(*v); }
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+/* Number of strings before the terminating NULL; 0 for NULL. */
+size_t strv_length(const char *const *v);
+/* Deep copy of src (NULL copies as an empty vector). Returns 0 or -ENOMEM; *ret untouched on
+ * failure. */
+int strv_copy(const char *const *src, char ***ret);
+
+/* CLOCK_MONOTONIC in milliseconds: for timeouts, rate limits and restart backoff, never for
+ * wall-clock time. */
+uint64_t monotonic_ms(void);
+
 /* Strict decimal parse: whole string, no sign surprises, range checked. Returns 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);

@@ -116,15 +116,6 @@ static int grants_fail(const char *text, size_t len, const char *filename, size_
 	return r < 0 ? r : GRANTS_INVALID;
 }
 
-static void strv_freep(char ***v)
-{
-	if (!*v)
-		return;
-	for (char **p = *v; *p; p++)
-		free(*p);
-	free(*v);
-}
-
 int grants_parse(const char *text, size_t len, const char *filename, char ***patterns_out, size_t *n_out,
 		 char **error_out)
 {

@@ -2,7 +2,8 @@
 /* cgroup.c - one skill's cgroups: discover the layout, create leaves, set limits, clean up.
  *
  * Runs in the privileged parent. The layout comes from /proc/self/mountinfo and our own place in
- * each hierarchy from /proc/self/cgroup, so nothing is assumed about where cgroupfs is mounted.
+ * each hierarchy from /proc/self/cgroup (both parsed by linux/cgroupfs.c), so nothing is assumed
+ * about where cgroupfs is mounted.
  * A controller is used on v2 when our v2 cgroup offers it, otherwise on its v1 hierarchy (the
  * hybrid layout). Every directory made here is removed by cg_set_free(). */
 #include "cgroup.h"
@@ -15,6 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cgroupfs.h"
+#include "procfs.h"
 #include "util.h"
 
 static const char *const controller_names[_CG_MAX] = {
@@ -49,13 +52,14 @@ static void cg_layout_done(struct cg_layout *l)
 	}
 }
 
-/* true if the comma-separated list contains word exactly ("cpu" must not match "cpuacct"). */
-static bool list_has(const char *list, const char *word, char sep)
+/* true if the space-separated list (cgroup.controllers) contains word exactly ("cpu" must not
+ * match "cpuset"). */
+static bool list_has(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 
 	for (const char *p = list; p && *p;) {
-		const char *end = strchr(p, sep);
+		const char *end = strchr(p, ' ');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 
 		if (len == n && strncmp(p, word, n) == 0)
@@ -65,97 +69,27 @@ static bool list_has(const char *list, const char *word, char sep)
 	return false;
 }
 
-static int dup_to(char **dst, const char *s)
+/* Where each hierarchy is mounted and where we sit in it (linux/cgroupfs.c does the parsing).
+ * A hierarchy or entry that does not exist stays NULL. */
+static int discover(struct cg_layout *l)
 {
-	if (*dst)
-		return 0; /* the first mount of a hierarchy wins */
-	*dst = strdup(s);
-	return *dst ? 0 : -ENOMEM;
-}
+	_cleanup_free_ char *mi = NULL, *self = NULL;
+	int r;
 
-/* mountinfo: id parent maj:min root mountpoint options [optional...] - fstype source superopts */
-static int parse_mountinfo(struct cg_layout *l)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
+	if ((r = proc_read_file("/proc/self/mountinfo", &mi, NULL)) < 0 ||
+	    (r = proc_read_file("/proc/self/cgroup", &self, NULL)) < 0)
+		return r;
+	for (int c = -1; c < _CG_MAX; c++) {
+		const char *ctrl = c < 0 ? NULL : controller_names[c];
 
-	if (!f)
-		return negative_errno();
-	while (getline(&line, &cap, f) > 0) {
-		char root[4096], mnt[4096], fstype[64], superopts[1024];
-		const char *dash = strstr(line, " - ");
-		int r;
-
-		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
-		    sscanf(dash + 3, "%63s %*s %1023s", fstype, superopts) != 2)
-			continue;
-		if (strchr(mnt, '\\') || strchr(root, '\\'))
-			continue; /* escaped names: not a cgroup mount we would use */
-		if (streq(fstype, "cgroup2")) {
-			if ((r = dup_to(&l->v2_mount, mnt)) < 0 || (r = dup_to(&l->v2_root, root)) < 0)
-				return r;
-		} else if (streq(fstype, "cgroup")) {
-			for (int c = 0; c < _CG_MAX; c++)
-				if (list_has(superopts, controller_names[c], ',') &&
-				    ((r = dup_to(&l->v1_mount[c], mnt)) < 0 || (r = dup_to(&l->v1_root[c], root)) < 0))
-					return r;
-		}
+		r = cgroup_find_mount(mi, ctrl, c < 0 ? &l->v2_mount : &l->v1_mount[c],
+				      c < 0 ? &l->v2_root : &l->v1_root[c]);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		r = cgroup_entry_from_text(self, ctrl, c < 0 ? &l->v2_own : &l->v1_own[c]);
+		if (r < 0 && r != -ENOENT)
+			return r;
 	}
-	return 0;
-}
-
-/* /proc/self/cgroup: "0::/path" for v2, "N:ctrl,ctrl:/path" for v1. */
-static int parse_self_cgroup(struct cg_layout *l)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		return negative_errno();
-	while ((n = getline(&line, &cap, f)) > 0) {
-		char *ctrls, *path;
-		int r;
-
-		if (line[n - 1] == '\n')
-			line[n - 1] = '\0';
-		ctrls = strchr(line, ':');
-		if (!ctrls)
-			continue;
-		ctrls++;
-		path = strchr(ctrls, ':');
-		if (!path)
-			continue;
-		*path++ = '\0';
-		if (streq(line, "0:") && *ctrls == '\0') {
-			if ((r = dup_to(&l->v2_own, path)) < 0)
-				return r;
-			continue;
-		}
-		for (int c = 0; c < _CG_MAX; c++)
-			if (list_has(ctrls, controller_names[c], ',') && (r = dup_to(&l->v1_own[c], path)) < 0)
-				return r;
-	}
-	return 0;
-}
-
-/* The directory of our own cgroup: mount point + our path relative to the mount's root. */
-static int own_dir(const char *mnt, const char *root, const char *own, char **ret)
-{
-	const char *rel = own;
-
-	if (!streq(root, "/")) {
-		size_t n = strlen(root);
-		if (strncmp(own, root, n) != 0 || (own[n] != '/' && own[n] != '\0'))
-			return -EOPNOTSUPP; /* our cgroup is not visible through this mount */
-		rel = own + n;
-	}
-	if (strstr(rel, "/.."))
-		return -EINVAL;
-	if (asprintf(ret, "%s%s", mnt, streq(rel, "/") ? "" : rel) < 0)
-		return -ENOMEM;
 	return 0;
 }
 
@@ -300,13 +234,13 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
 
 	if (!name_ok(name))
 		return -EINVAL;
-	if ((r = parse_mountinfo(&l)) < 0 || (r = parse_self_cgroup(&l)) < 0)
+	if ((r = discover(&l)) < 0)
 		return r;
 	if (!l.v2_mount || !l.v2_own)
 		return -EOPNOTSUPP; /* CLONE_INTO_CGROUP and cgroup.kill need v2 */
 	if ((r = path_up(l.v2_own, v2_up)) < 0)
 		return r;
-	if ((r = own_dir(l.v2_mount, l.v2_root, l.v2_own, &v2_own_dir)) < 0)
+	if ((r = cgroup_dir(l.v2_mount, l.v2_root, l.v2_own, &v2_own_dir)) < 0)
 		return r;
 	(void)read_small(v2_own_dir, "cgroup.controllers", avail, sizeof(avail));
 	(void)read_small(v2_own_dir, "cgroup.subtree_control", subtree, sizeof(subtree));
@@ -322,9 +256,9 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
 	 * exists), then the leaves. */
 	for (int c = 0; c < _CG_MAX; c++) {
 		char plus[16];
-		if (!wanted(lim, c) || !list_has(avail, controller_names[c], ' '))
+		if (!wanted(lim, c) || !list_has(avail, controller_names[c]))
 			continue;
-		if (list_has(subtree, controller_names[c], ' '))
+		if (list_has(subtree, controller_names[c]))
 			continue;
 		snprintf(plus, sizeof(plus), "+%s", controller_names[c]);
 		if ((r = write_file(v2_own_dir, "cgroup.subtree_control", plus)) < 0)
@@ -343,7 +277,7 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
 
 		if (!wanted(lim, c))
 			continue;
-		if (list_has(avail, controller_names[c], ' ')) {
+		if (list_has(avail, controller_names[c])) {
 			s->dir[c] = strdup(s->v2_dir);
 			if (!s->dir[c]) {
 				r = -ENOMEM;
@@ -361,7 +295,7 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
 					}
 				}
 			if (!s->dir[c]) {
-				if ((r = own_dir(l.v1_mount[c], l.v1_root[c], l.v1_own[c], &parent)) < 0 ||
+				if ((r = cgroup_dir(l.v1_mount[c], l.v1_root[c], l.v1_own[c], &parent)) < 0 ||
 				    (r = make_leaf(parent, name, &s->dir[c])) < 0)
 					goto fail;
 				s->made[c] = true;
@@ -387,14 +321,14 @@ int cg_reclaim(const char *name)
 
 	if (!name_ok(name))
 		return -EINVAL;
-	if ((r = parse_mountinfo(&l)) < 0 || (r = parse_self_cgroup(&l)) < 0)
+	if ((r = discover(&l)) < 0)
 		return r;
 	for (int c = -1; c < _CG_MAX; c++) {
 		const char *mnt = c < 0 ? l.v2_mount : l.v1_mount[c];
 		const char *root = c < 0 ? l.v2_root : l.v1_root[c];
 		const char *own = c < 0 ? l.v2_own : l.v1_own[c];
 		_cleanup_free_ char *dir = NULL, *leaf = NULL;
-		if (!mnt || !own || own_dir(mnt, root, own, &dir) < 0 || asprintf(&leaf, "%s/%s", dir, name) < 0)
+		if (!mnt || !own || cgroup_dir(mnt, root, own, &dir) < 0 || asprintf(&leaf, "%s/%s", dir, name) < 0)
 			continue;
 		/* rmdir removes only an empty cgroup: a populated one is reported, never touched. */
 		if (rmdir(leaf) < 0 && errno != ENOENT && result == 0)

@@ -21,9 +21,6 @@
 #ifndef __NR_clone3
 #define __NR_clone3 435
 #endif
-#ifndef __NR_pidfd_send_signal
-#define __NR_pidfd_send_signal 424
-#endif
 #ifndef __NR_mount_setattr
 #define __NR_mount_setattr 442
 #endif
@@ -117,7 +114,3 @@ static inline int sb_mount_setattr(int dfd, const char *path, unsigned flags, st
 	return (int)syscall(__NR_mount_setattr, dfd, path, flags, attr, sizeof(*attr));
 }
 
-static inline int sb_pidfd_send_signal(int pidfd, int sig)
-{
-	return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, 0);
-}

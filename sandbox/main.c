@@ -10,8 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 
+#include "pidfd-util.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -105,7 +105,7 @@ static int wait_child(struct sandbox_plan *plan, int pidfd, struct sandbox_exit 
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
 			(void)!read(sfd, &si, sizeof(si));
-			(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			(void)pidfd_signal(pidfd, SIGKILL);
 		}
 	}
 }

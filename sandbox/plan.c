@@ -12,32 +12,6 @@
 #include "sandbox.h"
 #include "util.h"
 
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int strv_copy(const char *const *src, char ***ret)
-{
-	size_t n = 0;
-	char **v;
-
-	while (src && src[n])
-		n++;
-	v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (!(v[i] = strdup(src[i]))) {
-			strv_free(v);
-			return -ENOMEM;
-		}
-	*ret = v;
-	return 0;
-}
-
 static bool id_ok(unsigned id)
 {
 	return id >= SANDBOX_ID_BASE && id - SANDBOX_ID_BASE < SANDBOX_ID_COUNT;

@@ -14,6 +14,7 @@
 
 #include "child.h"
 #include "kernel.h"
+#include "pidfd-util.h"
 #include "sandbox.h"
 
 static int write_proc(pid_t pid, const char *file, const char *value)
@@ -135,14 +136,14 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 
 	if ((r = setup_child(p, pid)) < 0) {
 		/* The child sees EOF on the sync pipe and exits; make sure. */
-		(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+		(void)pidfd_signal(pidfd, SIGKILL);
 		reap(pidfd);
 		p->failed_step = "parent-setup";
 		return r;
 	}
 	if (write(sync_w, "g", 1) != 1) {
 		r = negative_errno();
-		(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+		(void)pidfd_signal(pidfd, SIGKILL);
 		reap(pidfd);
 		return r;
 	}
@@ -155,7 +156,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 		p->status_fd = TAKE_FD(stat_r);
 		return 0;
 	}
-	(void)sb_pidfd_send_signal(pidfd, SIGKILL);
+	(void)pidfd_signal(pidfd, SIGKILL);
 	reap(pidfd);
 	if (n != (ssize_t)sizeof(f) || f.err <= 0 || !child_step_name(f.step))
 		return -EIO;

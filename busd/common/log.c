@@ -106,10 +106,3 @@ bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *suppr
 	rl->suppressed++;
 	return false;
 }
-
-uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}

@@ -38,4 +38,3 @@ struct log_ratelimit {
 /* True when a line may be written now; says how many were suppressed before it. */
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
 
-uint64_t monotonic_ms(void);

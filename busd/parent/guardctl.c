@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-#include "cgroup-v2.h"
+#include "cgroupfs.h"
 #include "guard.h"
 #include "common/log.h"
 
@@ -58,14 +58,15 @@ int guardctl_new(const struct config *cfg, struct guardctl **out, const char **w
 	guard_free(g->guard);
 	g->guard = NULL;
 	if (cfg->kernel_guard == KERNEL_GUARD_REQUIRED) {
-		*why = r == -EOPNOTSUPP ? "kernel_guard is \"required\" but this kernel has no unix-connect BPF hook (Linux 6.7+ with BTF)"
+		*why = !guard_built()    ? "kernel_guard is \"required\" but this capbusd was built without the kernel guard (-Dbpf=disabled)"
+		       : r == -EOPNOTSUPP ? "kernel_guard is \"required\" but this kernel has no unix-connect BPF hook (Linux 6.7+ with BTF)"
 		       : r == -EPERM    ? "kernel_guard is \"required\" but loading BPF programs was refused (run as root)"
 					: "kernel_guard is \"required\" but the guard could not be attached";
 		return r;
 	}
 	log_event(LOG_LEVEL_WARNING, "guard_unavailable",
 		  "error=%s fallback=\"socket modes and the daemon's peer check only: processes of an allowed uid or cgroup can still reach the socket\"",
-		  LOG_Q(strerror(-r)));
+		  LOG_Q(guard_built() ? strerror(-r) : "this capbusd was built without the kernel guard (-Dbpf=disabled)"));
 	return 0;
 }
 
@@ -144,38 +145,6 @@ int guardctl_events_fd(const struct guardctl *g)
 	return g->guard ? guard_events_fd(g->guard) : -1;
 }
 
-/* The path of a cgroup v2 id, relative to the mount: the event's own id, so the log names the
- * cgroup the connect came from even if the process has exited or moved since. */
-static int cgroup_path_of_id(const char *mount, uint64_t id, char *buf, size_t size)
-{
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = 0xfe /* FILEID_KERNFS */ } };
-	char link[64], path[1400];
-
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	_cleanup_close_ int mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0)
-		return negative_errno();
-	_cleanup_close_ int fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof(path) - 1);
-	if (n < 0)
-		return negative_errno();
-	path[n] = '\0';
-	size_t m = strlen(mount);
-	const char *rel = strncmp(path, mount, m) == 0 ? path + m : path;
-	if (!*rel)
-		rel = "/";
-	if (strlen(rel) >= size)
-		return -ENAMETOOLONG;
-	memcpy(buf, rel, strlen(rel) + 1);
-	return 0;
-}
-
 static void log_denial(const struct guard_event *ev, void *userdata)
 {
 	struct guardctl *g = userdata;
@@ -185,7 +154,7 @@ static void log_denial(const struct guard_event *ev, void *userdata)
 
 	if (!log_ratelimit_ok(&g->rl, monotonic_ms(), &suppressed))
 		return;
-	cgroup_path_of_id(g->v2_mount, ev->cgroup_id, cgroup, sizeof(cgroup));
+	cgroup_v2_path_of_id(g->v2_mount, ev->cgroup_id, cgroup, sizeof(cgroup));
 	/* Abstract names may hold NUL bytes: show them as escapes, not as an early end. */
 	size_t n = ev->target_len < sizeof(target) - 1 ? ev->target_len : sizeof(target) - 1;
 	for (size_t i = 0; i < n; i++)
@@ -221,7 +190,7 @@ bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, uint64_t
 	/* Without a cgroup id (kernels before PIDFD_GET_INFO) nothing ties a cgroup to this peer:
 	 * only the uid can admit it. */
 	if (!ok && g->gc->n_allow_cgroups > 0 && cgroup_id != 0 &&
-	    cgroup_path_of_id(g->v2_mount, cgroup_id, cgroup, sizeof(cgroup)) == 0)
+	    cgroup_v2_path_of_id(g->v2_mount, cgroup_id, cgroup, sizeof(cgroup)) == 0)
 		for (size_t i = 0; i < g->gc->n_allow_cgroups && !ok; i++)
 			ok = path_within(cgroup, g->gc->allow_cgroups[i]);
 	if (!ok) {

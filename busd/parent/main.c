@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "guard.h"
 #include "parent/parent.h"
 
 static void usage(FILE *f)
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 			return 0;
 		case 'V':
 			puts("capbusd " CAPBUS_VERSION);
+			/* Tests and operators tell a build without the guard (-Dbpf=disabled) by this line. */
+			printf("kernel guard: %s\n", guard_built() ? "built" : "not built");
 			return 0;
 		default:
 			usage(stderr);

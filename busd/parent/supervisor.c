@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "parent/bundle.h"
@@ -16,7 +15,8 @@
 #include "parent/guardctl.h"
 #include "keyfile.h"
 #include "parent/keys.h"
-#include "parent/launch.h"
+#include "launch.h"
+#include "pidfd-util.h"
 #include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
@@ -289,11 +289,6 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 		set_state(s, k, SKILL_STOPPED);
 	else
 		crashed(s, k, monotonic_ms());
-}
-
-static int pidfd_signal(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 /* Stops a skill: SIGTERM, a grace period, then its whole cgroup is killed with the plan. */

@@ -129,13 +129,6 @@ void policy_builder_free(struct policy_builder *b)
 	free(b);
 }
 
-static void strv_free_local(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 static int push_error(char ***errors, size_t *n, char *msg)
 {
 	if (!msg)
@@ -195,7 +188,7 @@ static int compile_identity(const struct pending_identity *it, const struct leve
 	if (r > 0) {
 		manifest_free(out->manifest);
 		out->manifest = NULL;
-		strv_free_local(out->grants);
+		strv_free(out->grants);
 		out->grants = NULL;
 		return err ? push_error(errors, n_errors, err) < 0 ? -ENOMEM : 1 : 1;
 	}
@@ -305,7 +298,7 @@ void policy_free(struct policy *p)
 		struct identity *ident = &p->identities[i];
 		manifest_free(ident->manifest);
 		permissions_free(ident->perms);
-		strv_free_local(ident->grants);
+		strv_free(ident->grants);
 	}
 	free(p->identities);
 	level_policy_free(p->levels);

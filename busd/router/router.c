@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
-#include "cgroup-v2.h"
+#include "pidfd-util.h"
 #include "router/confine.h"
 #include "frame.h"
 #include "mac.h"

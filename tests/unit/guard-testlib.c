@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cgroupfs.h"
 #include "guard-testlib.h"
 #include "guard.h"
 #include "util.h"

@@ -1,62 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* test-guard-parse.c - the parts of bpf/ that need no privilege: mountinfo parsing, cgroup
- * helpers on this machine, egress rule parsing, argument checks and the forced-unsupported
- * probe. */
+/* test-guard-parse.c - the parts of bpf/ that need no privilege: egress rule parsing, argument
+ * checks and the forced-unsupported probe. The cgroup helpers the guard uses are linux/'s,
+ * tested by tests/unit/test-cgroupfs.c. */
 #include <arpa/inet.h>
-#include <limits.h>
 #include <stdio.h>
 
 #include "guard-testlib.h"
 #include "guard.h"
 #include "util.h"
-
-static const char hybrid[] =
-	"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-	"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-	"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-static const char v2only[] =
-	"22 1 0:21 / /proc rw - proc proc rw\n"
-	"30 24 0:26 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
-/* A bind mount of a sub-cgroup first, then the real root; the mount point has a space. */
-static const char nested[] =
-	"50 1 0:26 /system.slice /srv/cg rw - cgroup2 cgroup2 rw\n"
-	"51 1 0:26 / /run/my\\040cgroup rw master:3 - cgroup2 cgroup2 rw\n";
-static const char none[] = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n";
-
-static void test_mountinfo(void)
-{
-	char buf[PATH_MAX], tiny[8];
-
-	REQUIRE(cgroup_v2_mount_from_mountinfo(hybrid, buf, sizeof(buf)) == 0);
-	REQUIRE(streq(buf, "/sys/fs/cgroup/unified"));
-	REQUIRE(cgroup_v2_mount_from_mountinfo(v2only, buf, sizeof(buf)) == 0);
-	REQUIRE(streq(buf, "/sys/fs/cgroup"));
-	REQUIRE(cgroup_v2_mount_from_mountinfo(nested, buf, sizeof(buf)) == 0);
-	REQUIRE(streq(buf, "/run/my cgroup"));
-	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo(none, buf, sizeof(buf)), -ENOENT);
-	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo("", buf, sizeof(buf)), -ENOENT);
-	memcpy(tiny, "keep", 5);
-	REQUIRE_EQ(cgroup_v2_mount_from_mountinfo(hybrid, tiny, sizeof(tiny)), -ENAMETOOLONG);
-	REQUIRE(streq(tiny, "keep")); /* untouched on failure */
-}
-
-static void test_cgroup_helpers(void)
-{
-	char mount[PATH_MAX], own[PATH_MAX], tiny[4];
-	uint64_t id = 0, own_id = 0;
-
-	REQUIRE(cgroup_v2_mount(mount, sizeof(mount)) == 0);
-	REQUIRE(cgroup_id_of_path(mount, &id) == 0);
-	REQUIRE_EQ(id, 1); /* the root cgroup's id */
-	REQUIRE(cgroup_v2_path_of_pid(0, own, sizeof(own)) == 0);
-	REQUIRE(startswith(own, mount));
-	REQUIRE(cgroup_v2_path_of_pid(getpid(), own, sizeof(own)) == 0);
-	REQUIRE(cgroup_id_of_path(own, &own_id) == 0);
-	REQUIRE(own_id >= 1);
-	REQUIRE_EQ(cgroup_v2_path_of_pid(getpid(), tiny, sizeof(tiny)), -ENAMETOOLONG);
-	REQUIRE_EQ(cgroup_v2_path_of_pid(-1, own, sizeof(own)), -EINVAL);
-	REQUIRE_EQ(cgroup_id_of_path("/nonexistent/capbus", &id), -ENOENT);
-}
 
 static void test_rules(void)
 {
@@ -131,8 +82,6 @@ static void test_args(void)
 
 int main(void)
 {
-	test_mountinfo();
-	test_cgroup_helpers();
 	test_rules();
 	test_args();
 	return check_finish("test-guard-parse");

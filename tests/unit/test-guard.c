@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cgroupfs.h"
 #include "guard-testlib.h"
 #include "guard.h"
+#include "pidfd-util.h"
 #include "util.h"
 
 struct fixture {
@@ -261,7 +263,7 @@ static void test_pidfd_id(struct fixture *f)
 	a = (struct park_arg){.ready = ready[1], .go = go[0]};
 	pid = tl_spawn_in(f->forbidden, child_park, &a);
 	REQUIRE_EQ(read(ready[0], &c, 1), 1);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pidfd = pidfd_open_pid(pid);
 	REQUIRE(pidfd >= 0);
 	r = cgroup_id_of_pidfd(pidfd, &id);
 	REQUIRE(write(go[1], "x", 1) == 1);

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdio.h>
 
+#include "cgroupfs.h"
 #include "guard-testlib.h"
 #include "guard.h"
 #include "util.h"

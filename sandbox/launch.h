@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* launch.h - one skill launch from its manifest: the sandbox plan, the key handed over as a
- * sealed memfd, and the egress rules on its cgroup. Shared by capbusd's supervisor and
- * `capbus run`, so a skill author's foreground run is the same sandbox the daemon builds. */
+ * sealed memfd, and the egress rules on its cgroup.
+ *
+ * Shared by capbusd's supervisor and `capbus run`, so a skill author's foreground run is the
+ * same sandbox the daemon builds. Its own small library (launch_lib) beside the sandbox: it
+ * joins manifests/, the sandbox and the kernel guard's egress loader, which the sandbox library
+ * and the capbus-sandbox tool do not need, and it holds nothing of the daemon, so the CLI links
+ * it without linking busd/. Parent side, root only. */
 #pragma once
 
 #include <stdbool.h>
@@ -32,7 +37,9 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out);
 int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN]);
 
 /* Attaches the manifest's network allow-list to the plan's cgroup v2 leaf ("network": "none"
- * allows nothing). Returns 0 or a negative errno; *out is the attachment to free with the plan. */
+ * allows nothing). Returns 0, -EOPNOTSUPP when the kernel has no egress hook or capbus was built
+ * without the guard (guard_built() says which), or another negative errno; *out is the
+ * attachment to free with the plan (egress_free). */
 int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox *sb, struct egress **out);
 
 /* The uid a skill gets when nothing pins it yet: derived from its id, stable across runs. */

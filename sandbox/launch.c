@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* launch.c - turn a manifest into a sandbox plan, a key memfd and egress rules (root only). */
-#include "parent/launch.h"
+#include "launch.h"
 
 #include <fcntl.h>
 #include <sodium.h>
