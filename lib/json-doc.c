@@ -62,21 +62,29 @@ int json_error_at(const char *text, size_t len, size_t off, const char *filename
 	return 0;
 }
 
-static int fail_at(struct json_doc *doc, size_t off, const char *fmt, ...) _printf_(3, 4);
-static int fail_at(struct json_doc *doc, size_t off, const char *fmt, ...)
+/* Records "FILE:LINE:COL: message" for byte offset off as the document's error. */
+static int vfail_at(struct json_doc *doc, size_t off, const char *fmt, va_list ap) _printf_(3, 0);
+static int vfail_at(struct json_doc *doc, size_t off, const char *fmt, va_list ap)
 {
 	char *error = NULL;
-	va_list ap;
-	int r;
+	int r = json_error_at(doc->text, doc->len, off, doc->filename, &error, fmt, ap);
 
-	va_start(ap, fmt);
-	r = json_error_at(doc->text, doc->len, off, doc->filename, &error, fmt, ap);
-	va_end(ap);
 	if (r < 0)
 		return r;
 	free(doc->error);
 	doc->error = error;
 	return JSON_DOC_INVALID;
+}
+
+static int fail_at(struct json_doc *doc, size_t off, const char *fmt, ...) _printf_(3, 4);
+static int fail_at(struct json_doc *doc, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int r = vfail_at(doc, off, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Bytes the keys and string values below c take with their NULs. */
@@ -223,21 +231,15 @@ void json_doc_done(struct json_doc *doc)
 
 int json_doc_fail(struct json_doc *doc, const struct json_node *node, bool at_key, const char *fmt, ...)
 {
-	char *error = NULL;
 	size_t off = 0;
 	va_list ap;
-	int r;
 
 	if (node)
 		off = at_key && node->key_off != JSON_NO_KEY ? node->key_off : node->off;
 	va_start(ap, fmt);
-	r = json_error_at(doc->text, doc->len, off, doc->filename, &error, fmt, ap);
+	int r = vfail_at(doc, off, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return r;
-	free(doc->error);
-	doc->error = error;
-	return JSON_DOC_INVALID;
+	return r;
 }
 
 const char *json_type_name(const struct json_node *n)
