@@ -3,13 +3,16 @@
  *
  * SOCK_SEQPACKET keeps message boundaries. Every message is a struct ps_header followed by a
  * payload whose size the receiver checks exactly (fixed structs) or against a bound (file bytes).
- * The parent never parses JSON or client bytes: it only reads and writes files, derives keys and
- * moves opaque, size-checked text to and from the router, which does all parsing. */
+ * The parent never parses JSON or client bytes that came through the router unless they carry
+ * the admin's authority (PS_ADMIN: an HMAC under a key the router never holds, over the exact
+ * request bytes and a nonce the parent issued); everything else it only moves as opaque,
+ * size-checked text to the router, which does all parsing. */
 #pragma once
 
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "authority.h"
 #include "handshake.h"
 
 #define PS_ID_LEN (HS_ID_MAX + 1)
@@ -22,12 +25,9 @@ enum ps_type {
 	PS_BUNDLE_FILE,      /* struct ps_file + text */
 	PS_BUNDLE_KEY,       /* struct ps_key */
 	PS_BUNDLE_END,       /* no payload: compile and swap */
-	/* router -> parent: requests; parent -> router: PS_REPLY */
-	PS_KEYGEN,           /* struct ps_request (id) */
-	PS_WRITE_MANIFEST,   /* struct ps_request + manifest text (validated by the router) */
-	PS_WRITE_GRANTS,     /* struct ps_request + grants text (validated by the router) */
-	PS_REMOVE,           /* struct ps_request (id) */
-	PS_RELOAD,           /* struct ps_request: re-read everything, send a bundle */
+	/* router -> parent: requests; parent -> router: PS_REPLY. 5-8 held the unsigned admin
+	 * requests (keygen, write manifest, write grants, remove): gone, never reuse them. */
+	PS_RELOAD = 9,       /* struct ps_request: re-read everything, send a bundle */
 	PS_REPLY,            /* struct ps_reply */
 	/* parent -> router: skills */
 	PS_ADOPT,            /* struct ps_adopt + one fd (SCM_RIGHTS): a launched skill's connection */
@@ -38,6 +38,11 @@ enum ps_type {
 	PS_PEER_VERDICT,     /* parent -> router: struct ps_peer_verdict */
 	PS_GUARD_QUERY,      /* router -> parent: struct ps_request */
 	PS_GUARD_INFO,       /* parent -> router: struct ps_guard_info */
+
+	/* Admin operations, signed by the admin (busd/parent/admin.c). */
+	PS_ADMIN_NONCE = 20, /* router -> parent: struct ps_request; answered by PS_NONCE */
+	PS_NONCE,            /* parent -> router: struct ps_nonce */
+	PS_ADMIN,            /* router -> parent: struct ps_admin + arg + body; answered by PS_REPLY */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -65,10 +70,35 @@ struct ps_request {
 
 struct ps_reply {
 	uint64_t serial;
-	int32_t status;               /* 0 or a negative errno */
+	int32_t status;               /* 0 or a negative errno; -EPERM: the admin's authority is missing */
 	char id[PS_ID_LEN];
-	uint8_t key[CAPBUS_KEY_LEN];  /* PS_KEYGEN only */
+	uint8_t key[CAPBUS_KEY_LEN];  /* PS_ADMIN keygen only */
 };
+
+/* A fresh nonce: single use, valid PS_NONCE_TTL_MS, at most PS_NONCE_MAX outstanding. */
+#define PS_NONCE_TTL_MS 60000
+#define PS_NONCE_MAX 64
+struct ps_nonce {
+	uint64_t serial;
+	uint8_t nonce[AUTHORITY_NONCE_LEN];
+};
+
+/* One admin operation with the admin's tag over exactly these bytes (lib/authority.h):
+ * arg_len bytes of arg, then body_len bytes of body follow the struct; hdr.len must equal
+ * sizeof(struct ps_admin) + arg_len + body_len, with arg_len + body_len <= PS_TEXT_MAX. */
+struct ps_admin {
+	uint64_t serial;
+	uint32_t op;        /* enum authority_op */
+	uint32_t arg_len;
+	uint32_t body_len;
+	uint32_t reserved;  /* 0 */
+	uint8_t nonce[AUTHORITY_NONCE_LEN];
+	uint8_t tag[AUTHORITY_TAG_LEN];
+	char id[PS_ID_LEN]; /* NUL-terminated */
+	uint8_t pad[7];     /* 0; makes the size a multiple of 8 with no implicit padding */
+};
+_Static_assert(sizeof(struct ps_admin) == 160, "struct ps_admin has a fixed wire size");
+_Static_assert(sizeof(struct ps_admin) <= sizeof(struct ps_file), "PS_MSG_MAX must hold a PS_ADMIN");
 
 /* The router must see this identity authenticate on the adopted connection, nothing else. */
 struct ps_adopt {

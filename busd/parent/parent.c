@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "parent/admin.h"
 #include "parent/bundle.h"
 #include "parent/guardctl.h"
 #include "keyfile.h"
@@ -39,6 +40,7 @@ struct parent {
 	uint64_t restart_window_start;
 	unsigned restarts;
 	struct supervisor *supervisor;
+	struct admin *admin;
 };
 
 static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int fd)
@@ -105,7 +107,9 @@ static int spawn_router(struct parent *p)
 		if (listen_fd < 0 || ps_fd < 0 || dup3(listen_fd, 3, O_CLOEXEC) < 0 || dup3(ps_fd, 4, O_CLOEXEC) < 0 ||
 		    syscall(SYS_close_range, 5U, ~0U, 0) < 0)
 			_exit(1);
+		/* Neither the master nor the authority key may reach the router's memory. */
 		keys_free_master(p->master);
+		admin_free(p->admin);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -123,15 +127,17 @@ static int spawn_router(struct parent *p)
 	return 0;
 }
 
-static void reply(struct parent *p, const struct ps_request *req, int status, const uint8_t *key)
+static int reload_cb(void *userdata)
+{
+	return reload(userdata);
+}
+
+static void reply(struct parent *p, const struct ps_request *req, int status)
 {
 	struct ps_reply rep = { .serial = req->serial, .status = status };
 
 	memcpy(rep.id, req->id, sizeof(rep.id));
-	if (key)
-		memcpy(rep.key, key, CAPBUS_KEY_LEN);
 	ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
-	sodium_memzero(&rep, sizeof(rep));
 }
 
 /* One request from the router; sizes are checked exactly before anything is used. */
@@ -158,48 +164,16 @@ static int handle_request(struct parent *p, const uint8_t *buf, const struct ps_
 		info.serial = req.serial;
 		return ps_send(p->router_fd, PS_GUARD_INFO, &info, sizeof(info), NULL, 0);
 	}
-	bool variable = hdr->type == PS_WRITE_MANIFEST || hdr->type == PS_WRITE_GRANTS;
-
-	if (variable ? hdr->len < sizeof(req) : hdr->len != sizeof(req))
+	/* Admin operations: checked for the admin's authority before anything is parsed. */
+	int r = admin_handle(p->admin, p->router_fd, hdr, payload);
+	if (r != ADMIN_NOT_MINE)
+		return r;
+	if (hdr->type != PS_RELOAD || hdr->len != sizeof(req))
 		return -EBADMSG;
 	memcpy(&req, payload, sizeof(req));
 	if (memchr(req.id, '\0', sizeof(req.id)) == NULL)
 		return -EBADMSG;
-	const char *text = (const char *)payload + sizeof(req);
-	size_t text_len = hdr->len - sizeof(req);
-	int r;
-
-	switch (hdr->type) {
-	case PS_KEYGEN: {
-		uint8_t key[CAPBUS_KEY_LEN];
-		if (!hs_id_is_valid(req.id, strlen(req.id))) {
-			reply(p, &req, -EINVAL, NULL);
-			return 0;
-		}
-		keys_derive(p->master, req.id, key);
-		reply(p, &req, 0, key);
-		sodium_memzero(key, sizeof(key));
-		log_event(LOG_LEVEL_INFO, "key_issued", "id=%s", LOG_Q(req.id));
-		return 0;
-	}
-	case PS_WRITE_MANIFEST:
-		r = bundle_write_manifest(p->cfg, req.id, text, text_len);
-		break;
-	case PS_WRITE_GRANTS:
-		r = bundle_write_grants(p->cfg, req.id, text, text_len);
-		break;
-	case PS_REMOVE:
-		r = bundle_remove(p->cfg, req.id);
-		break;
-	case PS_RELOAD:
-		r = reload(p);
-		break;
-	default:
-		return -EBADMSG;
-	}
-	if (r < 0 && hdr->type != PS_RELOAD)
-		log_event(LOG_LEVEL_WARNING, "policy_write_failed", "id=%s error=%s", LOG_Q(req.id), LOG_Q(strerror(-r)));
-	reply(p, &req, r, NULL);
+	reply(p, &req, reload(p));
 	return 0;
 }
 
@@ -387,9 +361,19 @@ int parent_run(struct config *cfg)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	p.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	r = p.sig_fd < 0 ? negative_errno() : spawn_router(&p);
+	struct admin_ops admin_ops = { .reload = reload_cb, .userdata = &p };
+	r = admin_new(cfg, p.master, &admin_ops, &p.admin);
 	if (r == 0)
+		r = p.sig_fd < 0 ? negative_errno() : spawn_router(&p);
+	if (r == 0) {
 		r = keys_write_admin(p.master, cfg->state_dir);
+		if (r > 0) {
+			/* Not ours to repair: the admin can still authenticate, but cannot sign. */
+			log_event(LOG_LEVEL_WARNING, "admin_key_unusable", "file=%s/admin.key reason=%s", cfg->state_dir,
+				  LOG_Q(keyfile_strerror(r)));
+			r = 0;
+		}
+	}
 	if (r == 0) {
 		struct supervisor_ops ops = { .adopt = adopt_skill, .state = skill_state, .userdata = &p };
 		r = supervisor_new(cfg, p.master, p.guard, &ops, &p.supervisor);
@@ -404,6 +388,7 @@ int parent_run(struct config *cfg)
 	}
 	supervisor_free(p.supervisor);
 	stop_router(&p);
+	admin_free(p.admin);
 	listener_close(&p.listener, true);
 	guardctl_free(p.guard);
 	keys_free_master(p.master);

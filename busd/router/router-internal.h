@@ -79,6 +79,7 @@ struct pending_op {
 	bool final;
 	char id[PS_ID_LEN];
 	bool keygen;
+	bool nonce;             /* capbus.nonce: answered by PS_NONCE */
 };
 
 /* A packet for the parent that could not be sent at once (the router never blocks on it). */
@@ -95,6 +96,7 @@ struct counters {
 	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
 	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
+	uint64_t admin_refused; /* admin requests the parent refused for want of authority */
 };
 
 struct skill_status {
@@ -170,3 +172,4 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env);
 void control_parent_reply(struct router *r, const struct ps_reply *rep);
 void control_conn_gone(struct router *r, struct conn *c);
 void control_guard_info(struct router *r, const struct ps_guard_info *info);
+void control_nonce(struct router *r, const struct ps_nonce *n);

@@ -190,6 +190,14 @@ void router_parent_message(struct router *r)
 			conn_doom(r, c, NULL); /* the parent logged it */
 		return;
 	}
+	case PS_NONCE: {
+		struct ps_nonce nn;
+		if (hdr.len != sizeof(nn))
+			return;
+		memcpy(&nn, payload, sizeof(nn));
+		control_nonce(r, &nn);
+		return;
+	}
 	case PS_GUARD_INFO: {
 		struct ps_guard_info info;
 		if (hdr.len != sizeof(info))

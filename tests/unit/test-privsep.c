@@ -73,9 +73,9 @@ static void test_round_trip(void)
 
 	/* Boundaries are kept: two packets stay two. */
 	struct ps_request req = { .serial = 9, .id = "bob" };
-	CHECK(ps_send(sv[0], PS_REMOVE, &req, sizeof(req), NULL, 0) == 0);
+	CHECK(ps_send(sv[0], PS_ADMIN_NONCE, &req, sizeof(req), NULL, 0) == 0);
 	CHECK(ps_send(sv[0], PS_RELOAD, &req, sizeof(req), NULL, 0) == 0);
-	CHECK(ps_recv(sv[1], buf, &hdr) == (ssize_t)(sizeof(hdr) + sizeof(req)) && hdr.type == PS_REMOVE);
+	CHECK(ps_recv(sv[1], buf, &hdr) == (ssize_t)(sizeof(hdr) + sizeof(req)) && hdr.type == PS_ADMIN_NONCE);
 	CHECK(ps_recv(sv[1], buf, &hdr) == (ssize_t)(sizeof(hdr) + sizeof(req)) && hdr.type == PS_RELOAD);
 
 	/* EOF, and sending to a closed peer (no SIGPIPE). */
@@ -104,7 +104,7 @@ static void test_bad_packets(void)
 	/* Header length disagreeing with the packet, either way. */
 	const uint32_t claims[] = { 0, 9, 11, 100, UINT32_MAX, (uint32_t)PS_MSG_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(claims); i++) {
-		h.type = PS_KEYGEN;
+		h.type = PS_ADMIN_NONCE;
 		h.len = claims[i];
 		memcpy(raw, &h, sizeof(h));
 		send_raw(sv[0], raw, sizeof(h) + 10);
@@ -119,7 +119,7 @@ static void test_bad_packets(void)
 	const size_t big_sizes[] = { PS_MSG_MAX + 1, PS_MSG_MAX + 4096, 3 * PS_MSG_MAX };
 	uint8_t *big = calloc(1, 3 * PS_MSG_MAX);
 	for (size_t i = 0; i < ARRAY_LEN(big_sizes); i++) {
-		h.type = PS_WRITE_MANIFEST;
+		h.type = PS_ADMIN;
 		h.len = (uint32_t)(big_sizes[i] - sizeof(h));
 		memcpy(big, &h, sizeof(h));
 		send_raw(sv[0], big, big_sizes[i]);
