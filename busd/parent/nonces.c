@@ -13,7 +13,7 @@ void nonces_init(struct nonces *n, uint64_t ttl_ms)
 
 static bool expired(const struct nonces *n, size_t i, uint64_t now_ms)
 {
-	return now_ms - n->slot[i].issued_ms > n->ttl_ms;
+	return now_ms > n->slot[i].issued_ms + n->ttl_ms;
 }
 
 void nonces_issue(struct nonces *n, uint64_t now_ms, uint8_t out[AUTHORITY_NONCE_LEN])
