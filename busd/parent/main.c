@@ -16,6 +16,8 @@ static void usage(FILE *f)
 	      "  -c, --config FILE   JSON configuration (see capbusd(8))\n"
 	      "      --demo DIR      no configuration file: socket DIR/run/bus.sock, state DIR/state,\n"
 	      "                      manifests DIR/manifests, skills DIR/skills\n"
+	      "      --router PATH   development only: exec PATH as the router (fd 3 = listening socket,\n"
+	      "                      fd 4 = the privsep channel)\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       version\n",
 	      f);
@@ -26,9 +28,10 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "demo", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ "router", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *demo_dir = NULL;
+	const char *config_path = NULL, *demo_dir = NULL, *router_path = NULL;
 	struct config cfg;
 	char *error = NULL;
 	int opt, r;
@@ -40,6 +43,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			demo_dir = optarg;
+			break;
+		case 'r':
+			router_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -79,7 +85,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_setup(cfg.log_level, "main");
-	r = parent_run(&cfg);
+	r = parent_run(&cfg, router_path);
 	config_free(&cfg);
 	return r;
 }
