@@ -150,6 +150,7 @@ class Daemon:
         for ident, m in (manifests or {}).items():
             self.write_manifest(ident, m)
         self.proc = None
+        self.extra_args = []  # more capbusd arguments, e.g. ["--router", PATH]
         self._log_file = None
         self.sanitizer_findings = []
         self._autostart = start
@@ -183,7 +184,7 @@ class Daemon:
     def start(self, timeout=10.0, wrapper=None):
         """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line)."""
         self._log_file = open(self.log_path, "ab")
-        argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path]
+        argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path] + list(self.extra_args)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file, env=self._env())
         deadline = time.monotonic() + timeout

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A compromised router against the real privileged parent (capbusd --router PATH): forged tags, a
+reused nonce, a nonce the parent never issued, no tag and a replay are all refused with -EPERM,
+write no file, issue no key, and are logged; correctly signed requests over the same channel work."""
+import errno
+import json
+import os
+import subprocess
+
+from capbus_harness import Daemon, capbusd_path, check, manifest, require_build, run_test, skip, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# What a compromised router would like installed: network and more of the file system.
+WIDE = json.dumps(manifest("@ID@", ["x.*"], ["x.*"],
+                           sandbox={"network": ["tcp:443"], "filesystem": {"read": ["/etc"], "write": ["$STATE"]}}))
+EPERM = -errno.EPERM
+
+
+def has_router_option():
+    out = subprocess.run([capbusd_path(), "--help"], capture_output=True, text=True).stdout
+    return "--router" in out
+
+
+def main():
+    require_build()
+    if not has_router_option():
+        if os.environ.get("CI") == "true":
+            check(False, "capbusd has no --router option")
+        skip("capbusd has no --router option")
+    with Daemon({"alice": manifest("alice", ["greet.*"], [])}, start=False) as d:
+        plan = os.path.join(d.dir, "plan.json")
+        out = os.path.join(d.dir, "results.json")
+        # The parent writes admin.key at start; the fake router reads it when it needs it.
+        with open(plan, "w") as f:
+            json.dump({"admin_key": d.admin_key, "out": out, "manifest": WIDE}, f)
+        os.environ["CAPBUS_FAKE_ROUTER_PLAN"] = plan
+        d.extra_args = ["--router", os.path.join(HERE, "compromised_router.py")]
+        d.start()
+        wait_for(lambda: os.path.exists(out), timeout=30, what="the fake router's results")
+        with open(out) as f:
+            results = {r["step"]: r for r in json.load(f)}
+
+        refused = ("forged", "reused_nonce", "unknown_nonce", "no_tag", "forged_keygen", "replay")
+        for step in refused:
+            check(results[step]["status"] == EPERM, "%s: status %d, want -EPERM" % (step, results[step]["status"]))
+            check(results[step]["key"] == "00" * 32, "%s: the reply carries a key" % step)
+        for step in ("valid", "valid_remove", "valid_keygen"):
+            check(results[step]["status"] == 0, "%s: status %d, want 0 (the channel works)" % (step, results[step]["status"]))
+        check(results["valid_keygen"]["key"] != "00" * 32, "the signed keygen returned no key")
+
+        # Nothing written for the refused ones; the valid install was removed, and its replay
+        # did not bring it back.
+        for ident in ("evil1", "evil2", "evil3", "evil4", "good"):
+            check(not os.path.exists(os.path.join(d.manifest_dir, ident + ".json")), "%s.json was written" % ident)
+            check(not os.path.exists(os.path.join(d.state_dir, "grants", ident)), "grants of %s were written" % ident)
+        log = d.log()
+        check('event=admin_done op=install id="good"' in log, "the signed install is not in the log")
+        lines = [l for l in log.splitlines() if "event=admin_authority_refused" in l]
+        check(len(lines) == len(refused), "%d refusal lines, want %d:\n%s" % (len(lines), len(refused), "\n".join(lines)))
+        for ident, reason in (("evil1", "bad_tag"), ("evil2", "unknown_nonce"), ("evil3", "unknown_nonce"),
+                              ("evil4", "no_authority"), ("alice", "bad_tag"), ("good", "unknown_nonce")):
+            check(any('id="%s"' % ident in l and "reason=" + reason in l for l in lines),
+                  "no refusal of %s with reason=%s:\n%s" % (ident, reason, "\n".join(lines)))
+        check(d.alive(), "the parent died")
+
+
+if __name__ == "__main__":
+    run_test(main)
