@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* parent.c - privileged parent: owns the socket, keys and policy files; never parses client bytes.
+/* parent.c - privileged parent: owns the socket, keys and policy files; parses no unsigned client bytes.
  *
  * It binds the socket, forks the router (which drops privileges and does all parsing), feeds
- * it policy bundles, answers its fixed set of requests, restarts it if it dies, and stops it on
- * SIGTERM. */
+ * it policy bundles, answers its fixed set of requests (admin operations go to admin.c, which
+ * checks the admin's authority first), restarts the router if it dies, and stops it on SIGTERM. */
 #include "parent/parent.h"
 
 #include <fcntl.h>
