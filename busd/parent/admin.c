@@ -90,6 +90,17 @@ static int issue_nonce(struct admin *a, int fd, const struct ps_header *hdr, con
 	return ps_send(fd, PS_NONCE, &n, sizeof(n), NULL, 0);
 }
 
+/* len bytes of p and a NUL after them; the bytes may hold NULs themselves (then the tag fails). */
+static char *copy_text(const uint8_t *p, size_t len)
+{
+	char *s = malloc(len + 1);
+	if (s) {
+		memcpy(s, p, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
 /* Exact sizes, NUL-terminated id, zero padding, a known operation: else the channel is broken. */
 static int decode(const struct ps_header *hdr, const uint8_t *payload, struct admin_request *req)
 {
@@ -103,8 +114,8 @@ static int decode(const struct ps_header *hdr, const uint8_t *payload, struct ad
 	    f->reserved != 0 || memcmp(f->pad, zero_pad, sizeof(zero_pad)) != 0 ||
 	    !memchr(f->id, '\0', sizeof(f->id)) || !authority_op_name(f->op))
 		return -EBADMSG;
-	req->arg = strndup((const char *)payload + sizeof(*f), f->arg_len);
-	req->body = strndup((const char *)payload + sizeof(*f) + f->arg_len, f->body_len);
+	req->arg = copy_text(payload + sizeof(*f), f->arg_len);
+	req->body = copy_text(payload + sizeof(*f) + f->arg_len, f->body_len);
 	if (!req->arg || !req->body)
 		return -ENOMEM;
 	return 0;

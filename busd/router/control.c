@@ -143,7 +143,7 @@ static void send_admin(struct router *r, struct conn *c, const struct envelope *
 	size_t arg_len = arg ? strlen(arg) : 0, body_len = body ? strlen(body) : 0;
 
 	if (arg_len + body_len > PS_TEXT_MAX) {
-		refuse(r, c, env, "too-large", "the request is too large");
+		refuse(r, c, env, "invalid", "the request is too large for the daemon (manifest and grants: 64 KiB)");
 		return;
 	}
 	_cleanup_free_ char *text = malloc(arg_len + body_len + 1);

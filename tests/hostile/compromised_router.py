@@ -95,6 +95,9 @@ def main():
     attempt("unknown_nonce", "install", "evil3", "", body.replace("@ID@", "evil3"), nonce=os.urandom(32), sign=True)
     attempt("no_tag", "install", "evil4", "", body.replace("@ID@", "evil4"), tag=bytes(32))
     attempt("forged_keygen", "keygen", "alice", tag=os.urandom(32))
+    # Bytes no admin can sign: a NUL inside the granted patterns and inside the manifest.
+    attempt("nul_in_arg", "install", "evil5", "x.*\0y", body.replace("@ID@", "evil5"), tag=os.urandom(32))
+    attempt("nul_in_body", "install", "evil6", "x.*", body.replace("@ID@", "evil6") + "\0" + "x" * 64, tag=os.urandom(32))
     good, _ = attempt("valid", "install", "good", "x.*", body.replace("@ID@", "good"), sign=True)
     attempt("valid_remove", "remove", "good", sign=True)
     status, key = ch.admin(good)

@@ -41,7 +41,8 @@ def main():
         with open(out) as f:
             results = {r["step"]: r for r in json.load(f)}
 
-        refused = ("forged", "reused_nonce", "unknown_nonce", "no_tag", "forged_keygen", "replay")
+        refused = ("forged", "reused_nonce", "unknown_nonce", "no_tag", "forged_keygen", "nul_in_arg", "nul_in_body",
+                   "replay")
         for step in refused:
             check(results[step]["status"] == EPERM, "%s: status %d, want -EPERM" % (step, results[step]["status"]))
             check(results[step]["key"] == "00" * 32, "%s: the reply carries a key" % step)
@@ -51,7 +52,7 @@ def main():
 
         # Nothing written for the refused ones; the valid install was removed, and its replay
         # did not bring it back.
-        for ident in ("evil1", "evil2", "evil3", "evil4", "good"):
+        for ident in ("evil1", "evil2", "evil3", "evil4", "evil5", "evil6", "good"):
             check(not os.path.exists(os.path.join(d.manifest_dir, ident + ".json")), "%s.json was written" % ident)
             check(not os.path.exists(os.path.join(d.state_dir, "grants", ident)), "grants of %s were written" % ident)
         log = d.log()
@@ -59,7 +60,9 @@ def main():
         lines = [l for l in log.splitlines() if "event=admin_authority_refused" in l]
         check(len(lines) == len(refused), "%d refusal lines, want %d:\n%s" % (len(lines), len(refused), "\n".join(lines)))
         for ident, reason in (("evil1", "bad_tag"), ("evil2", "unknown_nonce"), ("evil3", "unknown_nonce"),
-                              ("evil4", "no_authority"), ("alice", "bad_tag"), ("good", "unknown_nonce")):
+                              ("evil4", "no_authority"), ("alice", "bad_tag"), ("evil5", "bad_tag"),
+                              ("evil6", "bad_tag"),
+                              ("good", "unknown_nonce")):
             check(any('id="%s"' % ident in l and "reason=" + reason in l for l in lines),
                   "no refusal of %s with reason=%s:\n%s" % (ident, reason, "\n".join(lines)))
         check(d.alive(), "the parent died")
