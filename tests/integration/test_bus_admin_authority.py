@@ -6,6 +6,7 @@ replayed signature, or a nonce the parent never issued, is refused with "denied"
 and is logged and counted. An admin.key from before the authority line is upgraded in place."""
 import json
 import os
+import re
 
 from capbus_harness import Daemon, check, manifest, read_authority, read_key_file, run_test, wait_for
 
@@ -99,6 +100,41 @@ def raw_refusals(d):
     check(all("op=install" in l or "op=keygen" in l or "op=grant" in l for l in lines), "refusals: %r" % lines)
 
 
+def memory_holding(pid, needles):
+    """Names of the needles found in any readable mapping of pid (read as root via /proc/PID/mem)."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
+            start, end = int(m.group(1), 16), int(m.group(2), 16)
+            # Keys live in small heap, stack or sodium_malloc mappings; skip huge reservations
+            # (a sanitizer's shadow memory) that would take ages to read as zeros.
+            if m.group(3)[0] != "r" or "[vvar" in line or "[vsyscall" in line or end - start > (256 << 20):
+                continue
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except OSError:
+                continue
+            found |= {name for name, n in needles.items() if n in data}
+    return found
+
+
+def router_memory(d):
+    """The authority key (and the master key) exist in the parent's memory, never in the router's."""
+    if os.geteuid() != 0:
+        # Reading another uid's memory needs root; the rest of the test still runs.
+        check(os.environ.get("CI") != "true", "the router memory check needs root")
+        print("# router memory check skipped: not root")
+        return
+    needles = {"authority": d.admin_authority, "authority hex": d.admin_authority.hex().encode(),
+               "master": read_key_file(os.path.join(d.state_dir, "master.key"))[1]}
+    check({"authority", "master"} <= memory_holding(d.pid, needles),
+          "the scan finds nothing even in the parent: it proves nothing")
+    held = memory_holding(d.router_pid(), needles)
+    check(not held, "the router's memory holds: %s" % ", ".join(sorted(held)))
+
+
 def upgrade(d):
     """An admin.key without the authority line gets it at start; its secret is kept."""
     ident, secret = read_key_file(d.admin_key)
@@ -121,6 +157,7 @@ def main():
         cli_works(d)
         cli_without_authority(d)
         raw_refusals(d)
+        router_memory(d)
         upgrade(d)
 
 
