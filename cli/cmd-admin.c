@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "authority.h"
 #include "cli.h"
 #include "describe.h"
 #include "envelope.h"
@@ -32,6 +33,64 @@ static int admin_request(struct cli *cli, const char *what, const char *type, cJ
 	return r == 0 ? EXIT_OK : cli_fail(cli, what, r);
 }
 
+/* The authority key of the key file in use (--key or $CAPBUS_KEY); prints why not. */
+static int load_authority(struct cli *cli, const char *what, uint8_t authority[AUTHORITY_KEY_LEN])
+{
+	const char *path = cli->key ? cli->key : getenv("CAPBUS_KEY");
+	int r = path ? keyfile_read_authority(path, authority) : KEYFILE_NO_AUTHORITY;
+
+	if (r == 0)
+		return EXIT_OK;
+	if (r == KEYFILE_NO_AUTHORITY)
+		fprintf(stderr, "capbus: %s: %s holds no admin authority: use the admin key file (--key STATE_DIR/admin.key)\n",
+			what, path ? path : "the inherited connection");
+	else
+		fprintf(stderr, "capbus: %s: cannot read the admin authority from %s: %s\n", what, path,
+			r < 0 ? strerror(-r) : keyfile_strerror(r));
+	return EXIT_DENIED;
+}
+
+/* An admin request that changes policy or issues a key: fetches a fresh nonce from the daemon and
+ * adds it with the admin's tag over (op, id, arg, body) to data (consumed). See docs/protocol.md. */
+static int signed_request(struct cli *cli, const char *what, const char *type, enum authority_op op, const char *id,
+			  const char *arg, const char *body, cJSON *data, capbus_msg **reply)
+{
+	_cleanup_(cjson_deletep) cJSON *owned = data;
+	uint8_t authority[AUTHORITY_KEY_LEN], nonce[AUTHORITY_NONCE_LEN], tag[AUTHORITY_TAG_LEN];
+	char nonce_hex[2 * AUTHORITY_NONCE_LEN + 1], tag_hex[2 * AUTHORITY_TAG_LEN + 1];
+	capbus_msg *nreply = NULL;
+	size_t bin_len = 0;
+	int rc = cli_connect(cli);
+
+	if (rc != EXIT_OK)
+		return rc;
+	rc = load_authority(cli, what, authority);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = admin_request(cli, what, "capbus.nonce", NULL, &nreply);
+	const char *hex = rc == EXIT_OK ? capbus_msg_get_string(nreply, "nonce") : NULL;
+	bool ok = hex && strlen(hex) == 2 * AUTHORITY_NONCE_LEN &&
+		  sodium_hex2bin(nonce, sizeof(nonce), hex, strlen(hex), NULL, &bin_len, NULL) == 0 && bin_len == sizeof(nonce);
+	capbus_msg_free(nreply);
+	if (rc != EXIT_OK || !ok) {
+		sodium_memzero(authority, sizeof(authority));
+		if (rc == EXIT_OK)
+			fprintf(stderr, "capbus: %s: the daemon sent no usable nonce\n", what);
+		return rc != EXIT_OK ? rc : EXIT_CONNECT;
+	}
+	int r = authority_sign(authority, nonce, op, id, arg, arg ? strlen(arg) : 0, body, body ? strlen(body) : 0, tag);
+	sodium_memzero(authority, sizeof(authority));
+	if (r < 0) {
+		fprintf(stderr, "capbus: %s: cannot sign this request: %s\n", what, strerror(-r));
+		return EXIT_USAGE;
+	}
+	sodium_bin2hex(nonce_hex, sizeof(nonce_hex), nonce, sizeof(nonce));
+	sodium_bin2hex(tag_hex, sizeof(tag_hex), tag, sizeof(tag));
+	cJSON_AddStringToObject(data, "nonce", nonce_hex);
+	cJSON_AddStringToObject(data, "authority", tag_hex);
+	return admin_request(cli, what, type, TAKE_PTR(owned), reply);
+}
+
 int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key[32])
 {
 	capbus_msg *reply = NULL;
@@ -39,7 +98,7 @@ int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key
 	cJSON *data = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(data, "id", id);
-	int rc = admin_request(cli, what, "capbus.keygen", data, &reply);
+	int rc = signed_request(cli, what, "capbus.keygen", AUTHORITY_OP_KEYGEN, id, NULL, NULL, data, &reply);
 	if (rc != EXIT_OK)
 		return rc;
 	const char *hex = capbus_msg_get_string(reply, "secret");
@@ -127,8 +186,9 @@ static int load_levels(struct level_policy **lp)
 	return level_policy_new_default(lp);
 }
 
-/* Parses and prints a manifest in plain words. Returns 0 or an exit code. */
-static int explain(const char *path, char **text_out)
+/* Parses and prints a manifest in plain words; hands out its text and id when asked. Returns 0
+ * or an exit code. */
+static int explain(const char *path, char **text_out, char **id_out)
 {
 	_cleanup_free_ char *text = NULL, *err = NULL, *words = NULL;
 	struct manifest *m = NULL;
@@ -148,6 +208,11 @@ static int explain(const char *path, char **text_out)
 	words = manifest_describe(m, lp);
 	if (words)
 		fputs(words, stdout);
+	if (id_out && !(*id_out = strdup(m->id))) {
+		manifest_free(m);
+		level_policy_free(lp);
+		return EXIT_USAGE;
+	}
 	manifest_free(m);
 	level_policy_free(lp);
 	if (text_out)
@@ -162,37 +227,47 @@ int cmd_manifest(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "capbus: usage: manifest check FILE\n");
 		return EXIT_USAGE;
 	}
-	return explain(argv[2], NULL);
+	return explain(argv[2], NULL, NULL);
 }
 
 int cmd_install(struct cli *cli, int argc, char **argv)
 {
 	const char *path = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *id = NULL, *arg = NULL;
 	cJSON *data = cJSON_CreateObject();
 	cJSON *grants = cJSON_AddArrayToObject(data, "grant");
+	size_t arg_len = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (streq(argv[i], "--grant") && i + 1 < argc)
+		if (streq(argv[i], "--grant") && i + 1 < argc) {
 			cJSON_AddItemToArray(grants, cJSON_CreateString(argv[++i]));
-		else if (!path && argv[i][0] != '-')
+			arg_len += strlen(argv[i]) + 1;
+		} else if (!path && argv[i][0] != '-') {
 			path = argv[i];
-		else
+		} else {
 			path = NULL, i = argc;
+		}
 	}
 	if (!path) {
 		cJSON_Delete(data);
 		fprintf(stderr, "capbus: usage: install FILE [--grant PATTERN]...\n");
 		return EXIT_USAGE;
 	}
-	int rc = explain(path, &text);
-	if (rc != EXIT_OK) {
+	int rc = explain(path, &text, &id);
+	/* The signed arg: the --grant patterns in order, joined by "\n". */
+	arg = rc == EXIT_OK ? calloc(1, arg_len + 1) : NULL;
+	if (rc != EXIT_OK || !arg) {
 		cJSON_Delete(data);
-		return rc;
+		return rc != EXIT_OK ? rc : EXIT_USAGE;
+	}
+	for (const cJSON *g = grants->child; g; g = g->next) {
+		if (g != grants->child)
+			strcat(arg, "\n");
+		strcat(arg, g->valuestring);
 	}
 	cJSON_AddStringToObject(data, "manifest", text);
 	capbus_msg *reply = NULL;
-	rc = admin_request(cli, "install", "capbus.install", data, &reply);
+	rc = signed_request(cli, "install", "capbus.install", AUTHORITY_OP_INSTALL, id, arg, text, data, &reply);
 	if (rc == EXIT_OK) {
 		printf("installed %s\n", capbus_msg_get_string(reply, "id"));
 		capbus_msg_free(reply);
@@ -200,7 +275,7 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-static int id_command(struct cli *cli, int argc, char **argv, const char *type, bool with_pattern)
+static int id_command(struct cli *cli, int argc, char **argv, const char *type, enum authority_op op, bool with_pattern)
 {
 	if (argc != (with_pattern ? 3 : 2)) {
 		fprintf(stderr, "capbus: usage: %s ID%s\n", argv[0], with_pattern ? " PATTERN" : "");
@@ -211,24 +286,24 @@ static int id_command(struct cli *cli, int argc, char **argv, const char *type, 
 	if (with_pattern)
 		cJSON_AddStringToObject(data, "pattern", argv[2]);
 	capbus_msg *reply = NULL;
-	int rc = admin_request(cli, argv[0], type, data, &reply);
+	int rc = signed_request(cli, argv[0], type, op, argv[1], with_pattern ? argv[2] : NULL, NULL, data, &reply);
 	capbus_msg_free(reply);
 	return rc;
 }
 
 int cmd_remove(struct cli *cli, int argc, char **argv)
 {
-	return id_command(cli, argc, argv, "capbus.remove", false);
+	return id_command(cli, argc, argv, "capbus.remove", AUTHORITY_OP_REMOVE, false);
 }
 
 int cmd_grant(struct cli *cli, int argc, char **argv)
 {
-	return id_command(cli, argc, argv, "capbus.grant", true);
+	return id_command(cli, argc, argv, "capbus.grant", AUTHORITY_OP_GRANT, true);
 }
 
 int cmd_revoke(struct cli *cli, int argc, char **argv)
 {
-	return id_command(cli, argc, argv, "capbus.revoke", true);
+	return id_command(cli, argc, argv, "capbus.revoke", AUTHORITY_OP_REVOKE, true);
 }
 
 int cmd_skills(struct cli *cli, int argc, char **argv)

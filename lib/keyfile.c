@@ -21,6 +21,8 @@ const char *keyfile_strerror(int code)
 		return "not a capbus key file";
 	case KEYFILE_NOT_REGULAR:
 		return "key file is not a regular file";
+	case KEYFILE_NO_AUTHORITY:
+		return "key file holds no admin authority (use the admin key file, state_dir/admin.key)";
 	default:
 		return "unknown key file error";
 	}
@@ -31,39 +33,61 @@ static void wipe_buf(char (*p)[KEYFILE_MAX + 1])
 	sodium_memzero(*p, sizeof(*p));
 }
 
-/* Parses the whole text; every line must be a comment, blank, `id X` or `secret HEX`. */
-static int keyfile_parse(char *text, char *id, uint8_t key[CAPBUS_KEY_LEN])
+static bool parse_hex_key(const char *hex, uint8_t out[CAPBUS_KEY_LEN])
 {
-	bool have_id = false, have_secret = false;
+	size_t bin_len = 0;
+	return strlen(hex) == 2 * CAPBUS_KEY_LEN &&
+	       sodium_hex2bin(out, CAPBUS_KEY_LEN, hex, strlen(hex), NULL, &bin_len, NULL) == 0 &&
+	       bin_len == CAPBUS_KEY_LEN;
+}
+
+/* What a parse found; the caller copies out only what it asked for. */
+struct keyfile_parsed {
+	char id[HS_ID_MAX + 1];
+	uint8_t key[CAPBUS_KEY_LEN];
+	uint8_t authority[CAPBUS_KEY_LEN];
+	bool have_id, have_secret, have_authority;
+};
+
+static void wipe_parsed(struct keyfile_parsed *p)
+{
+	sodium_memzero(p, sizeof(*p));
+}
+
+/* Parses the whole text; every line must be a comment, blank, `id X`, `secret HEX` or
+ * `authority HEX`, each at most once; authority only beside `id admin`. */
+static int keyfile_parse(char *text, struct keyfile_parsed *p)
+{
 	char *save = NULL;
 
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		if (startswith(line, "id ") && !have_id) {
+		if (startswith(line, "id ") && !p->have_id) {
 			const char *v = line + 3;
-			if (!id || !hs_id_is_valid(v, strlen(v)))
+			if (!hs_id_is_valid(v, strlen(v)))
 				return KEYFILE_MALFORMED;
-			memcpy(id, v, strlen(v) + 1);
-			have_id = true;
-		} else if (startswith(line, "secret ") && !have_secret) {
-			const char *hex = line + 7;
-			size_t bin_len = 0;
-			if (strlen(hex) != 2 * CAPBUS_KEY_LEN ||
-			    sodium_hex2bin(key, CAPBUS_KEY_LEN, hex, strlen(hex), NULL, &bin_len, NULL) != 0 ||
-			    bin_len != CAPBUS_KEY_LEN)
+			memcpy(p->id, v, strlen(v) + 1);
+			p->have_id = true;
+		} else if (startswith(line, "secret ") && !p->have_secret) {
+			if (!parse_hex_key(line + 7, p->key))
 				return KEYFILE_MALFORMED;
-			have_secret = true;
+			p->have_secret = true;
+		} else if (startswith(line, "authority ") && !p->have_authority) {
+			if (!parse_hex_key(line + 10, p->authority))
+				return KEYFILE_MALFORMED;
+			p->have_authority = true;
 		} else {
 			return KEYFILE_MALFORMED;
 		}
 	}
-	if (!have_secret || (id && !have_id))
+	/* The authority key belongs to the admin identity only: anywhere else it is a mistake. */
+	if (!p->have_secret || (p->have_authority && (!p->have_id || !streq(p->id, "admin"))))
 		return KEYFILE_MALFORMED;
 	return 0;
 }
 
-static int keyfile_read_checked(int fd, bool check_owner, char *id, uint8_t key[CAPBUS_KEY_LEN])
+static int keyfile_read_checked(int fd, bool check_owner, struct keyfile_parsed *p)
 {
 	_cleanup_(wipe_buf) char text[KEYFILE_MAX + 1];
 	struct stat st;
@@ -93,35 +117,71 @@ static int keyfile_read_checked(int fd, bool check_owner, char *id, uint8_t key[
 	text[used] = '\0';
 	if (memchr(text, '\0', used))
 		return KEYFILE_MALFORMED;
-	return keyfile_parse(text, id, key);
+	return keyfile_parse(text, p);
+}
+
+/* Copies out the identity (required when id is given, refused in a master key file read with
+ * id == NULL) and the key. */
+static int keyfile_take(int r, const struct keyfile_parsed *p, char *id, uint8_t key[CAPBUS_KEY_LEN])
+{
+	if (r != 0)
+		return r;
+	if (!id != !p->have_id)
+		return KEYFILE_MALFORMED;
+	if (id)
+		memcpy(id, p->id, strlen(p->id) + 1);
+	memcpy(key, p->key, CAPBUS_KEY_LEN);
+	return 0;
 }
 
 int keyfile_read(const char *path, char *id, uint8_t key[CAPBUS_KEY_LEN])
 {
 	/* O_NONBLOCK: a FIFO or device planted as the key file must not hang us; fstat refuses it. */
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
 	if (fd < 0)
 		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
-	return keyfile_read_checked(fd, true, id, key);
+	return keyfile_take(keyfile_read_checked(fd, true, &p), &p, id, key);
 }
 
 int keyfile_read_fd(int fd, char *id, uint8_t key[CAPBUS_KEY_LEN])
 {
-	return keyfile_read_checked(fd, false, id, key);
+	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
+	return keyfile_take(keyfile_read_checked(fd, false, &p), &p, id, key);
 }
 
-int keyfile_write(const char *path, const char *id, const uint8_t key[CAPBUS_KEY_LEN], bool exclusive)
+int keyfile_read_authority(const char *path, uint8_t authority[CAPBUS_KEY_LEN])
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
+	if (fd < 0)
+		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
+	int r = keyfile_read_checked(fd, true, &p);
+	if (r != 0)
+		return r;
+	if (!p.have_authority)
+		return KEYFILE_NO_AUTHORITY;
+	memcpy(authority, p.authority, CAPBUS_KEY_LEN);
+	return 0;
+}
+
+static int keyfile_write_text(const char *path, const char *id, const uint8_t key[CAPBUS_KEY_LEN],
+			      const uint8_t *authority, bool exclusive)
 {
 	_cleanup_(wipe_buf) char text[KEYFILE_MAX + 1];
-	char hex[2 * CAPBUS_KEY_LEN + 1];
+	char hex[2 * CAPBUS_KEY_LEN + 1], auth_hex[2 * CAPBUS_KEY_LEN + 1] = "";
 	_cleanup_free_ char *tmp = NULL;
 
 	if (id && !hs_id_is_valid(id, strlen(id)))
 		return -EINVAL;
 	sodium_bin2hex(hex, sizeof(hex), key, CAPBUS_KEY_LEN);
-	int len = snprintf(text, sizeof(text), "# capbus key: keep private (mode 0600)\n%s%s%ssecret %s\n",
-			   id ? "id " : "", id ? id : "", id ? "\n" : "", hex);
+	if (authority)
+		sodium_bin2hex(auth_hex, sizeof(auth_hex), authority, CAPBUS_KEY_LEN);
+	int len = snprintf(text, sizeof(text), "# capbus key: keep private (mode 0600)\n%s%s%ssecret %s\n%s%s%s",
+			   id ? "id " : "", id ? id : "", id ? "\n" : "", hex, authority ? "authority " : "",
+			   auth_hex, authority ? "\n" : "");
 	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(auth_hex, sizeof(auth_hex));
 	if (len < 0 || (size_t)len >= sizeof(text))
 		return -EINVAL;
 	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
@@ -140,4 +200,15 @@ int keyfile_write(const char *path, const char *id, const uint8_t key[CAPBUS_KEY
 	if (r < 0 || exclusive)
 		unlink(tmp);
 	return r;
+}
+
+int keyfile_write(const char *path, const char *id, const uint8_t key[CAPBUS_KEY_LEN], bool exclusive)
+{
+	return keyfile_write_text(path, id, key, NULL, exclusive);
+}
+
+int keyfile_write_admin(const char *path, const uint8_t key[CAPBUS_KEY_LEN],
+			const uint8_t authority[CAPBUS_KEY_LEN], bool exclusive)
+{
+	return keyfile_write_text(path, "admin", key, authority, exclusive);
 }

@@ -21,12 +21,6 @@ static const struct ps_type_info ps_table[] = {
 			     { FIELD(ps_file, id), FIELD(ps_file, name) } },
 	[PS_BUNDLE_KEY] = { "bundle_key", PS_TO_ROUTER, sizeof(struct ps_key), 0, false, true, { FIELD(ps_key, id) } },
 	[PS_BUNDLE_END] = { "bundle_end", PS_TO_ROUTER, 0, 0, false, false, { { 0 } } },
-	[PS_KEYGEN] = { "keygen", PS_TO_PARENT, sizeof(struct ps_request), 0, false, false, { FIELD(ps_request, id) } },
-	[PS_WRITE_MANIFEST] = { "write_manifest", PS_TO_PARENT, sizeof(struct ps_request), PS_TEXT_MAX, false, false,
-				{ FIELD(ps_request, id) } },
-	[PS_WRITE_GRANTS] = { "write_grants", PS_TO_PARENT, sizeof(struct ps_request), PS_TEXT_MAX, false, false,
-			      { FIELD(ps_request, id) } },
-	[PS_REMOVE] = { "remove", PS_TO_PARENT, sizeof(struct ps_request), 0, false, false, { FIELD(ps_request, id) } },
 	[PS_RELOAD] = { "reload", PS_TO_PARENT, sizeof(struct ps_request), 0, false, false, { FIELD(ps_request, id) } },
 	[PS_REPLY] = { "reply", PS_TO_ROUTER, sizeof(struct ps_reply), 0, false, true, { FIELD(ps_reply, id) } },
 	[PS_ADOPT] = { "adopt", PS_TO_ROUTER, sizeof(struct ps_adopt), 0, true, false, { FIELD(ps_adopt, id) } },
@@ -43,6 +37,13 @@ static const struct ps_type_info ps_table[] = {
 				PS_GUARD_CGROUPS } } },
 	[PS_ROUTER_CONFIG] = { "router_config", PS_TO_ROUTER, sizeof(struct ps_router_config), 0, false, false, { { 0 } } },
 	[PS_ROUTER_READY] = { "router_ready", PS_TO_PARENT, 0, 0, false, false, { { 0 } } },
+	/* 5-8 held the unsigned admin requests: no row, so they are unknown types. */
+	[PS_ADMIN_NONCE] = { "admin_nonce", PS_TO_PARENT, sizeof(struct ps_request), 0, false, false,
+			     { FIELD(ps_request, id) } },
+	[PS_NONCE] = { "nonce", PS_TO_ROUTER, sizeof(struct ps_nonce), 0, false, false, { { 0 } } },
+	/* arg + body: at most PS_TEXT_MAX bytes together; admin.c checks how they split */
+	[PS_ADMIN] = { "admin", PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false,
+		       { FIELD(ps_admin, id) } },
 };
 
 /* Every fixed part must fit the decoded message's union, and every packet the receive buffer. */

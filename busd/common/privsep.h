@@ -6,14 +6,18 @@
  * payload. One table (privsep.c) says, per type, who may receive it, its exact size (or fixed
  * struct + bounded text) and whether a descriptor comes with it; one decoder (ps_read) checks
  * every packet against it for both processes. A malformed packet is fatal to the channel.
- * The parent never parses JSON or client bytes: it only reads and writes files, derives keys and
- * moves opaque, size-checked text to and from the router, which does all parsing. */
+ * The parent never parses JSON or client bytes that came through the router unless they carry
+ * the admin's authority (PS_ADMIN: an HMAC under a key the router never holds, over the exact
+ * request bytes and a nonce the parent issued); everything else it only reads and writes as
+ * files, derives keys from, or moves as opaque, size-checked text to the router, which does all
+ * parsing. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "authority.h"
 #include "handshake.h"
 
 #define PS_ID_LEN (HS_ID_MAX + 1)
@@ -27,11 +31,8 @@ enum ps_type {
 	PS_BUNDLE_FILE = 2,    /* struct ps_file + text */
 	PS_BUNDLE_KEY = 3,     /* struct ps_key */
 	PS_BUNDLE_END = 4,     /* no payload: compile and swap */
-	/* router -> parent: requests; parent -> router: PS_REPLY */
-	PS_KEYGEN = 5,         /* struct ps_request (id) */
-	PS_WRITE_MANIFEST = 6, /* struct ps_request + manifest text (validated by the router) */
-	PS_WRITE_GRANTS = 7,   /* struct ps_request + grants text (validated by the router) */
-	PS_REMOVE = 8,         /* struct ps_request (id) */
+	/* router -> parent: requests; parent -> router: PS_REPLY. 5-8 held the unsigned admin
+	 * requests (keygen, write manifest, write grants, remove): gone, never reuse them. */
 	PS_RELOAD = 9,         /* struct ps_request: re-read everything, send a bundle */
 	PS_REPLY = 10,         /* struct ps_reply */
 	/* parent -> router: skills */
@@ -46,6 +47,10 @@ enum ps_type {
 	/* the router's life */
 	PS_ROUTER_CONFIG = 18, /* parent -> router: struct ps_router_config, always the first message */
 	PS_ROUTER_READY = 19,  /* router -> parent: no payload; confined, serving */
+	/* admin operations, signed by the admin (busd/parent/admin.c) */
+	PS_ADMIN_NONCE = 20,   /* router -> parent: struct ps_request; answered by PS_NONCE */
+	PS_NONCE = 21,         /* parent -> router: struct ps_nonce */
+	PS_ADMIN = 22,         /* router -> parent: struct ps_admin + arg + body; answered by PS_REPLY */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -73,10 +78,35 @@ struct ps_request {
 
 struct ps_reply {
 	uint64_t serial;
-	int32_t status;               /* 0 or a negative errno */
+	int32_t status;               /* 0 or a negative errno; -EPERM: the admin's authority is missing */
 	char id[PS_ID_LEN];
-	uint8_t key[CAPBUS_KEY_LEN];  /* PS_KEYGEN only */
+	uint8_t key[CAPBUS_KEY_LEN];  /* PS_ADMIN keygen only */
 };
+
+/* A fresh nonce: single use, valid PS_NONCE_TTL_MS, at most PS_NONCE_MAX outstanding. */
+#define PS_NONCE_TTL_MS 60000
+#define PS_NONCE_MAX 64
+struct ps_nonce {
+	uint64_t serial;
+	uint8_t nonce[AUTHORITY_NONCE_LEN];
+};
+
+/* One admin operation with the admin's tag over exactly these bytes (lib/authority.h):
+ * arg_len bytes of arg, then body_len bytes of body follow the struct; hdr.len must equal
+ * sizeof(struct ps_admin) + arg_len + body_len, with arg_len + body_len <= PS_TEXT_MAX. */
+struct ps_admin {
+	uint64_t serial;
+	uint32_t op;        /* enum authority_op */
+	uint32_t arg_len;
+	uint32_t body_len;
+	uint32_t reserved;  /* 0 */
+	uint8_t nonce[AUTHORITY_NONCE_LEN];
+	uint8_t tag[AUTHORITY_TAG_LEN];
+	char id[PS_ID_LEN]; /* NUL-terminated */
+	uint8_t pad[7];     /* 0; makes the size a multiple of 8 with no implicit padding */
+};
+_Static_assert(sizeof(struct ps_admin) == 160, "struct ps_admin has a fixed wire size");
+_Static_assert(sizeof(struct ps_admin) <= sizeof(struct ps_file), "PS_MSG_MAX must hold a PS_ADMIN");
 
 /* The router must see this identity authenticate on the adopted connection, nothing else. */
 struct ps_adopt {
@@ -186,6 +216,8 @@ struct ps_msg {
 		struct ps_peer_verdict peer_verdict;
 		struct ps_guard_info guard_info;
 		struct ps_router_config router_config;
+		struct ps_nonce nonce;
+		struct ps_admin admin;
 	} u;
 };
 

@@ -231,6 +231,32 @@ int bundle_write_grants(const struct config *cfg, const char *id, const char *te
 	return write_atomic(dir, id, text, len, 0600);
 }
 
+ssize_t bundle_read_grants(const struct config *cfg, const char *id, char *buf)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (!hs_id_is_valid(id, strlen(id)))
+		return -EINVAL;
+	if (asprintf(&dir, "%s/grants", cfg->state_dir) < 0)
+		return -ENOMEM;
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
+		return negative_errno();
+	if (dir_is_safe(dirfd) < 0)
+		return -EPERM;
+	return read_policy_file(dirfd, id, buf);
+}
+
+bool bundle_has_manifest(const struct config *cfg, const char *id)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+
+	if (!hs_id_is_valid(id, strlen(id)) || asprintf(&path, "%s/%s.json", cfg->manifest_dir, id) < 0)
+		return false;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int bundle_remove(const struct config *cfg, const char *id)
 {
 	_cleanup_free_ char *manifest = NULL, *grants = NULL;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* bundle.h - the parent's side of policy: read manifests, grants and the level policy from disk,
  * derive the keys of their identities, and ship it all to the router as opaque text. Also the
- * file writes the router asks for (install, grant, revoke, remove). Parses nothing. */
+ * file reads and writes of admin operations (install, grant, revoke, remove). Parses nothing. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/config.h"
 
@@ -17,10 +19,18 @@ int bundle_send(int fd, const struct config *cfg, const uint8_t *master);
 typedef int (*bundle_manifest_fn)(const char *id, const char *path, const char *text, size_t len, void *userdata);
 int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, void *userdata);
 
-/* File writes; text has been validated by the router and is re-checked for size and bytes. */
+/* File writes for admin operations whose authority the parent checked (parent/admin.c); the text
+ * is re-checked for size and bytes here. */
 int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len);
 int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len);
 int bundle_remove(const struct config *cfg, const char *id);
+
+/* Reads state_dir/grants/<id> into buf (PS_TEXT_MAX bytes) with the same safety checks as a
+ * bundle. Returns its length or a negative errno (-ENOENT: no grants). */
+ssize_t bundle_read_grants(const struct config *cfg, const char *id, char *buf);
+
+/* True when manifest_dir/<id>.json exists as a regular file. */
+bool bundle_has_manifest(const struct config *cfg, const char *id);
 
 /* The built-in policy file location used when the config names none. */
 #define BUNDLE_SYSTEM_POLICY "/etc/capbus/policy.json"

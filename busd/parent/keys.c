@@ -9,6 +9,7 @@
 #include "util.h"
 
 #define KDF_LABEL "capbus-v1 client key"
+#define AUTHORITY_KDF_LABEL "capbus-v1 admin authority"
 
 int keys_load_master(int state_dir_fd, const char *state_dir, uint8_t **master)
 {
@@ -53,18 +54,42 @@ void keys_derive(const uint8_t *master, const char *id, uint8_t key[CAPBUS_KEY_L
 	sodium_memzero(&st, sizeof(st));
 }
 
+void keys_derive_authority(const uint8_t *master, uint8_t key[CAPBUS_KEY_LEN])
+{
+	/* The label alone, NUL included: no identity's client key can collide with it, since
+	 * those hash the client label first. */
+	crypto_generichash(key, CAPBUS_KEY_LEN, (const uint8_t *)AUTHORITY_KDF_LABEL, sizeof(AUTHORITY_KDF_LABEL),
+			   master, CAPBUS_KEY_LEN);
+}
+
 int keys_write_admin(const uint8_t *master, const char *state_dir)
 {
 	_cleanup_free_ char *path = NULL;
-	uint8_t key[CAPBUS_KEY_LEN];
+	uint8_t key[CAPBUS_KEY_LEN], authority[CAPBUS_KEY_LEN];
+	char id[HS_ID_MAX + 1];
 	struct stat st;
+	int r;
 
 	if (asprintf(&path, "%s/admin.key", state_dir) < 0)
 		return -ENOMEM;
-	if (lstat(path, &st) == 0)
-		return 0;
-	keys_derive(master, "admin", key);
-	int r = keyfile_write(path, "admin", key, true);
+	keys_derive_authority(master, authority);
+	if (lstat(path, &st) < 0) {
+		keys_derive(master, "admin", key);
+		r = keyfile_write_admin(path, key, authority, true);
+		if (r == -EEXIST)
+			r = 0;
+		goto out;
+	}
+	/* An admin.key from before authority keys: add the line, keep its secret. One that has the
+	 * line is left alone, whatever it holds. */
+	r = keyfile_read_authority(path, key);
+	if (r != KEYFILE_NO_AUTHORITY)
+		goto out;
+	r = keyfile_read(path, id, key);
+	if (r == 0)
+		r = streq(id, "admin") ? keyfile_write_admin(path, key, authority, false) : KEYFILE_MALFORMED;
+out:
 	sodium_memzero(key, sizeof(key));
-	return r == -EEXIST ? 0 : r;
+	sodium_memzero(authority, sizeof(authority));
+	return r;
 }

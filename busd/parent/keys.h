@@ -17,5 +17,11 @@ void keys_free_master(uint8_t *master);
 
 void keys_derive(const uint8_t *master, const char *id, uint8_t key[CAPBUS_KEY_LEN]);
 
-/* Writes state_dir/admin.key for the built-in admin identity unless it exists. */
+/* The admin authority key A = BLAKE2b-256(key = master, "capbus-v1 admin authority" NUL): signs
+ * admin requests (lib/authority.h). It is in admin.key and in the parent, never in the router. */
+void keys_derive_authority(const uint8_t *master, uint8_t key[CAPBUS_KEY_LEN]);
+
+/* Writes state_dir/admin.key (id admin, its client key, the authority key) unless it exists; adds
+ * the authority line to an existing admin.key without one (atomic rewrite, same secret); leaves
+ * one that has it untouched. Returns 0, a negative errno or a KEYFILE_* code. */
 int keys_write_admin(const uint8_t *master, const char *state_dir);

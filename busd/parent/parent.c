@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* parent.c - privileged parent: owns the socket, keys and policy files; never parses client bytes.
+/* parent.c - privileged parent: owns the socket, keys and policy files; parses no unsigned client bytes.
  *
  * It binds the socket, executes the router program (capbusd-router, which drops privileges and
  * does all parsing) with the socket and a privsep channel, sends it its configuration and policy
- * bundles, answers its fixed set of requests, restarts it if it dies or breaks the channel
- * protocol, and stops it on SIGTERM. */
+ * bundles, answers its fixed set of requests (admin operations go to admin.c, which checks the
+ * admin's authority first), restarts it if it dies or breaks the channel protocol, and stops it
+ * on SIGTERM. */
 #include "parent/parent.h"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "parent/admin.h"
 #include "parent/bundle.h"
 #include "parent/guardctl.h"
 #include "keyfile.h"
@@ -40,6 +42,7 @@ struct parent {
 	uint64_t restart_window_start;
 	unsigned restarts;
 	struct supervisor *supervisor;
+	struct admin *admin;
 };
 
 static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int fd)
@@ -104,15 +107,17 @@ static int spawn_router(struct parent *p)
 	return 0;
 }
 
-static void reply(struct parent *p, const struct ps_request *req, int status, const uint8_t *key)
+static int reload_cb(void *userdata)
+{
+	return reload(userdata);
+}
+
+static void reply(struct parent *p, const struct ps_request *req, int status)
 {
 	struct ps_reply rep = { .serial = req->serial, .status = status };
 
 	memcpy(rep.id, req->id, sizeof(rep.id));
-	if (key)
-		memcpy(rep.key, key, CAPBUS_KEY_LEN);
 	ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
-	sodium_memzero(&rep, sizeof(rep));
 }
 
 /* One request from the router, already checked by the privsep decoder (type, direction, size,
@@ -120,7 +125,6 @@ static void reply(struct parent *p, const struct ps_request *req, int status, co
 static int handle_request(struct parent *p, const struct ps_msg *msg)
 {
 	const struct ps_request *req = &msg->u.request;
-	int r;
 
 	switch (msg->type) {
 	case PS_PEER_CHECK: {
@@ -138,36 +142,15 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 	case PS_ROUTER_READY:
 		log_event(LOG_LEVEL_INFO, "router_ready", "pid=%d", (int)p->router_pid);
 		return 0;
-	case PS_KEYGEN: {
-		uint8_t key[CAPBUS_KEY_LEN];
-		if (!hs_id_is_valid(req->id, strlen(req->id))) {
-			reply(p, req, -EINVAL, NULL);
-			return 0;
-		}
-		keys_derive(p->master, req->id, key);
-		reply(p, req, 0, key);
-		sodium_memzero(key, sizeof(key));
-		log_event(LOG_LEVEL_INFO, "key_issued", "id=%s", LOG_Q(req->id));
-		return 0;
-	}
-	case PS_WRITE_MANIFEST:
-		r = bundle_write_manifest(p->cfg, req->id, msg->text, msg->text_len);
-		break;
-	case PS_WRITE_GRANTS:
-		r = bundle_write_grants(p->cfg, req->id, msg->text, msg->text_len);
-		break;
-	case PS_REMOVE:
-		r = bundle_remove(p->cfg, req->id);
-		break;
 	case PS_RELOAD:
-		r = reload(p);
-		break;
-	default:
-		return -EBADMSG; /* the decoder lets only router -> parent types through */
+		reply(p, req, reload(p));
+		return 0;
+	default: {
+		/* Admin operations: checked for the admin's authority before anything is parsed. */
+		int r = admin_handle(p->admin, p->router_fd, msg);
+		return r == ADMIN_NOT_MINE ? -EBADMSG : r; /* the decoder lets only router -> parent types through */
 	}
-	if (r < 0 && msg->type != PS_RELOAD)
-		log_event(LOG_LEVEL_WARNING, "policy_write_failed", "id=%s error=%s", LOG_Q(req->id), LOG_Q(strerror(-r)));
-	reply(p, req, r, NULL);
+	}
 	return 0;
 }
 
@@ -196,11 +179,16 @@ static void router_readable(struct parent *p, uint8_t *buf)
 		return;
 	}
 	r = handle_request(p, &msg);
-	ps_msg_wipe(&msg);
-	if (r < 0) {
+	if (r == -EBADMSG)
+		/* Passed the table, failed a check only the handler can make (admin.c: how the text
+		 * splits, padding, the operation): malformed all the same. */
+		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=bad_fields pid=%d", msg.type,
+			  ps_type_name(msg.type), msg.size, (int)p->router_pid);
+	else if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", LOG_Q(strerror(-r)));
+	ps_msg_wipe(&msg);
+	if (r < 0)
 		drop_router(p);
-	}
 }
 
 static void stop_router(struct parent *p)
@@ -385,9 +373,19 @@ int parent_run(struct config *cfg, const char *router_override)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	p.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	r = p.sig_fd < 0 ? negative_errno() : spawn_router(&p);
+	struct admin_ops admin_ops = { .reload = reload_cb, .userdata = &p };
+	r = admin_new(cfg, p.master, &admin_ops, &p.admin);
 	if (r == 0)
+		r = p.sig_fd < 0 ? negative_errno() : spawn_router(&p);
+	if (r == 0) {
 		r = keys_write_admin(p.master, cfg->state_dir);
+		if (r > 0) {
+			/* Not ours to repair: the admin can still authenticate, but cannot sign. */
+			log_event(LOG_LEVEL_WARNING, "admin_key_unusable", "file=%s/admin.key reason=%s", cfg->state_dir,
+				  LOG_Q(keyfile_strerror(r)));
+			r = 0;
+		}
+	}
 	if (r == 0) {
 		struct supervisor_ops ops = { .adopt = adopt_skill, .state = skill_state, .userdata = &p };
 		r = supervisor_new(cfg, p.master, p.guard, &ops, &p.supervisor);
@@ -402,6 +400,7 @@ int parent_run(struct config *cfg, const char *router_override)
 	}
 	supervisor_free(p.supervisor);
 	stop_router(&p);
+	admin_free(p.admin);
 	listener_close(&p.listener, true);
 	guardctl_free(p.guard);
 	keys_free_master(p.master);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* control.c - the bus's own requests (type capbus.*): subscriptions, ping, and admin commands.
  *
- * Runs in the router on untrusted input. Admin commands that touch files become fixed privsep
- * requests to the parent; their answers come back through control_parent_reply(). */
+ * Runs in the router on untrusted input. Admin commands that change policy or issue keys become
+ * one PS_ADMIN request each, carrying the admin's nonce and tag: the router checks what it can
+ * for friendly errors, the parent checks the authority and acts. Answers come back through
+ * control_parent_reply() and control_nonce(). */
 #include "router/control.h"
 
 #include <sodium.h>
@@ -81,37 +83,96 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 	reply(r, c, reply_type, request, data);
 }
 
-/* Queues a privsep request belonging to admin operation `op`. */
-static int send_ps(struct router *r, struct conn *c, const struct envelope *env, uint64_t op, enum ps_type type,
-		   const char *id, const char *text, bool final)
+/* Remembers who asked, so the parent's answer (serial) reaches them. Returns NULL on ENOMEM. */
+static struct pending_op *track(struct router *r, struct conn *c, const struct envelope *env, uint64_t serial,
+				const char *id)
 {
 	struct control *ctl = router_control(r);
-	struct ps_request req = { .serial = ++ctl->next_ps };
 	const cJSON *request = cJSON_GetObjectItemCaseSensitive(env->data, "request");
 
 	if (ctl->n_ops == ctl->cap_ops) {
 		size_t cap = ctl->cap_ops ? ctl->cap_ops * 2 : 8;
 		struct pending_op *v = realloc(ctl->ops, cap * sizeof(*v));
 		if (!v)
-			return -ENOMEM;
+			return NULL;
 		ctl->ops = v;
 		ctl->cap_ops = cap;
 	}
-	snprintf(req.id, sizeof(req.id), "%s", id);
-	int ret = router_ps_send(r, type, &req, sizeof(req), text, text ? strlen(text) : 0, -1);
-	if (ret < 0)
-		return ret;
-	struct pending_op *o = &ctl->ops[ctl->n_ops++];
+	struct pending_op *o = &ctl->ops[ctl->n_ops];
 	memset(o, 0, sizeof(*o));
-	o->serial = req.serial;
-	o->op = op;
+	o->serial = serial;
+	o->op = serial;
 	o->conn_serial = c->serial;
 	o->request = cJSON_IsNumber(request) ? request->valuedouble : -1;
-	o->final = final;
-	o->keygen = type == PS_KEYGEN;
+	o->final = true;
 	snprintf(o->id, sizeof(o->id), "%s", id);
 	snprintf(o->reply_type, sizeof(o->reply_type), "%s.reply", env->type);
+	return o;
+}
+
+/* Queues a fixed privsep request (reload, guard query, nonce) answered by one message. */
+static int send_ps(struct router *r, struct conn *c, const struct envelope *env, enum ps_type type, const char *id)
+{
+	struct control *ctl = router_control(r);
+	struct ps_request req = { .serial = ctl->next_ps + 1 };
+	struct pending_op *o = track(r, c, env, req.serial, id);
+
+	if (!o)
+		return -ENOMEM;
+	snprintf(req.id, sizeof(req.id), "%s", id);
+	int ret = router_ps_send(r, type, &req, sizeof(req), NULL, 0, -1);
+	if (ret < 0)
+		return ret;
+	ctl->next_ps++;
+	ctl->n_ops++;
+	o->nonce = type == PS_ADMIN_NONCE;
 	return 0;
+}
+
+/* A 64-hex-digit field of the request into out; all zeros when absent or malformed, which the
+ * parent refuses like any other tag or nonce it did not make. */
+static void data_hex32(const struct envelope *env, const char *key, uint8_t out[32])
+{
+	const char *hex = data_string(env, key);
+	size_t bin_len = 0;
+
+	if (!hex || strlen(hex) != 64 || sodium_hex2bin(out, 32, hex, 64, NULL, &bin_len, NULL) != 0 || bin_len != 32)
+		memset(out, 0, 32);
+}
+
+/* Hands an admin operation to the parent, with the nonce and the admin's tag the client sent.
+ * The router cannot check the tag (it never holds the authority key); the parent does. */
+static void send_admin(struct router *r, struct conn *c, const struct envelope *env, enum authority_op op,
+		       const char *id, const char *arg, const char *body)
+{
+	struct control *ctl = router_control(r);
+	struct ps_admin f = { .serial = ctl->next_ps + 1, .op = op };
+	size_t arg_len = arg ? strlen(arg) : 0, body_len = body ? strlen(body) : 0;
+
+	if (arg_len + body_len > PS_TEXT_MAX) {
+		refuse(r, c, env, "invalid", "the request is too large for the daemon (manifest and grants: 64 KiB)");
+		return;
+	}
+	_cleanup_free_ char *text = malloc(arg_len + body_len + 1);
+	struct pending_op *o = text ? track(r, c, env, f.serial, id) : NULL;
+	if (!o) {
+		refuse(r, c, env, "internal", "out of memory");
+		return;
+	}
+	snprintf(f.id, sizeof(f.id), "%s", id);
+	data_hex32(env, "nonce", f.nonce);
+	data_hex32(env, "authority", f.tag);
+	f.arg_len = (uint32_t)arg_len;
+	f.body_len = (uint32_t)body_len;
+	memcpy(text, arg ? arg : "", arg_len);
+	memcpy(text + arg_len, body ? body : "", body_len);
+	if (router_ps_send(r, PS_ADMIN, &f, sizeof(f), text, arg_len + body_len, -1) < 0) {
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+		return;
+	}
+	ctl->next_ps++;
+	ctl->n_ops++;
+	o->keygen = op == AUTHORITY_OP_KEYGEN;
 }
 
 static const struct identity *installed_identity(struct router *r, struct conn *c, const struct envelope *env,
@@ -132,8 +193,7 @@ static void do_keygen(struct router *r, struct conn *c, const struct envelope *e
 
 	if (!installed_identity(r, c, env, id))
 		return;
-	if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_KEYGEN, id, NULL, true) < 0)
-		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	send_admin(r, c, env, AUTHORITY_OP_KEYGEN, id, NULL, NULL);
 }
 
 static void do_skills(struct router *r, struct conn *c, const struct envelope *env)
@@ -177,31 +237,13 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
-		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone },
+		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone }, { "admin_refused", k->admin_refused },
 	};
 	if (!data)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(items); i++)
 		cJSON_AddNumberToObject(data, items[i].name, (double)items[i].v);
 	reply(r, c, "capbus.stats.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);
-}
-
-/* New grants text for ident: its current grants with `add` added or `drop` removed. */
-static char *grants_with(const struct identity *ident, const char *add, const char *drop)
-{
-	const char **v = calloc(ident->n_grants + 2, sizeof(char *));
-	size_t n = 0;
-
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < ident->n_grants; i++)
-		if (!drop || !streq(ident->grants[i], drop))
-			v[n++] = ident->grants[i];
-	if (add)
-		v[n++] = add;
-	char *text = n ? grants_format(v, n) : strdup("");
-	free(v);
-	return text;
 }
 
 static void do_grant(struct router *r, struct conn *c, const struct envelope *env, bool grant)
@@ -233,15 +275,8 @@ static void do_grant(struct router *r, struct conn *c, const struct envelope *en
 		refuse(r, c, env, "invalid", "this pattern is not granted to this identity");
 		return;
 	}
-	if (grant && identity_has_grant(ident, pattern)) {
-		reply(r, c, "capbus.grant.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), NULL);
-		return;
-	}
-	_cleanup_free_ char *text = grants_with(ident, grant ? pattern : NULL, grant ? NULL : pattern);
-	uint64_t op = router_control(r)->next_ps + 1;
-	if (!text || send_ps(r, c, env, op, PS_WRITE_GRANTS, id, text, false) < 0 ||
-	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
-		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	/* Granting what is granted goes to the parent too: only it may say yes to an admin request. */
+	send_admin(r, c, env, grant ? AUTHORITY_OP_GRANT : AUTHORITY_OP_REVOKE, id, pattern, NULL);
 }
 
 static void do_install(struct router *r, struct conn *c, const struct envelope *env)
@@ -252,7 +287,7 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 	struct permissions *perms = NULL;
 	_cleanup_free_ char *err = NULL, *grants_text = NULL;
 	const char *granted[256];
-	size_t n_granted = 0;
+	size_t n_granted = 0, arg_len = 0;
 
 	if (!text) {
 		refuse(r, c, env, "invalid", "\"manifest\" must hold the manifest text");
@@ -268,6 +303,7 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 			return;
 		}
 		granted[n_granted++] = g->valuestring;
+		arg_len += strlen(g->valuestring) + 1;
 	}
 	int ret = manifest_parse(text, strlen(text), "manifest", &m, &err);
 	if (ret != 0) {
@@ -298,23 +334,27 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 	manifest_free(m);
 	if (ret != 0 || !id)
 		return;
-	grants_text = n_granted ? grants_format(granted, n_granted) : strdup("");
-	uint64_t op = router_control(r)->next_ps + 1;
-	if (!grants_text || send_ps(r, c, env, op, PS_WRITE_MANIFEST, id, text, false) < 0 ||
-	    send_ps(r, c, env, op, PS_WRITE_GRANTS, id, grants_text, false) < 0 ||
-	    send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
-		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	/* The signed arg: the granted patterns in request order, joined by "\n". */
+	grants_text = calloc(1, arg_len + 1);
+	if (!grants_text) {
+		refuse(r, c, env, "internal", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n_granted; i++) {
+		if (i)
+			strcat(grants_text, "\n");
+		strcat(grants_text, granted[i]);
+	}
+	send_admin(r, c, env, AUTHORITY_OP_INSTALL, id, grants_text, text);
 }
 
 static void do_remove(struct router *r, struct conn *c, const struct envelope *env)
 {
 	const char *id = data_string(env, "id");
-	uint64_t op = router_control(r)->next_ps + 1;
 
 	if (!installed_identity(r, c, env, id))
 		return;
-	if (send_ps(r, c, env, op, PS_REMOVE, id, NULL, false) < 0 || send_ps(r, c, env, op, PS_RELOAD, id, NULL, true) < 0)
-		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	send_admin(r, c, env, AUTHORITY_OP_REMOVE, id, NULL, NULL);
 }
 
 void control_handle(struct router *r, struct conn *c, struct envelope *env)
@@ -337,13 +377,15 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		refuse(r, c, env, "denied", "only the admin identity may use this bus command");
 		return;
 	}
-	/* Answers to file writes come back from the parent; bound what may be in flight (an
-	 * operation takes at most three requests). */
-	if (router_control(r)->n_ops + 3 > ROUTER_MAX_PENDING_OPS && !streq(type, "capbus.skills") && !streq(type, "capbus.stats")) {
+	/* Answers come back from the parent; bound what may be in flight (one request each). */
+	if (router_control(r)->n_ops + 1 > ROUTER_MAX_PENDING_OPS && !streq(type, "capbus.skills") && !streq(type, "capbus.stats")) {
 		refuse(r, c, env, "quota", "too many bus commands in flight: wait for the answers");
 		return;
 	}
-	if (streq(type, "capbus.keygen"))
+	if (streq(type, "capbus.nonce")) {
+		if (send_ps(r, c, env, PS_ADMIN_NONCE, "admin") < 0)
+			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+	} else if (streq(type, "capbus.keygen"))
 		do_keygen(r, c, env);
 	else if (streq(type, "capbus.skills"))
 		do_skills(r, c, env);
@@ -358,10 +400,10 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 	else if (streq(type, "capbus.revoke"))
 		do_grant(r, c, env, false);
 	else if (streq(type, "capbus.guard")) {
-		if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_GUARD_QUERY, "admin", NULL, true) < 0)
+		if (send_ps(r, c, env, PS_GUARD_QUERY, "admin") < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 	} else if (streq(type, "capbus.reload")) {
-		if (send_ps(r, c, env, router_control(r)->next_ps + 1, PS_RELOAD, "admin", NULL, true) < 0)
+		if (send_ps(r, c, env, PS_RELOAD, "admin") < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");
 	} else
 		refuse(r, c, env, "invalid", "unknown bus command");
@@ -394,8 +436,17 @@ void control_parent_reply(struct router *r, const struct ps_reply *rep)
 		for (size_t j = 0; j < ctl->n_ops; j++)
 			if (ctl->ops[j].op == o.op)
 				ctl->ops[j].conn_serial = 0;
-		if (c)
+		if (rep->status == -EPERM) {
+			/* The parent found no valid admin signature (it logged why). */
+			router_counters(r)->admin_refused++;
+			if (c)
+				conn_send_error(r, c, "denied",
+						"the request lacks the admin's authority: sign it with the admin key file "
+						"(state_dir/admin.key), which holds the authority key",
+						NULL, request);
+		} else if (c) {
 			conn_send_error(r, c, "internal", strerror(-rep->status), NULL, request);
+		}
 		return;
 	}
 	if (!o.final || !c)
@@ -409,6 +460,24 @@ void control_parent_reply(struct router *r, const struct ps_reply *rep)
 		cJSON_AddStringToObject(data, "secret", hex);
 		sodium_memzero(hex, sizeof(hex));
 	}
+	reply(r, c, o.reply_type, request, data);
+}
+
+void control_nonce(struct router *r, const struct ps_nonce *n)
+{
+	struct pending_op o;
+
+	if (!take_op(router_control(r), n->serial, &o) || !o.nonce)
+		return;
+	struct conn *c = router_find_conn(r, o.conn_serial);
+	if (!c)
+		return;
+	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
+	cJSON *data = cJSON_CreateObject();
+	char hex[2 * AUTHORITY_NONCE_LEN + 1];
+	sodium_bin2hex(hex, sizeof(hex), n->nonce, sizeof(n->nonce));
+	if (data)
+		cJSON_AddStringToObject(data, "nonce", hex);
 	reply(r, c, o.reply_type, request, data);
 }
 

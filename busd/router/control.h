@@ -26,6 +26,7 @@ struct pending_op {
 	bool final;
 	char id[PS_ID_LEN];
 	bool keygen;
+	bool nonce;             /* capbus.nonce: answered by PS_NONCE */
 };
 
 /* Requests sent to the parent and not answered yet. */
@@ -39,5 +40,6 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env);
 void control_parent_reply(struct router *r, const struct ps_reply *rep);
 void control_conn_gone(struct router *r, struct conn *c);
 void control_guard_info(struct router *r, const struct ps_guard_info *info);
+void control_nonce(struct router *r, const struct ps_nonce *n);
 /* Frees what is pending (at the router's end). */
 void control_clear(struct control *ctl);

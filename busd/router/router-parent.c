@@ -192,6 +192,9 @@ void router_parent_message(struct router *r)
 	case PS_SKILL_STATE:
 		skill_state(r, &msg.u.skill_state);
 		break;
+	case PS_NONCE:
+		control_nonce(r, &msg.u.nonce);
+		break;
 	default:
 		/* Well-formed but not now: the configuration comes once, before the loop. */
 		channel_broken(r, &msg, "out_of_order");

@@ -81,6 +81,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* a private regular file of ours: only its contents can be wrong */
 	}
 
+	/* The authority reader finds a key only in a valid key file of id admin; text the key reader
+	 * accepts is never malformed to it. */
+	uint8_t auth[CAPBUS_KEY_LEN];
+	int a = keyfile_read_authority(path, auth);
+	if ((a != 0 && a != KEYFILE_NO_AUTHORITY && a != KEYFILE_MALFORMED) || (a == 0 && (r != 0 || strcmp(id, "admin") != 0)) ||
+	    (r == 0 && a == KEYFILE_MALFORMED))
+		abort();
+
 	/* As a master key (no id expected). */
 	int m = keyfile_read_fd(fd, NULL, key);
 	if (m != 0 && m != KEYFILE_MALFORMED)

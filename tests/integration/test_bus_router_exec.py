@@ -21,7 +21,7 @@ from capbus_harness import (BUILD_DIR, Daemon, capbusd_router_path, check, is_ro
                             run_test, skip, wait_for)
 
 PS_HEADER = struct.Struct("<II")
-PS_ROUTER_CONFIG, PS_ROUTER_READY = 18, 19
+PS_ROUTER_CONFIG, PS_ROUTER_READY, PS_ADMIN_NONCE = 18, 19, 20
 # struct ps_router_config: log_level, uid, gid, max_frame, max_depth, handshake_timeout_ms,
 # max_connections, max_pending (uint32), max_queue, byte_rate (uint64).
 ROUTER_CONFIG = struct.Struct("<8IQQ")
@@ -176,9 +176,9 @@ def check_router_refuses():
     rc, err = run_router([packet(PS_ROUTER_CONFIG, ROUTER_CONFIG.pack(1, 0, 0, 65536, 32, 5000, 64, 16, 1, 1))])
     check(rc == 1 and "reason=bad_value" in err, "root configuration: exit %d, %r" % (rc, err))
     # A good configuration, then a message the router may only send, never receive.
-    rc, err = run_router([packet(PS_ROUTER_CONFIG, config), packet(5, b"\0" * 80)])
+    rc, err = run_router([packet(PS_ROUTER_CONFIG, config), packet(PS_ADMIN_NONCE, b"\0" * 80)])
     check("event=privsep_malformed" in err and "reason=wrong_direction" in err and rc == 1,
-          "keygen sent to the router: exit %d, %r" % (rc, err))
+          "admin_nonce sent to the router: exit %d, %r" % (rc, err))
     check("event=parent_gone" not in err, "the router waited for EOF instead of stopping: %r" % err)
 
 

@@ -15,7 +15,7 @@ def forms(secret):
 def main():
     with Daemon({"alice": manifest("alice", ["greet.*"], ["greet.*"])}, log_level="debug") as d:
         ka = d.keygen("alice")
-        secrets = [read_key_file(ka)[1], read_key_file(d.admin_key)[1]]
+        secrets = [read_key_file(ka)[1], read_key_file(d.admin_key)[1], d.admin_authority]
         master_path = os.path.join(d.state_dir, "master.key")
         if os.path.exists(master_path):
             with open(master_path, "rb") as f:

@@ -28,7 +28,8 @@ from harness_base import (BUILD_DIR, EXIT_SKIP, SOURCE_DIR, Skip, TestFailure, c
 from harness_procs import (Subtree, abstract_listener, abstract_name, cgroup_procs, children_of,  # noqa: F401
                            enter_cgroup, own_cgroup, own_cgroup_dirs, pid_alive, proc_status,
                            remove_cgroups, skill_cgroups, v2_mount)
-from harness_wire import Closed, RawClient, bad_auth_frame, read_key_file, socket_address  # noqa: F401
+from harness_wire import (Closed, RawClient, admin_signed_fields, bad_auth_frame, read_authority,  # noqa: F401
+                          read_key_file, socket_address)
 
 import capbus
 from capbus import protocol  # noqa: F401  (re-exported for the tests)
@@ -115,6 +116,11 @@ class Daemon:
     @property
     def admin_key(self):
         return os.path.join(self.state_dir, "admin.key")
+
+    @property
+    def admin_authority(self):
+        """The admin authority key (32 bytes) from state_dir/admin.key."""
+        return read_authority(self.admin_key)
 
     @property
     def pid(self):

@@ -24,6 +24,22 @@ def read_key_file(path):
         return protocol.parse_key_file(f.read())
 
 
+def read_authority(path):
+    """The authority key of an admin key file, or None when it has no authority line."""
+    with open(path) as f:
+        return protocol.parse_key_authority(f.read())
+
+
+def admin_signed_fields(mtype, data):
+    """(op, id, arg, body) that an admin request of this type and data is signed over."""
+    op = mtype[len("capbus."):]
+    if op == "install":
+        return op, json.loads(data["manifest"])["id"], "\n".join(data.get("grant", [])), data["manifest"]
+    if op in ("grant", "revoke"):
+        return op, data["id"], data["pattern"], ""
+    return op, data["id"], "", ""
+
+
 class Closed(Exception):
     """The peer closed the connection."""
 
@@ -170,6 +186,24 @@ class RawClient:
 
     def subscribe(self, pattern):
         return self.request("capbus.subscribe", {"pattern": pattern})
+
+    def nonce(self):
+        """A fresh admin nonce (32 bytes) from the daemon (capbus.nonce)."""
+        m = self.request("capbus.nonce")
+        check(m["type"] == "capbus.nonce.reply", "capbus.nonce answered %r" % m)
+        return bytes.fromhex(m["data"]["nonce"])
+
+    def signed(self, mtype, data, authority_key, nonce=None):
+        """data plus "nonce" and "authority" for an admin request (a fresh nonce unless given)."""
+        nonce = self.nonce() if nonce is None else nonce
+        op, ident, arg, body = admin_signed_fields(mtype, data)
+        tag = protocol.admin_authority(authority_key, nonce, op, ident, arg, body)
+        return dict(data, nonce=nonce.hex(), authority=tag.hex())
+
+    def admin_request(self, mtype, data, authority_key, nonce=None, timeout=None):
+        """An admin request (capbus.install, .grant, .revoke, .remove, .keygen) signed with the
+        admin's authority key; returns its reply or its bus.error."""
+        return self.request(mtype, self.signed(mtype, data, authority_key, nonce), timeout=timeout)
 
     def ping(self, timeout=None):
         m = self.request("capbus.ping", timeout=timeout)

@@ -281,6 +281,62 @@ static void test_malformed(void)
 	free(p);
 }
 
+/* The admin key file's optional authority line: written by keyfile_write_admin, read by
+ * keyfile_read_authority, accepted by keyfile_read, and strict like the other lines. */
+static void test_authority(void)
+{
+	static const char hex_b[] = "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+	uint8_t key[CAPBUS_KEY_LEN], auth[CAPBUS_KEY_LEN], want[CAPBUS_KEY_LEN], got[CAPBUS_KEY_LEN];
+	char id[HS_ID_MAX + 1], text[512];
+	char *p = path_in("a");
+
+	for (int i = 0; i < CAPBUS_KEY_LEN; i++) {
+		key[i] = (uint8_t)i;
+		auth[i] = (uint8_t)(0x20 + i);
+	}
+	unlink(p);
+	CHECK(keyfile_write_admin(p, key, auth, true) == 0);
+	CHECK(keyfile_read(p, id, got) == 0 && strcmp(id, "admin") == 0 && memcmp(got, key, sizeof(key)) == 0);
+	memset(want, 0xaa, sizeof(want));
+	CHECK(keyfile_read_authority(p, want) == 0 && memcmp(want, auth, sizeof(auth)) == 0);
+	CHECK(keyfile_write_admin(p, key, auth, true) == -EEXIST);
+
+	/* A key file without the line: valid, but no authority; the output is untouched. */
+	CHECK(keyfile_write(p, "alice", key, false) == 0);
+	memset(want, 0xaa, sizeof(want));
+	CHECK(keyfile_read_authority(p, want) == KEYFILE_NO_AUTHORITY && want[0] == 0xaa && want[31] == 0xaa);
+	free(p);
+
+	/* Either order of lines is fine; the line belongs to id admin only; never twice; 64 hex digits. */
+	snprintf(text, sizeof(text), "authority %s\nid admin\nsecret %s\n", hex_b, hex64);
+	write_text("a", text, strlen(text), 0600);
+	CHECK(read_named("a", id, got) == 0);
+	const char *bad[] = {
+		"id alice\nsecret %s\nauthority %s\n",
+		"secret %s\nauthority %s\n",
+		"id admin\nsecret %s\nauthority %s\nauthority %s\n",
+		"id admin\nsecret %s\nauthority %.63s\n",
+		"id admin\nsecret %s\nauthority %sff\n",
+		"id admin\nsecret %s\nauthority  %s\n",
+		"id admin\nsecret %s\nauthority %.62sxz\n",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		snprintf(text, sizeof(text), bad[i], hex64, hex_b, hex_b);
+		write_text("a", text, strlen(text), 0600);
+		CHECK(read_named("a", id, got) == KEYFILE_MALFORMED);
+		char *q = path_in("a");
+		CHECK(keyfile_read_authority(q, want) == KEYFILE_MALFORMED);
+		free(q);
+	}
+	/* The same mode check as every key file. */
+	snprintf(text, sizeof(text), "id admin\nsecret %s\nauthority %s\n", hex64, hex_b);
+	write_text("a", text, strlen(text), 0640);
+	p = path_in("a");
+	CHECK(keyfile_read_authority(p, want) == KEYFILE_BAD_MODE);
+	unlink(p);
+	free(p);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -291,6 +347,7 @@ int main(void)
 	test_exclusive();
 	test_checks();
 	test_malformed();
+	test_authority();
 	rmdir(dir);
 	return check_finish("test-keyfile");
 }

@@ -30,28 +30,31 @@ struct expect {
 	size_t fixed;
 	size_t text_max;
 	bool fd;
+	bool secret; /* may carry key material: the decoder wipes the packet */
 };
 static const struct expect expected[] = {
-	{ 1, PS_TO_ROUTER, 0, 0, false },                                   /* bundle_begin */
-	{ 2, PS_TO_ROUTER, sizeof(struct ps_file), PS_TEXT_MAX, false },    /* bundle_file */
-	{ 3, PS_TO_ROUTER, sizeof(struct ps_key), 0, false },               /* bundle_key */
-	{ 4, PS_TO_ROUTER, 0, 0, false },                                   /* bundle_end */
-	{ 5, PS_TO_PARENT, sizeof(struct ps_request), 0, false },           /* keygen */
-	{ 6, PS_TO_PARENT, sizeof(struct ps_request), PS_TEXT_MAX, false }, /* write_manifest */
-	{ 7, PS_TO_PARENT, sizeof(struct ps_request), PS_TEXT_MAX, false }, /* write_grants */
-	{ 8, PS_TO_PARENT, sizeof(struct ps_request), 0, false },           /* remove */
-	{ 9, PS_TO_PARENT, sizeof(struct ps_request), 0, false },           /* reload */
-	{ 10, PS_TO_ROUTER, sizeof(struct ps_reply), 0, false },            /* reply */
-	{ 11, PS_TO_ROUTER, sizeof(struct ps_adopt), 0, true },             /* adopt */
-	{ 12, PS_TO_ROUTER, sizeof(struct ps_skill_state), 0, false },      /* skill_state */
-	{ 13, PS_TO_ROUTER, sizeof(struct ps_peer_policy), 0, false },      /* peer_policy */
-	{ 14, PS_TO_PARENT, sizeof(struct ps_peer_check), 0, false },       /* peer_check */
-	{ 15, PS_TO_ROUTER, sizeof(struct ps_peer_verdict), 0, false },     /* peer_verdict */
-	{ 16, PS_TO_PARENT, sizeof(struct ps_request), 0, false },          /* guard_query */
-	{ 17, PS_TO_ROUTER, sizeof(struct ps_guard_info), 0, false },       /* guard_info */
-	{ 18, PS_TO_ROUTER, sizeof(struct ps_router_config), 0, false },    /* router_config */
-	{ 19, PS_TO_PARENT, 0, 0, false },                                  /* router_ready */
+	{ 1, PS_TO_ROUTER, 0, 0, false, false },                                  /* bundle_begin */
+	{ 2, PS_TO_ROUTER, sizeof(struct ps_file), PS_TEXT_MAX, false, false },   /* bundle_file */
+	{ 3, PS_TO_ROUTER, sizeof(struct ps_key), 0, false, true },               /* bundle_key */
+	{ 4, PS_TO_ROUTER, 0, 0, false, false },                                  /* bundle_end */
+	/* 5-8 held the unsigned admin requests: gone, never reused. */
+	{ 9, PS_TO_PARENT, sizeof(struct ps_request), 0, false, false },          /* reload */
+	{ 10, PS_TO_ROUTER, sizeof(struct ps_reply), 0, false, true },            /* reply (keygen: a key) */
+	{ 11, PS_TO_ROUTER, sizeof(struct ps_adopt), 0, true, false },            /* adopt */
+	{ 12, PS_TO_ROUTER, sizeof(struct ps_skill_state), 0, false, false },     /* skill_state */
+	{ 13, PS_TO_ROUTER, sizeof(struct ps_peer_policy), 0, false, false },     /* peer_policy */
+	{ 14, PS_TO_PARENT, sizeof(struct ps_peer_check), 0, false, false },      /* peer_check */
+	{ 15, PS_TO_ROUTER, sizeof(struct ps_peer_verdict), 0, false, false },    /* peer_verdict */
+	{ 16, PS_TO_PARENT, sizeof(struct ps_request), 0, false, false },         /* guard_query */
+	{ 17, PS_TO_ROUTER, sizeof(struct ps_guard_info), 0, false, false },      /* guard_info */
+	{ 18, PS_TO_ROUTER, sizeof(struct ps_router_config), 0, false, false },   /* router_config */
+	{ 19, PS_TO_PARENT, 0, 0, false, false },                                 /* router_ready */
+	{ 20, PS_TO_PARENT, sizeof(struct ps_request), 0, false, false },         /* admin_nonce */
+	{ 21, PS_TO_ROUTER, sizeof(struct ps_nonce), 0, false, false },           /* nonce */
+	{ 22, PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false }, /* admin: arg + body */
 };
+/* Numbers with no row: the removed admin requests and the first past the end. */
+static const uint32_t no_such_type[] = { 5, 6, 7, 8, 23 };
 
 static enum ps_dir other(enum ps_dir d)
 {
@@ -175,25 +178,35 @@ static void test_table(void)
 		CHECK(info->fixed == e->fixed);
 		CHECK(info->text_max == e->text_max);
 		CHECK(info->fd == e->fd);
+		CHECK(info->secret == e->secret);
 		CHECK(strcmp(ps_type_name(e->type), "unknown") != 0);
-		if (info->dir != e->to || info->fixed != e->fixed || info->text_max != e->text_max || info->fd != e->fd)
+		if (info->dir != e->to || info->fixed != e->fixed || info->text_max != e->text_max || info->fd != e->fd ||
+		    info->secret != e->secret)
 			fprintf(stderr, "  type %u (%s): row differs\n", e->type, info->name);
 	}
 	CHECK(ps_type_info(0) == NULL);
-	CHECK(ps_type_info(ARRAY_LEN(expected) + 1) == NULL);
+	for (size_t i = 0; i < ARRAY_LEN(no_such_type); i++) {
+		CHECK(ps_type_info(no_such_type[i]) == NULL);
+		CHECK_STREQ(ps_type_name(no_such_type[i]), "unknown");
+	}
 	CHECK(ps_type_info(UINT32_MAX) == NULL);
 	CHECK_STREQ(ps_type_name(12345), "unknown");
 	/* The values the other process (and other branches) rely on. */
-	CHECK(PS_KEYGEN == 5 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
+	CHECK(PS_RELOAD == 9 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
+	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22);
 	CHECK(sizeof(struct ps_router_config) == 48);
+	CHECK(sizeof(struct ps_nonce) == 40 && sizeof(struct ps_admin) == 160);
 	/* Senders check against the same rows. */
-	CHECK(ps_check_outgoing(PS_KEYGEN, sizeof(struct ps_request), 0, false) == 0);
-	CHECK(ps_check_outgoing(PS_KEYGEN, sizeof(struct ps_request) - 1, 0, false) == -EINVAL);
-	CHECK(ps_check_outgoing(PS_KEYGEN, sizeof(struct ps_request), 1, false) == -EINVAL);
+	CHECK(ps_check_outgoing(PS_ADMIN_NONCE, sizeof(struct ps_request), 0, false) == 0);
+	CHECK(ps_check_outgoing(PS_ADMIN_NONCE, sizeof(struct ps_request) - 1, 0, false) == -EINVAL);
+	CHECK(ps_check_outgoing(PS_ADMIN_NONCE, sizeof(struct ps_request), 1, false) == -EINVAL);
 	CHECK(ps_check_outgoing(PS_ADOPT, sizeof(struct ps_adopt), 0, false) == -EINVAL);
 	CHECK(ps_check_outgoing(PS_ADOPT, sizeof(struct ps_adopt), 0, true) == 0);
-	CHECK(ps_check_outgoing(PS_WRITE_MANIFEST, sizeof(struct ps_request), PS_TEXT_MAX, false) == 0);
-	CHECK(ps_check_outgoing(PS_WRITE_MANIFEST, sizeof(struct ps_request), PS_TEXT_MAX + 1, false) == -EINVAL);
+	CHECK(ps_check_outgoing(PS_ADMIN, sizeof(struct ps_admin), PS_TEXT_MAX, false) == 0);
+	CHECK(ps_check_outgoing(PS_ADMIN, sizeof(struct ps_admin), PS_TEXT_MAX + 1, false) == -EINVAL);
+	CHECK(ps_check_outgoing(PS_ADMIN, sizeof(struct ps_request), 0, false) == -EINVAL);
+	for (size_t i = 0; i < ARRAY_LEN(no_such_type); i++)
+		CHECK(ps_check_outgoing(no_such_type[i], sizeof(struct ps_request), 0, false) == -EINVAL);
 	CHECK(ps_check_outgoing(99, 0, 0, false) == -EINVAL);
 }
 
@@ -287,14 +300,14 @@ static void test_bad_packets(void)
 	/* Header length disagreeing with the packet, either way. */
 	const uint32_t claims[] = { 0, 9, 11, 100, UINT32_MAX, (uint32_t)PS_MSG_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(claims); i++) {
-		h.type = PS_KEYGEN;
+		h.type = PS_ADMIN_NONCE;
 		h.len = claims[i];
 		memcpy(raw, &h, sizeof(h));
 		CHECK(send(sv[0], raw, sizeof(h) + 10, MSG_NOSIGNAL) == (ssize_t)sizeof(h) + 10);
-		expect_malformed(sv[1], PS_TO_PARENT, "length_mismatch", PS_KEYGEN, "length mismatch");
+		expect_malformed(sv[1], PS_TO_PARENT, "length_mismatch", PS_ADMIN_NONCE, "length mismatch");
 	}
 	/* Types that do not exist, with and without a descriptor. */
-	const uint32_t unknown[] = { 0, ARRAY_LEN(expected) + 1, 200, UINT32_MAX };
+	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 23, 200, UINT32_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
 		send_raw(sv[0], unknown[i], 8, (int)(i % 2));
 		expect_malformed(sv[1], PS_TO_PARENT, "unknown_type", unknown[i], "unknown type");
@@ -303,11 +316,11 @@ static void test_bad_packets(void)
 	uint8_t *big = calloc(1, 3 * PS_MSG_MAX);
 	const size_t big_sizes[] = { PS_MSG_MAX + 1, 3 * PS_MSG_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(big_sizes); i++) {
-		h.type = PS_WRITE_MANIFEST;
+		h.type = PS_ADMIN;
 		h.len = (uint32_t)(big_sizes[i] - sizeof(h));
 		memcpy(big, &h, sizeof(h));
 		CHECK(send(sv[0], big, big_sizes[i], MSG_NOSIGNAL) == (ssize_t)big_sizes[i]);
-		expect_malformed(sv[1], PS_TO_PARENT, "oversized", PS_WRITE_MANIFEST, "oversized");
+		expect_malformed(sv[1], PS_TO_PARENT, "oversized", PS_ADMIN, "oversized");
 		CHECK(ps_send(sv[0], PS_RELOAD, &(struct ps_request){ .serial = 1 }, sizeof(struct ps_request), NULL, 0) == 0);
 		CHECK(ps_read(sv[1], PS_TO_PARENT, buf, &msg) == 0 && msg.type == PS_RELOAD && msg.u.request.serial == 1);
 	}
@@ -338,12 +351,12 @@ static void test_send(void)
 	free(text);
 	/* Wrong sizes and descriptors are refused before anything is sent. */
 	struct ps_request req = { .serial = 7, .id = "bob" };
-	CHECK(ps_send(sv[0], PS_KEYGEN, &req, sizeof(req) - 1, NULL, 0) == -EINVAL);
-	CHECK(ps_send(sv[0], PS_KEYGEN, &req, sizeof(req), "x", 1) == -EINVAL);
+	CHECK(ps_send(sv[0], PS_ADMIN_NONCE, &req, sizeof(req) - 1, NULL, 0) == -EINVAL);
+	CHECK(ps_send(sv[0], PS_ADMIN_NONCE, &req, sizeof(req), "x", 1) == -EINVAL);
 	CHECK(ps_send(sv[0], PS_ADOPT, &req, sizeof(struct ps_adopt), NULL, 0) == -EINVAL);
 	struct ps_adopt a = { .id = "carol", .pid = 42, .uid = 1000 };
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	CHECK(ps_send_fd(sv[0], PS_KEYGEN, &req, sizeof(req), devnull) == -EINVAL);
+	CHECK(ps_send_fd(sv[0], PS_ADMIN_NONCE, &req, sizeof(req), devnull) == -EINVAL);
 	CHECK(ps_send_fd(sv[0], PS_ADOPT, &a, sizeof(a), -1) == -EINVAL);
 	CHECK(ps_send_fd(sv[0], PS_ADOPT, &a, sizeof(a), devnull) == 0);
 	close(devnull);

@@ -131,9 +131,9 @@ class ClientHandshake:
         return Session(self.id.decode(), tx_key=_kdf(session, 1), rx_key=_kdf(session, 2))
 
 
-def parse_key_file(text: str):
-    """(identity or None, 32-byte key) from a key file's text; ValueError when malformed."""
-    ident, secret = None, None
+def _parse_key_lines(text: str):
+    """(identity or None, secret, authority or None); ValueError when malformed."""
+    ident, secret, authority = None, None, None
     for line in text.split("\n"):
         if not line or line.startswith("#"):
             continue
@@ -146,11 +146,46 @@ def parse_key_file(text: str):
             if not _HEX_RE.match(hexkey):
                 raise ValueError("bad secret in key file")
             secret = bytes.fromhex(hexkey)
+        elif line.startswith("authority ") and authority is None:
+            hexkey = line[10:]
+            if not _HEX_RE.match(hexkey):
+                raise ValueError("bad authority in key file")
+            authority = bytes.fromhex(hexkey)
         else:
             raise ValueError("not a capbus key file")
     if secret is None:
         raise ValueError("key file has no secret")
+    if authority is not None and ident != "admin":
+        raise ValueError("only the admin key file holds an authority line")
+    return ident, secret, authority
+
+
+def parse_key_file(text: str):
+    """(identity or None, 32-byte key) from a key file's text; ValueError when malformed."""
+    ident, secret, _ = _parse_key_lines(text)
     return ident, secret
+
+
+def parse_key_authority(text: str) -> Optional[bytes]:
+    """The admin authority key (32 bytes) of an admin key file's text, or None when it has none."""
+    return _parse_key_lines(text)[2]
+
+
+ADMIN_LABEL = b"capbus-admin-v1\x00"
+ADMIN_OPS = ("keygen", "install", "remove", "grant", "revoke")
+
+
+def admin_message(nonce: bytes, op: str, ident: str, arg: str = "", body: str = "") -> bytes:
+    """The bytes an admin request's authority tag covers (docs/protocol.md, "Admin authority")."""
+    if op not in ADMIN_OPS or len(nonce) != 32 or "\0" in ident or "\0" in arg:
+        raise ValueError("not a signable admin request")
+    return (ADMIN_LABEL + nonce + op.encode() + b"\0" + ident.encode() + b"\0" + arg.encode() + b"\0"
+            + body.encode())
+
+
+def admin_authority(authority_key: bytes, nonce: bytes, op: str, ident: str, arg: str = "", body: str = "") -> bytes:
+    """HMAC-SHA-256 under the admin authority key over admin_message(...)."""
+    return hmac.new(authority_key, admin_message(nonce, op, ident, arg, body), hashlib.sha256).digest()
 
 
 # -- message types and patterns --------------------------------------------------------------
