@@ -43,6 +43,7 @@ enum capbus_error {
 	CAPBUS_E_INVALID = 6,     /* bad argument: type syntax, data not a JSON object */
 	CAPBUS_E_REFUSED = 7,     /* the daemon answered with another bus.error (see capbus_error_code) */
 	CAPBUS_E_KEYFILE = 8,     /* key file unreadable, wrong mode or owner, malformed */
+	CAPBUS_E_VERSION = 9,     /* the daemon speaks another capbus protocol version */
 };
 
 #define CAPBUS_DEFAULT_SOCKET "/run/capbus/bus.sock"
