@@ -3,7 +3,7 @@
  *
  * Input: one length byte n, then n bytes of HELLO, then a RESULT body. The client ("alice",
  * fixed key) answers the HELLO; when that succeeds it checks the RESULT. Checks: a HELLO is
- * answered only when it is exactly magic + nonce, the AUTH carries the documented proof, and
+ * answered only when it is exactly magic + nonce (another protocol version is named as such), the AUTH carries the documented proof, and
  * a RESULT is accepted only when it carries the server proof for exactly these nonces. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +15,18 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether the two directions tag a probe frame alike (they must not: their keys differ). */
+static bool same_tags(const struct mac_state *a, const struct mac_state *b)
+{
+	struct mac_state ca = *a, cb = *b;
+	uint8_t hdr[FRAME_HEADER_LEN], ta[FRAME_TAG_LEN], tb[FRAME_TAG_LEN];
+
+	frame_put_header(hdr, 2);
+	mac_sign(&ca, hdr, (const uint8_t *)"{}", 2, ta);
+	mac_sign(&cb, hdr, (const uint8_t *)"{}", 2, tb);
+	return memcmp(ta, tb, FRAME_TAG_LEN) == 0;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_sodium_setup();
@@ -23,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, 1 };
+	static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, HS_PROTOCOL_VERSION };
 	struct hs_client cli;
 	struct hs_session session;
 	uint8_t key[CAPBUS_KEY_LEN], auth[HS_AUTH_MAX], proof[HS_PROOF_LEN];
@@ -44,7 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cli, 0, sizeof(cli));
 	int r = hs_client_auth(&cli, "alice", key, hello, hello_len, auth, &auth_len);
 	bool well_formed = hello_len == HS_HELLO_LEN && memcmp(hello, magic, HS_MAGIC_LEN) == 0;
-	if (r != (well_formed ? HS_OK : HS_MALFORMED))
+	bool other_version = hello_len >= HS_MAGIC_LEN && memcmp(hello, magic, HS_MAGIC_LEN - 1) == 0 &&
+			     hello[HS_MAGIC_LEN - 1] != HS_PROTOCOL_VERSION;
+	if (r != (well_formed ? HS_OK : other_version ? HS_VERSION : HS_MALFORMED))
 		abort();
 	if (r != HS_OK)
 		goto out;
@@ -64,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (r) {
 	case HS_OK:
 		if (!genuine || strcmp(session.id, "alice") != 0 || session.rx.seq != 0 || session.tx.seq != 0 ||
-		    memcmp(session.rx.key, session.tx.key, MAC_KEY_LEN) == 0)
+		    same_tags(&session.rx, &session.tx))
 			abort();
 		break;
 	case HS_REJECTED:
