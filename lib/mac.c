@@ -7,7 +7,8 @@
  * OpenSSL's SHA256_* functions, deprecated in 3.0 but still the same SHA-NI/AVX2 code as EVP:
  * measured on a 256-byte frame, 0.28 us per tag against 0.31 us for copied EVP_MD_CTXs and
  * 0.36 us for EVP_MAC_init(ctx, NULL, ...) per message, both of which allocate on every copy in
- * OpenSSL 3.0 and would need an owner to free them (sessions are copied and wiped by value). */
+ * OpenSSL 3.0 and would need an owner to free them (sessions are copied and wiped by value).
+ * SHA256_Init/Update/Final only touch the caller's context and always return 1. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "mac.h"
 
