@@ -53,6 +53,9 @@ int cli_connect(struct cli *cli)
 			capbus_strerror(r), sock);
 	else if (r == CAPBUS_E_AUTH)
 		fprintf(stderr, "capbus: authentication failed at %s: the key is wrong or revoked, or whatever serves this socket is not the capbusd that issued it\n", sock);
+	else if (r == CAPBUS_E_VERSION)
+		fprintf(stderr, "capbus: cannot connect to %s: %s: use a capbus and a capbusd of the same protocol version\n",
+			sock, capbus_strerror(r));
 	else
 		fprintf(stderr, "capbus: cannot connect to %s: %s (is capbusd running?)\n", sock, capbus_strerror(r));
 	return EXIT_CONNECT;

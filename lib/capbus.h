@@ -43,6 +43,7 @@ enum capbus_error {
 	CAPBUS_E_INVALID = 6,     /* bad argument: type syntax, data not a JSON object */
 	CAPBUS_E_REFUSED = 7,     /* the daemon answered with another bus.error (see capbus_error_code) */
 	CAPBUS_E_KEYFILE = 8,     /* key file unreadable, wrong mode or owner, malformed */
+	CAPBUS_E_VERSION = 9,     /* the daemon speaks another capbus protocol version */
 };
 
 #define CAPBUS_DEFAULT_SOCKET "/run/capbus/bus.sock"
@@ -56,7 +57,8 @@ enum capbus_error {
 #endif
 
 /* Connects to socket_path ("@name" for an abstract socket) with the key in key_path.
- * On success *out owns the connection. */
+ * On success *out owns the connection. CAPBUS_E_VERSION when the daemon speaks another protocol
+ * version than this library's (2); nothing is sent to it then. */
 CAPBUS_EXPORT int capbus_connect(capbus **out, const char *socket_path, const char *key_path);
 
 /* Only connects (no handshake): a close-on-exec stream fd, or a negative errno. For handing a

@@ -74,6 +74,8 @@ const char *capbus_strerror(int r)
 		return "the daemon refused the request";
 	case CAPBUS_E_KEYFILE:
 		return "unusable key file";
+	case CAPBUS_E_VERSION:
+		return "the daemon speaks another capbus protocol version (this library speaks version 2)";
 	default:
 		return "unknown error";
 	}
@@ -260,6 +262,8 @@ static int handshake(capbus *bus, const char *id, const uint8_t key[32])
 		return r == CAPBUS_E_CLOSED ? CAPBUS_E_AUTH : r;
 	r = hs_client_auth(&hc, id, key, view.body, view.body_len, auth, &auth_len);
 	consume_frame(bus, &view);
+	if (r == HS_VERSION)
+		return CAPBUS_E_VERSION;
 	if (r != HS_OK)
 		return r == HS_MALFORMED && !hs_id_is_valid(id, strlen(id)) ? CAPBUS_E_INVALID : CAPBUS_E_PROTOCOL;
 	r = send_frame(bus, auth, auth_len, false);

@@ -5,7 +5,8 @@
 #include <sodium.h>
 #include <string.h>
 
-static const uint8_t hs_magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, 1 };
+/* "CAPBUS" 0x00 then the protocol version byte: 2 since frame tags became HMAC-SHA-256-128. */
+static const uint8_t hs_magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, HS_PROTOCOL_VERSION };
 #define LABEL_CLIENT "capbus-v1 client"
 #define LABEL_SERVER "capbus-v1 server"
 #define LABEL_SESSION "capbus-v1 session"
@@ -62,8 +63,8 @@ static void hs_derive(const uint8_t key[CAPBUS_KEY_LEN], const uint8_t *ns, cons
 
 	memset(s, 0, sizeof(*s));
 	memcpy(s->id, id, id_len);
-	memcpy(is_server ? s->rx.key : s->tx.key, c2s, MAC_KEY_LEN);
-	memcpy(is_server ? s->tx.key : s->rx.key, s2c, MAC_KEY_LEN);
+	mac_init(is_server ? &s->rx : &s->tx, c2s);
+	mac_init(is_server ? &s->tx : &s->rx, s2c);
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(session, sizeof(session));
 	sodium_memzero(c2s, sizeof(c2s));
@@ -126,6 +127,10 @@ int hs_client_auth(struct hs_client *c, const char *id, const uint8_t key[CAPBUS
 
 	if (!hs_id_is_valid(id, id_len))
 		return HS_MALFORMED;
+	/* A daemon of another protocol version says so in its first bytes: name it, do not guess. */
+	if (hello_len >= HS_MAGIC_LEN && memcmp(hello, hs_magic, HS_MAGIC_LEN - 1) == 0 &&
+	    hello[HS_MAGIC_LEN - 1] != HS_PROTOCOL_VERSION)
+		return HS_VERSION;
 	if (hello_len != HS_HELLO_LEN || memcmp(hello, hs_magic, HS_MAGIC_LEN) != 0)
 		return HS_MALFORMED;
 	memcpy(c->server_nonce, hello + HS_MAGIC_LEN, HS_NONCE_LEN);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* handshake.h - capbus mutual challenge-response handshake, both sides, as pure state machines.
  *
+ * magic = "CAPBUS" 0x00 | version (HS_PROTOCOL_VERSION); any other version is refused at once.
+ *
  *   daemon -> client  HELLO   magic | server_nonce[32]
  *   client -> daemon  AUTH    magic | client_nonce[32] | proof[32] | id_len u8 | id
  *   daemon -> client  RESULT  magic | status u8 | server_proof[32]   (proof only when status is 0)
@@ -20,6 +22,7 @@
 
 #include "mac.h"
 
+#define HS_PROTOCOL_VERSION 2
 #define CAPBUS_KEY_LEN 32
 #define HS_NONCE_LEN 32
 #define HS_PROOF_LEN 32
@@ -35,8 +38,9 @@
 /* Outcomes the caller must handle. */
 enum {
 	HS_OK = 0,
-	HS_MALFORMED = 1, /* wrong size, magic or id syntax */
+	HS_MALFORMED = 1, /* wrong size, magic (another version too) or id syntax */
 	HS_REJECTED = 2,  /* unknown identity or wrong proof: authentication failed */
+	HS_VERSION = 3,   /* client side: the daemon's HELLO names another protocol version */
 };
 
 enum { HS_STATUS_OK = 0, HS_STATUS_AUTH_FAILED = 1 };
@@ -77,7 +81,8 @@ struct hs_client {
 	uint8_t key[CAPBUS_KEY_LEN];
 };
 
-/* Answers a HELLO. Copies id and key into *c (wipe with hs_client_clear). Fills out and *out_len. */
+/* Answers a HELLO. Copies id and key into *c (wipe with hs_client_clear). Fills out and *out_len.
+ * HS_VERSION when the HELLO is a capbus HELLO of another protocol version (e.g. 1). */
 int hs_client_auth(struct hs_client *c, const char *id, const uint8_t key[CAPBUS_KEY_LEN],
 		   const uint8_t *hello, size_t hello_len, uint8_t out[HS_AUTH_MAX], size_t *out_len);
 

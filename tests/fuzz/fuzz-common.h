@@ -4,7 +4,7 @@
  * libFuzzer needs the same input to take the same path. The handshake draws nonces (and, for
  * unknown identities, a dummy key) from libsodium's random source; the fuzz targets replace it
  * with a constant stream so that a seed can carry a valid proof. Never used outside fuzzing.
- * Also: a check shared by the JSON targets. */
+ * Also: a check shared by the JSON targets, and a key comparison for the handshake targets. */
 #pragma once
 
 #include <sodium.h>
@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mac.h"
 
 #define FUZZ_RANDOM_BYTE 0xc1
 
@@ -70,6 +72,19 @@ static inline void fuzz_proof(const uint8_t key[32], const char *label, const ui
 	crypto_auth_hmacsha256_update(&st, &id_len, 1);
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, id_len);
 	crypto_auth_hmacsha256_final(&st, out);
+}
+
+/* Whether two direction states tag a probe frame alike, i.e. hold the same key (the raw key is
+ * not kept in a mac_state). The states are copied, so their sequence numbers do not move. */
+static inline bool fuzz_same_tags(const struct mac_state *a, const struct mac_state *b)
+{
+	struct mac_state ca = *a, cb = *b;
+	uint8_t hdr[FRAME_HEADER_LEN], ta[FRAME_TAG_LEN], tb[FRAME_TAG_LEN];
+
+	frame_put_header(hdr, 2);
+	mac_sign(&ca, hdr, (const uint8_t *)"{}", 2, ta);
+	mac_sign(&cb, hdr, (const uint8_t *)"{}", 2, tb);
+	return memcmp(ta, tb, FRAME_TAG_LEN) == 0;
 }
 
 /* An escaped NUL (\u0000 after an odd run of backslashes) anywhere in the raw body. Every C

@@ -3,7 +3,7 @@
  *
  * Input: one length byte n, then n bytes of HELLO, then a RESULT body. The client ("alice",
  * fixed key) answers the HELLO; when that succeeds it checks the RESULT. Checks: a HELLO is
- * answered only when it is exactly magic + nonce, the AUTH carries the documented proof, and
+ * answered only when it is exactly magic + nonce (another protocol version is named as such), the AUTH carries the documented proof, and
  * a RESULT is accepted only when it carries the server proof for exactly these nonces. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, 1 };
+	static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, HS_PROTOCOL_VERSION };
 	struct hs_client cli;
 	struct hs_session session;
 	uint8_t key[CAPBUS_KEY_LEN], auth[HS_AUTH_MAX], proof[HS_PROOF_LEN];
@@ -44,7 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cli, 0, sizeof(cli));
 	int r = hs_client_auth(&cli, "alice", key, hello, hello_len, auth, &auth_len);
 	bool well_formed = hello_len == HS_HELLO_LEN && memcmp(hello, magic, HS_MAGIC_LEN) == 0;
-	if (r != (well_formed ? HS_OK : HS_MALFORMED))
+	bool other_version = hello_len >= HS_MAGIC_LEN && memcmp(hello, magic, HS_MAGIC_LEN - 1) == 0 &&
+			     hello[HS_MAGIC_LEN - 1] != HS_PROTOCOL_VERSION;
+	if (r != (well_formed ? HS_OK : other_version ? HS_VERSION : HS_MALFORMED))
 		abort();
 	if (r != HS_OK)
 		goto out;
@@ -64,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (r) {
 	case HS_OK:
 		if (!genuine || strcmp(session.id, "alice") != 0 || session.rx.seq != 0 || session.tx.seq != 0 ||
-		    memcmp(session.rx.key, session.tx.key, MAC_KEY_LEN) == 0)
+		    fuzz_same_tags(&session.rx, &session.tx))
 			abort();
 		break;
 	case HS_REJECTED:

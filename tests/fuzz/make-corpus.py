@@ -16,7 +16,7 @@ import os
 import struct
 import sys
 
-MAGIC = b"CAPBUS\x00\x01"
+MAGIC = b"CAPBUS\x00\x02"  # protocol version 2
 ALICE_KEY = bytes(range(32))
 SERVER_NONCE = bytes(0xA0 + i for i in range(32))
 CLIENT_NONCE = bytes([0xC1] * 32)  # the constant random source of the fuzz targets
@@ -53,7 +53,8 @@ def seeds():
     yield "handshake-server", "unknown-id", auth(b"org.example.weather", ALICE_KEY)
     yield "handshake-server", "longest-id", auth(b"z" * 64, ALICE_KEY)
     yield "handshake-server", "bad-id-length", auth(b"alice", ALICE_KEY)[:-1]
-    yield "handshake-server", "bad-magic", b"CAPBUS\x00\x02" + auth(b"alice", ALICE_KEY)[8:]
+    yield "handshake-server", "bad-magic", b"CAPBUS\x00\x03" + auth(b"alice", ALICE_KEY)[8:]
+    yield "handshake-server", "version-1", b"CAPBUS\x00\x01" + auth(b"alice", ALICE_KEY)[8:]
 
     # fuzz-handshake-client: HELLO length byte, HELLO, RESULT.
     ok = MAGIC + b"\x00" + proof(ALICE_KEY, b"capbus-v1 server", SERVER_NONCE, CLIENT_NONCE, b"alice")
@@ -62,6 +63,8 @@ def seeds():
     yield "handshake-client", "refused", bytes([len(hello)]) + hello + MAGIC + b"\x01"
     yield "handshake-client", "forged-proof", bytes([len(hello)]) + hello + forged
     yield "handshake-client", "short-hello", bytes([39]) + hello[:39] + ok
+    hello_v1 = b"CAPBUS\x00\x01" + SERVER_NONCE
+    yield "handshake-client", "version-1-hello", bytes([len(hello_v1)]) + hello_v1 + ok
 
     # fuzz-envelope: max_depth byte, then a message body.
     envelopes = {

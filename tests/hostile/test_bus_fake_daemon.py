@@ -8,6 +8,8 @@ import subprocess
 import threading
 
 from capbus_harness import Daemon, capbus_path, check, manifest, protocol, run_test
+
+from capbus import Bus, VersionError
 SECRET = "TOPSECRET-7f3a"
 
 
@@ -67,7 +69,7 @@ SCRIPTS = {
     "ok with short proof": lambda auth: protocol.MAGIC + b"\x00" + os.urandom(16),
     "ok with long proof": lambda auth: protocol.MAGIC + b"\x00" + os.urandom(64),
     "unknown status": lambda auth: protocol.MAGIC + b"\x02" + os.urandom(32),
-    "wrong magic": lambda auth: b"CAPBUS\x00\x02" + b"\x00" + os.urandom(32),
+    "wrong magic": lambda auth: b"CAPBUS\x00\x01" + b"\x00" + os.urandom(32),
     "hang up after AUTH": lambda auth: None,
 }
 
@@ -79,6 +81,8 @@ def main():
         cases = [(name, fn, None) for name, fn in SCRIPTS.items()]
         cases.append(("bad hello magic", SCRIPTS["random server proof"], b"HTTP/1.1" + os.urandom(32)))
         cases.append(("short hello", SCRIPTS["random server proof"], protocol.MAGIC + os.urandom(8)))
+        # A daemon of protocol version 1 (ChaCha20-Poly1305 tags): refused at its HELLO, by name.
+        cases.append(("version-1 daemon", SCRIPTS["random server proof"], b"CAPBUS\x00\x01" + os.urandom(32)))
         for name, fn, hello in cases:
             for cmd in (["send", "greet.secret", '{"s": "%s"}' % SECRET], ["listen", "greet.*", "--timeout", "3"]):
                 fake = FakeDaemon(fake_path, fn, hello)
@@ -97,6 +101,19 @@ def main():
                           % (name, cmd[0], len(fake.received) - 4 - n))
                 else:
                     check(len(fake.received) == 0, "%s: client answered a bad HELLO" % name)
+                if name == "version-1 daemon":
+                    check("another capbus protocol version" in cp.stderr, "%s: no version message: %r" % (name, cp.stderr))
+        # The Python SDK names a version-1 daemon too, and sends it nothing.
+        fake = FakeDaemon(fake_path, SCRIPTS["random server proof"], b"CAPBUS\x00\x01" + os.urandom(32))
+        try:
+            try:
+                Bus(fake_path, key).close()
+                check(False, "the SDK connected to a version-1 daemon")
+            except VersionError as e:
+                check("version 1" in str(e), "SDK message: %s" % e)
+        finally:
+            fake.close()
+        check(fake.received == b"", "the SDK answered a version-1 HELLO")
         # The real daemon is still fine with the same key.
         check(d.cli("send", "greet.real", "{}", key=key).returncode == 0, "real daemon refused the key")
 

@@ -102,18 +102,63 @@ def test_frames():
           "socket_address")
 
 
+def read_vectors():
+    """(key, seq, body_len, tag) of tests/vectors/frame-tags.txt, written by Python's hmac."""
+    path = os.path.join(os.environ["CAPBUS_SOURCE_DIR"], "tests", "vectors", "frame-tags.txt")
+    vectors = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            key, seq, length, tag = line.split()
+            vectors.append((bytes.fromhex(key), int(seq), int(length), bytes.fromhex(tag)))
+    return vectors
+
+
 def test_mac():
-    # RFC 8439 test vectors (sections 2.3.2 and 2.5.2) for the pure-Python fallback.
-    block = mac.chacha20_block(bytes(range(32)), 1, bytes.fromhex("000000090000004a00000000"))
-    check(block[:16].hex() == "10f1e7e4d13b5915500fdd1fa32071c4", "chacha20 block")
-    otk = bytes.fromhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
-    check(mac.poly1305(otk, b"Cryptographic Forum Research Group").hex() == "a8061dc1305136c6c22b8baf0c0127a9",
-          "poly1305")
-    # The daemon's machine has libsodium: the SDK must use it, and both must agree.
-    check(mac.backend() == "libsodium", "libsodium not loaded: %s" % mac.backend())
-    for n in range(0, 70):
-        key, nonce, ad = os.urandom(32), os.urandom(12), os.urandom(n)
-        check(mac.tag_pure(key, nonce, ad) == mac._libsodium_tag(key, nonce, ad), "tags differ at %d bytes" % n)
+    # The same vectors tests/unit/test-mac.c checks lib/mac.c against.
+    vectors = read_vectors()
+    check(len(vectors) == 52, "%d vectors" % len(vectors))
+    lengths, seqs = set(), set()
+    for key, seq, length, want in vectors:
+        body = bytes((7 * i + length) & 0xFF for i in range(length))
+        hdr = struct.pack(">I", length)
+        check(mac.frame_tag(key, seq, hdr, body) == want, "tag of seq %d, %d bytes" % (seq, length))
+        rx = protocol.MacState(key)
+        rx.seq = seq ^ 1
+        check(not rx.verify(hdr, body, want) and rx.seq == seq ^ 1, "seq %d accepted as %d" % (seq, seq ^ 1))
+        rx.seq = seq
+        bad = bytes([want[0] ^ 0x80]) + want[1:]
+        check(not rx.verify(hdr, body, bad), "flipped tag bit accepted")
+        if length:
+            check(not rx.verify(hdr, body[:-1] + bytes([body[-1] ^ 1]), want), "flipped body bit accepted")
+        check(rx.seq == seq and rx.verify(hdr, body, want) and rx.seq == seq + 1, "vector does not verify")
+        lengths.add(length)
+        seqs.add(seq)
+    check({0, 300, 65536} <= lengths and seqs == {0, 1, 2**32, 2**64 - 1}, "vector coverage")
+    # A session signs consecutive frames with consecutive sequence numbers.
+    tx_key, rx_key = os.urandom(32), os.urandom(32)
+    s = protocol.Session("alice", tx_key, rx_key)
+    body = b'{"type":"x"}'
+    for seq in range(3):
+        frame = s.seal(body)
+        check(frame[-protocol.TAG_LEN:] == mac.frame_tag(tx_key, seq, frame[:4], body), "seal at seq %d" % seq)
+    # No other backend remains: no ctypes, no pure-Python ciphers.
+    check(not hasattr(mac, "backend") and not hasattr(mac, "chacha20_block"), "old tag code still present")
+
+
+def test_version():
+    check(protocol.MAGIC == b"CAPBUS\x00\x02", "magic %r" % protocol.MAGIC)
+    hs = protocol.ClientHandshake("alice", bytes(32))
+    for version in (0, 1, 3):
+        hello = b"CAPBUS\x00" + bytes([version]) + bytes(protocol.NONCE_LEN)
+        try:
+            hs.auth(hello)
+            raise AssertionError("version %d accepted" % version)
+        except errors.VersionError as e:
+            check(("version %d" % version) in str(e), "message: %s" % e)
+            check(isinstance(e, ProtocolError), "a VersionError is a ProtocolError")
+    check(len(hs.auth(protocol.MAGIC + bytes(protocol.NONCE_LEN))) == 73 + 5, "a version-2 hello is answered")
 
 
 def test_errors():
@@ -134,6 +179,7 @@ def main():
     test_bodies()
     test_frames()
     test_mac()
+    test_version()
     test_errors()
 
 

@@ -11,7 +11,24 @@
 #include "check.h"
 #include "handshake.h"
 
-static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, 1 };
+/* Protocol version 2: the last magic byte. */
+static const uint8_t magic[HS_MAGIC_LEN] = { 'C', 'A', 'P', 'B', 'U', 'S', 0, 2 };
+
+/* Whether a direction state tags a frame as one freshly keyed with key does (at its own seq). */
+static bool same_key(const struct mac_state *m, const uint8_t key[MAC_KEY_LEN])
+{
+	struct mac_state a = *m, b;
+	uint8_t hdr[FRAME_HEADER_LEN], ta[FRAME_TAG_LEN], tb[FRAME_TAG_LEN];
+
+	mac_init(&b, key);
+	b.seq = a.seq;
+	frame_put_header(hdr, 5);
+	mac_sign(&a, hdr, (const uint8_t *)"probe", 5, ta);
+	mac_sign(&b, hdr, (const uint8_t *)"probe", 5, tb);
+	mac_clear(&a);
+	mac_clear(&b);
+	return memcmp(ta, tb, FRAME_TAG_LEN) == 0;
+}
 
 /* A daemon key table with one identity. */
 struct table {
@@ -139,15 +156,16 @@ static void test_happy_path(void)
 	CHECK(strcmp(ss.id, t.id) == 0);
 	CHECK(strcmp(cs.id, t.id) == 0);
 
-	/* Keys match across sides, differ per direction, and follow the documented KDF. */
+	/* Keys match across sides, differ per direction, and follow the documented KDF: each side's
+	 * direction state signs exactly like one keyed with the reference key. */
 	uint8_t c2s[MAC_KEY_LEN], s2c[MAC_KEY_LEN];
 	ref_session(t.key, ns, nc, t.id, c2s, s2c);
-	CHECK(memcmp(cs.tx.key, c2s, MAC_KEY_LEN) == 0);
-	CHECK(memcmp(ss.rx.key, c2s, MAC_KEY_LEN) == 0);
-	CHECK(memcmp(cs.rx.key, s2c, MAC_KEY_LEN) == 0);
-	CHECK(memcmp(ss.tx.key, s2c, MAC_KEY_LEN) == 0);
-	CHECK(memcmp(cs.tx.key, cs.rx.key, MAC_KEY_LEN) != 0);
-	CHECK(memcmp(cs.tx.key, t.key, MAC_KEY_LEN) != 0);
+	CHECK(same_key(&cs.tx, c2s));
+	CHECK(same_key(&ss.rx, c2s));
+	CHECK(same_key(&cs.rx, s2c));
+	CHECK(same_key(&ss.tx, s2c));
+	CHECK(!same_key(&cs.tx, s2c));
+	CHECK(!same_key(&cs.tx, t.key));
 	CHECK(cs.tx.seq == 0 && cs.rx.seq == 0 && ss.tx.seq == 0 && ss.rx.seq == 0);
 
 	/* Frames flow both ways with the derived keys. */
@@ -167,7 +185,9 @@ static void test_happy_path(void)
 	auth_len = client_step(&srv, &cli2, t.id, t.key, auth);
 	CHECK(hs_server_auth(&srv, auth, auth_len, table_lookup, &t, &ss2, reply, &reply_len) == HS_OK);
 	CHECK(hs_client_finish(&cli2, reply, reply_len, &cs2) == HS_OK);
-	CHECK(memcmp(cs2.tx.key, cs.tx.key, MAC_KEY_LEN) != 0);
+	CHECK(!same_key(&cs2.tx, c2s));
+	hs_session_clear(&ss2);
+	hs_session_clear(&cs2);
 
 	hs_client_clear(&cli);
 	hs_session_clear(&cs);
@@ -250,6 +270,10 @@ static void test_server_malformed(void)
 		bad[i] ^= 0x20;
 		CHECK(hs_server_auth(&srv, bad, auth_len, table_lookup, &t, &ss, reply, &reply_len) == HS_MALFORMED);
 	}
+	/* An AUTH of protocol version 1, otherwise intact, is refused before any key lookup. */
+	memcpy(bad, auth, auth_len);
+	bad[HS_MAGIC_LEN - 1] = 1;
+	CHECK(hs_server_auth(&srv, bad, auth_len, table_lookup, &t, &ss, reply, &reply_len) == HS_MALFORMED);
 	/* id_len disagreeing with the body length. */
 	const uint8_t id_lens[] = { 0, 4, 6, 64, 65, 255 };
 	for (size_t i = 0; i < ARRAY_LEN(id_lens); i++) {
@@ -295,11 +319,22 @@ static void test_client_malformed(void)
 	CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN - 1, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN + 1, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "alice", key, hello, 0, auth, &auth_len) == HS_MALFORMED);
-	for (size_t i = 0; i < HS_MAGIC_LEN; i++) {
+	for (size_t i = 0; i < HS_MAGIC_LEN - 1; i++) {
 		hello[i] ^= 1;
 		CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
 		hello[i] ^= 1;
 	}
+	/* A daemon of another protocol version (1: ChaCha20-Poly1305 tags) is named as such, whatever
+	 * the length of its HELLO, and gets no AUTH. */
+	const uint8_t other_versions[] = { 0, 1, 3, 0xff };
+	for (size_t i = 0; i < ARRAY_LEN(other_versions); i++) {
+		hello[HS_MAGIC_LEN - 1] = other_versions[i];
+		auth_len = 0;
+		CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_VERSION);
+		CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN + 1, auth, &auth_len) == HS_VERSION);
+		CHECK(auth_len == 0);
+	}
+	hello[HS_MAGIC_LEN - 1] = HS_PROTOCOL_VERSION;
 	CHECK(hs_client_auth(&cli, "Alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_OK);

@@ -14,7 +14,7 @@ Message is the Mycroft-shaped message; errors are in capbus.errors. Standard lib
 """
 from .client import Bus
 from .errors import (AuthError, BusError, CapbusError, ClosedError, DeniedError, KeyFileError,
-                     ProtocolError, TimeoutError)
+                     ProtocolError, TimeoutError, VersionError)
 from .message import Message
 
 __version__ = "0.1.0"
@@ -22,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Bus", "Message",
     "CapbusError", "AuthError", "BusError", "ClosedError", "DeniedError", "KeyFileError",
-    "ProtocolError", "TimeoutError",
+    "ProtocolError", "TimeoutError", "VersionError",
 ]

@@ -5,6 +5,7 @@
     +-- KeyFileError       key file unreadable, wrong mode or owner, malformed
     +-- AuthError          wrong key, unknown identity, or not a capbus daemon
     +-- ProtocolError      the peer broke the protocol (bad MAC, bad frame); connection closed
+    |   +-- VersionError   the daemon speaks another protocol version (e.g. 1)
     +-- ClosedError        the daemon closed the connection (also a ConnectionError)
     +-- TimeoutError       no answer in time (also the built-in TimeoutError)
     +-- BusError           the daemon answered with bus.error (code, message)
@@ -28,6 +29,10 @@ class AuthError(CapbusError):
 
 class ProtocolError(CapbusError):
     """The peer broke the protocol."""
+
+
+class VersionError(ProtocolError):
+    """The daemon's HELLO names another capbus protocol version than this SDK's (2)."""
 
 
 class ClosedError(CapbusError, ConnectionError):

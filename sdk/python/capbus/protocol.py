@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""capbus wire protocol, version 1: framing, the mutual handshake, per-frame MACs.
+"""capbus wire protocol, version 2: framing, the mutual handshake, per-frame MACs.
 
 Pure functions and small state objects, no I/O: the client in client.py moves the bytes.
 Everything here follows docs/protocol.md byte for byte and uses only the standard library (frame
-tags come from libsodium through ctypes when it can be loaded, see mac.py).
+tags are HMAC-SHA-256-128 through hmac and hashlib, see mac.py).
 """
 import hashlib
 import hmac
@@ -14,9 +14,10 @@ import struct
 from typing import Any, Dict, Optional, Tuple
 
 from . import mac
-from .errors import AuthError, ProtocolError  # noqa: F401  (also raised from here; callers may import them here)
+from .errors import AuthError, ProtocolError, VersionError  # noqa: F401  (also raised from here; callers may import them here)
 
-MAGIC = b"CAPBUS\x00\x01"
+PROTOCOL_VERSION = 2
+MAGIC = b"CAPBUS\x00" + bytes([PROTOCOL_VERSION])
 NONCE_LEN = 32
 PROOF_LEN = 32
 KEY_LEN = 32
@@ -55,14 +56,15 @@ def _kdf(session: bytes, subkey_id: int) -> bytes:
 
 
 class MacState:
-    """One direction: a key and the implicit sequence number."""
+    """One direction: a key (hashed into an HMAC state once) and the implicit sequence number."""
 
     def __init__(self, key: bytes):
         self.key = key
+        self._keyed = mac.keyed(key)
         self.seq = 0
 
     def _tag(self, hdr: bytes, body: bytes) -> bytes:
-        return mac.frame_tag(self.key, self.seq, hdr, body)
+        return mac.tag_from(self._keyed, self.seq, hdr, body)
 
     def sign(self, hdr: bytes, body: bytes) -> bytes:
         tag = self._tag(hdr, body)
@@ -70,7 +72,7 @@ class MacState:
         return tag
 
     def verify(self, hdr: bytes, body: bytes, tag: bytes) -> bool:
-        ok = hmac.compare_digest(self._tag(hdr, body), tag)
+        ok = mac.tags_equal(self._tag(hdr, body), tag)
         if ok:
             self.seq += 1
         return ok
@@ -109,6 +111,9 @@ class ClientHandshake:
         self.ns = None
 
     def auth(self, hello: bytes) -> bytes:
+        if hello[:len(MAGIC) - 1] == MAGIC[:-1] and len(hello) >= len(MAGIC) and hello[len(MAGIC) - 1] != PROTOCOL_VERSION:
+            raise VersionError("the daemon speaks capbus protocol version %d; this SDK speaks version %d"
+                               % (hello[len(MAGIC) - 1], PROTOCOL_VERSION))
         if len(hello) != HELLO_LEN or hello[:len(MAGIC)] != MAGIC:
             raise ProtocolError("not a capbus daemon (bad hello)")
         self.ns = hello[len(MAGIC):]
