@@ -25,6 +25,7 @@ struct counters {
 	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
 	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
+	uint64_t calls, call_replies, call_timeouts, call_no_responder, call_refused;
 };
 
 /* Registers a new connection and greets it, or first asks the parent to check the peer. */
