@@ -42,6 +42,7 @@ struct owner {
 struct calls {
 	struct slot *slots;
 	uint32_t n_slots, max_calls, per_owner, n_pending;
+	uint32_t n_orphans;            /* pending calls marked orphan: checked every loop pass */
 	uint32_t free_head, free_tail; /* FIFO of free slots */
 	uint64_t seq;
 	struct owner *owners;          /* owners with pending calls */
@@ -308,6 +309,8 @@ static void finish(struct calls *t, struct slot *s, struct call_end *end)
 		}
 	}
 	slot_release(s);
+	if (s->orphan)
+		t->n_orphans--;
 	s->pending = false;
 	s->orphan = false;
 	t->n_pending--;
@@ -343,6 +346,8 @@ enum call_verdict calls_answer(struct calls *t, uint64_t id, uint64_t from, cons
 
 bool calls_next_expired(struct calls *t, uint64_t now_ms, struct call_end *end)
 {
+	if (t->n_pending == 0)
+		return false;
 	for (uint32_t i = 0; i < t->n_slots; i++)
 		if (t->slots[i].pending && t->slots[i].deadline_ms <= now_ms) {
 			finish(t, &t->slots[i], end);
@@ -353,6 +358,8 @@ bool calls_next_expired(struct calls *t, uint64_t now_ms, struct call_end *end)
 
 void calls_conn_gone(struct calls *t, uint64_t conn)
 {
+	if (t->n_pending == 0)
+		return;
 	for (uint32_t i = 0; i < t->n_slots; i++) {
 		struct slot *s = &t->slots[i];
 		if (!s->pending)
@@ -364,8 +371,10 @@ void calls_conn_gone(struct calls *t, uint64_t conn)
 		for (uint32_t j = 0; j < s->n_targets; j++)
 			if (s->targets[j] == conn) {
 				s->targets[j] = s->targets[--s->n_targets];
-				if (s->n_targets == 0)
+				if (s->n_targets == 0) {
 					s->orphan = true;
+					t->n_orphans++;
+				}
 				break;
 			}
 	}
@@ -373,6 +382,8 @@ void calls_conn_gone(struct calls *t, uint64_t conn)
 
 bool calls_next_orphan(struct calls *t, struct call_end *end)
 {
+	if (t->n_orphans == 0)
+		return false;
 	for (uint32_t i = 0; i < t->n_slots; i++)
 		if (t->slots[i].pending && t->slots[i].orphan) {
 			finish(t, &t->slots[i], end);

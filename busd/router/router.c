@@ -37,7 +37,8 @@ static void conn_free(struct router *r, struct conn *c)
 {
 	control_conn_gone(r, c);
 	/* Its calls end; calls it was the last possible answerer of are answered by call_orphans. */
-	calls_conn_gone(r->calls, c->serial);
+	if (c->state == CONN_READY)
+		calls_conn_gone(r->calls, c->serial);
 	for (uint32_t i = 0; i < c->n_subs; i++) {
 		subindex_remove(r->subs, c->subs[i], c);
 		free(c->subs[i]);
