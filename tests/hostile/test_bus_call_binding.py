@@ -114,9 +114,24 @@ def main():
         err = until(asker, lambda m: m["type"] == "bus.error", what="the answer after the receiver left")
         check(err["data"]["code"] == "no_responder" and bound(err, "a4"), "answered with %r" % err)
 
-        # 9. A quota on pending calls per identity.
+        # The same rules on the parser's slow path (escaped context keys, more than 16 members):
+        # an escaped bound_call is still removed, and a call still gets the router's id.
+        forger.send_body(b'{"type":"calc.add.response","data":{"sum":670},"context":{"bound\\u005fcall":"a5"}}')
+        m = until(watcher, lambda m: m["type"] == "calc.add.response" and m["data"]["sum"] == 670,
+                  what="the escaped bound_call message")
+        check("bound_call" not in m["context"], "an escaped bound_call survived: %r" % m["context"])
         slowpoke = d.client("calc")
         check(slowpoke.subscribe("calc.slow")["type"] == "capbus.subscribe.reply", "subscribe failed")
+        wide = {"k%d" % i: i for i in range(20)}
+        asker.send("calc.slow", {}, dict(wide, call_id="a5", call_timeout_ms=60000))
+        req = until(slowpoke, lambda m: m["type"] == "calc.slow", what="the wide request")
+        check(req["context"]["call_id"].startswith("capbus:") and req["context"]["k19"] == 19,
+              "wide request context %r" % req["context"])
+        slowpoke.send("calc.slow.response", {"ok": 1}, dict(req["context"], **{"k%d" % i: i for i in range(20, 40)}))
+        r = until(asker, lambda m: m["type"] == "calc.slow.response", what="the wide reply")
+        check(bound(r, "a5") and r["context"]["call_id"] == "a5", "wide reply %r" % r["context"])
+
+        # 9. A quota on pending calls per identity.
         greedy = d.client("greedy")
         for i in range(65):
             greedy.send("calc.slow", {}, {"call_id": "g%d" % i, "call_timeout_ms": 60000})
@@ -125,7 +140,7 @@ def main():
         check(len(errs) == 1 and errs[0]["data"]["code"] == "quota" and bound(errs[0], "g64"),
               "65 pending calls: %r" % errs)
         st = d.stats()
-        check(st["calls"] >= 69 and st["call_replies"] == 2 and st["call_timeouts"] == 1 and
+        check(st["calls"] >= 70 and st["call_replies"] == 3 and st["call_timeouts"] == 1 and
               st["call_no_responder"] == 2 and st["call_refused"] >= 3, "counters %r" % st)
         check("call_refused" in d.log(), "no call_refused line in the log")
         check(d.alive(), "daemon died")
