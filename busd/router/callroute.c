@@ -13,9 +13,6 @@
 #include "frame.h"
 #include "router/router-internal.h"
 
-/* The receiver of a call whose request cannot be answered by anyone, or that expired, is told
- * once per call: these answers are not counted against the error-frame budget. */
-
 static bool key_is(const uint8_t *body, const struct json_member *m, const char *name)
 {
 	size_t len = strlen(name);
@@ -209,17 +206,8 @@ static struct msgbuf *write_msg(const struct call_msg *m, const char *sender, co
 static void send_call_error(struct router *r, struct conn *c, const char *code, const char *message,
 			    const char *type, const char *call_id, bool answer)
 {
-	if (c->doomed || c->state != CONN_READY)
+	if (c->doomed || c->state != CONN_READY || !conn_error_budget(r, c, answer))
 		return;
-	if (!answer) {
-		if (r->now_ms - c->err_window_ms >= 1000) {
-			c->err_window_ms = r->now_ms;
-			c->err_budget = 50;
-		}
-		if (c->err_budget == 0)
-			return;
-		c->err_budget--;
-	}
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
 	cJSON *data = cJSON_AddObjectToObject(root, "data");
 	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
@@ -371,7 +359,6 @@ bool call_route(struct router *r, struct conn *c, const struct call_msg *m, cons
 		return true;
 	}
 	if (!f->call_id_ok || !calls_id_is_valid(f->call_id, strlen(f->call_id))) {
-		r->counters.malformed++;
 		log_call_refusal(r, c, "invalid", m->type);
 		conn_send_error(r, c, "invalid", "context.call_id must be 1 to 64 characters of [A-Za-z0-9._:-]", m->type,
 				NULL);

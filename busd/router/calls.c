@@ -6,7 +6,7 @@
  * in the low SLOT_BITS bits and a sequence number above them: a lookup is one index and one
  * compare, and an id of a finished call never matches the slot's next call. A freed slot keeps
  * the id and the reply type's hash of the call it held until it is reused (first in, first out,
- * and not before RECENT_MIN slots exist), so a second or late reply is recognised as such. */
+ * and only while RECENT_MIN others are free), so a second or late reply is recognised as such. */
 #include "router/calls.h"
 
 #include <errno.h>
@@ -176,10 +176,11 @@ static struct slot *lookup(const struct calls *t, uint64_t id)
 	return &t->slots[i];
 }
 
-/* A free slot: a new one while the table is small or nothing is free, else the oldest free. */
+/* A free slot: a new one while fewer than RECENT_MIN are free, else the oldest free one; so an
+ * ended call is remembered until RECENT_MIN - 1 calls ended after it (unless at max_calls). */
 static int take_slot(struct calls *t, uint32_t *index)
 {
-	if (t->n_slots < t->max_calls && (t->n_slots < RECENT_MIN || t->free_head == NO_SLOT)) {
+	if (t->n_slots < t->max_calls && (t->n_slots - t->n_pending < RECENT_MIN || t->free_head == NO_SLOT)) {
 		struct slot *v = realloc(t->slots, (t->n_slots + 1) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;

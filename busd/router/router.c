@@ -140,21 +140,29 @@ int conn_send_envelope(struct router *r, struct conn *c, cJSON *root)
 	return ret;
 }
 
+bool conn_error_budget(struct router *r, struct conn *c, bool always)
+{
+	/* A client that provokes errors in a loop gets a bounded number of answers. */
+	if (r->now_ms - c->err_window_ms >= 1000) {
+		c->err_window_ms = r->now_ms;
+		c->err_budget = ERRORS_PER_SECOND;
+	}
+	if (c->err_budget == 0 && !always)
+		return false;
+	if (c->err_budget > 0)
+		c->err_budget--;
+	return true;
+}
+
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request)
 {
 	if (c->doomed || c->state != CONN_READY)
 		return;
-	/* A client that provokes errors in a loop gets a bounded number of answers; a refused bus
-	 * request is always answered (the client waits for it), bounded by the output queue. */
-	if (r->now_ms - c->err_window_ms >= 1000) {
-		c->err_window_ms = r->now_ms;
-		c->err_budget = ERRORS_PER_SECOND;
-	}
-	if (c->err_budget == 0 && !request)
+	/* A refused bus request is always answered (the client waits for it), bounded by the
+	 * output queue. */
+	if (!conn_error_budget(r, c, request != NULL))
 		return;
-	if (c->err_budget > 0)
-		c->err_budget--;
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
 	cJSON *data = cJSON_AddObjectToObject(root, "data");
 	cJSON *ctx = cJSON_AddObjectToObject(root, "context");

@@ -169,6 +169,30 @@ static void test_reuse(void)
 	calls_free(t);
 }
 
+/* An ended call stays recognisable (CALL_FINISHED) while 255 more calls end after it, even
+ * when many are pending. */
+static void test_memory(void)
+{
+	struct calls *t = NULL;
+	struct call_end end;
+	uint64_t pending[300], first;
+
+	REQUIRE(calls_new(&t, 8192, 8192) == 0);
+	for (int i = 0; i < 300; i++)
+		pending[i] = open_call(t, 1, "x", "p", 100);
+	first = open_call(t, 1, "x", "a", 100);
+	REQUIRE(calls_end(t, first, NULL));
+	for (int i = 0; i < 255; i++) {
+		uint64_t id = open_call(t, 1, "x", "a", 100);
+		REQUIRE(calls_end(t, id, NULL));
+	}
+	CHECK_MSG(calls_answer(t, first, 2, "calc.add.response", &end) == CALL_FINISHED,
+		  "an ended call is remembered while 255 later calls end");
+	for (int i = 0; i < 300; i++)
+		REQUIRE(calls_end(t, pending[i], NULL));
+	calls_free(t);
+}
+
 int main(void)
 {
 	test_ids();
@@ -176,5 +200,6 @@ int main(void)
 	test_quota();
 	test_deadlines_and_conns();
 	test_reuse();
+	test_memory();
 	return check_finish("test-calls");
 }
