@@ -676,22 +676,21 @@ static void timer_tick(struct router *r)
  * then answer the calls those closes left without an answerer (which queues more). */
 static void flush_all(struct router *r)
 {
-again:
-	while (r->outq.flush_head) {
-		struct conn *c = r->outq.flush_head;
-		r->outq.flush_head = c->flush_next;
-		c->in_flush_list = false;
-		if (!c->doomed && outq_flush(&r->outq, c) != 0)
-			conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
-	}
-	while (r->dead_head) {
-		struct conn *c = r->dead_head;
-		r->dead_head = c->dead_next;
-		conn_free(r, c);
-	}
-	call_orphans(r);
-	if (r->outq.flush_head || r->dead_head)
-		goto again;
+	do {
+		while (r->outq.flush_head) {
+			struct conn *c = r->outq.flush_head;
+			r->outq.flush_head = c->flush_next;
+			c->in_flush_list = false;
+			if (!c->doomed && outq_flush(&r->outq, c) != 0)
+				conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
+		}
+		while (r->dead_head) {
+			struct conn *c = r->dead_head;
+			r->dead_head = c->dead_next;
+			conn_free(r, c);
+		}
+		call_orphans(r);
+	} while (r->outq.flush_head || r->dead_head);
 }
 
 static int router_setup(struct router *r, const struct ps_router_config *cfg, int listen_fd, int ps_fd)
