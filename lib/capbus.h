@@ -125,7 +125,8 @@ CAPBUS_EXPORT const char *capbus_msg_sender(const capbus_msg *m);
 /* The data object as compact JSON; the whole message as compact JSON. */
 CAPBUS_EXPORT const char *capbus_msg_data_json(capbus_msg *m);
 CAPBUS_EXPORT const char *capbus_msg_json(capbus_msg *m);
-/* The context object as compact JSON: copy it into a reply so the caller can match it. */
+/* The context object as compact JSON: copy it into a reply, so that its call_id (the daemon's
+ * id for a call) makes the daemon deliver the reply to the caller as the answer to its call. */
 CAPBUS_EXPORT const char *capbus_msg_context_json(capbus_msg *m);
 /* A string field of data, or NULL. */
 CAPBUS_EXPORT const char *capbus_msg_get_string(const capbus_msg *m, const char *key);
