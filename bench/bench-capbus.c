@@ -113,10 +113,12 @@ static int cmd_echo(char **argv)
 			continue;
 		if (r != 0)
 			break;
-		/* Answer with the caller's context.call_id, as a responder should. */
+		/* Answer with the request's context.call_id (the router's id for the call), as a
+		 * responder should. */
 		const char *id = strstr(capbus_msg_json(m), "\"call_id\":\"");
-		if (id)
-			snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%.16s\"}", id + 11);
+		const char *end = id ? strchr(id + 11, '"') : NULL;
+		if (id && end && end - (id + 11) <= 32)
+			snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%.*s\"}", (int)(end - (id + 11)), id + 11);
 		else
 			snprintf(ctx, sizeof(ctx), "{}");
 		r = capbus_send_ctx(bus, "bench.reply", data, ctx);

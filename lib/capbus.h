@@ -97,9 +97,14 @@ CAPBUS_EXPORT int capbus_sync(capbus *bus, int timeout_ms);
 /* Next delivered message. CAPBUS_E_TIMEOUT when none arrived in time (0 polls). */
 CAPBUS_EXPORT int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms);
 
-/* Request/response: subscribes to reply_type (once: the subscription stays for later calls),
- * sends with a fresh context.call_id, and waits for the reply (one that carries a call_id must
- * carry ours). Other messages that arrive meanwhile stay queued for capbus_recv. */
+/* Request/response, bound by the daemon: sends with a fresh context.call_id (plus reply_type and
+ * call_timeout_ms) and waits for the one reply the daemon binds to this call (context.bound_call
+ * equal to our call_id; no subscription is needed, and unbound messages of reply_type are never
+ * taken for the reply). The daemon answers itself when nobody can: CAPBUS_E_TIMEOUT at the
+ * deadline (timeout_ms; -1 means the daemon's longest, 300 s), CAPBUS_E_REFUSED with
+ * capbus_error_code() "no_responder" when no connection could receive the request or all that
+ * did have gone, CAPBUS_E_DENIED when the manifest forbids sending type or receiving
+ * reply_type. Other messages that arrive meanwhile stay queued for capbus_recv. */
 CAPBUS_EXPORT int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
 		int timeout_ms, capbus_msg **reply);
 
@@ -122,7 +127,8 @@ CAPBUS_EXPORT const char *capbus_msg_sender(const capbus_msg *m);
 /* The data object as compact JSON; the whole message as compact JSON. */
 CAPBUS_EXPORT const char *capbus_msg_data_json(capbus_msg *m);
 CAPBUS_EXPORT const char *capbus_msg_json(capbus_msg *m);
-/* The context object as compact JSON: copy it into a reply so the caller can match it. */
+/* The context object as compact JSON: copy it into a reply, so that its call_id (the daemon's
+ * id for a call) makes the daemon deliver the reply to the caller as the answer to its call. */
 CAPBUS_EXPORT const char *capbus_msg_context_json(capbus_msg *m);
 /* A string field of data, or NULL. */
 CAPBUS_EXPORT const char *capbus_msg_get_string(const capbus_msg *m, const char *key);

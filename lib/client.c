@@ -514,6 +514,13 @@ static void enqueue(capbus *bus, capbus_msg *m)
 static const cJSON *msg_data(const capbus_msg *m);
 static const cJSON *msg_context(const capbus_msg *m);
 
+/* The daemon's answer (bus.error, bound to a call) to a call whose caller stopped waiting: it is
+ * no refusal of anything sent since, so readers drop it. */
+static bool late_call_answer(const capbus_msg *m)
+{
+	return streq(capbus_msg_type(m), "bus.error") && cJSON_GetObjectItemCaseSensitive(msg_context(m), "bound_call");
+}
+
 static bool is_ours(const capbus_msg *m, uint64_t request_id)
 {
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(msg_data(m), "request");
@@ -533,6 +540,10 @@ static int wait_reply(capbus *bus, const char *reply_type, uint64_t request_id, 
 		int r = recv_msg(bus, deadline, &m);
 		if (r != 0)
 			return r;
+		if (late_call_answer(m)) {
+			capbus_msg_free(m);
+			continue;
+		}
 		bool error = streq(capbus_msg_type(m), "bus.error"), answer = streq(capbus_msg_type(m), reply_type);
 		bool ours = (error || answer) && is_ours(m, request_id);
 		if (error && (ours || collect_earlier)) {
@@ -579,14 +590,6 @@ static int request(capbus *bus, const char *type, const char *data_json, int tim
 int capbus_request(capbus *bus, const char *type, const char *data_json, int timeout_ms, capbus_msg **reply)
 {
 	return request(bus, type, data_json, timeout_ms, reply, false);
-}
-
-static bool has_sub(const capbus *bus, const char *pattern)
-{
-	for (size_t i = 0; i < bus->n_subs; i++)
-		if (streq(bus->subs[i], pattern))
-			return true;
-	return false;
 }
 
 static void track_sub(capbus *bus, const char *pattern, bool add)
@@ -655,6 +658,10 @@ int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms)
 		}
 		if (r != 0)
 			return r;
+		if (late_call_answer(m)) {
+			capbus_msg_free(m);
+			continue;
+		}
 		if (streq(capbus_msg_type(m), "bus.error")) {
 			remember_error(bus, m);
 			r = error_to_code(bus);
@@ -667,22 +674,34 @@ int capbus_recv(capbus *bus, capbus_msg **out, int timeout_ms)
 	}
 }
 
+/* The router's longest deadline for a call (docs/protocol.md): a caller that waits forever asks
+ * for this one. */
+#define CALL_TIMEOUT_MAX_MS 300000
+
+/* Is m bound by the router to our call: context.bound_call, which only the router writes, says
+ * so (a client cannot forge it: the router removes it from every message a client sends). */
+static bool bound_to(const capbus_msg *m, const char *call_id)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(msg_context(m), "bound_call");
+	return cJSON_IsString(b) && streq(b->valuestring, call_id);
+}
+
 int capbus_call(capbus *bus, const char *type, const char *data_json, const char *reply_type,
 		int timeout_ms, capbus_msg **reply)
 {
 	int64_t deadline = deadline_after(timeout_ms);
-	bool was_subscribed = has_sub(bus, reply_type);
+	char call_id[17], ctx[64 + ENVELOPE_TYPE_MAX];
+	int router_ms = timeout_ms < 0 || timeout_ms > CALL_TIMEOUT_MAX_MS ? CALL_TIMEOUT_MAX_MS :
+			timeout_ms == 0 ? 1 : timeout_ms;
 
-	char ctx[64];
-	int r = 0;
-
-	if (!was_subscribed)
-		r = capbus_subscribe(bus, reply_type, remaining(deadline));
-	if (r != 0)
-		return r;
-	/* Unique per call without a system call: a random base per connection plus a count. */
-	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%016llx\"}", (unsigned long long)(bus->call_base + ++bus->calls));
-	r = capbus_send_ctx(bus, type, data_json, ctx);
+	if (!reply_type || !envelope_type_is_valid(reply_type, strlen(reply_type)))
+		return CAPBUS_E_INVALID;
+	/* Unique per call without a system call: a random base per connection plus a count. The
+	 * router delivers the reply to this connection alone, so no subscription is needed. */
+	snprintf(call_id, sizeof(call_id), "%016llx", (unsigned long long)(bus->call_base + ++bus->calls));
+	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%s\",\"reply_type\":\"%s\",\"call_timeout_ms\":%d}", call_id,
+		 reply_type, router_ms);
+	int r = capbus_send_ctx(bus, type, data_json, ctx);
 	/* Everything else that arrives meanwhile is kept for capbus_recv. */
 	while (r == 0) {
 		capbus_msg *m = NULL;
@@ -690,7 +709,22 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 		if (r != 0)
 			break;
 		const char *mtype = capbus_msg_type(m);
-		if (streq(mtype, "bus.error")) {
+		bool error = streq(mtype, "bus.error");
+		if (bound_to(m, call_id)) {
+			if (error) {
+				/* The router's answer: refused, timed out, or nobody could answer. */
+				remember_error(bus, m);
+				r = streq(bus->err_code, "timeout") ? CAPBUS_E_TIMEOUT : error_to_code(bus);
+				capbus_msg_free(m);
+				break;
+			}
+			if (streq(mtype, reply_type)) {
+				*reply = m;
+				break;
+			}
+		} else if (error && !cJSON_GetObjectItemCaseSensitive(msg_context(m), "bound_call")) {
+			/* Refused before it became a call (rate limit, send permission): names our type.
+			 * (A bound error of an earlier call that timed out here is not ours.) */
 			const char *about = capbus_msg_get_string(m, "type");
 			if (about && streq(about, type)) {
 				remember_error(bus, m);
@@ -698,19 +732,14 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 				capbus_msg_free(m);
 				break;
 			}
-		} else if (streq(mtype, reply_type)) {
-			/* A reply that carries a call_id must carry ours. */
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg_context(m), "call_id");
-			if (!id || (cJSON_IsString(id) && strncmp(id->valuestring, ctx + 12, 16) == 0 &&
-				    strlen(id->valuestring) == 16)) {
-				*reply = m;
-				break;
-			}
 		}
+		if (late_call_answer(m)) {
+			capbus_msg_free(m); /* the answer to an earlier call that gave up waiting */
+			continue;
+		}
+		/* Anything else, including an unbound message of the reply type, is not our reply. */
 		enqueue(bus, m);
 	}
-	/* The reply subscription stays: the next call with this reply type is one round trip.
-	 * Replies that arrive later without a caller wait in the queue for capbus_recv. */
 	return r;
 }
 

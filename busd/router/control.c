@@ -238,6 +238,8 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
 		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone }, { "admin_refused", k->admin_refused },
+		{ "calls", k->calls }, { "call_replies", k->call_replies }, { "call_timeouts", k->call_timeouts },
+		{ "call_no_responder", k->call_no_responder }, { "call_refused", k->call_refused },
 	};
 	if (!data)
 		return;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* router-internal.h - the router's state: seen by router.c and router-parent.c only.
  *
- * control.c and outq.c do not include this: they work through router/router.h, conn.h and
+ * callroute.c includes it too (calls are routing). control.c and outq.c do not include this: they work through router/router.h, conn.h and
  * router-parent.h, so what they can touch is written down in those headers. */
 #pragma once
 
@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/privsep.h"
+#include "router/calls.h"
 #include "router/conn.h"
 #include "router/control.h"
 #include "router/policy.h"
@@ -34,6 +35,7 @@ struct router {
 	struct policy_builder *building;
 	uint64_t generation;
 	struct subindex *subs;
+	struct calls *calls;      /* pending calls (callroute.c) */
 	struct conn *conns;
 	uint32_t n_conns, n_pending;
 	struct outq_ctx outq;    /* epoll, queue limit, connections with queued output this iteration */
@@ -53,3 +55,7 @@ struct router {
 	size_t n_skills;
 	struct log_ratelimit rl_auth, rl_conn, rl_client;
 };
+
+/* Hands buf to every subscriber of type whose manifest lets it receive the type; call (a call's
+ * router id, or 0) records the connections that got it. */
+void router_deliver(struct router *r, struct msgbuf *buf, const char *type, size_t type_len, uint64_t call);

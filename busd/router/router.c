@@ -14,6 +14,7 @@
 #include <sys/timerfd.h>
 
 #include "pidfd-util.h"
+#include "router/callroute.h"
 #include "router/confine.h"
 #include "frame.h"
 #include "mac.h"
@@ -35,6 +36,9 @@
 static void conn_free(struct router *r, struct conn *c)
 {
 	control_conn_gone(r, c);
+	/* Its calls end; calls it was the last possible answerer of are answered by call_orphans. */
+	if (c->state == CONN_READY)
+		calls_conn_gone(r->calls, c->serial);
 	for (uint32_t i = 0; i < c->n_subs; i++) {
 		subindex_remove(r->subs, c->subs[i], c);
 		free(c->subs[i]);
@@ -136,21 +140,29 @@ int conn_send_envelope(struct router *r, struct conn *c, cJSON *root)
 	return ret;
 }
 
+bool conn_error_budget(struct router *r, struct conn *c, bool always)
+{
+	/* A client that provokes errors in a loop gets a bounded number of answers. */
+	if (r->now_ms - c->err_window_ms >= 1000) {
+		c->err_window_ms = r->now_ms;
+		c->err_budget = ERRORS_PER_SECOND;
+	}
+	if (c->err_budget == 0 && !always)
+		return false;
+	if (c->err_budget > 0)
+		c->err_budget--;
+	return true;
+}
+
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request)
 {
 	if (c->doomed || c->state != CONN_READY)
 		return;
-	/* A client that provokes errors in a loop gets a bounded number of answers; a refused bus
-	 * request is always answered (the client waits for it), bounded by the output queue. */
-	if (r->now_ms - c->err_window_ms >= 1000) {
-		c->err_window_ms = r->now_ms;
-		c->err_budget = ERRORS_PER_SECOND;
-	}
-	if (c->err_budget == 0 && !request)
+	/* A refused bus request is always answered (the client waits for it), bounded by the
+	 * output queue. */
+	if (!conn_error_budget(r, c, request != NULL))
 		return;
-	if (c->err_budget > 0)
-		c->err_budget--;
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
 	cJSON *data = cJSON_AddObjectToObject(root, "data");
 	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
@@ -258,6 +270,7 @@ struct delivery {
 	struct msgbuf *buf;
 	const char *type;
 	size_t type_len;
+	uint64_t call; /* a call's router id: record who got the request */
 };
 
 static void deliver_one(void *sub, void *userdata)
@@ -271,8 +284,12 @@ static void deliver_one(void *sub, void *userdata)
 	/* Subscriptions were checked when made and on every reload; this re-check is the backstop. */
 	if (!identity_may_receive(c->ident, d->type, d->type_len))
 		return;
-	if (conn_push(d->r, c, d->buf, true) == 0)
-		d->r->counters.delivered++;
+	if (conn_push(d->r, c, d->buf, true) != 0)
+		return;
+	d->r->counters.delivered++;
+	/* Out of memory here only means this receiver's answer will not count. */
+	if (d->call)
+		calls_add_target(d->r->calls, d->call, c->serial);
 }
 
 static bool may_send(struct router *r, struct conn *c, const char *type, size_t type_len)
@@ -285,10 +302,9 @@ static bool may_send(struct router *r, struct conn *c, const char *type, size_t 
 	return false;
 }
 
-/* Hands the stamped message to every subscriber whose manifest lets it receive the type. */
-static void deliver(struct router *r, struct msgbuf *buf, const char *type, size_t type_len)
+void router_deliver(struct router *r, struct msgbuf *buf, const char *type, size_t type_len, uint64_t call)
 {
-	struct delivery d = { .r = r, .buf = buf, .type = type, .type_len = type_len };
+	struct delivery d = { .r = r, .buf = buf, .type = type, .type_len = type_len, .call = call };
 
 	r->counters.messages++;
 	r->stamp++;
@@ -303,6 +319,11 @@ static void route_message(struct router *r, struct conn *c, struct envelope *env
 
 	if (!may_send(r, c, type, type_len))
 		return;
+	struct call_fields f;
+	call_fields_from_tree(env->context, &f);
+	struct call_msg m = { .type = type, .type_len = type_len, .env = env, .raw = raw, .raw_len = raw_len };
+	if (call_route(r, c, &m, &f))
+		return;
 	if (envelope_set_sender(env, c->session.id) < 0)
 		return;
 	size_t len = 0;
@@ -312,7 +333,7 @@ static void route_message(struct router *r, struct conn *c, struct envelope *env
 	struct msgbuf *buf = msgbuf_new(text, len);
 	if (!buf)
 		return;
-	deliver(r, buf, type, type_len);
+	router_deliver(r, buf, type, type_len, 0);
 	msgbuf_unref(buf);
 }
 
@@ -335,13 +356,19 @@ static void route_scanned(struct router *r, struct conn *c, const struct envelop
 	}
 	if (!may_send(r, c, type, view->type_len))
 		return;
+	struct call_fields f;
+	call_fields_from_view(view, v->body, &f);
+	struct call_msg m = { .type = type, .type_len = view->type_len, .view = view, .body = v->body, .raw = v->body,
+			      .raw_len = v->body_len };
+	if (call_route(r, c, &m, &f))
+		return;
 	struct msgbuf *buf = msgbuf_alloc(envelope_stamped_size(v->body_len, c->session.id));
 	if (!buf)
 		return;
 	size_t len = envelope_write_stamped(view, v->body, c->session.id, (char *)buf->data);
 	if (len <= FRAME_MAX_BODY_HARD) {
 		buf->len = (uint32_t)len;
-		deliver(r, buf, type, view->type_len);
+		router_deliver(r, buf, type, view->type_len, 0);
 	}
 	msgbuf_unref(buf);
 }
@@ -642,23 +669,28 @@ static void timer_tick(struct router *r)
 			r->counters.handshake_timeouts++;
 			conn_doom(r, c, "handshake_timeout");
 		}
+	call_expire(r);
 }
 
-/* End of an iteration: write what was queued, then free what was closed (flushing may close). */
+/* End of an iteration: write what was queued, then free what was closed (flushing may close),
+ * then answer the calls those closes left without an answerer (which queues more). */
 static void flush_all(struct router *r)
 {
-	while (r->outq.flush_head) {
-		struct conn *c = r->outq.flush_head;
-		r->outq.flush_head = c->flush_next;
-		c->in_flush_list = false;
-		if (!c->doomed && outq_flush(&r->outq, c) != 0)
-			conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
-	}
-	while (r->dead_head) {
-		struct conn *c = r->dead_head;
-		r->dead_head = c->dead_next;
-		conn_free(r, c);
-	}
+	do {
+		while (r->outq.flush_head) {
+			struct conn *c = r->outq.flush_head;
+			r->outq.flush_head = c->flush_next;
+			c->in_flush_list = false;
+			if (!c->doomed && outq_flush(&r->outq, c) != 0)
+				conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
+		}
+		while (r->dead_head) {
+			struct conn *c = r->dead_head;
+			r->dead_head = c->dead_next;
+			conn_free(r, c);
+		}
+		call_orphans(r);
+	} while (r->outq.flush_head || r->dead_head);
 }
 
 static int router_setup(struct router *r, const struct ps_router_config *cfg, int listen_fd, int ps_fd)
@@ -676,7 +708,8 @@ static int router_setup(struct router *r, const struct ps_router_config *cfg, in
 	r->ps_buf = malloc(PS_MSG_MAX);
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!r->ps_buf || r->epfd < 0 || r->timer_fd < 0 || subindex_new(&r->subs) < 0)
+	if (!r->ps_buf || r->epfd < 0 || r->timer_fd < 0 || subindex_new(&r->subs) < 0 ||
+	    calls_new(&r->calls, CALLS_MAX, CALLS_PER_IDENTITY) < 0)
 		return -ENOMEM;
 	r->outq = (struct outq_ctx){ .epfd = r->epfd, .max_queue = cfg->max_queue };
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
@@ -701,6 +734,7 @@ static void router_teardown(struct router *r)
 	policy_free(r->policy);
 	policy_builder_free(r->building);
 	subindex_free(r->subs);
+	calls_free(r->calls);
 	control_clear(&r->control);
 	free(r->skills);
 	while (r->ps_out_head) {

@@ -26,6 +26,7 @@ struct counters {
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
 	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
 	uint64_t admin_refused; /* admin requests the parent refused for want of authority */
+	uint64_t calls, call_replies, call_timeouts, call_no_responder, call_refused;
 };
 
 /* Registers a new connection and greets it, or first asks the parent to check the peer. */
@@ -37,6 +38,9 @@ int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign);
 int conn_send_envelope(struct router *r, struct conn *c, cJSON *root);
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request);
+/* Takes one error frame from c's budget (50 a second): false when it is spent, unless `always`
+ * (an answer the client waits for, which still uses up the budget). */
+bool conn_error_budget(struct router *r, struct conn *c, bool always);
 /* Closed at the end of this loop iteration; reason (if any) is logged, rate-limited. */
 void conn_doom(struct router *r, struct conn *c, const char *reason);
 /* Closed once what is queued for it is written. */

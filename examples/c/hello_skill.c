@@ -3,8 +3,9 @@
  *
  * Shows the libcapbus calls a skill needs: capbus_open (key file, or the connection a sandboxed
  * skill inherits), capbus_subscribe, an event loop around capbus_fd, capbus_recv without
- * blocking, and a reply that carries the request's context so that `capbus call` (or any
- * caller matching context.call_id) recognises it. An example, so it trusts the bus no more
+ * blocking, and a reply that carries the request's context: its call_id (the daemon's id for
+ * the call) makes the daemon deliver it to the caller of `capbus call` as the reply. An
+ * example, so it trusts the bus no more
  * than any skill should: data fields are checked before use.
  *
  *   hello_skill [--socket PATH|@NAME] [--key FILE]      (default: $CAPBUS_SOCKET, $CAPBUS_KEY)

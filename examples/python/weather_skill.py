@@ -3,7 +3,8 @@
 """org.example.weather - a capbus skill that answers "what's the weather today?".
 
 It hears intent.weather.today (data: {"location": "Paris"}) and answers with speak, keeping the
-request's context so the asker can match the answer (capbus call, Bus.wait_for_response).
+request's context: its call_id makes the daemon deliver the answer to the asker as the reply to
+its call (capbus call, Bus.wait_for_response).
 
 As an external client (manifest org.example.weather.json, key from `capbus keygen`):
     python3 weather_skill.py --socket /run/capbus/bus.sock --key org.example.weather.key

@@ -45,12 +45,15 @@ def main():
                              key=ka)
         q = responder.recv_message(10)
         check(q["type"] == "greet.question" and q["context"]["sender"] == "alice", "responder got %r" % q)
-        responder.send("reply.answer", {"a": 42})
+        # The reply carries the request's context.call_id (the daemon's id for the call): calls are
+        # bound by the daemon, and a reply without it is no reply to the call.
+        responder.send("reply.answer", {"a": 42}, {"call_id": q["context"]["call_id"]})
         out, err = caller.communicate(timeout=15)
         check(caller.returncode == 0, "call exited %d: %s" % (caller.returncode, err))
         r = json.loads(out.strip().splitlines()[-1])
         check(r["type"] == "reply.answer" and r["data"] == {"a": 42} and r["context"]["sender"] == "bob",
               "call reply %r" % r)
+        check(r["context"].get("bound_call") == r["context"].get("call_id"), "reply not bound: %r" % r)
         check(d.alive(), "daemon died")
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""wait_for_response between two SDK clients: default reply type, call_id matching, timeouts,
-and messages that arrive during the wait are dispatched afterwards."""
+"""wait_for_response between two SDK clients: default reply type, replies bound to the call by the
+daemon (an unbound message of the reply type is never taken for the reply), timeouts answered by
+the daemon, and messages that arrive during the wait are dispatched afterwards."""
 from capbus_harness import Daemon, Running, check, manifest, run_test, run_until
 
 from capbus import Bus, Message, TimeoutError
@@ -13,8 +14,11 @@ def main():
         with Bus(d.socket, d.keygen("asker")) as asker, Bus(d.socket, d.keygen("calc")) as calc:
             def add(m):
                 if m.data.get("decoy"):
-                    # An answer to somebody else's call first: it must be ignored.
-                    calc.emit(m.response({"sum": -1}, {"call_id": "not-yours"}))
+                    # An unbound message of the reply type first (no call_id: what a forged or
+                    # stray reply is): the daemon routes it to subscribers, the call ignores it.
+                    # (With the calls bound by the daemon, a reply carrying another call_id is no
+                    # longer a reply at all but a call of its own, so it is no decoy.)
+                    calc.send("calc.add.response", {"sum": -1}, {"session": m.context.get("session")})
                 calc.send("news.flash", {"during": True})  # arrives while the asker waits
                 calc.emit(m.response({"sum": m.data["a"] + m.data["b"]}))
 
@@ -23,8 +27,9 @@ def main():
 
             calc.on("calc.add", add)
             calc.on("calc.slow", slow)
-            news, first = [], []
+            news, first, stray = [], [], []
             asker.on("news.*", news.append)
+            asker.on("calc.add.response", stray.append)  # sees only what is not bound to a call
             asker.once("news.flash", first.append)
 
             with Running(calc):
@@ -33,6 +38,7 @@ def main():
                 check(r.type == "calc.add.response" and r.data == {"sum": 5}, "reply %r" % r)
                 check(r.sender == "calc" and r.context.get("session") == "s1", "reply context %r" % r.context)
                 check(len(r.context.get("call_id", "")) == 16, "no call_id in %r" % r.context)
+                check(r.context.get("bound_call") == r.context["call_id"], "reply not bound: %r" % r.context)
 
                 r = asker.wait_for_response(Message("calc.add", {"a": 1, "b": 1, "decoy": True}), timeout=5)
                 check(r is not None and r.data == {"sum": 2}, "the decoy was taken: %r" % r)
@@ -59,6 +65,9 @@ def main():
             run_until(asker, lambda: len(news) >= 3, what="the queued news.flash messages")
             check(all(m.type == "news.flash" and m.sender == "calc" for m in news), "news %r" % news)
             check(len(first) == 1 and first[0] is news[0], "once() handler called %d times" % len(first))
+            run_until(asker, lambda: len(stray) >= 1, what="the unbound calc.add.response")
+            check(len(stray) == 1 and stray[0].data == {"sum": -1} and "bound_call" not in stray[0].context,
+                  "unbound replies seen by the handler: %r" % stray)
             check(asker.run(0.3) == 0, "more messages than expected")
             asker.sync()
         check(d.alive(), "daemon died")

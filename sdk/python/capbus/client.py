@@ -29,6 +29,7 @@ Handler = Callable[[Message], Any]
 log = logging.getLogger("capbus")
 
 _MAX_PENDING_REFUSALS = 64
+_CALL_TIMEOUT_MAX_MS = 300000  # the daemon's longest call deadline
 
 
 class _Woken(Exception):
@@ -213,7 +214,8 @@ class Bus:
         while True:
             m = self._recv_message(deadline, wakeable)
             if m.type == "bus.error":
-                self._note_refusal(BusError.from_data(m.data), in_run=wakeable)
+                if "bound_call" not in m.context:  # else the daemon's late answer to a call given up
+                    self._note_refusal(BusError.from_data(m.data), in_run=wakeable)
             elif not m.type.startswith("capbus."):  # a late answer to a request that timed out
                 return m
 
@@ -244,7 +246,8 @@ class Bus:
                     error = BusError.from_data(m.data)
                     if ours:
                         raise error
-                    self._note_refusal(error)
+                    if "bound_call" not in m.context:  # else a late answer to a call given up
+                        self._note_refusal(error)
                 elif ours and m.type == mtype + ".reply":
                     return m
                 elif not m.type.startswith("capbus."):
@@ -343,50 +346,59 @@ class Bus:
         self.emit(Message(type, data, context))
 
     def call(self, message: Message, reply_type: Optional[str] = None, timeout: float = 3.0) -> Message:
-        """Sends message and returns the reply (type reply_type, default "<type>.response").
+        """Sends message as a call and returns its reply (type reply_type, default "<type>.response").
 
-        A fresh context.call_id goes with the request; a reply that carries a call_id must carry
-        ours (Message.reply keeps it). Raises DeniedError when the manifest forbids sending the
-        request or receiving the reply, TimeoutError when no reply came in time.
+        The daemon binds the call to this connection, as D-Bus does method calls: a fresh
+        context.call_id (with reply_type and call_timeout_ms) goes with the request, the daemon
+        accepts one reply of reply_type from a connection the request reached and delivers it
+        here alone, marked context.bound_call == our call_id. Only such a reply is returned;
+        other messages of reply_type (unbound, or someone else's) are left for handlers.
+        Raises DeniedError when the manifest forbids sending the request or receiving the
+        reply, TimeoutError when no reply came in time, BusError with code "no_responder" when
+        no connection could receive the request (or all that did have gone).
         """
         deadline = time.monotonic() + timeout
         with self._reading():
             return self._call(message, reply_type or message.type + ".response", deadline)
 
     def _call(self, message: Message, reply_type: str, deadline: float) -> Message:
+        if not protocol.type_is_valid(reply_type):
+            raise ValueError("reply type %r is not a message type" % (reply_type,))
         call_id = os.urandom(8).hex()
-        context = dict(message.context)
+        context = {k: v for k, v in message.context.items() if k != "bound_call"}
         context["call_id"] = call_id
-
-        def is_reply(m: Message) -> bool:
-            cid = m.context.get("call_id")
-            return protocol.pattern_matches(reply_type, m.type) and (cid is None or cid == call_id)
-
-        self._acquire(reply_type)
-        try:
-            mark = len(self._queue)
-            self.emit(Message(message.type, message.data, context))
-            self.sync(max(0.0, deadline - time.monotonic()))
-            for i in range(mark, len(self._queue)):  # it may have come before the ping's answer
-                if is_reply(self._queue[i]):
-                    reply = self._queue[i]
-                    del self._queue[i]
-                    return reply
-            while True:
-                m = self._next_delivery(deadline)
-                if is_reply(m):
-                    return m
+        context["reply_type"] = reply_type
+        left_ms = int((deadline - time.monotonic()) * 1000 + 0.999)
+        context["call_timeout_ms"] = max(1, min(_CALL_TIMEOUT_MAX_MS, left_ms))
+        self.emit(Message(message.type, message.data, context))
+        while True:
+            m = self._recv_message(deadline)
+            bound = m.context.get("bound_call") == call_id
+            if m.type == "bus.error":
+                error = BusError.from_data(m.data)
+                if bound and error.code == "timeout":
+                    raise TimeoutError("no reply to %s in time (the daemon ended the call)" % message.type)
+                if bound or ("bound_call" not in m.context and error.type == message.type):
+                    raise error  # ours, or refused before it became a call (rate limit, denied send)
+                if "bound_call" not in m.context:  # a late answer to an earlier call is no refusal
+                    self._note_refusal(error)
+            elif bound and m.type == reply_type:
+                return m
+            elif not m.type.startswith("capbus."):  # not a late answer to a timed-out request
                 self._queue.append(m)
-        finally:
-            self._release(reply_type)
 
     def wait_for_response(self, message: Message, reply_type: Optional[str] = None,
                           timeout: float = 3.0) -> Optional[Message]:
-        """As in Mycroft: call(), but None instead of TimeoutError when no reply came in time."""
+        """As in Mycroft: call(), but None instead of TimeoutError when no reply came in time
+        or nobody could answer (code "no_responder")."""
         try:
             return self.call(message, reply_type, timeout)
         except TimeoutError:
             return None
+        except BusError as e:
+            if e.code == "no_responder":
+                return None
+            raise
 
     # -- dispatch --------------------------------------------------------------------------
 

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/* callroute.c - calls bound to their caller: the context fields, the stamped bytes, the answers.
+ *
+ * Trust level: router (unprivileged). Everything read here was written by a hostile client:
+ * the caller chooses only its own call_id (echoed back to it alone), the receivers only ever see
+ * the router's id, and a reply counts only when calls.c says its sender is a connection the
+ * request reached. The router answers a call itself (bus.error, marked like a reply) when it
+ * times out or nobody can answer it, so a caller always hears back. */
+#include "router/callroute.h"
+
+#include <stdio.h>
+
+#include "frame.h"
+#include "router/router-internal.h"
+
+static bool key_is(const uint8_t *body, const struct json_member *m, const char *name)
+{
+	size_t len = strlen(name);
+	return m->key_len == len && memcmp(body + m->key_off, name, len) == 0;
+}
+
+/* A string value without escapes of at most max bytes, copied into out. */
+static bool plain_string(const uint8_t *body, const struct json_member *m, char *out, size_t max)
+{
+	if (m->val_kind != '"' || m->val_len < 2 || m->val_len - 2 > max)
+		return false;
+	const uint8_t *s = body + m->val_off + 1;
+	size_t len = m->val_len - 2;
+	if (memchr(s, '\\', len))
+		return false;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return true;
+}
+
+static bool parse_ms(const uint8_t *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 9)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+void call_fields_from_view(const struct envelope_view *v, const uint8_t *body, struct call_fields *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < v->n_ctx; i++) {
+		const struct json_member *m = &v->ctx[i];
+		if (key_is(body, m, "call_id")) {
+			out->has_call_id = true;
+			out->call_id_ok = plain_string(body, m, out->call_id, CALL_ID_MAX);
+		} else if (key_is(body, m, "bound_call")) {
+			out->has_bound = true;
+		} else if (key_is(body, m, "reply_type")) {
+			out->has_reply_type = true;
+			out->reply_type_ok = plain_string(body, m, out->reply_type, CALL_TYPE_MAX) &&
+					     envelope_type_is_valid(out->reply_type, strlen(out->reply_type));
+		} else if (key_is(body, m, "call_timeout_ms")) {
+			out->has_timeout = true;
+			out->timeout_ok = parse_ms(body + m->val_off, m->val_len, &out->timeout_ms);
+		}
+	}
+}
+
+void call_fields_from_tree(const cJSON *context, struct call_fields *out)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(context, "call_id");
+	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(context, "reply_type");
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(context, "call_timeout_ms");
+
+	memset(out, 0, sizeof(*out));
+	out->has_bound = cJSON_GetObjectItemCaseSensitive(context, "bound_call") != NULL;
+	if (id) {
+		out->has_call_id = true;
+		out->call_id_ok = cJSON_IsString(id) && strlen(id->valuestring) <= CALL_ID_MAX;
+		if (out->call_id_ok)
+			strcpy(out->call_id, id->valuestring);
+	}
+	if (rt) {
+		out->has_reply_type = true;
+		out->reply_type_ok = cJSON_IsString(rt) && strlen(rt->valuestring) <= CALL_TYPE_MAX &&
+				     envelope_type_is_valid(rt->valuestring, strlen(rt->valuestring));
+		if (out->reply_type_ok)
+			strcpy(out->reply_type, rt->valuestring);
+	}
+	if (to) {
+		out->has_timeout = true;
+		out->timeout_ok = cJSON_IsNumber(to) && to->valuedouble >= 0 && to->valuedouble <= 999999999 &&
+				  to->valuedouble == (double)(uint64_t)to->valuedouble;
+		if (out->timeout_ok)
+			out->timeout_ms = (uint64_t)to->valuedouble;
+	}
+}
+
+static char *put(char *o, const void *src, size_t len)
+{
+	memcpy(o, src, len);
+	return o + len;
+}
+
+/* A JSON string literal for s. */
+static char *put_string(char *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	*o++ = '"';
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = (char)ch;
+		} else if (ch < 0x20) {
+			o = put(o, "\\u00", 4);
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o++ = '"';
+	return o;
+}
+
+/* The scanned message as delivered: type and data as written, the context members as written
+ * except the router's own (sender, call_id, bound_call), then call_id and bound_call when given,
+ * then sender. */
+static struct msgbuf *write_scanned(const struct call_msg *m, const char *sender, const char *call_id,
+				    const char *bound)
+{
+	const struct envelope_view *v = m->view;
+	const uint8_t *body = m->body;
+	size_t cap = m->raw_len + 128 + 6 * (strlen(sender) + 2 * CALL_ID_MAX);
+	struct msgbuf *buf = msgbuf_alloc(cap);
+
+	if (!buf)
+		return NULL;
+	char *out = (char *)buf->data, *o = out;
+	o = put(o, "{\"type\":\"", 9);
+	o = put(o, body + v->type_off, v->type_len);
+	o = put(o, "\",\"data\":", 9);
+	o = v->data_len ? put(o, body + v->data_off, v->data_len) : put(o, "{}", 2);
+	o = put(o, ",\"context\":{", 12);
+	for (size_t i = 0; i < v->n_ctx; i++) {
+		const struct json_member *mm = &v->ctx[i];
+		if (key_is(body, mm, "sender") || key_is(body, mm, "call_id") || key_is(body, mm, "bound_call"))
+			continue;
+		*o++ = '"';
+		o = put(o, body + mm->key_off, mm->key_len);
+		o = put(o, "\":", 2);
+		o = put(o, body + mm->val_off, mm->val_len);
+		*o++ = ',';
+	}
+	if (call_id) {
+		o = put(o, "\"call_id\":", 10);
+		o = put_string(o, call_id);
+		*o++ = ',';
+	}
+	if (bound) {
+		o = put(o, "\"bound_call\":", 13);
+		o = put_string(o, bound);
+		*o++ = ',';
+	}
+	o = put(o, "\"sender\":", 9);
+	o = put_string(o, sender);
+	o = put(o, "}}", 2);
+	buf->len = (uint32_t)(o - out);
+	return buf;
+}
+
+/* The parsed message as delivered, with the same context rules, through its tree. */
+static struct msgbuf *write_tree(const struct call_msg *m, const char *sender, const char *call_id, const char *bound)
+{
+	cJSON *ctx = m->env->context;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx, "call_id");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx, "bound_call");
+	if ((call_id && !cJSON_AddStringToObject(ctx, "call_id", call_id)) ||
+	    (bound && !cJSON_AddStringToObject(ctx, "bound_call", bound)) || envelope_set_sender(m->env, sender) < 0)
+		return NULL;
+	size_t len = 0;
+	_cleanup_free_ char *text = envelope_serialize_raw(m->env, m->raw, m->raw_len, &len);
+	return text ? msgbuf_new(text, len) : NULL;
+}
+
+static struct msgbuf *write_msg(const struct call_msg *m, const char *sender, const char *call_id, const char *bound)
+{
+	struct msgbuf *buf = m->view ? write_scanned(m, sender, call_id, bound) : write_tree(m, sender, call_id, bound);
+
+	if (buf && buf->len > FRAME_MAX_BODY_HARD) {
+		msgbuf_unref(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A bus.error about call call_id of type `type`, bound to it like a reply: data.call_id, and
+ * context call_id and bound_call. Budgeted like every error unless `answer` (the one answer a
+ * call gets when nobody replies: a caller waits for it). */
+static void send_call_error(struct router *r, struct conn *c, const char *code, const char *message,
+			    const char *type, const char *call_id, bool answer)
+{
+	if (c->doomed || c->state != CONN_READY || !conn_error_budget(r, c, answer))
+		return;
+	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *data = cJSON_AddObjectToObject(root, "data");
+	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
+	if (!root || !data || !ctx || !cJSON_AddStringToObject(root, "type", "bus.error") ||
+	    !cJSON_AddStringToObject(data, "code", code) || !cJSON_AddStringToObject(data, "message", message) ||
+	    !cJSON_AddStringToObject(data, "type", type) || !cJSON_AddStringToObject(data, "call_id", call_id) ||
+	    !cJSON_AddStringToObject(ctx, "call_id", call_id) || !cJSON_AddStringToObject(ctx, "bound_call", call_id) ||
+	    !cJSON_AddStringToObject(ctx, "sender", "capbus"))
+		return;
+	conn_send_envelope(r, c, root);
+}
+
+static void log_call_refusal(struct router *r, struct conn *c, const char *reason, const char *type)
+{
+	uint64_t suppressed;
+
+	r->counters.call_refused++;
+	if (log_ratelimit_ok(&r->rl_client, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, "call_refused", "reason=%s id=%s pid=%d type=%s suppressed=%llu", reason,
+			  LOG_Q(c->session.id), (int)c->pid, LOG_Q(type), (unsigned long long)suppressed);
+}
+
+/* An ordinary message that carried a call field: delivered without the router's fields. */
+static void route_plain(struct router *r, struct conn *c, const struct call_msg *m)
+{
+	struct msgbuf *buf = write_msg(m, c->session.id, NULL, NULL);
+
+	if (!buf)
+		return;
+	router_deliver(r, buf, m->type, m->type_len, 0);
+	msgbuf_unref(buf);
+}
+
+static void route_answer(struct router *r, struct conn *c, const struct call_msg *m, uint64_t id)
+{
+	struct call_end end;
+
+	switch (calls_answer(r->calls, id, c->serial, m->type, &end)) {
+	case CALL_BOUND: {
+		r->counters.messages++;
+		r->counters.call_replies++;
+		struct conn *caller = router_find_conn(r, end.caller);
+		/* The caller's permissions may have changed since it called (revoke, reload). */
+		if (!caller || caller->state != CONN_READY || !caller->ident ||
+		    !identity_may_receive(caller->ident, end.reply_type, strlen(end.reply_type)))
+			return;
+		struct msgbuf *buf = write_msg(m, c->session.id, end.call_id, end.call_id);
+		if (!buf)
+			return;
+		if (conn_push(r, caller, buf, true) == 0)
+			r->counters.delivered++;
+		msgbuf_unref(buf);
+		return;
+	}
+	case CALL_NOT_RECIPIENT:
+		log_call_refusal(r, c, "not_a_recipient", m->type);
+		conn_send_error(r, c, "denied", "only a connection the call was delivered to may answer it", m->type, NULL);
+		return;
+	case CALL_FINISHED:
+		log_call_refusal(r, c, "call_finished", m->type);
+		conn_send_error(r, c, "call_finished", "the call was already answered, or has ended", m->type, NULL);
+		return;
+	case CALL_OTHER_TYPE:
+	case CALL_UNKNOWN:
+	default:
+		/* Not a reply: a context copied along onto another message (Mycroft's forward). */
+		route_plain(r, c, m);
+		return;
+	}
+}
+
+static void route_new_call(struct router *r, struct conn *c, const struct call_msg *m, const struct call_fields *f)
+{
+	char reply_type[CALL_TYPE_MAX + 1];
+	uint64_t timeout = CALL_TIMEOUT_DEFAULT_MS;
+
+	if (f->has_reply_type) {
+		if (!f->reply_type_ok) {
+			log_call_refusal(r, c, "invalid", m->type);
+			send_call_error(r, c, "invalid", "context.reply_type must be a message type", m->type, f->call_id, false);
+			return;
+		}
+		strcpy(reply_type, f->reply_type);
+	} else if (m->type_len + 9 > CALL_TYPE_MAX) {
+		log_call_refusal(r, c, "invalid", m->type);
+		send_call_error(r, c, "invalid", "the type is too long for a \".response\" reply type", m->type, f->call_id, false);
+		return;
+	} else {
+		snprintf(reply_type, sizeof(reply_type), "%.*s.response", (int)m->type_len, m->type);
+	}
+	if (f->has_timeout) {
+		if (!f->timeout_ok || f->timeout_ms == 0 || f->timeout_ms > CALL_TIMEOUT_MAX_MS) {
+			log_call_refusal(r, c, "invalid", m->type);
+			send_call_error(r, c, "invalid", "context.call_timeout_ms must be an integer from 1 to 300000", m->type,
+					f->call_id, false);
+			return;
+		}
+		timeout = f->timeout_ms;
+	}
+	if (!identity_may_receive(c->ident, reply_type, strlen(reply_type))) {
+		log_call_refusal(r, c, "denied_reply_type", m->type);
+		send_call_error(r, c, "denied", "the manifest does not allow receiving the reply type", m->type, f->call_id, false);
+		return;
+	}
+	struct call_request req = {
+		.caller = c->serial, .owner = c->session.id, .call_id = f->call_id, .type = m->type,
+		.reply_type = reply_type, .deadline_ms = r->now_ms + timeout,
+	};
+	uint64_t id = 0;
+	int ret = calls_open(r->calls, &req, &id);
+	if (ret != 0) {
+		bool quota = ret == CALLS_OWNER_QUOTA || ret == CALLS_FULL;
+		if (quota)
+			r->counters.quota++;
+		log_call_refusal(r, c, quota ? "quota" : "internal", m->type);
+		send_call_error(r, c, quota ? "quota" : "internal",
+				ret == CALLS_OWNER_QUOTA ? "too many pending calls of this identity" :
+				ret == CALLS_FULL ? "too many pending calls on the bus" : "cannot track the call",
+				m->type, f->call_id, false);
+		return;
+	}
+	char wire[CALL_WIRE_ID_LEN + 1];
+	calls_format_id(id, wire);
+	struct msgbuf *buf = write_msg(m, c->session.id, wire, NULL);
+	if (buf) {
+		r->counters.calls++;
+		router_deliver(r, buf, m->type, m->type_len, id);
+		msgbuf_unref(buf);
+	}
+	if (calls_n_targets(r->calls, id) == 0) {
+		calls_end(r->calls, id, NULL);
+		r->counters.call_no_responder++;
+		send_call_error(r, c, "no_responder", "no connection could receive the call", m->type, f->call_id, true);
+	}
+}
+
+bool call_route(struct router *r, struct conn *c, const struct call_msg *m, const struct call_fields *f)
+{
+	uint64_t id;
+
+	if (!f->has_call_id && !f->has_bound)
+		return false;
+	if (!f->has_call_id) {
+		route_plain(r, c, m); /* bound_call is the router's alone */
+		return true;
+	}
+	if (f->call_id_ok && calls_parse_id(f->call_id, strlen(f->call_id), &id)) {
+		route_answer(r, c, m, id);
+		return true;
+	}
+	if (!f->call_id_ok || !calls_id_is_valid(f->call_id, strlen(f->call_id))) {
+		log_call_refusal(r, c, "invalid", m->type);
+		conn_send_error(r, c, "invalid", "context.call_id must be 1 to 64 characters of [A-Za-z0-9._:-]", m->type,
+				NULL);
+		return true;
+	}
+	route_new_call(r, c, m, f);
+	return true;
+}
+
+static void answer_ended(struct router *r, const struct call_end *end, const char *code, const char *message)
+{
+	struct conn *caller = router_find_conn(r, end->caller);
+
+	if (caller)
+		send_call_error(r, caller, code, message, end->type, end->call_id, true);
+}
+
+void call_expire(struct router *r)
+{
+	struct call_end end;
+
+	while (calls_next_expired(r->calls, r->now_ms, &end)) {
+		r->counters.call_timeouts++;
+		answer_ended(r, &end, "timeout", "no reply before the call's deadline");
+	}
+}
+
+void call_orphans(struct router *r)
+{
+	struct call_end end;
+
+	while (calls_next_orphan(r->calls, &end)) {
+		r->counters.call_no_responder++;
+		answer_ended(r, &end, "no_responder", "every connection the call reached has gone");
+	}
+}
