@@ -50,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 from capbus_harness import (BUILD_DIR, Closed, Daemon, RawClient, TestFailure, bad_auth_frame,  # noqa: E402
-                            capbusd_path, check, manifest, protocol, run_test, skip)
+                            capbusd_path, capbusd_router_path, check, manifest, protocol, run_test, skip)
 
 # -- tunables ---------------------------------------------------------------------------------
 
@@ -766,6 +766,17 @@ def noseccomp_path():
     return os.path.join(BUILD_DIR, "tests", "soak", "soak-noseccomp.so")
 
 
+def valgrind_router(logdir):
+    """The router program for the valgrind run: capbusd executes the router with an empty
+    environment, so the preload that stands in for seccomp is set by this wrapper (valgrind's
+    --trace-children follows the exec into capbusd-router)."""
+    path = os.path.join(logdir, "capbusd-router")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nLD_PRELOAD=%s exec %s "$@"\n' % (noseccomp_path(), capbusd_router_path()))
+    os.chmod(path, 0o755)
+    return path
+
+
 def valgrind_argv(logdir):
     # valgrind cannot run seccomp filters: the router would fail closed (see soak-noseccomp.c).
     return ["env", "LD_PRELOAD=" + noseccomp_path(), "valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
@@ -775,7 +786,7 @@ def valgrind_argv(logdir):
 
 
 def check_valgrind(logdir, pids):
-    logs = sorted(os.listdir(logdir))
+    logs = sorted(n for n in os.listdir(logdir) if n.startswith("valgrind.") and n.endswith(".log"))
     found = {}
     problems = []
     for name in logs:
@@ -810,7 +821,8 @@ def main(args):
     attacks = None
     try:
         with Daemon(manifests(args), start=False, **config) as d:
-            d.start(timeout=120 if args.valgrind else 10, wrapper=valgrind_argv(vg_dir) if args.valgrind else None)
+            d.start(timeout=120 if args.valgrind else 10, wrapper=valgrind_argv(vg_dir) if args.valgrind else None,
+                    router=valgrind_router(vg_dir) if args.valgrind else None)
             pids = d.pids()
             log("capbusd pid %d, router pid %d, socket %s%s%s" % (pids[0], pids[1], d.socket,
                                                                  " (ASan build)" if asan else "",
