@@ -32,14 +32,22 @@
 #define SO_PEERPIDFD 77
 #endif
 
-static void conn_free(struct router *r, struct conn *c)
+/* Takes c out of the subscription index: nothing is delivered to it from here on. */
+static void conn_drop_subscriptions(struct router *r, struct conn *c)
 {
-	control_conn_gone(r, c);
 	for (uint32_t i = 0; i < c->n_subs; i++) {
 		subindex_remove(r->subs, c->subs[i], c);
 		free(c->subs[i]);
 	}
 	free(c->subs);
+	c->subs = NULL;
+	c->n_subs = 0;
+}
+
+static void conn_free(struct router *r, struct conn *c)
+{
+	control_conn_gone(r, c);
+	conn_drop_subscriptions(r, c);
 	outq_clear(c);
 	free(c->in);
 	if (c->state != CONN_READY)
@@ -78,8 +86,24 @@ void conn_doom(struct router *r, struct conn *c, const char *reason)
 
 void conn_close_after_flush(struct router *r, struct conn *c)
 {
+	if (c->close_after_flush)
+		return;
 	c->close_after_flush = true;
+	/* A closing connection is a receiver no more, and a peer that never reads its last frames
+	 * does not keep it (and its queue) forever: timer_tick closes it at this deadline. */
+	conn_drop_subscriptions(r, c);
+	c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	outq_schedule(&r->outq, c);
+}
+
+void conn_lose_identity(struct router *r, struct conn *c)
+{
+	c->ident = NULL;
+	if (c->doomed)
+		return;
+	r->counters.revoked++;
+	conn_send_error(r, c, "revoked", "this identity was removed from the bus", NULL, NULL);
+	conn_close_after_flush(r, c);
 }
 
 int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
@@ -265,10 +289,12 @@ static void deliver_one(void *sub, void *userdata)
 	struct conn *c = sub;
 	struct delivery *d = userdata;
 
-	if (c->doomed || c->last_stamp == d->r->stamp)
+	/* A closing or doomed connection has left the index already (conn_close_after_flush,
+	 * conn_free); these checks are the backstop, so is the identity check below. */
+	if (c->doomed || c->close_after_flush || !c->ident || c->last_stamp == d->r->stamp)
 		return;
 	c->last_stamp = d->r->stamp;
-	/* Subscriptions were checked when made and on every reload; this re-check is the backstop. */
+	/* Subscriptions were checked when made and on every reload. */
 	if (!identity_may_receive(c->ident, d->type, d->type_len))
 		return;
 	if (conn_push(d->r, c, d->buf, true) == 0)
@@ -414,7 +440,7 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 	_cleanup_(envelope_clear) struct envelope env = { 0 };
 	const char *why = NULL;
 
-	if (c->close_after_flush)
+	if (c->close_after_flush || (c->state == CONN_READY && !c->ident))
 		return; /* on its way out: ignore whatever else it sends */
 	if (c->state == CONN_CHECKING) {
 		conn_doom(r, c, "spoke_before_hello");
@@ -637,11 +663,16 @@ static void timer_tick(struct router *r)
 	uint64_t expirations;
 	if (read(r->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	for (struct conn *c = r->conns; c; c = c->next)
-		if (c->state != CONN_READY && !c->doomed && r->now_ms > c->deadline_ms) {
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (c->doomed || r->now_ms <= c->deadline_ms)
+			continue;
+		if (c->state != CONN_READY) {
 			r->counters.handshake_timeouts++;
 			conn_doom(r, c, "handshake_timeout");
+		} else if (c->close_after_flush) {
+			conn_doom(r, c, "close_timeout");
 		}
+	}
 }
 
 /* End of an iteration: write what was queued, then free what was closed (flushing may close). */
