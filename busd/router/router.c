@@ -321,6 +321,20 @@ static void deliver(struct router *r, struct msgbuf *buf, const char *type, size
 	subindex_match(r->subs, type, type_len, deliver_one, &d);
 }
 
+/* A message the router accepted but cannot deliver: its sender hears why, in order with
+ * everything else it is answered, so a later ping still confirms every earlier send. */
+static void refuse_undeliverable(struct router *r, struct conn *c, const char *type, int err)
+{
+	bool too_large = err == -EMSGSIZE;
+	if (too_large)
+		r->counters.too_large++;
+	log_refusal(r, c, too_large ? "too_large" : "internal", type);
+	conn_send_error(r, c, too_large ? "too_large" : "internal",
+			too_large ? "message above the 16 MiB frame limit once stamped with its sender" :
+				    "out of memory: message dropped",
+			type, NULL);
+}
+
 /* The tree path: messages the scan left to envelope_parse. */
 static void route_message(struct router *r, struct conn *c, struct envelope *env, const uint8_t *raw, size_t raw_len)
 {
@@ -329,15 +343,17 @@ static void route_message(struct router *r, struct conn *c, struct envelope *env
 
 	if (!may_send(r, c, type, type_len))
 		return;
-	if (envelope_set_sender(env, c->session.id) < 0)
-		return;
 	size_t len = 0;
-	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, &len);
-	if (!text || len > FRAME_MAX_BODY_HARD)
+	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, c->session.id, &len);
+	if (!text || len > FRAME_MAX_BODY_HARD) {
+		refuse_undeliverable(r, c, type, text ? -EMSGSIZE : -ENOMEM);
 		return;
+	}
 	struct msgbuf *buf = msgbuf_new(text, len);
-	if (!buf)
+	if (!buf) {
+		refuse_undeliverable(r, c, type, -ENOMEM);
 		return;
+	}
 	deliver(r, buf, type, type_len);
 	msgbuf_unref(buf);
 }
@@ -362,12 +378,16 @@ static void route_scanned(struct router *r, struct conn *c, const struct envelop
 	if (!may_send(r, c, type, view->type_len))
 		return;
 	struct msgbuf *buf = msgbuf_alloc(envelope_stamped_size(v->body_len, c->session.id));
-	if (!buf)
+	if (!buf) {
+		refuse_undeliverable(r, c, type, -ENOMEM);
 		return;
+	}
 	size_t len = envelope_write_stamped(view, v->body, c->session.id, (char *)buf->data);
 	if (len <= FRAME_MAX_BODY_HARD) {
 		buf->len = (uint32_t)len;
 		deliver(r, buf, type, view->type_len);
+	} else {
+		refuse_undeliverable(r, c, type, -EMSGSIZE);
 	}
 	msgbuf_unref(buf);
 }

@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The router's splicing serialisation means the same message as the full one. */
 	struct envelope spliced = { 0 };
 	size_t len3 = 0;
-	char *s3 = envelope_serialize_raw(&e, body, size, &len3);
+	char *s3 = envelope_serialize_raw(&e, body, size, SENDER, &len3);
 	if (!s3 || len3 != strlen(s3) || envelope_parse((const uint8_t *)s3, len3, depth2 + 1, &spliced, &why) != 0 ||
 	    !same_meaning(again.root, spliced.root))
 		abort();
