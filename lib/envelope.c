@@ -269,6 +269,26 @@ static int envelope_adopt(cJSON *root, struct envelope *out, const char **why)
 	return 0;
 }
 
+/* Why the prescan refused a text, for the two refusals that protect a value from being changed
+ * on its way (a receiver could not carry it as written); anything else is just invalid JSON.
+ * Runs only on refused messages. */
+static const char *malformed_why(const uint8_t *body, size_t len, unsigned max_depth)
+{
+	struct json_index idx = { 0 };
+	struct json_scan_error err = { 0 };
+	const char *why = "message is not valid JSON";
+
+	if (json_scan_indexed(body, len, max_depth, JSON_SCAN_NUMBER_MAX, &idx, &err) == JSON_SCAN_MALFORMED &&
+	    err.msg) {
+		if (strcmp(err.msg, "number too long") == 0)
+			why = "message is not valid JSON here: a number longer than 63 characters (receivers read at most 63)";
+		else if (strcmp(err.msg, "\\u0000 is not allowed") == 0)
+			why = "message is not valid JSON here: \\u0000 in a string (receivers end strings at NUL)";
+	}
+	json_index_done(&idx);
+	return why;
+}
+
 int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct envelope *out,
 		   const char **why)
 {
@@ -277,7 +297,7 @@ int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct e
 
 	if (r != 0) {
 		*why = r == ENVELOPE_BAD_UTF8 ? "message is not valid UTF-8" :
-		       r == ENVELOPE_TOO_DEEP ? "message nests too deeply" : "message is not valid JSON";
+		       r == ENVELOPE_TOO_DEEP ? "message nests too deeply" : malformed_why(body, len, max_depth);
 		return r;
 	}
 	cJSON *root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);

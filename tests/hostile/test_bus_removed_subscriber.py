@@ -161,7 +161,7 @@ def remove_during_flow():
         router = d.router_pid()
         alice, bob = d.client("alice"), d.client("bob")
         check(bob.subscribe("greet.*")["type"] == "capbus.subscribe.reply", "bob could not subscribe")
-        stop = threading.Event()
+        stop, flooded = threading.Event(), threading.Event()
         sent = [0]
 
         def flood():
@@ -172,7 +172,8 @@ def remove_during_flow():
         received = [0]
 
         def read():
-            while not stop.is_set() or received[0] < sent[0]:
+            # Until the flood is over and every message it sent has arrived.
+            while not flooded.is_set() or received[0] < sent[0]:
                 try:
                     m = bob.recv_message(5)
                 except socket.timeout:
@@ -186,6 +187,7 @@ def remove_during_flow():
             check(d.admin("reload").returncode == 0, "reload failed")
             victims.append(stalled(d, "victim", "greet.*"))
             stop.clear()
+            flooded.clear()
             t = threading.Thread(target=flood)
             r = threading.Thread(target=read)
             t.start()
@@ -195,8 +197,10 @@ def remove_during_flow():
             time.sleep(0.2)
             stop.set()
             t.join()
+            flooded.set()
             r.join(30)
-            check(received[0] == sent[0], "bob received %d of %d in round %d" % (received[0], sent[0], rnd))
+            check(received[0] == sent[0], "bob received %d of %d in round %d; alice was told %r"
+                  % (received[0], sent[0], rnd, alice.drain(0.5)[:3]))
             check_router_alive(d, router, "remove during a flood (round %d)" % rnd)
         alice.ping()
 
