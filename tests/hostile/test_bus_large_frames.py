@@ -13,11 +13,14 @@
 - A frame above max_frame is answered too_large and the connection is closed.
 """
 import json
-import os
 import re
+import select
 import subprocess
+import time
 
 from capbus_harness import Daemon, capbusd_path, check, manifest, protocol, run_test
+
+from capbus import Bus
 
 MIB = 1 << 20
 HARD = 16 * MIB
@@ -60,7 +63,8 @@ def body_of_length(n, escaped_key=False):
 
 def nine_mib_and_edges():
     readers = ("bob", "carol", "dave")
-    mans = {"alice": manifest("alice", ["big.*"], [])}
+    mans = {"alice": manifest("alice", ["big.*"], []), "erin": manifest("erin", [], ["big.*"]),
+            "fred": manifest("fred", [], ["big.*"])}
     mans.update({r: manifest(r, [], ["big.*"]) for r in readers})
     # max_queue stays at its 8 MiB default: below the message size on purpose.
     with Daemon(mans, max_frame=HARD, byte_rate=1 << 30) as d:
@@ -68,15 +72,51 @@ def nine_mib_and_edges():
         for r, c in subs.items():
             check(c.subscribe("big.*")["type"] == "capbus.subscribe.reply", "%s could not subscribe" % r)
         alice = d.client("alice", timeout=60)
+        # The reference clients receive it too: the Python SDK, and libcapbus through the CLI.
+        erin = Bus(d.socket, d.keygen("erin"))
+        heard = []
+        erin.on("big.*", heard.append)
+        listener = d.cli_popen("listen", "big.*", "--timeout", "60", key=d.keygen("fred"))
+        try:
+            while True:  # until the listener has subscribed: it prints a first message
+                alice.send("big.ready", {})
+                ready, _, _ = select.select([listener.stdout], [], [], 0.2)
+                if ready:
+                    line = listener.stdout.readline()
+                    check(line.startswith('{"type":"big.ready"'), "capbus listen printed %r; stderr: %s"
+                          % (line[:200], line or listener.stderr.read()))
+                    break
+                if listener.poll() is not None:
+                    check(False, "capbus listen exited: %s" % listener.stderr.read())
+            for c in list(subs.values()) + [alice]:
+                c.drain(0.2)
+            erin.run(0.2)
+            heard.clear()
 
-        blob = "9" * (9 * MIB)
-        alice.send("big.nine", {"blob": blob})
-        alice.ping(60)
-        check(alice.pending == [], "the 9 MiB sender was told %r" % [m.get("data") for m in alice.pending][:1])
-        for r, c in subs.items():
-            m = c.recv_message(60)
-            check(m["type"] == "big.nine" and m["data"]["blob"] == blob and m["context"]["sender"] == "alice",
-                  "%s did not receive the 9 MiB message intact" % r)
+            blob = "9" * (9 * MIB)
+            alice.send("big.nine", {"blob": blob})
+            alice.ping(60)
+            check(alice.pending == [], "the 9 MiB sender was told %r" % [m.get("data") for m in alice.pending][:1])
+            for r, c in subs.items():
+                m = c.recv_message(60)
+                check(m["type"] == "big.nine" and m["data"]["blob"] == blob and m["context"]["sender"] == "alice",
+                      "%s did not receive the 9 MiB message intact" % r)
+            deadline = time.monotonic() + 60
+            while not heard and time.monotonic() < deadline:
+                erin.run(1)
+            check(len(heard) == 1 and heard[0].data["blob"] == blob, "the SDK did not receive the 9 MiB message")
+            while True:
+                line = listener.stdout.readline()
+                if line == "":
+                    check(False, "capbus listen ended without the 9 MiB message: %s" % listener.stderr.read())
+                m = json.loads(line)
+                if m["type"] == "big.nine":
+                    break
+            check(m["data"]["blob"] == blob, "capbus listen printed the 9 MiB message changed")
+        finally:
+            listener.kill()
+            listener.wait()
+            erin.close()
         st = d.stats()
         check(st["slow_consumers"] == 0, "%d idle subscribers were cut off as slow consumers" % st["slow_consumers"])
         for c in subs.values():
