@@ -92,7 +92,8 @@ void conn_close_after_flush(struct router *r, struct conn *c)
 	/* A closing connection is a receiver no more, and a peer that never reads its last frames
 	 * does not keep it (and its queue) forever: timer_tick closes it at this deadline. */
 	conn_drop_subscriptions(r, c);
-	c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
+	if (c->state == CONN_READY) /* a handshake keeps its own, earlier deadline */
+		c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	outq_schedule(&r->outq, c);
 }
 
