@@ -92,7 +92,8 @@ int envelope_set_sender(struct envelope *e, const char *sender);
  * stamped with sender: the same shape as envelope_write_stamped(). Only the type (whose charset
  * needs no escaping) is written afresh; data and every context member other than "sender"
  * (however its key is spelt) are copied from the validated input bytes, so no value passes
- * through a double or changes on the way. Caller frees. NULL on allocation failure. */
+ * through a double or changes on the way. Caller frees. NULL on allocation failure (or when raw
+ * is not the text e was parsed from). */
 char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
 			     size_t *len);
 

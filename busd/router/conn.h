@@ -49,7 +49,7 @@ struct conn {
 	uint64_t serial;
 	pid_t pid;
 	uid_t uid;
-	uint64_t deadline_ms;    /* handshake deadline */
+	uint64_t deadline_ms;    /* handshake deadline; once closing, when it is closed unread */
 	struct hs_server hs;
 	struct hs_session session;
 	const struct identity *ident;
