@@ -19,7 +19,9 @@
 #include "keyfile.h"
 #include "util.h"
 
-#define CLIENT_MAX_FRAME (4u * 1024 * 1024)
+/* What the daemon may deliver: max_frame may be set up to the protocol's limit, and every
+ * delivered copy fits it. The read buffer grows to a frame's size only when one arrives. */
+#define CLIENT_MAX_FRAME FRAME_MAX_BODY_HARD
 
 /* A delivered message keeps its bytes as they came; the data and context objects are parsed
  * only when an accessor needs a field, so a receiver that forwards or counts messages never

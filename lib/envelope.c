@@ -269,6 +269,26 @@ static int envelope_adopt(cJSON *root, struct envelope *out, const char **why)
 	return 0;
 }
 
+/* Why the prescan refused a text, for the two refusals that protect a value from being changed
+ * on its way (a receiver could not carry it as written); anything else is just invalid JSON.
+ * Runs only on refused messages. */
+static const char *malformed_why(const uint8_t *body, size_t len, unsigned max_depth)
+{
+	struct json_index idx = { 0 };
+	struct json_scan_error err = { 0 };
+	const char *why = "message is not valid JSON";
+
+	if (json_scan_indexed(body, len, max_depth, JSON_SCAN_NUMBER_MAX, &idx, &err) == JSON_SCAN_MALFORMED &&
+	    err.msg) {
+		if (strcmp(err.msg, "number too long") == 0)
+			why = "message is not valid JSON here: a number longer than 63 characters (receivers read at most 63)";
+		else if (strcmp(err.msg, "\\u0000 is not allowed") == 0)
+			why = "message is not valid JSON here: \\u0000 in a string (receivers end strings at NUL)";
+	}
+	json_index_done(&idx);
+	return why;
+}
+
 int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct envelope *out,
 		   const char **why)
 {
@@ -277,7 +297,7 @@ int envelope_parse(const uint8_t *body, size_t len, unsigned max_depth, struct e
 
 	if (r != 0) {
 		*why = r == ENVELOPE_BAD_UTF8 ? "message is not valid UTF-8" :
-		       r == ENVELOPE_TOO_DEEP ? "message nests too deeply" : "message is not valid JSON";
+		       r == ENVELOPE_TOO_DEEP ? "message nests too deeply" : malformed_why(body, len, max_depth);
 		return r;
 	}
 	cJSON *root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
@@ -350,45 +370,76 @@ char *envelope_serialize(const struct envelope *e, size_t *len)
 	return s;
 }
 
-/* The [start, end) of the top-level "data" value of validated input (0, 0 when absent), or
- * false when a top-level key is escaped (then raw keys do not say which is which). */
-static bool find_data(const uint8_t *raw, size_t raw_len, size_t *start, size_t *end)
+/* The member of e's tree that raw member i of obj_raw stands for: cJSON keeps members in input
+ * order, and a parsed tree only gains members at the end (absent data or context). */
+static const cJSON *nth_child(const cJSON *obj, size_t i)
 {
-	struct json_member top[3];
-	size_t n = 0;
+	const cJSON *it = obj ? obj->child : NULL;
 
-	*start = *end = 0;
-	if (json_scan_object(raw, raw_len, JSON_SCAN_DEPTH_MAX, top, 3, &n) != 0 || n > 3)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (top[i].key_escaped)
-			return false;
-		if (key_is(raw, &top[i], "data", 4)) {
-			*start = top[i].val_off;
-			*end = top[i].val_off + top[i].val_len;
-		}
-	}
-	return true;
+	while (it && i--)
+		it = it->next;
+	return it;
 }
 
-char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, size_t *len)
+char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
+			     size_t *len)
 {
-	size_t ds, de;
+	struct json_member top[3];
+	size_t n_top = 0, n_ctx = 0, ds = 0, dl = 0, cs = 0, cl = 0;
 
-	if (!find_data(raw, raw_len, &ds, &de))
-		return envelope_serialize(e, len);
-	char *ctx = cJSON_PrintUnformatted(e->context);
-	if (!ctx)
+	/* envelope_parse accepted raw: three members at most, named type, data, context (perhaps
+	 * escaped: the tree says which is which). */
+	if (json_scan_object(raw, raw_len, JSON_SCAN_DEPTH_MAX, top, 3, &n_top) != 0 || n_top > 3)
 		return NULL;
-	size_t type_len = strlen(e->type), ctx_len = strlen(ctx);
-	char *out = malloc(envelope_write_size(type_len, de - ds, ctx_len) + 1);
-	if (out) {
-		size_t n = envelope_write(out, e->type, type_len, (const char *)raw + ds, de - ds, ctx, ctx_len);
-		out[n] = '\0';
-		if (len)
-			*len = n;
+	for (size_t i = 0; i < n_top; i++) {
+		const cJSON *member = nth_child(e->root, i);
+		if (!member)
+			return NULL;
+		if (strcmp(member->string, "data") == 0) {
+			ds = top[i].val_off;
+			dl = top[i].val_len;
+		} else if (strcmp(member->string, "context") == 0) {
+			cs = top[i].val_off;
+			cl = top[i].val_len;
+		}
+	}
+	struct json_member *ctx = NULL;
+	if (cl > 0) {
+		if (json_scan_object(raw + cs, cl, JSON_SCAN_DEPTH_MAX, NULL, 0, &n_ctx) != 0)
+			return NULL;
+		ctx = calloc(n_ctx ? n_ctx : 1, sizeof(*ctx));
+		if (!ctx || json_scan_object(raw + cs, cl, JSON_SCAN_DEPTH_MAX, ctx, n_ctx, &n_ctx) != 0) {
+			free(ctx);
+			return NULL;
+		}
+	}
+	size_t type_len = strlen(e->type);
+	/* Fixed parts and separators, the members as written, the sender escaped. */
+	char *out = malloc(64 + type_len + dl + cl + 4 * n_ctx + 6 * strlen(sender));
+	if (!out) {
+		free(ctx);
+		return NULL;
+	}
+	char *o = put_head(out, e->type, type_len, (const char *)raw + ds, dl);
+	o = put(o, ",\"context\":{", 12);
+	for (size_t i = 0; i < n_ctx; i++) {
+		const cJSON *member = nth_child(e->context, i);
+		/* A "sender" however it was spelt (escapes included) is the daemon's to write. */
+		if (!member || strcmp(member->string, "sender") == 0)
+			continue;
+		*o++ = '"';
+		o = put(o, raw + cs + ctx[i].key_off, ctx[i].key_len);
+		o = put(o, "\":", 2);
+		o = put(o, raw + cs + ctx[i].val_off, ctx[i].val_len);
+		*o++ = ',';
 	}
 	free(ctx);
+	o = put(o, "\"sender\":", 9);
+	o = put_string(o, sender);
+	o = put(o, "}}", 2);
+	*o = '\0';
+	if (len)
+		*len = (size_t)(o - out);
 	return out;
 }
 

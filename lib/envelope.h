@@ -88,11 +88,14 @@ int envelope_build(const char *type, const char *data_json, struct envelope *out
 /* Sets context.sender, replacing whatever a client wrote there. */
 int envelope_set_sender(struct envelope *e, const char *sender);
 
-/* The router's serialisation of a message it parsed from raw[0..raw_len): type and context are
- * written afresh, the data object is copied from the validated input bytes instead of being
- * re-serialised (the costliest step per message). Falls back to envelope_serialize() when the
- * input has an escaped top-level key. Caller frees. NULL on allocation failure. */
-char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, size_t *len);
+/* The router's serialisation of a message it parsed from raw[0..raw_len) (e is that parse),
+ * stamped with sender: the same shape as envelope_write_stamped(). Only the type (whose charset
+ * needs no escaping) is written afresh; data and every context member other than "sender"
+ * (however its key is spelt) are copied from the validated input bytes, so no value passes
+ * through a double or changes on the way. Caller frees. NULL on allocation failure (or when raw
+ * is not the text e was parsed from). */
+char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
+			     size_t *len);
 
 /* Compact serialisation; caller frees with free(). NULL on allocation failure. */
 char *envelope_serialize(const struct envelope *e, size_t *len);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "frame.h"
 #include "json-doc.h"
 
 #define CONFIG_MAX_SIZE (256 * 1024)
@@ -306,6 +307,33 @@ static int apply_item(struct json_doc *doc, struct config *cfg, const struct jso
 	return parse_guard(doc, item, &cfg->guard);
 }
 
+static const struct json_node *found_key(const struct json_node *const *found, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (streq(config_keys[i], name))
+			return found[i];
+	return NULL;
+}
+
+/* Limits that are valid alone but contradict each other. A message of max_frame bytes costs
+ * its sender a frame (header, body, tag) of byte tokens, and the byte bucket never holds more
+ * than byte_rate: below that, such a message would be refused forever. (max_queue needs no
+ * rule: a reader with an empty queue takes any message; see router/outq.c.) The error points
+ * at byte_rate when the file sets it, else at max_frame. */
+static int check_limits(struct json_doc *doc, const struct config *cfg, const struct json_node *const *found)
+{
+	uint64_t frame = (uint64_t)cfg->max_frame + FRAME_HEADER_LEN + FRAME_TAG_LEN;
+
+	if (cfg->byte_rate >= frame)
+		return 0;
+	const struct json_node *at = found_key(found, "byte_rate");
+	if (!at)
+		at = found_key(found, "max_frame");
+	return json_doc_fail(doc, at ? at : doc->root, false,
+			     "\"byte_rate\" (%llu) must be at least max_frame + %u (%llu): a message of max_frame bytes could never be sent",
+			     (unsigned long long)cfg->byte_rate, FRAME_HEADER_LEN + FRAME_TAG_LEN, (unsigned long long)frame);
+}
+
 /* Applies the parsed document to cfg. Returns 0, JSON_DOC_INVALID (doc->error set), -ENOMEM. */
 static int apply_doc(struct json_doc *doc, struct config *cfg)
 {
@@ -324,6 +352,9 @@ static int apply_doc(struct json_doc *doc, struct config *cfg)
 		if (r)
 			return r;
 	}
+	r = check_limits(doc, cfg, f);
+	if (r)
+		return r;
 	const char *sock = cfg->socket;
 	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
 		return json_doc_fail(doc, f[0], false, "\"socket\" must be an absolute path or @name, at most 107 bytes");

@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 	if (r != 0) {
 		fprintf(stderr, "capbusd: %s\n", error ? error : strerror(-r));
 		free(error);
+		config_free(&cfg); /* config_load's contract: cfg holds allocations either way */
 		return 1;
 	}
 	log_setup(cfg.log_level, "main");

@@ -49,7 +49,7 @@ struct conn {
 	uint64_t serial;
 	pid_t pid;
 	uid_t uid;
-	uint64_t deadline_ms;    /* handshake deadline */
+	uint64_t deadline_ms;    /* handshake deadline; once closing, when it is closed unread */
 	struct hs_server hs;
 	struct hs_session session;
 	const struct identity *ident;
@@ -89,8 +89,9 @@ struct msgbuf *msgbuf_alloc(size_t cap);
 void msgbuf_unref(struct msgbuf *b);
 
 /* Queues buf (a new reference) for c, signed with c's session key when sign, and schedules a
- * flush. 0 (also when c is doomed: nothing is queued), -ENOBUFS when c's queue would pass
- * max_queue (a slow consumer), -ENOMEM. The caller decides what happens to c. */
+ * flush. 0 (also when c is doomed: nothing is queued), -ENOBUFS when c already has bytes queued
+ * and would pass max_queue (a slow consumer; an empty queue takes any message), -ENOMEM. The
+ * caller decides what happens to c. */
 int outq_push(struct outq_ctx *q, struct conn *c, struct msgbuf *buf, bool sign);
 /* Writes as much as the socket takes. 0 when drained or it would block, OUTQ_CLOSE when drained
  * and c->close_after_flush, a negative errno on a dead peer. */

@@ -71,7 +71,10 @@ int outq_push(struct outq_ctx *q, struct conn *c, struct msgbuf *buf, bool sign)
 	if (c->doomed)
 		return 0;
 	uint64_t size = FRAME_HEADER_LEN + buf->len + (sign ? FRAME_TAG_LEN : 0);
-	if (c->q_bytes + size > q->max_queue)
+	/* A reader that has caught up always takes the next message, however large (max_frame may
+	 * exceed max_queue); only a backlog is held against it. A queue therefore holds at most
+	 * max_queue bytes plus one message. */
+	if (c->q_bytes > 0 && c->q_bytes + size > q->max_queue)
 		return -ENOBUFS;
 	if (outq_reserve(c) < 0)
 		return -ENOMEM;

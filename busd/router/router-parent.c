@@ -68,16 +68,20 @@ static void policy_swap(struct router *r, struct policy *p)
 			log_event(LOG_LEVEL_ERROR, "listen_failed", "error=%s", LOG_Q(strerror(errno)));
 	}
 	for (struct conn *c = r->conns; c; c = c->next) {
-		if (c->state != CONN_READY || c->doomed)
+		if (c->state != CONN_READY)
 			continue;
-		c->ident = policy_find(p, c->session.id);
-		if (!c->ident) {
-			r->counters.revoked++;
-			conn_send_error(r, c, "revoked", "this identity was removed from the bus", NULL, NULL);
-			conn_close_after_flush(r, c);
+		/* Doomed and closing connections hear nothing more and use no identity; they drop
+		 * their pointer into the old policy before it is freed below. */
+		if (c->doomed || c->close_after_flush) {
 			c->ident = NULL;
 			continue;
 		}
+		const struct identity *ident = policy_find(p, c->session.id);
+		if (!ident) {
+			conn_lose_identity(r, c);
+			continue;
+		}
+		c->ident = ident;
 		for (uint32_t i = 0; i < c->n_subs;) {
 			if (identity_may_subscribe(c->ident, c->subs[i])) {
 				i++;

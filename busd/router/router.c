@@ -33,17 +33,25 @@
 #define SO_PEERPIDFD 77
 #endif
 
+/* Takes c out of the subscription index: nothing is delivered to it from here on. */
+static void conn_drop_subscriptions(struct router *r, struct conn *c)
+{
+	for (uint32_t i = 0; i < c->n_subs; i++) {
+		subindex_remove(r->subs, c->subs[i], c);
+		free(c->subs[i]);
+	}
+	free(c->subs);
+	c->subs = NULL;
+	c->n_subs = 0;
+}
+
 static void conn_free(struct router *r, struct conn *c)
 {
 	control_conn_gone(r, c);
 	/* Its calls end; calls it was the last possible answerer of are answered by call_orphans. */
 	if (c->state == CONN_READY)
 		calls_conn_gone(r->calls, c->serial);
-	for (uint32_t i = 0; i < c->n_subs; i++) {
-		subindex_remove(r->subs, c->subs[i], c);
-		free(c->subs[i]);
-	}
-	free(c->subs);
+	conn_drop_subscriptions(r, c);
 	outq_clear(c);
 	free(c->in);
 	if (c->state != CONN_READY)
@@ -82,8 +90,25 @@ void conn_doom(struct router *r, struct conn *c, const char *reason)
 
 void conn_close_after_flush(struct router *r, struct conn *c)
 {
+	if (c->close_after_flush)
+		return;
 	c->close_after_flush = true;
+	/* A closing connection is a receiver no more, and a peer that never reads its last frames
+	 * does not keep it (and its queue) forever: timer_tick closes it at this deadline. */
+	conn_drop_subscriptions(r, c);
+	if (c->state == CONN_READY) /* a handshake keeps its own, earlier deadline */
+		c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	outq_schedule(&r->outq, c);
+}
+
+void conn_lose_identity(struct router *r, struct conn *c)
+{
+	c->ident = NULL;
+	if (c->doomed)
+		return;
+	r->counters.revoked++;
+	conn_send_error(r, c, "revoked", "this identity was removed from the bus", NULL, NULL);
+	conn_close_after_flush(r, c);
 }
 
 int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
@@ -278,10 +303,12 @@ static void deliver_one(void *sub, void *userdata)
 	struct conn *c = sub;
 	struct delivery *d = userdata;
 
-	if (c->doomed || c->last_stamp == d->r->stamp)
+	/* A closing or doomed connection has left the index already (conn_close_after_flush,
+	 * conn_free); these checks are the backstop, so is the identity check below. */
+	if (c->doomed || c->close_after_flush || !c->ident || c->last_stamp == d->r->stamp)
 		return;
 	c->last_stamp = d->r->stamp;
-	/* Subscriptions were checked when made and on every reload; this re-check is the backstop. */
+	/* Subscriptions were checked when made and on every reload. */
 	if (!identity_may_receive(c->ident, d->type, d->type_len))
 		return;
 	if (conn_push(d->r, c, d->buf, true) != 0)
@@ -311,6 +338,20 @@ void router_deliver(struct router *r, struct msgbuf *buf, const char *type, size
 	subindex_match(r->subs, type, type_len, deliver_one, &d);
 }
 
+/* A message the router accepted but cannot deliver: its sender hears why, in order with
+ * everything else it is answered, so a later ping still confirms every earlier send. */
+static void refuse_undeliverable(struct router *r, struct conn *c, const char *type, int err)
+{
+	bool too_large = err == -EMSGSIZE;
+	if (too_large)
+		r->counters.too_large++;
+	log_refusal(r, c, too_large ? "too_large" : "internal", type);
+	conn_send_error(r, c, too_large ? "too_large" : "internal",
+			too_large ? "message above the 16 MiB frame limit once stamped with its sender" :
+				    "out of memory: message dropped",
+			type, NULL);
+}
+
 /* The tree path: messages the scan left to envelope_parse. */
 static void route_message(struct router *r, struct conn *c, struct envelope *env, const uint8_t *raw, size_t raw_len)
 {
@@ -324,15 +365,17 @@ static void route_message(struct router *r, struct conn *c, struct envelope *env
 	struct call_msg m = { .type = type, .type_len = type_len, .env = env, .raw = raw, .raw_len = raw_len };
 	if (call_route(r, c, &m, &f))
 		return;
-	if (envelope_set_sender(env, c->session.id) < 0)
-		return;
 	size_t len = 0;
-	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, &len);
-	if (!text || len > FRAME_MAX_BODY_HARD)
+	_cleanup_free_ char *text = envelope_serialize_raw(env, raw, raw_len, c->session.id, &len);
+	if (!text || len > FRAME_MAX_BODY_HARD) {
+		refuse_undeliverable(r, c, type, text ? -EMSGSIZE : -ENOMEM);
 		return;
+	}
 	struct msgbuf *buf = msgbuf_new(text, len);
-	if (!buf)
+	if (!buf) {
+		refuse_undeliverable(r, c, type, -ENOMEM);
 		return;
+	}
 	router_deliver(r, buf, type, type_len, 0);
 	msgbuf_unref(buf);
 }
@@ -363,12 +406,16 @@ static void route_scanned(struct router *r, struct conn *c, const struct envelop
 	if (call_route(r, c, &m, &f))
 		return;
 	struct msgbuf *buf = msgbuf_alloc(envelope_stamped_size(v->body_len, c->session.id));
-	if (!buf)
+	if (!buf) {
+		refuse_undeliverable(r, c, type, -ENOMEM);
 		return;
+	}
 	size_t len = envelope_write_stamped(view, v->body, c->session.id, (char *)buf->data);
 	if (len <= FRAME_MAX_BODY_HARD) {
 		buf->len = (uint32_t)len;
 		router_deliver(r, buf, type, view->type_len, 0);
+	} else {
+		refuse_undeliverable(r, c, type, -EMSGSIZE);
 	}
 	msgbuf_unref(buf);
 }
@@ -441,7 +488,7 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 	_cleanup_(envelope_clear) struct envelope env = { 0 };
 	const char *why = NULL;
 
-	if (c->close_after_flush)
+	if (c->close_after_flush || (c->state == CONN_READY && !c->ident))
 		return; /* on its way out: ignore whatever else it sends */
 	if (c->state == CONN_CHECKING) {
 		conn_doom(r, c, "spoke_before_hello");
@@ -664,11 +711,16 @@ static void timer_tick(struct router *r)
 	uint64_t expirations;
 	if (read(r->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	for (struct conn *c = r->conns; c; c = c->next)
-		if (c->state != CONN_READY && !c->doomed && r->now_ms > c->deadline_ms) {
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (c->doomed || r->now_ms <= c->deadline_ms)
+			continue;
+		if (c->state != CONN_READY) {
 			r->counters.handshake_timeouts++;
 			conn_doom(r, c, "handshake_timeout");
+		} else if (c->close_after_flush) {
+			conn_doom(r, c, "close_timeout");
 		}
+	}
 	call_expire(r);
 }
 

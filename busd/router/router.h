@@ -43,8 +43,12 @@ void conn_send_error(struct router *r, struct conn *c, const char *code, const c
 bool conn_error_budget(struct router *r, struct conn *c, bool always);
 /* Closed at the end of this loop iteration; reason (if any) is logged, rate-limited. */
 void conn_doom(struct router *r, struct conn *c, const char *reason);
-/* Closed once what is queued for it is written. */
+/* Closed once what is queued for it is written, or at the handshake_timeout_ms deadline if the
+ * peer does not read it; leaves the subscription index at once. */
 void conn_close_after_flush(struct router *r, struct conn *c);
+/* Its identity left the policy: told so (revoked), then closed like conn_close_after_flush.
+ * c->ident is NULL from here on. */
+void conn_lose_identity(struct router *r, struct conn *c);
 struct conn *router_find_conn(struct router *r, uint64_t serial);
 int router_subscribe(struct router *r, struct conn *c, const char *pattern);
 void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);

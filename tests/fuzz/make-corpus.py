@@ -81,6 +81,9 @@ def seeds():
         # ... and what it leaves to the tree: escaped keys, many context members.
         "escaped-keys": b'{"typ\\u0065":"a","context":{"s\\u0065nder":1}}',
         "many-context": b'{"type":"t","context":{' + b",".join(b'"k%d":%d' % (i, i) for i in range(20)) + b"}}",
+        # Values no double holds, on the tree path: the router copies them as written.
+        "verbatim-values": b'{"t\\u0079pe":"n.v","data":{"a":1e999,"b":9007199254740993},'
+                           b'"context":{"k\\u0065y":-0.0,"n":1E400,"s\\u0065nder":"x"}}',
         # What the scanner refuses although a lenient parser might not.
         "lone-surrogate": b'{"type":"t","data":{"s":"\\ud800"}}',
         "long-number": b'{"type":"t","data":{"n":' + b"1" * 70 + b"}}",

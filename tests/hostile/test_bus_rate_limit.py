@@ -6,7 +6,7 @@ import time
 from capbus_harness import Daemon, check, manifest, run_test
 
 RATE = 50
-BYTE_RATE = 8192
+BYTE_RATE = 8192  # max_frame must stay below it (capbusd refuses the config otherwise)
 
 
 def flood(d, sender, receiver, n, data):
@@ -32,7 +32,7 @@ def main():
     limits = {"msg_rate": RATE}
     with Daemon({"alice": manifest("alice", ["greet.*"], [], limits=limits),
                  "carol": manifest("carol", ["greet.*"], [], limits={"msg_rate": 100000}),
-                 "bob": manifest("bob", [], ["greet.*"])}, byte_rate=BYTE_RATE) as d:
+                 "bob": manifest("bob", [], ["greet.*"])}, byte_rate=BYTE_RATE, max_frame=4096) as d:
         bob = d.client("bob")
         check(bob.subscribe("greet.*")["type"] == "capbus.subscribe.reply", "subscribe failed")
         alice = d.client("alice")

@@ -139,6 +139,10 @@ static void test_all_keys(void)
 	CHECK(load(sock, &cfg, &error) == 0);
 	CHECK(strlen(cfg.socket) == 107 && cfg.max_depth == 2 && cfg.max_frame == 16777216);
 	config_free(&cfg);
+	/* The largest max_frame with the smallest byte_rate that can still carry it. */
+	CHECK(load("{\"max_frame\": 2048, \"byte_rate\": 2068}", &cfg, &error) == 0);
+	CHECK(cfg.max_frame == 2048 && cfg.byte_rate == 2068);
+	config_free(&cfg);
 }
 
 static void test_invalid(void)
@@ -222,6 +226,14 @@ static void test_positions(void)
 	check_error("{\"user\": []}", "1:10: \"user\" must be a non-empty string");
 	check_error("{\"kernel_guard\": \"on\"}", "1:18: \"kernel_guard\" must be \"required\", \"auto\" or \"off\"");
 	check_error("{\"socket\": \"rel\"}", "1:12: \"socket\" must be an absolute path or @name, at most 107 bytes");
+	/* Limits that contradict each other: the error points at byte_rate, or at max_frame when
+	 * byte_rate is left at its default. */
+	check_error("{\"max_frame\": 65536, \"byte_rate\": 1024}",
+		    "1:35: \"byte_rate\" (1024) must be at least max_frame + 20 (65556): a message of max_frame bytes could never be sent");
+	check_error("{\"byte_rate\": 2067,\n \"max_frame\": 2048}",
+		    "1:15: \"byte_rate\" (2067) must be at least max_frame + 20 (2068): a message of max_frame bytes could never be sent");
+	check_error("{\"max_frame\": 2048, \"byte_rate\": 1024}",
+		    "1:34: \"byte_rate\" (1024) must be at least max_frame + 20 (2068): a message of max_frame bytes could never be sent");
 	/* Columns count characters, not bytes. */
 	check_error("{\"user\": \"\xc3\xa9\", \"x\": 1}", "1:15: unknown key \"x\" in the configuration");
 

@@ -414,7 +414,7 @@ static void test_serialize_raw(void)
 		if (!e.root)
 			continue;
 		CHECK(envelope_set_sender(&e, "alice") == 0);
-		char *full = envelope_serialize(&e, &l1), *raw = envelope_serialize_raw(&e, (const uint8_t *)inputs[i], n, &l2);
+		char *full = envelope_serialize(&e, &l1), *raw = envelope_serialize_raw(&e, (const uint8_t *)inputs[i], n, "alice", &l2);
 		CHECK(full && raw && l2 == strlen(raw));
 		CHECK(envelope_parse((const uint8_t *)full, l1, 32, &a, &why) == 0);
 		CHECK(envelope_parse((const uint8_t *)raw, l2, 32, &b, &why) == 0);
@@ -427,6 +427,30 @@ static void test_serialize_raw(void)
 		envelope_clear(&b);
 		envelope_clear(&e);
 	}
+}
+
+/* Escaped top-level and context keys take the tree path; values still arrive as written. */
+static void test_serialize_raw_verbatim(void)
+{
+	static const char in[] = "{\"t\\u0079pe\":\"a.b\",\"data\":{\"big\":1e999,\"n\":9007199254740993},"
+				 "\"c\\u006fntext\":{\"n\":9007199254740993,\"s\\u0065nder\":\"forged\",\"k\\u0065y\":1.0}}";
+	static const char want[] = "{\"type\":\"a.b\",\"data\":{\"big\":1e999,\"n\":9007199254740993},"
+				   "\"context\":{\"n\":9007199254740993,\"k\\u0065y\":1.0,\"sender\":\"al\\\"ice\"}}";
+	struct envelope e = { 0 };
+	const char *why = NULL;
+	size_t len = 0;
+
+	CHECK(envelope_parse((const uint8_t *)in, strlen(in), 32, &e, &why) == 0);
+	char *out = e.root ? envelope_serialize_raw(&e, (const uint8_t *)in, strlen(in), "al\"ice", &len) : NULL;
+	CHECK(out && len == strlen(want) && strcmp(out, want) == 0);
+	free(out);
+	envelope_clear(&e);
+	/* No data and no context in the input: both written, {} and the sender alone. */
+	CHECK(envelope_parse((const uint8_t *)"{\"typ\\u0065\":\"x\"}", 17, 32, &e, &why) == 0);
+	out = e.root ? envelope_serialize_raw(&e, (const uint8_t *)"{\"typ\\u0065\":\"x\"}", 17, "a", &len) : NULL;
+	CHECK(out && strcmp(out, "{\"type\":\"x\",\"data\":{},\"context\":{\"sender\":\"a\"}}") == 0);
+	free(out);
+	envelope_clear(&e);
 }
 
 int main(void)
@@ -444,5 +468,6 @@ int main(void)
 	test_sender_and_serialize();
 	test_build();
 	test_serialize_raw();
+	test_serialize_raw_verbatim();
 	return check_finish("test-envelope");
 }

@@ -29,7 +29,7 @@ STATUS_OK = 0
 STATUS_AUTH_FAILED = 1
 DEFAULT_SOCKET = "/run/capbus/bus.sock"
 MAX_FRAME = 16 * 1024 * 1024        # no daemon accepts more
-CLIENT_MAX_FRAME = 4 * 1024 * 1024  # what a client accepts from the daemon (as lib/client.c)
+CLIENT_MAX_FRAME = MAX_FRAME        # what a client accepts from the daemon (as lib/client.c)
 TYPE_MAX = 255
 KEYFILE_MAX = 4096
 
