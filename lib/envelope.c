@@ -381,11 +381,20 @@ static const cJSON *nth_child(const cJSON *obj, size_t i)
 	return it;
 }
 
-char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
-			     size_t *len)
+/* Whether key is one of the members the caller writes itself. */
+static bool key_is_set(const char *key, const struct envelope_member *set, size_t n_set)
+{
+	for (size_t i = 0; i < n_set; i++)
+		if (strcmp(key, set[i].key) == 0)
+			return true;
+	return false;
+}
+
+char *envelope_serialize_raw_set(const struct envelope *e, const uint8_t *raw, size_t raw_len,
+				 const struct envelope_member *set, size_t n_set, size_t *len)
 {
 	struct json_member top[3];
-	size_t n_top = 0, n_ctx = 0, ds = 0, dl = 0, cs = 0, cl = 0;
+	size_t n_top = 0, n_ctx = 0, ds = 0, dl = 0, cs = 0, cl = 0, set_bytes = 0;
 
 	/* envelope_parse accepted raw: three members at most, named type, data, context (perhaps
 	 * escaped: the tree says which is which). */
@@ -413,34 +422,53 @@ char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_
 			return NULL;
 		}
 	}
+	for (size_t i = 0; i < n_set; i++)
+		if (set[i].value)
+			set_bytes += 4 + strlen(set[i].key) + 6 * strlen(set[i].value);
 	size_t type_len = strlen(e->type);
-	/* Fixed parts and separators, the members as written, the sender escaped. */
-	char *out = malloc(64 + type_len + dl + cl + 4 * n_ctx + 6 * strlen(sender));
+	/* Fixed parts and separators, the members as written, the set members escaped. */
+	char *out = malloc(64 + type_len + dl + cl + 4 * n_ctx + set_bytes);
 	if (!out) {
 		free(ctx);
 		return NULL;
 	}
 	char *o = put_head(out, e->type, type_len, (const char *)raw + ds, dl);
 	o = put(o, ",\"context\":{", 12);
+	bool first = true;
 	for (size_t i = 0; i < n_ctx; i++) {
 		const cJSON *member = nth_child(e->context, i);
-		/* A "sender" however it was spelt (escapes included) is the daemon's to write. */
-		if (!member || strcmp(member->string, "sender") == 0)
+		/* A member the caller sets, however it was spelt (escapes included), is its to write. */
+		if (!member || key_is_set(member->string, set, n_set))
 			continue;
-		*o++ = '"';
+		o = put(o, first ? "\"" : ",\"", first ? 1 : 2);
 		o = put(o, raw + cs + ctx[i].key_off, ctx[i].key_len);
 		o = put(o, "\":", 2);
 		o = put(o, raw + cs + ctx[i].val_off, ctx[i].val_len);
-		*o++ = ',';
+		first = false;
 	}
 	free(ctx);
-	o = put(o, "\"sender\":", 9);
-	o = put_string(o, sender);
+	for (size_t i = 0; i < n_set; i++) {
+		if (!set[i].value)
+			continue;
+		o = put(o, first ? "\"" : ",\"", first ? 1 : 2);
+		o = put(o, set[i].key, strlen(set[i].key));
+		o = put(o, "\":", 2);
+		o = put_string(o, set[i].value);
+		first = false;
+	}
 	o = put(o, "}}", 2);
 	*o = '\0';
 	if (len)
 		*len = (size_t)(o - out);
 	return out;
+}
+
+char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
+			     size_t *len)
+{
+	const struct envelope_member set[] = { { "sender", sender } };
+
+	return envelope_serialize_raw_set(e, raw, raw_len, set, 1, len);
 }
 
 void envelope_clear(struct envelope *e)

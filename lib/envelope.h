@@ -97,6 +97,19 @@ int envelope_set_sender(struct envelope *e, const char *sender);
 char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
 			     size_t *len);
 
+/* A context member the router writes itself: its key (plain text, no escapes: a protocol name)
+ * and its string value, or NULL to only drop what the client wrote under that key. */
+struct envelope_member {
+	const char *key;
+	const char *value;
+};
+
+/* Same, for several members: every context member whose key (however it was spelt) is one of
+ * set[].key is dropped, then the set members with a value are written after the client's, in
+ * order. envelope_serialize_raw() is this with { "sender", sender }. */
+char *envelope_serialize_raw_set(const struct envelope *e, const uint8_t *raw, size_t raw_len,
+				 const struct envelope_member *set, size_t n_set, size_t *len);
+
 /* Compact serialisation; caller frees with free(). NULL on allocation failure. */
 char *envelope_serialize(const struct envelope *e, size_t *len);
 

@@ -177,15 +177,10 @@ static struct msgbuf *write_scanned(const struct call_msg *m, const char *sender
 /* The parsed message as delivered, with the same context rules, through its tree. */
 static struct msgbuf *write_tree(const struct call_msg *m, const char *sender, const char *call_id, const char *bound)
 {
-	cJSON *ctx = m->env->context;
-
-	cJSON_DeleteItemFromObjectCaseSensitive(ctx, "call_id");
-	cJSON_DeleteItemFromObjectCaseSensitive(ctx, "bound_call");
-	if ((call_id && !cJSON_AddStringToObject(ctx, "call_id", call_id)) ||
-	    (bound && !cJSON_AddStringToObject(ctx, "bound_call", bound)) || envelope_set_sender(m->env, sender) < 0)
-		return NULL;
+	/* The client's call_id and bound_call are never passed on as written: the router's, or none. */
+	const struct envelope_member set[] = { { "call_id", call_id }, { "bound_call", bound }, { "sender", sender } };
 	size_t len = 0;
-	_cleanup_free_ char *text = envelope_serialize_raw(m->env, m->raw, m->raw_len, &len);
+	_cleanup_free_ char *text = envelope_serialize_raw_set(m->env, m->raw, m->raw_len, set, ARRAY_SIZE(set), &len);
 	return text ? msgbuf_new(text, len) : NULL;
 }
 
