@@ -68,8 +68,13 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 			return;
 		}
 		int ret = router_subscribe(r, c, pattern);
-		if (ret < 0) {
-			refuse(r, c, env, "quota", ret == -E2BIG ? "too many subscriptions" : "out of memory");
+		if (ret != 0) {
+			refuse(r, c, env, "quota",
+			       ret == ROUTER_SUB_CONN_FULL ? "too many subscriptions on this connection (max_subscriptions, "
+							     "max_subscription_bytes)" :
+			       ret == ROUTER_SUB_IDENTITY_FULL ? "too many subscriptions for this identity "
+								 "(max_identity_subscriptions, max_identity_subscription_bytes)" :
+								 "out of memory");
 			return;
 		}
 	} else {
@@ -178,6 +183,9 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },
 		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone },
+		{ "refused_pending", k->refused_pending }, { "evicted_pending", k->evicted_pending },
+		{ "refused_identity_connections", k->refused_identity_connections },
+		{ "refused_subscriptions", k->refused_subscriptions },
 	};
 	if (!data)
 		return;

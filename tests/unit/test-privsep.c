@@ -185,7 +185,7 @@ static void test_table(void)
 	CHECK_STREQ(ps_type_name(12345), "unknown");
 	/* The values the other process (and other branches) rely on. */
 	CHECK(PS_KEYGEN == 5 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
-	CHECK(sizeof(struct ps_router_config) == 48);
+	CHECK(sizeof(struct ps_router_config) == 80);
 	/* Senders check against the same rows. */
 	CHECK(ps_check_outgoing(PS_KEYGEN, sizeof(struct ps_request), 0, false) == 0);
 	CHECK(ps_check_outgoing(PS_KEYGEN, sizeof(struct ps_request) - 1, 0, false) == -EINVAL);
