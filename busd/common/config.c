@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/param.h>
 #include <sys/stat.h>
 
 #include "frame.h"
@@ -28,6 +29,8 @@ static int set_str(char **dst, const char *s)
 	*dst = copy;
 	return 0;
 }
+
+static void derive_limits(struct config *cfg);
 
 static int config_init(struct config *cfg)
 {
@@ -65,6 +68,7 @@ int config_defaults_in(const char *dir, struct config *cfg)
 	if (set_str(&cfg->socket, sock) < 0 || set_str(&cfg->state_dir, state) < 0 ||
 	    set_str(&cfg->manifest_dir, manifests) < 0 || set_str(&cfg->skills_dir, skills) < 0)
 		return -ENOMEM;
+	derive_limits(cfg);
 	return 0;
 }
 
@@ -124,13 +128,82 @@ static const struct number_key number_keys[] = {
 	{ "max_pending", 1, 100000, offsetof(struct config, max_pending), false },
 	{ "max_queue", 4096, UINT64_C(1) << 34, offsetof(struct config, max_queue), true },
 	{ "byte_rate", 1024, UINT64_C(1) << 40, offsetof(struct config, byte_rate), true },
+	{ "max_pending_per_uid", 1, 100000, offsetof(struct config, max_pending_per_uid), false },
+	{ "max_pending_per_peer", 1, 100000, offsetof(struct config, max_pending_per_peer), false },
+	{ "max_identity_connections", 1, 1000000, offsetof(struct config, max_identity_connections), false },
+	{ "max_subscriptions", 1, 1000000, offsetof(struct config, max_subscriptions), false },
+	{ "max_subscription_bytes", 1024, UINT64_C(1) << 30, offsetof(struct config, max_subscription_bytes), false },
+	{ "max_identity_subscriptions", 1, 10000000, offsetof(struct config, max_identity_subscriptions), false },
+	{ "max_identity_subscription_bytes", 1024, UINT64_C(1) << 40,
+	  offsetof(struct config, max_identity_subscription_bytes), true },
 };
 /* Every key of the top level; json_doc_members() refuses any other and any repeat. */
 static const char *const config_keys[] = {
 	"socket", "state_dir", "manifest_dir", "policy_file", "user", "skills_dir",
 	"max_frame", "max_depth", "handshake_timeout_ms", "max_connections", "max_pending", "max_queue", "byte_rate",
 	"kernel_guard", "log_level", "socket_mode", "guard",
+	"max_pending_per_uid", "max_pending_per_peer", "max_identity_connections", "max_subscriptions",
+	"max_subscription_bytes", "max_identity_subscriptions", "max_identity_subscription_bytes",
 };
+
+/* Fills the shares and caps the file left out (still 0) from the limits above them, so that a
+ * file setting only max_pending or max_connections stays consistent. */
+static void derive_limits(struct config *cfg)
+{
+	if (!cfg->max_pending_per_uid)
+		cfg->max_pending_per_uid = MAX(MAX(cfg->max_pending / 4, 1u), cfg->max_pending_per_peer);
+	if (!cfg->max_pending_per_peer)
+		cfg->max_pending_per_peer = MAX(cfg->max_pending_per_uid / 2, 1u);
+	if (!cfg->max_identity_connections)
+		cfg->max_identity_connections = MIN(128u, cfg->max_connections);
+	if (!cfg->max_identity_subscriptions)
+		cfg->max_identity_subscriptions = MAX(4096u, cfg->max_subscriptions);
+	if (!cfg->max_subscriptions)
+		cfg->max_subscriptions = MIN(1024u, cfg->max_identity_subscriptions);
+	if (!cfg->max_identity_subscription_bytes)
+		cfg->max_identity_subscription_bytes = MAX(UINT64_C(2) << 20, (uint64_t)cfg->max_subscription_bytes);
+	if (!cfg->max_subscription_bytes)
+		cfg->max_subscription_bytes = (uint32_t)MIN(UINT64_C(512) << 10, cfg->max_identity_subscription_bytes);
+}
+
+/* The member of the top level named key (NULL when the file leaves it out). */
+static const struct json_node *member(const struct json_node *const *f, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (streq(config_keys[i], key))
+			return f[i];
+	return NULL;
+}
+
+/* A share may not exceed what it is a share of: "small" <= "big", blamed on whichever the file
+ * set (derive_limits() never makes an inconsistent pair of its own). */
+static int check_le(struct json_doc *doc, const struct json_node *const *f, const char *small, uint64_t small_v,
+		    const char *big, uint64_t big_v)
+{
+	if (small_v <= big_v)
+		return 0;
+	const struct json_node *at = member(f, small) ? member(f, small) : member(f, big) ? member(f, big) : doc->root;
+	return json_doc_fail(doc, at, false, "\"%s\" (%llu) may not exceed \"%s\" (%llu)", small,
+			     (unsigned long long)small_v, big, (unsigned long long)big_v);
+}
+
+static int check_limits(struct json_doc *doc, const struct json_node *const *f, const struct config *cfg)
+{
+	int r;
+
+	if ((r = check_le(doc, f, "max_pending_per_peer", cfg->max_pending_per_peer, "max_pending", cfg->max_pending)) ||
+	    (r = check_le(doc, f, "max_pending_per_peer", cfg->max_pending_per_peer, "max_pending_per_uid",
+			  cfg->max_pending_per_uid)) ||
+	    (r = check_le(doc, f, "max_pending_per_uid", cfg->max_pending_per_uid, "max_pending", cfg->max_pending)) ||
+	    (r = check_le(doc, f, "max_identity_connections", cfg->max_identity_connections, "max_connections",
+			  cfg->max_connections)) ||
+	    (r = check_le(doc, f, "max_subscriptions", cfg->max_subscriptions, "max_identity_subscriptions",
+			  cfg->max_identity_subscriptions)) ||
+	    (r = check_le(doc, f, "max_subscription_bytes", cfg->max_subscription_bytes,
+			  "max_identity_subscription_bytes", cfg->max_identity_subscription_bytes)))
+		return r;
+	return 0;
+}
 
 static char **string_field(struct config *cfg, const char *name)
 {
@@ -307,28 +380,20 @@ static int apply_item(struct json_doc *doc, struct config *cfg, const struct jso
 	return parse_guard(doc, item, &cfg->guard);
 }
 
-static const struct json_node *found_key(const struct json_node *const *found, const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
-		if (streq(config_keys[i], name))
-			return found[i];
-	return NULL;
-}
-
 /* Limits that are valid alone but contradict each other. A message of max_frame bytes costs
  * its sender a frame (header, body, tag) of byte tokens, and the byte bucket never holds more
  * than byte_rate: below that, such a message would be refused forever. (max_queue needs no
  * rule: a reader with an empty queue takes any message; see router/outq.c.) The error points
  * at byte_rate when the file sets it, else at max_frame. */
-static int check_limits(struct json_doc *doc, const struct config *cfg, const struct json_node *const *found)
+static int check_byte_rate(struct json_doc *doc, const struct json_node *const *f, const struct config *cfg)
 {
 	uint64_t frame = (uint64_t)cfg->max_frame + FRAME_HEADER_LEN + FRAME_TAG_LEN;
 
 	if (cfg->byte_rate >= frame)
 		return 0;
-	const struct json_node *at = found_key(found, "byte_rate");
+	const struct json_node *at = member(f, "byte_rate");
 	if (!at)
-		at = found_key(found, "max_frame");
+		at = member(f, "max_frame");
 	return json_doc_fail(doc, at ? at : doc->root, false,
 			     "\"byte_rate\" (%llu) must be at least max_frame + %u (%llu): a message of max_frame bytes could never be sent",
 			     (unsigned long long)cfg->byte_rate, FRAME_HEADER_LEN + FRAME_TAG_LEN, (unsigned long long)frame);
@@ -352,13 +417,14 @@ static int apply_doc(struct json_doc *doc, struct config *cfg)
 		if (r)
 			return r;
 	}
-	r = check_limits(doc, cfg, f);
+	r = check_byte_rate(doc, f, cfg);
 	if (r)
 		return r;
 	const char *sock = cfg->socket;
 	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
 		return json_doc_fail(doc, f[0], false, "\"socket\" must be an absolute path or @name, at most 107 bytes");
-	return 0;
+	derive_limits(cfg);
+	return check_limits(doc, f, cfg);
 }
 
 int config_load(const char *path, struct config *cfg, char **error)
@@ -368,8 +434,12 @@ int config_load(const char *path, struct config *cfg, char **error)
 	size_t len = 0;
 	int r = config_init(cfg);
 
-	if (r < 0 || !path)
+	if (r < 0)
 		return r;
+	if (!path) {
+		derive_limits(cfg);
+		return 0;
+	}
 	r = read_file(path, &text, &len, error);
 	if (r != 0)
 		return r;

@@ -38,6 +38,15 @@ struct config {
 	uint32_t max_pending;        /* connections still in the handshake */
 	uint64_t max_queue;          /* bytes queued to one slow reader before it is cut off */
 	uint64_t byte_rate;          /* bytes/s one connection may send (burst: one second) */
+	/* Fair shares and per-identity caps. Left out of the file, each is derived from the limit
+	 * above it; set explicitly, it may not exceed that limit (config_load refuses). */
+	uint32_t max_pending_per_uid;        /* of max_pending, per peer uid (default a quarter) */
+	uint32_t max_pending_per_peer;       /* of that, per (uid, cgroup) (default half of it) */
+	uint32_t max_identity_connections;   /* authenticated connections of one identity (128) */
+	uint32_t max_subscriptions;          /* patterns one connection may hold (1024) */
+	uint32_t max_subscription_bytes;     /* their accounted bytes (512 KiB) */
+	uint32_t max_identity_subscriptions; /* patterns over all connections of one identity (4096) */
+	uint64_t max_identity_subscription_bytes; /* their accounted bytes (2 MiB) */
 	uint32_t socket_mode;        /* path sockets: 0660 */
 	struct guard_config guard;
 	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */

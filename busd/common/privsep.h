@@ -167,6 +167,15 @@ struct ps_router_config {
 	uint32_t max_pending;
 	uint64_t max_queue;
 	uint64_t byte_rate;
+	/* Per-peer, per-identity and per-connection limits (config.h). Six uint32 then one uint64,
+	 * so the struct has no padding. */
+	uint32_t max_pending_per_uid;
+	uint32_t max_pending_per_peer;
+	uint32_t max_identity_connections;
+	uint32_t max_subscriptions;
+	uint32_t max_identity_subscriptions;
+	uint32_t max_subscription_bytes;
+	uint64_t max_identity_subscription_bytes;
 };
 
 /* ---- the message table and its decoder ------------------------------------------------ */

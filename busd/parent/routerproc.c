@@ -77,6 +77,13 @@ int router_proc_prepare(struct router_proc *rp, const struct config *cfg, const 
 		.max_pending = cfg->max_pending,
 		.max_queue = cfg->max_queue,
 		.byte_rate = cfg->byte_rate,
+		.max_pending_per_uid = cfg->max_pending_per_uid,
+		.max_pending_per_peer = cfg->max_pending_per_peer,
+		.max_identity_connections = cfg->max_identity_connections,
+		.max_subscriptions = cfg->max_subscriptions,
+		.max_identity_subscriptions = cfg->max_identity_subscriptions,
+		.max_subscription_bytes = cfg->max_subscription_bytes,
+		.max_identity_subscription_bytes = cfg->max_identity_subscription_bytes,
 	};
 	resolve_ids(rp, cfg->user);
 	if (rp->cfg.uid == 0 || rp->cfg.gid == 0)

@@ -12,6 +12,7 @@
 
 #include "common/privsep.h"
 #include "handshake.h"
+#include "router/idusage.h"
 #include "router/policy.h"
 
 enum watch_kind { WATCH_CONN, WATCH_LISTEN, WATCH_PARENT, WATCH_TIMER, WATCH_SIGNAL };
@@ -49,6 +50,10 @@ struct conn {
 	uint64_t serial;
 	pid_t pid;
 	uid_t uid;
+	uint64_t cgroup_id;      /* the peer's cgroup v2 id at accept (0: unknown, or a launched skill) */
+	bool pending_counted;    /* holds one of its peer's pending-handshake slots (router/pending.h) */
+	bool conn_counted;       /* counted against its identity's max_identity_connections */
+	struct id_usage *usage;  /* after the handshake: what its identity holds (router/idusage.h) */
 	uint64_t deadline_ms;    /* handshake deadline; once closing, when it is closed unread */
 	struct hs_server hs;
 	struct hs_session session;
@@ -56,6 +61,7 @@ struct conn {
 	char expected_id[PS_ID_LEN]; /* adopted skill connections: the only identity accepted */
 	char **subs;             /* subscribed patterns */
 	uint32_t n_subs;
+	uint64_t sub_bytes;      /* accounted bytes of subs (router_subscribe) */
 	uint8_t *in;             /* allocated only while bytes are pending */
 	uint32_t in_len, in_cap;
 	struct outq_entry *q;    /* ring, allocated only while non-empty */

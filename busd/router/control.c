@@ -70,8 +70,13 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 			return;
 		}
 		int ret = router_subscribe(r, c, pattern);
-		if (ret < 0) {
-			refuse(r, c, env, "quota", ret == -E2BIG ? "too many subscriptions" : "out of memory");
+		if (ret != 0) {
+			refuse(r, c, env, "quota",
+			       ret == ROUTER_SUB_CONN_FULL ? "too many subscriptions on this connection (max_subscriptions, "
+							     "max_subscription_bytes)" :
+			       ret == ROUTER_SUB_IDENTITY_FULL ? "too many subscriptions for this identity "
+								 "(max_identity_subscriptions, max_identity_subscription_bytes)" :
+								 "out of memory");
 			return;
 		}
 	} else {
@@ -240,6 +245,9 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "peer_denied", k->peer_denied }, { "peer_gone", k->peer_gone }, { "admin_refused", k->admin_refused },
 		{ "calls", k->calls }, { "call_replies", k->call_replies }, { "call_timeouts", k->call_timeouts },
 		{ "call_no_responder", k->call_no_responder }, { "call_refused", k->call_refused },
+		{ "refused_pending", k->refused_pending }, { "evicted_pending", k->evicted_pending },
+		{ "refused_identity_connections", k->refused_identity_connections },
+		{ "refused_subscriptions", k->refused_subscriptions },
 	};
 	if (!data)
 		return;

@@ -32,6 +32,14 @@ static bool started_by_parent(void)
 	       sockopt_int(ROUTER_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &type) == 0 && type == SOCK_SEQPACKET;
 }
 
+/* The shares and caps the parent derived (config.c): none zero, none above its whole. */
+static bool limits_ok(const struct ps_router_config *c)
+{
+	return c->max_pending_per_peer >= 1 && c->max_pending_per_peer <= c->max_pending_per_uid &&
+	       c->max_pending_per_uid <= c->max_pending && c->max_identity_connections >= 1 &&
+	       c->max_subscriptions >= 1 && c->max_identity_subscriptions >= 1;
+}
+
 /* The first message must be the configuration, and its values must make sense. */
 static int read_config(struct ps_router_config *cfg)
 {
@@ -51,7 +59,7 @@ static int read_config(struct ps_router_config *cfg)
 	else if (msg.type != PS_ROUTER_CONFIG)
 		reason = "expected_router_config";
 	else if (msg.u.router_config.log_level > LOG_LEVEL_ERROR || msg.u.router_config.uid == 0 ||
-		 msg.u.router_config.gid == 0)
+		 msg.u.router_config.gid == 0 || !limits_ok(&msg.u.router_config))
 		reason = "bad_value";
 	if (reason) {
 		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=%s", msg.type,

@@ -14,6 +14,8 @@
 #include "router/calls.h"
 #include "router/conn.h"
 #include "router/control.h"
+#include "router/idusage.h"
+#include "router/pending.h"
 #include "router/policy.h"
 #include "router/router-parent.h"
 #include "router/router.h"
@@ -37,7 +39,10 @@ struct router {
 	struct subindex *subs;
 	struct calls *calls;      /* pending calls (callroute.c) */
 	struct conn *conns;
-	uint32_t n_conns, n_pending;
+	uint32_t n_conns;
+	struct pending_table pending;  /* accepted connections in the handshake, by kernel peer */
+	struct pending_limits pending_limits;
+	struct id_usage *usage;        /* per connected identity: connections and subscriptions */
 	struct outq_ctx outq;    /* epoll, queue limit, connections with queued output this iteration */
 	struct conn *dead_head;  /* connections to free at the end of this iteration */
 	uint64_t stamp;

@@ -22,7 +22,7 @@ static void adopt_skill(struct router *r, const struct ps_adopt *a, int fd)
 		return;
 	}
 	/* SO_PEERCRED would name the parent that made the pair: the parent says who runs there. */
-	struct conn *c = conn_new(r, fd, a->pid, a->uid, false);
+	struct conn *c = conn_new(r, fd, a->pid, a->uid, 0, false);
 	if (c)
 		snprintf(c->expected_id, sizeof(c->expected_id), "%s", a->id);
 }

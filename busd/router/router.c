@@ -6,6 +6,7 @@
  * and no file-system access (see confine.c) and learns policy only from the parent. */
 #include "router/router.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <sodium.h>
 #include <fcntl.h>
@@ -26,6 +27,10 @@
 #define ACCEPT_BURST 64
 #define READ_CHUNK (16 * 1024)
 #define ERRORS_PER_SECOND 50
+/* What one subscription is charged beyond its pattern's bytes: the router keeps the pattern twice
+ * (the connection's list and the index key) plus index slots and list entries. An estimate: the
+ * byte limits bound memory, they do not measure malloc's own overhead. */
+#define SUB_OVERHEAD 256
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83
 #endif
@@ -33,13 +38,45 @@
 #define SO_PEERPIDFD 77
 #endif
 
+static size_t sub_cost(const char *pattern)
+{
+	return strlen(pattern) + SUB_OVERHEAD;
+}
+
+/* Drops subscription i of c from the index and from the counts (c's list is left to the caller). */
+static void sub_release(struct router *r, struct conn *c, uint32_t i)
+{
+	size_t cost = sub_cost(c->subs[i]);
+
+	subindex_remove(r->subs, c->subs[i], c);
+	c->sub_bytes -= cost;
+	if (c->usage) {
+		c->usage->subs--;
+		c->usage->sub_bytes -= cost;
+	}
+	free(c->subs[i]);
+}
+
+/* A connection on its way out (doomed, or closing after its last frame) gives back its
+ * pending-handshake slot and its place among its identity's connections at once, so that a new
+ * connection in the same loop iteration can have them. */
+static void conn_release_slots(struct router *r, struct conn *c)
+{
+	if (c->pending_counted) {
+		c->pending_counted = false;
+		pending_remove(&r->pending, c->uid, c->cgroup_id);
+	}
+	if (c->conn_counted) {
+		c->conn_counted = false;
+		c->usage->conns--;
+	}
+}
+
 /* Takes c out of the subscription index: nothing is delivered to it from here on. */
 static void conn_drop_subscriptions(struct router *r, struct conn *c)
 {
-	for (uint32_t i = 0; i < c->n_subs; i++) {
-		subindex_remove(r->subs, c->subs[i], c);
-		free(c->subs[i]);
-	}
+	for (uint32_t i = 0; i < c->n_subs; i++)
+		sub_release(r, c, i);
 	free(c->subs);
 	c->subs = NULL;
 	c->n_subs = 0;
@@ -54,8 +91,8 @@ static void conn_free(struct router *r, struct conn *c)
 	conn_drop_subscriptions(r, c);
 	outq_clear(c);
 	free(c->in);
-	if (c->state != CONN_READY)
-		r->n_pending--;
+	conn_release_slots(r, c);
+	id_usage_put(&r->usage, c->usage);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -77,6 +114,7 @@ void conn_doom(struct router *r, struct conn *c, const char *reason)
 	if (c->doomed)
 		return;
 	c->doomed = true;
+	conn_release_slots(r, c);
 	if (reason) {
 		uint64_t suppressed;
 		if (log_ratelimit_ok(&r->rl_client, r->now_ms, &suppressed))
@@ -98,6 +136,7 @@ void conn_close_after_flush(struct router *r, struct conn *c)
 	conn_drop_subscriptions(r, c);
 	if (c->state == CONN_READY) /* a handshake keeps its own, earlier deadline */
 		c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
+	conn_release_slots(r, c);
 	outq_schedule(&r->outq, c);
 }
 
@@ -210,13 +249,33 @@ static void log_refusal(struct router *r, struct conn *c, const char *event, con
 			  (int)c->pid, type ? LOG_Q(type) : "-", (unsigned long long)suppressed);
 }
 
+/* A subscription a limit refused: counted, and logged (rate-limited) with the limit's name. */
+static int refuse_subscription(struct router *r, struct conn *c, const char *pattern, int why)
+{
+	uint64_t suppressed;
+
+	r->counters.refused_subscriptions++;
+	if (log_ratelimit_ok(&r->rl_client, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, "subscription_refused", "reason=%s id=%s pid=%d pattern=%s suppressed=%llu",
+			  why == ROUTER_SUB_CONN_FULL ? "connection_limit" : "identity_limit", LOG_Q(c->session.id),
+			  (int)c->pid, LOG_Q(pattern), (unsigned long long)suppressed);
+	return why;
+}
+
 int router_subscribe(struct router *r, struct conn *c, const char *pattern)
 {
+	const struct ps_router_config *cfg = r->cfg;
+	struct id_usage *u = c->usage;
+	size_t cost = sub_cost(pattern);
+
+	assert(u);
 	for (uint32_t i = 0; i < c->n_subs; i++)
 		if (streq(c->subs[i], pattern))
 			return 0;
-	if (c->n_subs >= 1024)
-		return -E2BIG;
+	if (c->n_subs >= cfg->max_subscriptions || c->sub_bytes + cost > cfg->max_subscription_bytes)
+		return refuse_subscription(r, c, pattern, ROUTER_SUB_CONN_FULL);
+	if (u->subs >= cfg->max_identity_subscriptions || u->sub_bytes + cost > cfg->max_identity_subscription_bytes)
+		return refuse_subscription(r, c, pattern, ROUTER_SUB_IDENTITY_FULL);
 	char **v = realloc(c->subs, (c->n_subs + 1) * sizeof(char *));
 	if (!v)
 		return -ENOMEM;
@@ -229,6 +288,9 @@ int router_subscribe(struct router *r, struct conn *c, const char *pattern)
 		return ret;
 	}
 	c->n_subs++;
+	c->sub_bytes += cost;
+	u->subs++;
+	u->sub_bytes += cost;
 	return 0;
 }
 
@@ -236,8 +298,7 @@ void router_unsubscribe(struct router *r, struct conn *c, const char *pattern)
 {
 	for (uint32_t i = 0; i < c->n_subs; i++)
 		if (streq(c->subs[i], pattern)) {
-			subindex_remove(r->subs, pattern, c);
-			free(c->subs[i]);
+			sub_release(r, c, i);
 			c->subs[i] = c->subs[--c->n_subs];
 			return;
 		}
@@ -431,6 +492,32 @@ static bool lookup_key(void *userdata, const char *id, uint8_t key[CAPBUS_KEY_LE
 	return true;
 }
 
+/* Counts a just-authenticated c against its identity. False when it may not stay: its identity
+ * already holds max_identity_connections (c is told why, after the handshake so the refusal is
+ * authenticated, and closed), or no memory. */
+static bool count_identity_conn(struct router *r, struct conn *c)
+{
+	uint64_t suppressed;
+
+	if (id_usage_get(&r->usage, c->session.id, &c->usage) < 0) {
+		conn_doom(r, c, "out_of_memory");
+		return false;
+	}
+	if (c->usage->conns < r->cfg->max_identity_connections) {
+		c->usage->conns++;
+		c->conn_counted = true;
+		return true;
+	}
+	r->counters.refused_identity_connections++;
+	if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, "connection_refused",
+			  "reason=identity_connections id=%s pid=%d uid=%u limit=%u suppressed=%llu", LOG_Q(c->session.id),
+			  (int)c->pid, (unsigned)c->uid, r->cfg->max_identity_connections, (unsigned long long)suppressed);
+	conn_send_error(r, c, "quota", "this identity has max_identity_connections connections already", NULL, NULL);
+	conn_close_after_flush(r, c);
+	return false;
+}
+
 static void handle_auth(struct router *r, struct conn *c, const struct frame_view *v)
 {
 	uint8_t reply[HS_RESULT_OK_LEN];
@@ -472,13 +559,15 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 	sodium_memzero(&c->hs, sizeof(c->hs));
 	c->ident = policy_find(r->policy, c->session.id);
 	c->state = CONN_READY;
-	r->n_pending--;
-	r->counters.authenticated++;
+	conn_release_slots(r, c); /* its pending-handshake slot */
 	c->tokens_ms = r->now_ms;
 	c->msg_tokens = (uint64_t)c->ident->msg_rate * 1000;
 	if (c->ident->msg_rate == UINT32_MAX)
 		c->msg_tokens = 0;
 	c->byte_tokens = r->cfg->byte_rate;
+	if (!count_identity_conn(r, c))
+		return;
+	r->counters.authenticated++;
 	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s pid=%d uid=%u", LOG_Q(c->session.id), (int)c->pid,
 		  (unsigned)c->uid);
 }
@@ -619,9 +708,9 @@ void conn_greet(struct router *r, struct conn *c)
 	}
 }
 
-/* Registers a new connection and greets it, or first asks the parent whether the peer may be
- * here at all (check_peer). */
-struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check_peer)
+/* Registers a new connection and greets it, or (accepted, with peer checks on) first asks the
+ * parent whether the peer may be here at all. */
+struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, uint64_t cgroup_id, bool accepted)
 {
 	/* No descriptor may travel over the bus (kernels that know SO_PASSRIGHTS). */
 	int zero = 0;
@@ -636,6 +725,7 @@ struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check
 	c->serial = ++r->next_serial;
 	c->pid = pid;
 	c->uid = uid;
+	c->cgroup_id = cgroup_id;
 	c->state = CONN_HANDSHAKE;
 	c->deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->watch };
@@ -649,33 +739,76 @@ struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check
 		r->conns->prev = c;
 	r->conns = c;
 	r->n_conns++;
-	r->n_pending++;
 	r->counters.accepted++;
-	if (!check_peer) {
+	if (accepted) {
+		/* accept_clients() decided there is a slot for this peer. */
+		if (pending_add(&r->pending, uid, cgroup_id) < 0) {
+			conn_doom(r, c, "out_of_memory");
+			return c;
+		}
+		c->pending_counted = true;
+	}
+	if (!accepted || !r->peer_check) {
 		conn_greet(r, c);
 		return c;
 	}
 	c->state = CONN_CHECKING;
-	/* The peer's cgroup, read now through a pidfd: it names this very process even if the pid
-	 * is reused later, and it stays checkable after the process exits. */
-	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid };
-	int pidfd = -1;
-	socklen_t len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
-		int ret = cgroup_id_of_pidfd(pidfd, &pc.cgroup_id);
-		close(pidfd);
-		if (ret == -ESRCH) {
-			/* The peer is gone: nobody can be checked, nobody is served (not a denial). */
-			r->counters.peer_gone++;
-			conn_doom(r, c, NULL);
-			return c;
-		}
-		if (ret < 0)
-			pc.cgroup_id = 0;
-	}
+	struct ps_peer_check pc = { .serial = c->serial, .uid = uid, .pid = pid, .cgroup_id = cgroup_id };
 	if (router_ps_send(r, PS_PEER_CHECK, &pc, sizeof(pc), NULL, 0, -1) < 0)
 		conn_doom(r, c, "peer_check_unavailable");
 	return c;
+}
+
+/* The peer's cgroup, read at accept through a pidfd: it names this very process even if the pid
+ * is reused later, and it stays readable after the process exits (until it is reaped). 0 in
+ * *cgroup_id when the kernel cannot say (older kernels); -ESRCH when the peer is already gone. */
+static int peer_cgroup(int fd, uint64_t *cgroup_id)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	*cgroup_id = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+		return 0;
+	int ret = cgroup_id_of_pidfd(pidfd, cgroup_id);
+	close(pidfd);
+	if (ret == -ESRCH)
+		return ret;
+	if (ret < 0)
+		*cgroup_id = 0;
+	return 0;
+}
+
+static void log_refused(struct router *r, const char *reason, const struct ucred *cred, uint64_t cgroup_id)
+{
+	uint64_t suppressed;
+
+	r->counters.refused_connections++;
+	if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, "connection_refused", "reason=%s pid=%d uid=%u cgroup=%llu suppressed=%llu",
+			  reason, (int)cred->pid, (unsigned)cred->uid, (unsigned long long)cgroup_id,
+			  (unsigned long long)suppressed);
+}
+
+/* Closes the oldest connection of `victim` still in the handshake, so that a peer holding fewer
+ * slots gets one (pending_decide). */
+static void evict_pending(struct router *r, const struct pending_peer *victim, const struct ucred *cred,
+			  uint64_t cgroup_id)
+{
+	struct conn *oldest = NULL;
+	uint64_t suppressed;
+
+	for (struct conn *c = r->conns; c; c = c->next) /* newest first */
+		if (c->pending_counted && c->uid == victim->uid && c->cgroup_id == victim->cgroup)
+			oldest = c;
+	assert(oldest);
+	r->counters.evicted_pending++;
+	if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
+		log_event(LOG_LEVEL_WARNING, "pending_evicted",
+			  "uid=%u cgroup=%llu held=%u for_uid=%u for_cgroup=%llu suppressed=%llu", (unsigned)victim->uid,
+			  (unsigned long long)victim->cgroup, victim->n, (unsigned)cred->uid,
+			  (unsigned long long)cgroup_id, (unsigned long long)suppressed);
+	conn_doom(r, oldest, NULL);
 }
 
 static void accept_clients(struct router *r)
@@ -690,19 +823,32 @@ static void accept_clients(struct router *r)
 			}
 			return;
 		}
-		struct ucred cred = { 0 };
+		struct ucred cred = { .uid = (uid_t)-1 };
 		socklen_t len = sizeof(cred);
+		uint64_t cgroup_id;
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-		if (r->n_conns >= r->cfg->max_connections || r->n_pending >= r->cfg->max_pending) {
-			uint64_t suppressed;
-			r->counters.refused_connections++;
-			if (log_ratelimit_ok(&r->rl_conn, r->now_ms, &suppressed))
-				log_event(LOG_LEVEL_WARNING, "connection_refused", "reason=limit pid=%d uid=%u suppressed=%llu",
-					  (int)cred.pid, (unsigned)cred.uid, (unsigned long long)suppressed);
+		if (peer_cgroup(fd, &cgroup_id) == -ESRCH) {
+			/* The peer is gone: nobody can be checked, nobody is served (not a refusal). */
+			r->counters.peer_gone++;
 			close(fd);
 			continue;
 		}
-		conn_new(r, fd, cred.pid, cred.uid, r->peer_check);
+		if (r->n_conns >= r->cfg->max_connections) {
+			log_refused(r, "max_connections", &cred, cgroup_id);
+			close(fd);
+			continue;
+		}
+		struct pending_peer victim;
+		enum pending_verdict verdict = pending_decide(&r->pending, &r->pending_limits, cred.uid, cgroup_id, &victim);
+		if (verdict == PENDING_EVICT) {
+			evict_pending(r, &victim, &cred, cgroup_id);
+		} else if (verdict != PENDING_ADMIT) {
+			r->counters.refused_pending++;
+			log_refused(r, pending_verdict_name(verdict), &cred, cgroup_id);
+			close(fd);
+			continue;
+		}
+		conn_new(r, fd, cred.pid, cred.uid, cgroup_id, true);
 	}
 }
 
@@ -764,6 +910,9 @@ static int router_setup(struct router *r, const struct ps_router_config *cfg, in
 	    calls_new(&r->calls, CALLS_MAX, CALLS_PER_IDENTITY) < 0)
 		return -ENOMEM;
 	r->outq = (struct outq_ctx){ .epfd = r->epfd, .max_queue = cfg->max_queue };
+	r->pending_limits = (struct pending_limits){
+		.total = cfg->max_pending, .per_uid = cfg->max_pending_per_uid, .per_peer = cfg->max_pending_per_peer,
+	};
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
 	timerfd_settime(r->timer_fd, 0, &its, NULL);
 	/* The listening socket is watched only once a policy is in force (policy_swap): until then
@@ -783,6 +932,8 @@ static void router_teardown(struct router *r)
 {
 	while (r->conns)
 		conn_free(r, r->conns);
+	pending_clear(&r->pending);
+	id_usage_clear(&r->usage);
 	policy_free(r->policy);
 	policy_builder_free(r->building);
 	subindex_free(r->subs);

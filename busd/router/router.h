@@ -27,10 +27,14 @@ struct counters {
 	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
 	uint64_t admin_refused; /* admin requests the parent refused for want of authority */
 	uint64_t calls, call_replies, call_timeouts, call_no_responder, call_refused;
+	/* refused_connections counts every refusal at accept; these say which limit refused. */
+	uint64_t refused_pending, evicted_pending, refused_identity_connections, refused_subscriptions;
 };
 
-/* Registers a new connection and greets it, or first asks the parent to check the peer. */
-struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, bool check_peer);
+/* Registers a new connection and greets it. accepted: it came through the listening socket, so it
+ * takes a pending-handshake slot of its peer (uid, cgroup_id) and, when the parent checks peers,
+ * waits for that check first; otherwise it is a launched skill's connection. */
+struct conn *conn_new(struct router *r, int fd, pid_t pid, uid_t uid, uint64_t cgroup_id, bool accepted);
 /* Sends the handshake's HELLO: the connection may now authenticate. */
 void conn_greet(struct router *r, struct conn *c);
 /* Queues buf for c (outq_push); a slow consumer or a failed allocation costs c its connection. */
@@ -50,6 +54,10 @@ void conn_close_after_flush(struct router *r, struct conn *c);
  * c->ident is NULL from here on. */
 void conn_lose_identity(struct router *r, struct conn *c);
 struct conn *router_find_conn(struct router *r, uint64_t serial);
+/* Adds pattern (validated and allowed) to c's subscriptions. 0 (also when already there),
+ * ROUTER_SUB_CONN_FULL or ROUTER_SUB_IDENTITY_FULL when a subscription limit refuses it (counted
+ * and logged here), or -ENOMEM. */
+enum { ROUTER_SUB_CONN_FULL = 1, ROUTER_SUB_IDENTITY_FULL = 2 };
 int router_subscribe(struct router *r, struct conn *c, const char *pattern);
 void router_unsubscribe(struct router *r, struct conn *c, const char *pattern);
 

@@ -34,6 +34,13 @@ static void check_config(const struct config *c)
 	    c->max_connections > 1000000 || c->max_pending < 1 || c->max_pending > 100000 || c->max_queue < 4096 ||
 	    c->max_queue > UINT64_C(1) << 34 || c->byte_rate < 1024 || c->byte_rate > UINT64_C(1) << 40)
 		abort();
+	/* Every share within what it is a share of, whether set or derived. */
+	if (c->max_pending_per_peer < 1 || c->max_pending_per_peer > c->max_pending_per_uid ||
+	    c->max_pending_per_uid > c->max_pending || c->max_identity_connections < 1 ||
+	    c->max_identity_connections > c->max_connections || c->max_subscriptions < 1 ||
+	    c->max_subscriptions > c->max_identity_subscriptions || c->max_subscription_bytes < 1024 ||
+	    c->max_subscription_bytes > c->max_identity_subscription_bytes)
+		abort();
 	if (c->socket_mode != 0600 && c->socket_mode != 0660)
 		abort();
 	if (c->kernel_guard > KERNEL_GUARD_REQUIRED || c->log_level > LOG_LEVEL_ERROR)

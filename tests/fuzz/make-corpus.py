@@ -99,6 +99,11 @@ def seeds():
         b'  "log_level": "info",\n  "max_frame": 65536,\n  "max_depth": 32,\n  "handshake_timeout_ms": 5000,\n'
         b'  "max_connections": 4096,\n  "max_pending": 256,\n  "max_queue": 8388608,\n'
         b'  "byte_rate": 67108864,\n  "socket_mode": 432\n}\n')
+    yield "config", "limits", (
+        b'{"max_pending": 64, "max_pending_per_uid": 16, "max_pending_per_peer": 8,\n'
+        b' "max_connections": 100, "max_identity_connections": 100, "max_subscriptions": 10,\n'
+        b' "max_subscription_bytes": 4096, "max_identity_subscriptions": 10,\n'
+        b' "max_identity_subscription_bytes": 4096}\n')
     yield "config", "unknown-key", b'{"sockett": "/run/capbus/bus.sock"}'
     yield "config", "duplicate", b'{"max_frame": 1024, "max_frame": 2048}'
     yield "config", "ranges", b'{"max_depth": 129, "byte_rate": 1e300, "socket_mode": 384.5}'

@@ -71,6 +71,10 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->max_queue == 8u * 1024 * 1024);
 	CHECK(cfg->byte_rate == 64u * 1024 * 1024);
 	CHECK(cfg->socket_mode == 0660);
+	CHECK(cfg->max_pending_per_uid == 64 && cfg->max_pending_per_peer == 32);
+	CHECK(cfg->max_identity_connections == 128);
+	CHECK(cfg->max_subscriptions == 1024 && cfg->max_subscription_bytes == 512u * 1024);
+	CHECK(cfg->max_identity_subscriptions == 4096 && cfg->max_identity_subscription_bytes == 2u * 1024 * 1024);
 }
 
 static void test_defaults(void)
@@ -143,6 +147,54 @@ static void test_all_keys(void)
 	CHECK(load("{\"max_frame\": 2048, \"byte_rate\": 2068}", &cfg, &error) == 0);
 	CHECK(cfg.max_frame == 2048 && cfg.byte_rate == 2068);
 	config_free(&cfg);
+}
+
+/* Shares and caps: derived from the limits above them when left out, refused when set above them. */
+static void test_limits(void)
+{
+	struct config cfg;
+	char *error = NULL;
+
+	CHECK(load("{\"max_pending\": 16}", &cfg, &error) == 0);
+	CHECK(cfg.max_pending_per_uid == 4 && cfg.max_pending_per_peer == 2);
+	config_free(&cfg);
+	CHECK(load("{\"max_pending\": 1}", &cfg, &error) == 0);
+	CHECK(cfg.max_pending_per_uid == 1 && cfg.max_pending_per_peer == 1);
+	config_free(&cfg);
+	CHECK(load("{\"max_pending\": 16, \"max_pending_per_peer\": 8}", &cfg, &error) == 0);
+	CHECK(cfg.max_pending_per_uid == 8 && cfg.max_pending_per_peer == 8);
+	config_free(&cfg);
+	CHECK(load("{\"max_pending_per_uid\": 200, \"max_pending_per_peer\": 200}", &cfg, &error) == 0);
+	CHECK(cfg.max_pending_per_uid == 200 && cfg.max_pending_per_peer == 200);
+	config_free(&cfg);
+	CHECK(load("{\"max_connections\": 10}", &cfg, &error) == 0);
+	CHECK(cfg.max_identity_connections == 10);
+	config_free(&cfg);
+	CHECK(load("{\"max_subscriptions\": 10000, \"max_subscription_bytes\": 4194304}", &cfg, &error) == 0);
+	CHECK(cfg.max_identity_subscriptions == 10000 && cfg.max_identity_subscription_bytes == 4194304);
+	config_free(&cfg);
+	CHECK(load("{\"max_identity_subscriptions\": 100, \"max_identity_subscription_bytes\": 2048}", &cfg, &error) == 0);
+	CHECK(cfg.max_subscriptions == 100 && cfg.max_subscription_bytes == 2048);
+	config_free(&cfg);
+
+	check_invalid("{\"max_pending\": 16, \"max_pending_per_uid\": 17}",
+		      "\"max_pending_per_uid\" (17) may not exceed \"max_pending\" (16)");
+	check_invalid("{\"max_pending_per_uid\": 20, \"max_pending_per_peer\": 40}",
+		      "\"max_pending_per_peer\" (40) may not exceed \"max_pending_per_uid\" (20)");
+	check_invalid("{\"max_pending_per_peer\": 1000}", "\"max_pending_per_peer\" (1000) may not exceed \"max_pending\"");
+	check_invalid("{\"max_identity_connections\": 5000}",
+		      "\"max_identity_connections\" (5000) may not exceed \"max_connections\" (4096)");
+	check_invalid("{\"max_subscriptions\": 10, \"max_identity_subscriptions\": 5}", "may not exceed");
+	check_invalid("{\"max_subscription_bytes\": 4096, \"max_identity_subscription_bytes\": 2048}",
+		      "\"max_subscription_bytes\" (4096) may not exceed");
+	const char *numbers[] = {
+		"{\"max_pending_per_uid\": 0}", "{\"max_pending_per_peer\": 0}", "{\"max_identity_connections\": 0}",
+		"{\"max_subscriptions\": 0}", "{\"max_subscription_bytes\": 1023}",
+		"{\"max_subscription_bytes\": 1073741825}", "{\"max_identity_subscriptions\": 0}",
+		"{\"max_identity_subscription_bytes\": 1023}", "{\"max_identity_subscription_bytes\": -1}",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(numbers); i++)
+		check_invalid(numbers[i], "must be an integer from");
 }
 
 static void test_invalid(void)
@@ -362,6 +414,7 @@ int main(void)
 	test_defaults();
 	test_all_keys();
 	test_invalid();
+	test_limits();
 	test_strict();
 	test_positions();
 	test_guard();
