@@ -43,7 +43,32 @@ struct parent {
 	unsigned restarts;
 	struct supervisor *supervisor;
 	struct admin *admin;
+	bool router_lost; /* the channel is shut down, waiting to be closed by the main loop */
 };
+
+/* A router that breaks the channel protocol is not trusted any more: kill it; SIGCHLD then
+ * restarts it (within the restart limit). */
+static void drop_router(struct parent *p)
+{
+	kill(p->router_pid, SIGKILL);
+	close(TAKE_FD(p->router_fd));
+}
+
+/* A send to the router failed: it is gone, or it stopped reading (the channel's send timeout,
+ * routerproc.c). Either way it is dropped, never waited for. Callers may be deep in a reload or
+ * an admin request that still holds the descriptor's number, so it is shut down here, not
+ * closed: every later send fails at once, and the main loop closes it (EOF, or the router's
+ * SIGCHLD). */
+static void router_lost(struct parent *p, int r)
+{
+	if (p->router_fd < 0 || p->router_lost)
+		return;
+	p->router_lost = true;
+	log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s pid=%d",
+		  r == -EAGAIN ? "\"send timed out: the router does not read\"" : LOG_Q(strerror(-r)), (int)p->router_pid);
+	kill(p->router_pid, SIGKILL);
+	shutdown(p->router_fd, SHUT_RDWR);
+}
 
 static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int fd)
 {
@@ -52,8 +77,8 @@ static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int
 	int r = -EPIPE;
 
 	snprintf(a.id, sizeof(a.id), "%s", id);
-	if (p->router_fd >= 0)
-		r = ps_send_fd(p->router_fd, PS_ADOPT, &a, sizeof(a), fd);
+	if (p->router_fd >= 0 && (r = ps_send_fd(p->router_fd, PS_ADOPT, &a, sizeof(a), fd)) < 0)
+		router_lost(p, r);
 	close(fd);
 	return r;
 }
@@ -61,14 +86,19 @@ static int adopt_skill(void *userdata, const char *id, pid_t pid, uid_t uid, int
 static void skill_state(void *userdata, const struct ps_skill_state *st)
 {
 	struct parent *p = userdata;
-	if (p->router_fd >= 0)
-		ps_send(p->router_fd, PS_SKILL_STATE, st, sizeof(*st), NULL, 0);
+	int r;
+
+	if (p->router_fd >= 0 && (r = ps_send(p->router_fd, PS_SKILL_STATE, st, sizeof(*st), NULL, 0)) < 0)
+		router_lost(p, r);
 }
 
-/* Policy changed on disk: tell the router, then bring the skills in line. */
+/* Policy changed on disk: tell the router, then bring the skills in line. A router that cannot
+ * take the bundle is dropped (and restarted with the new policy); the daemon goes on. */
 static int reload(struct parent *p)
 {
 	int r = p->router_fd >= 0 ? bundle_send(p->router_fd, p->cfg, p->master) : 0;
+	if (r < 0)
+		router_lost(p, r);
 	if (p->supervisor)
 		supervisor_sync(p->supervisor);
 	return r;
@@ -94,6 +124,7 @@ static int spawn_router(struct parent *p)
 	int r = router_proc_spawn(&p->router, p->listener.fd, &p->router_fd, &p->router_pid);
 	if (r < 0)
 		return r;
+	p->router_lost = false;
 	log_event(LOG_LEVEL_INFO, "router_started", "pid=%d program=%s", (int)p->router_pid, LOG_Q(p->router.path));
 	/* The configuration goes first: the router reads nothing else before it. */
 	r = ps_send(p->router_fd, PS_ROUTER_CONFIG, &p->router.cfg, sizeof(p->router.cfg), NULL, 0);
@@ -103,7 +134,7 @@ static int spawn_router(struct parent *p)
 	if (r == 0)
 		r = bundle_send(p->router_fd, p->cfg, p->master);
 	if (r < 0)
-		log_event(LOG_LEVEL_ERROR, "bundle_send_failed", "error=%s", LOG_Q(strerror(-r)));
+		router_lost(p, r);
 	return 0;
 }
 
@@ -112,12 +143,12 @@ static int reload_cb(void *userdata)
 	return reload(userdata);
 }
 
-static void reply(struct parent *p, const struct ps_request *req, int status)
+static int reply(struct parent *p, const struct ps_request *req, int status)
 {
 	struct ps_reply rep = { .serial = req->serial, .status = status };
 
 	memcpy(rep.id, req->id, sizeof(rep.id));
-	ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
+	return ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
 }
 
 /* One request from the router, already checked by the privsep decoder (type, direction, size,
@@ -143,8 +174,7 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 		log_event(LOG_LEVEL_INFO, "router_ready", "pid=%d", (int)p->router_pid);
 		return 0;
 	case PS_RELOAD:
-		reply(p, req, reload(p));
-		return 0;
+		return reply(p, req, reload(p));
 	default: {
 		/* Admin operations: checked for the admin's authority before anything is parsed. */
 		int r = admin_handle(p->admin, p->router_fd, msg);
@@ -152,14 +182,6 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 	}
 	}
 	return 0;
-}
-
-/* A router that breaks the channel protocol is not trusted any more: kill it; SIGCHLD then
- * restarts it (within the restart limit). */
-static void drop_router(struct parent *p)
-{
-	kill(p->router_pid, SIGKILL);
-	close(TAKE_FD(p->router_fd));
 }
 
 static void router_readable(struct parent *p, uint8_t *buf)
@@ -174,7 +196,8 @@ static void router_readable(struct parent *p, uint8_t *buf)
 		return;
 	}
 	if (r == PS_EOF || r < 0) {
-		log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", r == PS_EOF ? "eof" : LOG_Q(strerror(-r)));
+		if (!p->router_lost) /* else router_lost() said why */
+			log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", r == PS_EOF ? "eof" : LOG_Q(strerror(-r)));
 		drop_router(p);
 		return;
 	}
@@ -184,11 +207,11 @@ static void router_readable(struct parent *p, uint8_t *buf)
 		 * splits, padding, the operation): malformed all the same. */
 		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=bad_fields pid=%d", msg.type,
 			  ps_type_name(msg.type), msg.size, (int)p->router_pid);
-	else if (r < 0)
-		log_event(LOG_LEVEL_ERROR, "router_channel", "error=%s", LOG_Q(strerror(-r)));
 	ps_msg_wipe(&msg);
-	if (r < 0)
+	if (r == -EBADMSG)
 		drop_router(p);
+	else if (r < 0)
+		router_lost(p, r); /* an answer could not be sent */
 }
 
 static void stop_router(struct parent *p)
@@ -253,7 +276,8 @@ static int handle_signal(struct parent *p, bool *stop)
 					  LOG_Q(error ? error : strerror(-r)));
 			free(error);
 		}
-		return reload(p);
+		reload(p); /* a router that cannot take the new policy is dropped and restarted */
+		return 0;
 	case SIGCHLD: {
 		int status;
 		pid_t pid;

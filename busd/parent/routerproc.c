@@ -128,6 +128,15 @@ int router_proc_spawn(const struct router_proc *rp, int listen_fd, int *channel_
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return negative_errno();
+	/* A router that stops reading must not hold the parent in a send: after this long a send
+	 * fails (-EAGAIN) and the parent drops the router (docs/architecture.md, "The channel"). */
+	struct timeval tv = { .tv_sec = ROUTER_SEND_TIMEOUT_MS / 1000, .tv_usec = (ROUTER_SEND_TIMEOUT_MS % 1000) * 1000 };
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		int r = negative_errno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
 	pid_t child = fork();
 	if (child < 0) {
 		int r = negative_errno();

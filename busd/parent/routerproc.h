@@ -15,6 +15,8 @@
 
 #define ROUTER_PROGRAM "capbusd-router"
 #define ROUTER_ENV_MAX 3
+/* Longest a send to the router may wait for room before the router counts as stalled. */
+#define ROUTER_SEND_TIMEOUT_MS 5000
 
 struct router_proc {
 	char path[PATH_MAX];           /* the program; on a failed prepare, what was tried */
