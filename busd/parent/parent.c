@@ -43,7 +43,8 @@ struct parent {
 	unsigned restarts;
 	struct supervisor *supervisor;
 	struct admin *admin;
-	bool router_lost; /* the channel is shut down, waiting to be closed by the main loop */
+	bool router_lost;     /* the channel is shut down, waiting to be closed by the main loop */
+	bool router_is_ready; /* it sent router_ready: confined, serving */
 };
 
 /* A router that breaks the channel protocol is not trusted any more: kill it; SIGCHLD then
@@ -125,6 +126,7 @@ static int spawn_router(struct parent *p)
 	if (r < 0)
 		return r;
 	p->router_lost = false;
+	p->router_is_ready = false;
 	log_event(LOG_LEVEL_INFO, "router_started", "pid=%d program=%s", (int)p->router_pid, LOG_Q(p->router.path));
 	/* The configuration goes first: the router reads nothing else before it. */
 	r = ps_send(p->router_fd, PS_ROUTER_CONFIG, &p->router.cfg, sizeof(p->router.cfg), NULL, 0);
@@ -157,6 +159,9 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 {
 	const struct ps_request *req = &msg->u.request;
 
+	/* The router says it is confined before it asks for anything, and says so once. */
+	if (msg->type == PS_ROUTER_READY ? p->router_is_ready : !p->router_is_ready)
+		return -EPROTO;
 	switch (msg->type) {
 	case PS_PEER_CHECK: {
 		const struct ps_peer_check *pc = &msg->u.peer_check;
@@ -171,6 +176,7 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 		return ps_send(p->router_fd, PS_GUARD_INFO, &info, sizeof(info), NULL, 0);
 	}
 	case PS_ROUTER_READY:
+		p->router_is_ready = true;
 		log_event(LOG_LEVEL_INFO, "router_ready", "pid=%d", (int)p->router_pid);
 		return 0;
 	case PS_RELOAD:
@@ -202,13 +208,15 @@ static void router_readable(struct parent *p, uint8_t *buf)
 		return;
 	}
 	r = handle_request(p, &msg);
-	if (r == -EBADMSG)
-		/* Passed the table, failed a check only the handler can make (admin.c: how the text
-		 * splits, padding, the operation): malformed all the same. */
-		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=bad_fields pid=%d", msg.type,
-			  ps_type_name(msg.type), msg.size, (int)p->router_pid);
+	/* Passed the table, failed a check only the handler can make: admin.c's (how the text
+	 * splits, padding, the operation), or the order (router_ready first, once). Malformed all
+	 * the same. */
+	bool malformed = r == -EBADMSG || r == -EPROTO;
+	if (malformed)
+		log_event(LOG_LEVEL_ERROR, "privsep_malformed", "type=%u name=%s size=%u reason=%s pid=%d", msg.type,
+			  ps_type_name(msg.type), msg.size, r == -EPROTO ? "out_of_order" : "bad_fields", (int)p->router_pid);
 	ps_msg_wipe(&msg);
-	if (r == -EBADMSG)
+	if (malformed)
 		drop_router(p);
 	else if (r < 0)
 		router_lost(p, r); /* an answer could not be sent */
@@ -404,10 +412,11 @@ int parent_run(struct config *cfg, const char *router_override)
 	if (r == 0) {
 		r = keys_write_admin(p.master, cfg->state_dir);
 		if (r > 0) {
-			/* Not ours to repair: the admin can still authenticate, but cannot sign. */
-			log_event(LOG_LEVEL_WARNING, "admin_key_unusable", "file=%s/admin.key reason=%s", cfg->state_dir,
+			/* It holds the admin authority key: one that others may read, or that is not
+			 * what we wrote, is refused like the master key, never served around. */
+			log_event(LOG_LEVEL_ERROR, "startup_failed", "file=%s/admin.key reason=%s", cfg->state_dir,
 				  LOG_Q(keyfile_strerror(r)));
-			r = 0;
+			r = -EPERM;
 		}
 	}
 	if (r == 0) {

@@ -89,23 +89,28 @@ if os.path.exists(%(marker)r):
 open(%(marker)r, "w").close()
 s = socket.socket(fileno=4)
 s.recv(1 << 17)
-s.send(struct.pack("<II", %(ready)d, 4) + b"\\0" * 4)
+s.send(%(packet)s)
 time.sleep(60)
 """
 
+# What the compromised router sends first: router_ready with 4 stray bytes (the table refuses
+# it), or a well-formed nonce request before router_ready (the order refuses it).
+BAD_READY = 'struct.pack("<II", %d, 4) + b"\\0" * 4' % PS_ROUTER_READY
+EARLY_REQUEST = 'struct.pack("<II", %d, 80) + b"\\0" * 80' % PS_ADMIN_NONCE
 
-def check_malformed_from_router():
+
+def check_malformed_from_router(packet=BAD_READY, fields=("type=19", "name=router_ready", "size=4", "reason=bad_size")):
     d = Daemon({"alice": manifest("alice", ["greet.*"], ["greet.*"])}, start=False)
     try:
         script = os.path.join(d.dir, "bad-router")
         with open(script, "w") as f:
             f.write(BAD_ROUTER % {"python": sys.executable, "marker": os.path.join(d.dir, "bad-router-ran"),
-                                  "real": os.path.realpath(capbusd_router_path()), "ready": PS_ROUTER_READY})
+                                  "real": os.path.realpath(capbusd_router_path()), "packet": packet})
         os.chmod(script, stat.S_IRWXU)
         d.start(router=script)
         log = d.wait_log("event=privsep_malformed")
         line = next(l for l in log.splitlines() if "event=privsep_malformed" in l)
-        for field in ("type=19", "name=router_ready", "size=4", "reason=bad_size"):
+        for field in fields:
             check(field in line, "privsep_malformed line lacks %s: %s" % (field, line))
         d.wait_log("event=router_died signal=9")
         # Restarted: the real router takes over and serves.
@@ -193,6 +198,7 @@ def main():
     check(BUILD_DIR and os.access(capbusd_router_path(), os.X_OK), "capbusd-router not built")
     check_separate_program()
     check_malformed_from_router()
+    check_malformed_from_router(EARLY_REQUEST, ("type=20", "name=admin_nonce", "size=80", "reason=out_of_order"))
     check_router_refuses()
 
 
