@@ -118,14 +118,13 @@ size_t envelope_stamped_size(size_t body_len, const char *sender)
 	return body_len + 64 + 6 * strlen(sender);
 }
 
-static char *put(char *o, const void *src, size_t len)
+char *envelope_put(char *o, const void *src, size_t len)
 {
 	memcpy(o, src, len);
 	return o + len;
 }
 
-/* A JSON string literal for s. */
-static char *put_string(char *o, const char *s)
+char *envelope_put_string(char *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -136,7 +135,7 @@ static char *put_string(char *o, const char *s)
 			*o++ = '\\';
 			*o++ = (char)ch;
 		} else if (ch < 0x20) {
-			o = put(o, "\\u00", 4);
+			o = envelope_put(o, "\\u00", 4);
 			*o++ = hex[ch >> 4];
 			*o++ = hex[ch & 15];
 		} else {
@@ -150,10 +149,10 @@ static char *put_string(char *o, const char *s)
 /* {"type":"T","data":D (D absent: {}): what every writer of a message starts with. */
 static char *put_head(char *o, const char *type, size_t type_len, const char *data, size_t data_len)
 {
-	o = put(o, "{\"type\":\"", 9);
-	o = put(o, type, type_len); /* the type charset needs no escaping */
-	o = put(o, "\",\"data\":", 9);
-	return data_len ? put(o, data, data_len) : put(o, "{}", 2);
+	o = envelope_put(o, "{\"type\":\"", 9);
+	o = envelope_put(o, type, type_len); /* the type charset needs no escaping */
+	o = envelope_put(o, "\",\"data\":", 9);
+	return data_len ? envelope_put(o, data, data_len) : envelope_put(o, "{}", 2);
 }
 
 size_t envelope_write_size(size_t type_len, size_t data_len, size_t ctx_len)
@@ -167,8 +166,8 @@ size_t envelope_write(char *out, const char *type, size_t type_len, const char *
 	char *o = put_head(out, type, type_len, data, data_len);
 
 	if (ctx) {
-		o = put(o, ",\"context\":", 11);
-		o = put(o, ctx, ctx_len);
+		o = envelope_put(o, ",\"context\":", 11);
+		o = envelope_put(o, ctx, ctx_len);
 	}
 	*o++ = '}';
 	return (size_t)(o - out);
@@ -179,20 +178,20 @@ size_t envelope_write_stamped(const struct envelope_view *v, const uint8_t *body
 	char *o = put_head(out, (const char *)body + v->type_off, v->type_len, (const char *)body + v->data_off,
 			   v->data_len);
 
-	o = put(o, ",\"context\":{", 12);
+	o = envelope_put(o, ",\"context\":{", 12);
 	for (size_t i = 0; i < v->n_ctx; i++) {
 		const struct json_member *m = &v->ctx[i];
 		if (key_is(body, m, "sender", 6))
 			continue;
 		*o++ = '"';
-		o = put(o, body + m->key_off, m->key_len);
-		o = put(o, "\":", 2);
-		o = put(o, body + m->val_off, m->val_len);
+		o = envelope_put(o, body + m->key_off, m->key_len);
+		o = envelope_put(o, "\":", 2);
+		o = envelope_put(o, body + m->val_off, m->val_len);
 		*o++ = ',';
 	}
-	o = put(o, "\"sender\":", 9);
-	o = put_string(o, sender);
-	o = put(o, "}}", 2);
+	o = envelope_put(o, "\"sender\":", 9);
+	o = envelope_put_string(o, sender);
+	o = envelope_put(o, "}}", 2);
 	return (size_t)(o - out);
 }
 
@@ -433,30 +432,30 @@ char *envelope_serialize_raw_set(const struct envelope *e, const uint8_t *raw, s
 		return NULL;
 	}
 	char *o = put_head(out, e->type, type_len, (const char *)raw + ds, dl);
-	o = put(o, ",\"context\":{", 12);
+	o = envelope_put(o, ",\"context\":{", 12);
 	bool first = true;
 	for (size_t i = 0; i < n_ctx; i++) {
 		const cJSON *member = nth_child(e->context, i);
 		/* A member the caller sets, however it was spelt (escapes included), is its to write. */
 		if (!member || key_is_set(member->string, set, n_set))
 			continue;
-		o = put(o, first ? "\"" : ",\"", first ? 1 : 2);
-		o = put(o, raw + cs + ctx[i].key_off, ctx[i].key_len);
-		o = put(o, "\":", 2);
-		o = put(o, raw + cs + ctx[i].val_off, ctx[i].val_len);
+		o = envelope_put(o, first ? "\"" : ",\"", first ? 1 : 2);
+		o = envelope_put(o, raw + cs + ctx[i].key_off, ctx[i].key_len);
+		o = envelope_put(o, "\":", 2);
+		o = envelope_put(o, raw + cs + ctx[i].val_off, ctx[i].val_len);
 		first = false;
 	}
 	free(ctx);
 	for (size_t i = 0; i < n_set; i++) {
 		if (!set[i].value)
 			continue;
-		o = put(o, first ? "\"" : ",\"", first ? 1 : 2);
-		o = put(o, set[i].key, strlen(set[i].key));
-		o = put(o, "\":", 2);
-		o = put_string(o, set[i].value);
+		o = envelope_put(o, first ? "\"" : ",\"", first ? 1 : 2);
+		o = envelope_put(o, set[i].key, strlen(set[i].key));
+		o = envelope_put(o, "\":", 2);
+		o = envelope_put_string(o, set[i].value);
 		first = false;
 	}
-	o = put(o, "}}", 2);
+	o = envelope_put(o, "}}", 2);
 	*o = '\0';
 	if (len)
 		*len = (size_t)(o - out);

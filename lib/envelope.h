@@ -97,6 +97,12 @@ int envelope_set_sender(struct envelope *e, const char *sender);
 char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_t raw_len, const char *sender,
 			     size_t *len);
 
+/* Writers for callers that build a message in a buffer they sized: envelope_put copies len
+ * bytes to o, envelope_put_string writes s as a JSON string literal (quotes, escapes; at most
+ * 2 + 6 * strlen(s) bytes). Both return the position after what they wrote. */
+char *envelope_put(char *o, const void *src, size_t len);
+char *envelope_put_string(char *o, const char *s);
+
 /* A context member the router writes itself: its key (plain text, no escapes: a protocol name)
  * and its string value, or NULL to only drop what the client wrote under that key. */
 struct envelope_member {

@@ -99,34 +99,6 @@ void call_fields_from_tree(const cJSON *context, struct call_fields *out)
 	}
 }
 
-static char *put(char *o, const void *src, size_t len)
-{
-	memcpy(o, src, len);
-	return o + len;
-}
-
-/* A JSON string literal for s. */
-static char *put_string(char *o, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	*o++ = '"';
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			*o++ = '\\';
-			*o++ = (char)ch;
-		} else if (ch < 0x20) {
-			o = put(o, "\\u00", 4);
-			*o++ = hex[ch >> 4];
-			*o++ = hex[ch & 15];
-		} else {
-			*o++ = (char)ch;
-		}
-	}
-	*o++ = '"';
-	return o;
-}
 
 /* The scanned message as delivered: type and data as written, the context members as written
  * except the router's own (sender, call_id, bound_call), then call_id and bound_call when given,
@@ -142,34 +114,34 @@ static struct msgbuf *write_scanned(const struct call_msg *m, const char *sender
 	if (!buf)
 		return NULL;
 	char *out = (char *)buf->data, *o = out;
-	o = put(o, "{\"type\":\"", 9);
-	o = put(o, body + v->type_off, v->type_len);
-	o = put(o, "\",\"data\":", 9);
-	o = v->data_len ? put(o, body + v->data_off, v->data_len) : put(o, "{}", 2);
-	o = put(o, ",\"context\":{", 12);
+	o = envelope_put(o, "{\"type\":\"", 9);
+	o = envelope_put(o, body + v->type_off, v->type_len);
+	o = envelope_put(o, "\",\"data\":", 9);
+	o = v->data_len ? envelope_put(o, body + v->data_off, v->data_len) : envelope_put(o, "{}", 2);
+	o = envelope_put(o, ",\"context\":{", 12);
 	for (size_t i = 0; i < v->n_ctx; i++) {
 		const struct json_member *mm = &v->ctx[i];
 		if (key_is(body, mm, "sender") || key_is(body, mm, "call_id") || key_is(body, mm, "bound_call"))
 			continue;
 		*o++ = '"';
-		o = put(o, body + mm->key_off, mm->key_len);
-		o = put(o, "\":", 2);
-		o = put(o, body + mm->val_off, mm->val_len);
+		o = envelope_put(o, body + mm->key_off, mm->key_len);
+		o = envelope_put(o, "\":", 2);
+		o = envelope_put(o, body + mm->val_off, mm->val_len);
 		*o++ = ',';
 	}
 	if (call_id) {
-		o = put(o, "\"call_id\":", 10);
-		o = put_string(o, call_id);
+		o = envelope_put(o, "\"call_id\":", 10);
+		o = envelope_put_string(o, call_id);
 		*o++ = ',';
 	}
 	if (bound) {
-		o = put(o, "\"bound_call\":", 13);
-		o = put_string(o, bound);
+		o = envelope_put(o, "\"bound_call\":", 13);
+		o = envelope_put_string(o, bound);
 		*o++ = ',';
 	}
-	o = put(o, "\"sender\":", 9);
-	o = put_string(o, sender);
-	o = put(o, "}}", 2);
+	o = envelope_put(o, "\"sender\":", 9);
+	o = envelope_put_string(o, sender);
+	o = envelope_put(o, "}}", 2);
 	buf->len = (uint32_t)(o - out);
 	return buf;
 }
