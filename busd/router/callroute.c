@@ -5,7 +5,8 @@
  * the caller chooses only its own call_id (echoed back to it alone), the receivers only ever see
  * the router's id, and a reply counts only when calls.c says its sender is a connection the
  * request reached. The router answers a call itself (bus.error, marked like a reply) when it
- * times out or nobody can answer it, so a caller always hears back. */
+ * times out, nobody can answer it, or its caller may no longer receive the reply, so a caller
+ * always hears back; a reply it cannot pass on is refused to its sender, never dropped. */
 #include "router/callroute.h"
 
 #include <errno.h>
