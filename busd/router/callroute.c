@@ -5,9 +5,11 @@
  * the caller chooses only its own call_id (echoed back to it alone), the receivers only ever see
  * the router's id, and a reply counts only when calls.c says its sender is a connection the
  * request reached. The router answers a call itself (bus.error, marked like a reply) when it
- * times out or nobody can answer it, so a caller always hears back. */
+ * times out, nobody can answer it, or its caller may no longer receive the reply, so a caller
+ * always hears back; a reply it cannot pass on is refused to its sender, never dropped. */
 #include "router/callroute.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "frame.h"
@@ -156,12 +158,21 @@ static struct msgbuf *write_tree(const struct call_msg *m, const char *sender, c
 	return text ? msgbuf_new(text, len) : NULL;
 }
 
-static struct msgbuf *write_msg(const struct call_msg *m, const char *sender, const char *call_id, const char *bound)
+/* The message as delivered, or NULL and *err: -EMSGSIZE when the copy would pass the 16 MiB
+ * frame limit (the caller's call_id and bound_call can make it up to 2 x 64 bytes and more
+ * longer than what was sent), -ENOMEM. */
+static struct msgbuf *write_msg(const struct call_msg *m, const char *sender, const char *call_id, const char *bound,
+				int *err)
 {
 	struct msgbuf *buf = m->view ? write_scanned(m, sender, call_id, bound) : write_tree(m, sender, call_id, bound);
 
-	if (buf && buf->len > FRAME_MAX_BODY_HARD) {
+	if (!buf) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (buf->len > FRAME_MAX_BODY_HARD) {
 		msgbuf_unref(buf);
+		*err = -EMSGSIZE;
 		return NULL;
 	}
 	return buf;
@@ -197,13 +208,30 @@ static void log_call_refusal(struct router *r, struct conn *c, const char *reaso
 			  LOG_Q(c->session.id), (int)c->pid, LOG_Q(type), (unsigned long long)suppressed);
 }
 
+/* A message whose delivered copy cannot be made: its sender hears why (never silence). */
+static void refuse_undeliverable(struct router *r, struct conn *c, const struct call_msg *m, int err, const char *what)
+{
+	bool too_large = err == -EMSGSIZE;
+	char message[160];
+
+	if (too_large)
+		r->counters.too_large++;
+	log_call_refusal(r, c, too_large ? "too_large" : "internal", m->type);
+	snprintf(message, sizeof(message), "%s: %s", too_large ? "above the 16 MiB frame limit once bound" :
+		 "out of memory", what);
+	conn_send_error(r, c, too_large ? "too_large" : "internal", message, m->type, NULL);
+}
+
 /* An ordinary message that carried a call field: delivered without the router's fields. */
 static void route_plain(struct router *r, struct conn *c, const struct call_msg *m)
 {
-	struct msgbuf *buf = write_msg(m, c->session.id, NULL, NULL);
+	int err = 0;
+	struct msgbuf *buf = write_msg(m, c->session.id, NULL, NULL, &err);
 
-	if (!buf)
+	if (!buf) {
+		refuse_undeliverable(r, c, m, err, "message dropped");
 		return;
+	}
 	router_deliver(r, buf, m->type, m->type_len, 0);
 	msgbuf_unref(buf);
 }
@@ -212,18 +240,38 @@ static void route_answer(struct router *r, struct conn *c, const struct call_msg
 {
 	struct call_end end;
 
-	switch (calls_answer(r->calls, id, c->serial, m->type, &end)) {
+	/* The verdict leaves the call pending: it ends only on a reply that reaches the caller or
+	 * on the router's own answer, so a reply that cannot be passed on consumes nothing. */
+	switch (calls_judge(r->calls, id, c->serial, m->type, &end)) {
 	case CALL_BOUND: {
+		struct conn *caller = router_find_conn(r, end.caller);
+		if (!caller || caller->state != CONN_READY || !caller->ident) {
+			/* The caller is going away: its calls end with it, nobody is left to tell. */
+			calls_end(r->calls, id, NULL);
+			r->counters.messages++;
+			r->counters.call_replies++;
+			return;
+		}
+		/* The caller's permissions may have changed since it called (revoke, reload): the call
+		 * is over, and both ends hear it rather than a reply vanishing. */
+		if (!identity_may_receive(caller->ident, end.reply_type, strlen(end.reply_type))) {
+			calls_end(r->calls, id, NULL);
+			log_call_refusal(r, c, "caller_denied_reply", m->type);
+			conn_send_error(r, c, "denied", "the caller may no longer receive the reply type; the call is over",
+					m->type, NULL);
+			send_call_error(r, caller, "denied", "the manifest no longer allows receiving the reply type",
+					end.type, end.call_id, true);
+			return;
+		}
+		int err = 0;
+		struct msgbuf *buf = write_msg(m, c->session.id, end.call_id, end.call_id, &err);
+		if (!buf) {
+			refuse_undeliverable(r, c, m, err, "reply not delivered, the call is still pending");
+			return;
+		}
+		calls_end(r->calls, id, NULL);
 		r->counters.messages++;
 		r->counters.call_replies++;
-		struct conn *caller = router_find_conn(r, end.caller);
-		/* The caller's permissions may have changed since it called (revoke, reload). */
-		if (!caller || caller->state != CONN_READY || !caller->ident ||
-		    !identity_may_receive(caller->ident, end.reply_type, strlen(end.reply_type)))
-			return;
-		struct msgbuf *buf = write_msg(m, c->session.id, end.call_id, end.call_id);
-		if (!buf)
-			return;
 		if (conn_push(r, caller, buf, true) == 0)
 			r->counters.delivered++;
 		msgbuf_unref(buf);
@@ -298,12 +346,24 @@ static void route_new_call(struct router *r, struct conn *c, const struct call_m
 	}
 	char wire[CALL_WIRE_ID_LEN + 1];
 	calls_format_id(id, wire);
-	struct msgbuf *buf = write_msg(m, c->session.id, wire, NULL);
-	if (buf) {
-		r->counters.calls++;
-		router_deliver(r, buf, m->type, m->type_len, id);
-		msgbuf_unref(buf);
+	int err = 0;
+	struct msgbuf *buf = write_msg(m, c->session.id, wire, NULL, &err);
+	if (!buf) {
+		/* Refused, bound to the call like every refusal of a call: not "nobody could receive it". */
+		bool too_large = err == -EMSGSIZE;
+		calls_end(r->calls, id, NULL);
+		if (too_large)
+			r->counters.too_large++;
+		log_call_refusal(r, c, too_large ? "too_large" : "internal", m->type);
+		send_call_error(r, c, too_large ? "too_large" : "internal",
+				too_large ? "the call is above the 16 MiB frame limit once stamped with the call id and sender" :
+					    "out of memory: call dropped",
+				m->type, f->call_id, false);
+		return;
 	}
+	r->counters.calls++;
+	router_deliver(r, buf, m->type, m->type_len, id);
+	msgbuf_unref(buf);
 	if (calls_n_targets(r->calls, id) == 0) {
 		calls_end(r->calls, id, NULL);
 		r->counters.call_no_responder++;

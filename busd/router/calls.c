@@ -102,7 +102,7 @@ static bool name_ok(const char *s, size_t max)
 
 bool calls_id_is_valid(const char *s, size_t len)
 {
-	uint64_t ignored;
+	const size_t plen = sizeof(CALL_WIRE_PREFIX) - 1;
 
 	if (len == 0 || len > CALL_ID_MAX)
 		return false;
@@ -112,8 +112,9 @@ bool calls_id_is_valid(const char *s, size_t len)
 		      ch == '_' || ch == ':' || ch == '-'))
 			return false;
 	}
-	/* The router's own ids name answers, never new calls. */
-	return !calls_parse_id(s, len, &ignored);
+	/* The router's own ids name answers, never new calls; a near miss ("capbus:" and anything
+	 * else) is refused too, so no caller's id can pass for the router's. */
+	return !(len >= plen && memcmp(s, CALL_WIRE_PREFIX, plen) == 0);
 }
 
 void calls_format_id(uint64_t id, char out[CALL_WIRE_ID_LEN + 1])
@@ -289,15 +290,19 @@ uint32_t calls_n_targets(const struct calls *t, uint64_t id)
 
 /* Ends the call in s: copies what the router needs into *end (if any), frees the rest, and
  * keeps id and reply hash for recognising late replies. */
+static void fill_end(const struct slot *s, struct call_end *end)
+{
+	memset(end, 0, sizeof(*end));
+	end->caller = s->caller;
+	strcpy(end->call_id, s->call_id);
+	strcpy(end->type, s->type);
+	strcpy(end->reply_type, s->reply_type);
+}
+
 static void finish(struct calls *t, struct slot *s, struct call_end *end)
 {
-	if (end) {
-		memset(end, 0, sizeof(*end));
-		end->caller = s->caller;
-		strcpy(end->call_id, s->call_id);
-		strcpy(end->type, s->type);
-		strcpy(end->reply_type, s->reply_type);
-	}
+	if (end)
+		fill_end(s, end);
 	struct owner *o = &t->owners[s->owner];
 	if (--o->pending == 0) {
 		/* Keep owners dense: move the last one into this place and fix its slots. */
@@ -327,7 +332,7 @@ bool calls_end(struct calls *t, uint64_t id, struct call_end *end)
 	return true;
 }
 
-enum call_verdict calls_answer(struct calls *t, uint64_t id, uint64_t from, const char *type, struct call_end *end)
+static enum call_verdict judge(struct calls *t, uint64_t id, uint64_t from, const char *type, struct slot **bound)
 {
 	struct slot *s = lookup(t, id);
 
@@ -339,10 +344,30 @@ enum call_verdict calls_answer(struct calls *t, uint64_t id, uint64_t from, cons
 		return CALL_OTHER_TYPE;
 	for (uint32_t i = 0; i < s->n_targets; i++)
 		if (s->targets[i] == from) {
-			finish(t, s, end);
+			*bound = s;
 			return CALL_BOUND;
 		}
 	return CALL_NOT_RECIPIENT;
+}
+
+enum call_verdict calls_answer(struct calls *t, uint64_t id, uint64_t from, const char *type, struct call_end *end)
+{
+	struct slot *s = NULL;
+	enum call_verdict v = judge(t, id, from, type, &s);
+
+	if (v == CALL_BOUND)
+		finish(t, s, end);
+	return v;
+}
+
+enum call_verdict calls_judge(struct calls *t, uint64_t id, uint64_t from, const char *type, struct call_end *end)
+{
+	struct slot *s = NULL;
+	enum call_verdict v = judge(t, id, from, type, &s);
+
+	if (v == CALL_BOUND && end)
+		fill_end(s, end);
+	return v;
 }
 
 bool calls_next_expired(struct calls *t, uint64_t now_ms, struct call_end *end)

@@ -75,6 +75,9 @@ bool calls_end(struct calls *t, uint64_t id, struct call_end *end);
 /* Judges a message of type `type` from connection `from` that names call id. On CALL_BOUND the
  * call is over and *end says whom to deliver the reply to. */
 enum call_verdict calls_answer(struct calls *t, uint64_t id, uint64_t from, const char *type, struct call_end *end);
+/* The same verdict, but CALL_BOUND leaves the call pending: the router ends it (calls_end) only
+ * once the reply can be passed on, so a reply it cannot deliver consumes nothing. */
+enum call_verdict calls_judge(struct calls *t, uint64_t id, uint64_t from, const char *type, struct call_end *end);
 
 /* Ends one pending call whose deadline is <= now_ms: true and *end, or false when none is due. */
 bool calls_next_expired(struct calls *t, uint64_t now_ms, struct call_end *end);
@@ -92,5 +95,6 @@ uint32_t calls_owner_pending(const struct calls *t, const char *owner);
 void calls_format_id(uint64_t id, char out[CALL_WIRE_ID_LEN + 1]);
 /* Reads a router id written by calls_format_id: true and *id, false when s is not one. */
 bool calls_parse_id(const char *s, size_t len, uint64_t *id);
-/* A caller's own call_id: 1..CALL_ID_MAX bytes of [A-Za-z0-9._:-], and not a router id. */
+/* A caller's own call_id: 1..CALL_ID_MAX bytes of [A-Za-z0-9._:-], not beginning with
+ * CALL_WIRE_PREFIX (the router's ids, and everything that looks like one). */
 bool calls_id_is_valid(const char *s, size_t len);

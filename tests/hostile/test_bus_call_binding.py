@@ -4,7 +4,9 @@
 call id, never the caller's; a reply counts only from a connection the request reached, only
 once, and only the caller gets it (marked context.bound_call); a client cannot write
 bound_call itself; the router answers the caller itself on timeout and when nobody can answer;
-and one identity's pending calls are limited."""
+and one identity's pending calls are limited. A reply the router cannot pass on (too large once
+bound, or its caller may no longer receive it) is never silent, and a too-large call is refused
+too_large, not no_responder."""
 import socket
 
 from capbus_harness import Daemon, check, manifest, run_test
@@ -30,7 +32,88 @@ def bound(m, call_id):
     return m.get("context", {}).get("bound_call") == call_id
 
 
+HARD = 16 * 1024 * 1024
+
+
+def sized(head, tail, n):
+    """A body of exactly n bytes: head, x padding (inside a JSON string), tail."""
+    return head + b"x" * (n - len(head) - len(tail)) + tail
+
+
+def too_large_once_bound():
+    """At max_frame 16 MiB, a reply under max_frame whose bound copy (the caller's 64-character
+    call_id back, bound_call, sender) passes 16 MiB: refused to the replier, the call still pending;
+    and a call whose stamped copy passes 16 MiB: refused too_large, bound, the connection kept."""
+    mans = {"alice": manifest("alice", ["big.*"], ["big.ask.response"]),
+            "bob": manifest("bob", ["big.*"], ["big.ask"])}
+    with Daemon(mans, max_frame=HARD, byte_rate=1 << 30) as d:
+        alice, bob = d.client("alice", timeout=60), d.client("bob", timeout=60)
+        check(bob.subscribe("big.ask")["type"] == "capbus.subscribe.reply", "subscribe failed")
+        cid = "C" * 64
+        alice.send("big.ask", {}, {"call_id": cid, "call_timeout_ms": 60000})
+        req = until(bob, lambda m: m["type"] == "big.ask", what="the request")
+        rid = req["context"]["call_id"].encode()
+        for n in (HARD - 100, HARD - 10):
+            bob.send_body(sized(b'{"type":"big.ask.response","data":{"blob":"', b'"},"context":{"call_id":"' + rid + b'"}}', n))
+            err = until(bob, lambda m: m["type"] == "bus.error", timeout=30, what="the too-large reply's refusal")
+            check(err["data"]["code"] == "too_large", "a reply too large once bound answered with %r" % err["data"])
+        quiet(alice, "the caller (too-large replies)")
+        # The call was not consumed: a valid reply still reaches the caller.
+        bob.send("big.ask.response", {"ok": 1}, req["context"])
+        r = until(alice, lambda m: m["type"] == "big.ask.response", what="the reply after a too-large one")
+        check(bound(r, cid) and r["data"] == {"ok": 1}, "reply %r" % r)
+
+        # A call whose copy (the router's id and sender) passes 16 MiB: too_large, bound to the call.
+        alice.send_body(sized(b'{"type":"big.ask","data":{"blob":"', b'"},"context":{"call_id":"c2"}}', HARD))
+        err = until(alice, lambda m: m["type"] == "bus.error", timeout=30, what="the too-large call's refusal")
+        check(err["data"]["code"] == "too_large" and bound(err, "c2"), "a too-large call answered with %r" % err)
+        alice.ping(30)
+        quiet(bob, "the receiver (too-large call)")
+        check(d.stats()["too_large"] >= 3, "too_large not counted: %r" % d.stats())
+        check(d.alive(), "daemon died")
+
+
+def caller_lost_reply_type():
+    """The caller's manifest stops allowing the reply type while the call is pending (reload): the
+    reply is refused denied to the replier, and the caller gets a bound denied answer."""
+    mans = {"asker": manifest("asker", ["q.*"], ["q.ask.response"]),
+            "answerer": manifest("answerer", ["q.*"], ["q.*"]),
+            "other": manifest("other", ["q.*"], [])}
+    with Daemon(mans) as d:
+        asker, answerer, other = d.client("asker"), d.client("answerer"), d.client("other")
+        check(answerer.subscribe("q.ask")["type"] == "capbus.subscribe.reply", "subscribe failed")
+        asker.send("q.ask", {}, {"call_id": "r1", "call_timeout_ms": 60000})
+        req = until(answerer, lambda m: m["type"] == "q.ask", what="the request")
+        d.write_manifest("asker", manifest("asker", ["q.*"], []))
+        check(d.admin("reload").returncode == 0, "reload failed")
+        answerer.send("q.ask.response", {"ok": 1}, req["context"])
+        err = until(answerer, lambda m: m["type"] == "bus.error", what="the replier's refusal")
+        check(err["data"]["code"] == "denied", "a reply the caller may not receive answered %r" % err["data"])
+        err = until(asker, lambda m: m["type"] in ("bus.error", "q.ask.response"), what="the caller's answer")
+        check(err["type"] == "bus.error" and err["data"]["code"] == "denied" and bound(err, "r1") and
+              err["context"]["sender"] == "capbus", "the caller was told %r" % err)
+        answerer.send("q.ask.response", {"ok": 2}, req["context"])
+        err = until(answerer, lambda m: m["type"] == "bus.error", what="the second reply's refusal")
+        check(err["data"]["code"] == "call_finished", "a second reply answered %r" % err["data"])
+        quiet(asker, "the caller (second reply)")
+
+        # call_ids that begin with "capbus:" are the router's: a well-formed router id it does not
+        # know makes an ordinary message without the call_id; anything else of that form is invalid.
+        other.send("q.ask", {"n": 1}, {"call_id": "capbus:0000000000000001"})
+        m = until(answerer, lambda m: m["type"] == "q.ask", what="the message with an unknown router id")
+        check("call_id" not in m["context"] and m["data"] == {"n": 1}, "routed as %r" % m)
+        for bad in ("capbus:0000000000000000", "capbus:000000000000000F", "capbus:1", "capbus:"):
+            other.send("q.ask", {"n": 2}, {"call_id": bad})
+            err = until(other, lambda m: m["type"] == "bus.error", what="the refusal of %s" % bad)
+            check(err["data"]["code"] == "invalid", "call_id %r answered %r" % (bad, err["data"]))
+        other.ping()
+        quiet(answerer, "the receiver (router-looking call_ids)")
+        check(d.alive(), "daemon died")
+
+
 def main():
+    too_large_once_bound()
+    caller_lost_reply_type()
     with Daemon({"asker": manifest("asker", ["calc.*", "plain.*"], ["calc.add.response", "calc.slow.response",
                                                                     "calc.gone.response", "calc.none.response"]),
                  "calc": manifest("calc", ["calc.*", "plain.*"], ["calc.*", "plain.*"]),

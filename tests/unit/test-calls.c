@@ -42,6 +42,11 @@ static void test_ids(void)
 	CHECK(calls_id_is_valid(longid, CALL_ID_MAX));
 	CHECK(!calls_id_is_valid(longid, CALL_ID_MAX + 1));
 	CHECK_MSG(!calls_id_is_valid(wire, strlen(wire)), "a router id is never a caller's call_id");
+	CHECK_MSG(!calls_id_is_valid("capbus:0000000000000000", 23), "nor anything that looks like one");
+	CHECK(!calls_id_is_valid("capbus:000000000000000F", 23));
+	CHECK(!calls_id_is_valid("capbus:", 7));
+	CHECK(calls_id_is_valid("capbus", 6));
+	CHECK(calls_id_is_valid("my:capbus:1", 11));
 }
 
 static void test_binding(void)
@@ -64,6 +69,12 @@ static void test_binding(void)
 		  "the caller cannot answer its own call unless the request reached it");
 	CHECK_MSG(calls_answer(t, id, 2, "speak", &end) == CALL_OTHER_TYPE, "another type is not a reply");
 	CHECK(calls_pending(t) == 1);
+	/* Judging leaves the call pending until the router ends it. */
+	memset(&end, 0, sizeof(end));
+	CHECK(calls_judge(t, id, 3, "calc.add.response", &end) == CALL_BOUND);
+	CHECK(end.caller == 1 && calls_pending(t) == 1);
+	CHECK_STREQ(end.call_id, "a1");
+	CHECK(calls_judge(t, id, 9, "calc.add.response", &end) == CALL_NOT_RECIPIENT);
 	CHECK(calls_answer(t, id, 3, "calc.add.response", &end) == CALL_BOUND);
 	CHECK(end.caller == 1);
 	CHECK_STREQ(end.call_id, "a1");
