@@ -40,6 +40,8 @@ static int config_init(struct config *cfg)
 	cfg->max_frame = 64 * 1024;
 	cfg->max_depth = 32;
 	cfg->handshake_timeout_ms = 5000;
+	cfg->max_partial_bytes = UINT64_C(256) << 20;
+	cfg->max_identity_partial_bytes = UINT64_C(64) << 20;
 	cfg->max_connections = 4096;
 	cfg->max_pending = 256;
 	cfg->max_queue = 8u * 1024 * 1024;
@@ -136,6 +138,8 @@ static const struct number_key number_keys[] = {
 	{ "max_identity_subscriptions", 1, 10000000, offsetof(struct config, max_identity_subscriptions), false },
 	{ "max_identity_subscription_bytes", 1024, UINT64_C(1) << 40,
 	  offsetof(struct config, max_identity_subscription_bytes), true },
+	{ "max_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_partial_bytes), true },
+	{ "max_identity_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_identity_partial_bytes), true },
 };
 /* Every key of the top level; json_doc_members() refuses any other and any repeat. */
 static const char *const config_keys[] = {
@@ -144,6 +148,7 @@ static const char *const config_keys[] = {
 	"kernel_guard", "log_level", "socket_mode", "guard",
 	"max_pending_per_uid", "max_pending_per_peer", "max_identity_connections", "max_subscriptions",
 	"max_subscription_bytes", "max_identity_subscriptions", "max_identity_subscription_bytes",
+	"max_partial_bytes", "max_identity_partial_bytes",
 };
 
 /* Fills the shares and caps the file left out (still 0) from the limits above them, so that a

@@ -37,7 +37,8 @@ static bool limits_ok(const struct ps_router_config *c)
 {
 	return c->max_pending_per_peer >= 1 && c->max_pending_per_peer <= c->max_pending_per_uid &&
 	       c->max_pending_per_uid <= c->max_pending && c->max_identity_connections >= 1 &&
-	       c->max_subscriptions >= 1 && c->max_identity_subscriptions >= 1;
+	       c->max_subscriptions >= 1 && c->max_identity_subscriptions >= 1 && c->max_partial_bytes >= 1 &&
+	       c->max_identity_partial_bytes >= 1;
 }
 
 /* The first message must be the configuration, and its values must make sense. */

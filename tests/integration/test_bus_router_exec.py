@@ -25,8 +25,9 @@ PS_ROUTER_CONFIG, PS_ROUTER_READY, PS_ADMIN_NONCE = 18, 19, 20
 # struct ps_router_config: log_level, uid, gid, max_frame, max_depth, handshake_timeout_ms,
 # max_connections, max_pending (uint32), max_queue, byte_rate (uint64), max_pending_per_uid,
 # max_pending_per_peer, max_identity_connections, max_subscriptions, max_identity_subscriptions,
-# max_subscription_bytes (uint32), max_identity_subscription_bytes (uint64).
-ROUTER_CONFIG = struct.Struct("<8IQQ6IQ")
+# max_subscription_bytes (uint32), max_identity_subscription_bytes, max_partial_bytes,
+# max_identity_partial_bytes (uint64).
+ROUTER_CONFIG = struct.Struct("<8IQQ6IQQQ")
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
 
