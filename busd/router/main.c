@@ -4,6 +4,7 @@
  * Trust level: starts with whatever the parent gave it (possibly root), learns its whole
  * configuration from the parent over the privsep channel, then drops privileges before it reads
  * a client byte (router_main). It takes nothing from argv or the environment. */
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/socket.h>
@@ -87,6 +88,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Big buffers (a frame being read, a queued message) come from their own mappings and go
+	 * back to the kernel when freed. glibc otherwise raises this threshold after the first big
+	 * free, and later ones stay in the heap: closed connections that held partial frames would
+	 * leave the router that much larger. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* Before the seccomp filter: libsodium may open /dev/urandom once here. */
 	if (sodium_init() < 0) {
 		log_event(LOG_LEVEL_ERROR, "router_setup_failed", "reason=\"libsodium failed to initialise\"");
