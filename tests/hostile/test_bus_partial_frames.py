@@ -131,7 +131,12 @@ def caps():
         print("router VmRSS: %d kB idle, %d kB holding 4 partial frames, %d kB after they closed"
               % (rss0, rss_held, rss_after))
         check(rss_held - rss0 >= 3 * 1024, "the partial frames were not held (%d -> %d kB)" % (rss0, rss_held))
-        check(rss_after <= rss0 + 1024, "the router kept %d kB after the holders closed" % (rss_after - rss0))
+        # AddressSanitizer keeps freed memory in quarantine on purpose: only its own allocator
+        # says nothing about the router's.
+        with open("/proc/%d/maps" % d.router_pid()) as f:
+            asan = "libasan" in f.read()
+        if not asan:
+            check(rss_after <= rss0 + 1024, "the router kept %d kB after the holders closed" % (rss_after - rss0))
         again = [hold("alice"), hold("alice"), hold("carol")]
         for c in again:
             held(c, "a partial frame after the holders closed")
