@@ -131,8 +131,8 @@ def caps():
         print("router VmRSS: %d kB idle, %d kB holding 4 partial frames, %d kB after they closed"
               % (rss0, rss_held, rss_after))
         check(rss_held - rss0 >= 3 * 1024, "the partial frames were not held (%d -> %d kB)" % (rss0, rss_held))
-        # AddressSanitizer keeps freed memory in quarantine on purpose: only its own allocator
-        # says nothing about the router's.
+        # AddressSanitizer's allocator keeps freed memory in quarantine on purpose, so a
+        # sanitized router's resident size says nothing here.
         with open("/proc/%d/maps" % d.router_pid()) as f:
             asan = "libasan" in f.read()
         if not asan:
