@@ -40,6 +40,7 @@ static int config_init(struct config *cfg)
 	cfg->max_frame = 64 * 1024;
 	cfg->max_depth = 32;
 	cfg->handshake_timeout_ms = 5000;
+	cfg->max_partial_bytes = UINT64_C(256) << 20;
 	cfg->max_connections = 4096;
 	cfg->max_pending = 256;
 	cfg->max_queue = 8u * 1024 * 1024;
@@ -136,6 +137,8 @@ static const struct number_key number_keys[] = {
 	{ "max_identity_subscriptions", 1, 10000000, offsetof(struct config, max_identity_subscriptions), false },
 	{ "max_identity_subscription_bytes", 1024, UINT64_C(1) << 40,
 	  offsetof(struct config, max_identity_subscription_bytes), true },
+	{ "max_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_partial_bytes), true },
+	{ "max_identity_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_identity_partial_bytes), true },
 };
 /* Every key of the top level; json_doc_members() refuses any other and any repeat. */
 static const char *const config_keys[] = {
@@ -144,6 +147,7 @@ static const char *const config_keys[] = {
 	"kernel_guard", "log_level", "socket_mode", "guard",
 	"max_pending_per_uid", "max_pending_per_peer", "max_identity_connections", "max_subscriptions",
 	"max_subscription_bytes", "max_identity_subscriptions", "max_identity_subscription_bytes",
+	"max_partial_bytes", "max_identity_partial_bytes",
 };
 
 /* Fills the shares and caps the file left out (still 0) from the limits above them, so that a
@@ -164,6 +168,8 @@ static void derive_limits(struct config *cfg)
 		cfg->max_identity_subscription_bytes = MAX(UINT64_C(2) << 20, (uint64_t)cfg->max_subscription_bytes);
 	if (!cfg->max_subscription_bytes)
 		cfg->max_subscription_bytes = (uint32_t)MIN(UINT64_C(512) << 10, cfg->max_identity_subscription_bytes);
+	if (!cfg->max_identity_partial_bytes)
+		cfg->max_identity_partial_bytes = MIN(UINT64_C(64) << 20, cfg->max_partial_bytes);
 }
 
 /* The member of the top level named key (NULL when the file leaves it out). */
@@ -200,7 +206,9 @@ static int check_limits(struct json_doc *doc, const struct json_node *const *f, 
 	    (r = check_le(doc, f, "max_subscriptions", cfg->max_subscriptions, "max_identity_subscriptions",
 			  cfg->max_identity_subscriptions)) ||
 	    (r = check_le(doc, f, "max_subscription_bytes", cfg->max_subscription_bytes,
-			  "max_identity_subscription_bytes", cfg->max_identity_subscription_bytes)))
+			  "max_identity_subscription_bytes", cfg->max_identity_subscription_bytes)) ||
+	    (r = check_le(doc, f, "max_identity_partial_bytes", cfg->max_identity_partial_bytes, "max_partial_bytes",
+			  cfg->max_partial_bytes)))
 		return r;
 	return 0;
 }
@@ -399,6 +407,25 @@ static int check_byte_rate(struct json_doc *doc, const struct json_node *const *
 			     (unsigned long long)cfg->byte_rate, FRAME_HEADER_LEN + FRAME_TAG_LEN, (unsigned long long)frame);
 }
 
+/* The router buffers a whole frame (header, body, tag) before reading it, and that buffer counts
+ * against max_identity_partial_bytes (and max_partial_bytes, never smaller): below one frame of
+ * max_frame bytes, such a message would close its sender's connection every time. */
+static int check_partial(struct json_doc *doc, const struct json_node *const *f, const struct config *cfg)
+{
+	uint64_t frame = (uint64_t)cfg->max_frame + FRAME_HEADER_LEN + FRAME_TAG_LEN;
+
+	if (cfg->max_identity_partial_bytes >= frame)
+		return 0;
+	const char *key = member(f, "max_identity_partial_bytes") ? "max_identity_partial_bytes" :
+			  member(f, "max_partial_bytes")          ? "max_partial_bytes" :
+								    "max_frame";
+	const struct json_node *at = member(f, key);
+	return json_doc_fail(doc, at ? at : doc->root, false,
+			     "\"max_identity_partial_bytes\" (%llu) must be at least max_frame + %u (%llu): a message of max_frame bytes could never be received",
+			     (unsigned long long)cfg->max_identity_partial_bytes, FRAME_HEADER_LEN + FRAME_TAG_LEN,
+			     (unsigned long long)frame);
+}
+
 /* Applies the parsed document to cfg. Returns 0, JSON_DOC_INVALID (doc->error set), -ENOMEM. */
 static int apply_doc(struct json_doc *doc, struct config *cfg)
 {
@@ -424,7 +451,10 @@ static int apply_doc(struct json_doc *doc, struct config *cfg)
 	if (sock[0] == '@' ? strlen(sock) < 2 || strlen(sock) > 107 : sock[0] != '/' || strlen(sock) > 107)
 		return json_doc_fail(doc, f[0], false, "\"socket\" must be an absolute path or @name, at most 107 bytes");
 	derive_limits(cfg);
-	return check_limits(doc, f, cfg);
+	r = check_limits(doc, f, cfg);
+	if (r)
+		return r;
+	return check_partial(doc, f, cfg);
 }
 
 int config_load(const char *path, struct config *cfg, char **error)

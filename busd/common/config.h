@@ -43,6 +43,8 @@ struct config {
 	uint32_t max_pending_per_uid;        /* of max_pending, per peer uid (default a quarter) */
 	uint32_t max_pending_per_peer;       /* of that, per (uid, cgroup) (default half of it) */
 	uint32_t max_identity_connections;   /* authenticated connections of one identity (128) */
+	uint64_t max_partial_bytes;          /* buffered bytes of incomplete frames, all connections */
+	uint64_t max_identity_partial_bytes; /* the same, one identity's connections */
 	uint32_t max_subscriptions;          /* patterns one connection may hold (1024) */
 	uint32_t max_subscription_bytes;     /* their accounted bytes (512 KiB) */
 	uint32_t max_identity_subscriptions; /* patterns over all connections of one identity (4096) */

@@ -176,6 +176,9 @@ struct ps_router_config {
 	uint32_t max_identity_subscriptions;
 	uint32_t max_subscription_bytes;
 	uint64_t max_identity_subscription_bytes;
+	/* Bytes held for incomplete incoming frames, over all connections and per identity. */
+	uint64_t max_partial_bytes;
+	uint64_t max_identity_partial_bytes;
 };
 
 /* ---- the message table and its decoder ------------------------------------------------ */

@@ -73,6 +73,8 @@ int router_proc_prepare(struct router_proc *rp, const struct config *cfg, const 
 		.max_frame = cfg->max_frame,
 		.max_depth = cfg->max_depth,
 		.handshake_timeout_ms = cfg->handshake_timeout_ms,
+		.max_partial_bytes = cfg->max_partial_bytes,
+		.max_identity_partial_bytes = cfg->max_identity_partial_bytes,
 		.max_connections = cfg->max_connections,
 		.max_pending = cfg->max_pending,
 		.max_queue = cfg->max_queue,

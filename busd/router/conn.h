@@ -64,6 +64,8 @@ struct conn {
 	uint64_t sub_bytes;      /* accounted bytes of subs (router_subscribe) */
 	uint8_t *in;             /* allocated only while bytes are pending */
 	uint32_t in_len, in_cap;
+	uint32_t in_counted;     /* of in_cap, counted against max_partial_bytes (and its identity's) */
+	uint64_t frame_deadline_ms; /* READY with part of a frame buffered: when the rest is due; else 0 */
 	struct outq_entry *q;    /* ring, allocated only while non-empty */
 	uint32_t q_head, q_len, q_cap;
 	uint64_t q_bytes;

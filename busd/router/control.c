@@ -238,7 +238,8 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 	const struct { const char *name; uint64_t v; } items[] = {
 		{ "connections", router_n_conns(r) }, { "accepted", k->accepted }, { "refused_connections", k->refused_connections },
 		{ "authenticated", k->authenticated }, { "auth_failed", k->auth_failed },
-		{ "handshake_timeouts", k->handshake_timeouts }, { "malformed", k->malformed }, { "too_large", k->too_large },
+		{ "handshake_timeouts", k->handshake_timeouts },
+		{ "frame_timeouts", k->frame_timeouts }, { "refused_partial", k->refused_partial }, { "malformed", k->malformed }, { "too_large", k->too_large },
 		{ "bad_mac", k->bad_mac }, { "denied_send", k->denied_send }, { "denied_subscribe", k->denied_subscribe },
 		{ "rate_limited", k->rate_limited }, { "quota", k->quota }, { "slow_consumers", k->slow_consumers },
 		{ "messages", k->messages }, { "delivered", k->delivered }, { "revoked", k->revoked },

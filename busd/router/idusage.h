@@ -18,6 +18,7 @@ struct id_usage {
 	uint32_t conns;     /* authenticated connections counted against max_identity_connections */
 	uint32_t subs;      /* subscriptions over all its connections */
 	uint64_t sub_bytes; /* their accounted bytes */
+	uint64_t partial_bytes; /* buffers grown for incomplete incoming frames (router.c) */
 };
 
 /* The entry for id in the list at *head, created when missing, with one more reference.

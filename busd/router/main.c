@@ -4,6 +4,7 @@
  * Trust level: starts with whatever the parent gave it (possibly root), learns its whole
  * configuration from the parent over the privsep channel, then drops privileges before it reads
  * a client byte (router_main). It takes nothing from argv or the environment. */
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/socket.h>
@@ -37,7 +38,8 @@ static bool limits_ok(const struct ps_router_config *c)
 {
 	return c->max_pending_per_peer >= 1 && c->max_pending_per_peer <= c->max_pending_per_uid &&
 	       c->max_pending_per_uid <= c->max_pending && c->max_identity_connections >= 1 &&
-	       c->max_subscriptions >= 1 && c->max_identity_subscriptions >= 1;
+	       c->max_subscriptions >= 1 && c->max_identity_subscriptions >= 1 && c->max_partial_bytes >= 1 &&
+	       c->max_identity_partial_bytes >= 1;
 }
 
 /* The first message must be the configuration, and its values must make sense. */
@@ -86,6 +88,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Big buffers (a frame being read, a queued message) come from their own mappings and go
+	 * back to the kernel when freed. glibc otherwise raises this threshold after the first big
+	 * free, and later ones stay in the heap: closed connections that held partial frames would
+	 * leave the router that much larger. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* Before the seccomp filter: libsodium may open /dev/urandom once here. */
 	if (sodium_init() < 0) {
 		log_event(LOG_LEVEL_ERROR, "router_setup_failed", "reason=\"libsodium failed to initialise\"");

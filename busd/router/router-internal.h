@@ -31,6 +31,7 @@ struct ps_out {
 
 struct router {
 	const struct ps_router_config *cfg; /* from the parent, before anything else */
+	uint64_t partial_bytes;             /* grown input buffers of all connections (conn->in_counted) */
 	int epfd, listen_fd, ps_fd, timer_fd;
 	struct watch w_listen, w_parent, w_timer;
 	struct policy *policy;

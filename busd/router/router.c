@@ -82,6 +82,42 @@ static void conn_drop_subscriptions(struct router *r, struct conn *c)
 	c->n_subs = 0;
 }
 
+/* Gives back a connection's input buffer and what of it counted against max_partial_bytes. The
+ * identity share is taken only once c->usage is set (after the handshake; handshake frames never
+ * grow the buffer beyond READ_CHUNK), and c->usage stays until conn_free, so it matches. */
+static void conn_in_free(struct router *r, struct conn *c)
+{
+	r->partial_bytes -= c->in_counted;
+	if (c->usage)
+		c->usage->partial_bytes -= c->in_counted;
+	c->in_counted = 0;
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+	c->frame_deadline_ms = 0;
+}
+
+/* Grows c's input buffer to needed bytes for a frame still arriving, unless the bytes held for
+ * incomplete frames (all connections, or this identity's) would pass their cap: a client could
+ * otherwise declare max_frame on many connections, send part of each and hold that memory. */
+static int conn_in_grow(struct router *r, struct conn *c, size_t needed)
+{
+	uint64_t more = needed - c->in_counted;
+	if (r->partial_bytes + more > r->cfg->max_partial_bytes ||
+	    (c->usage && c->usage->partial_bytes + more > r->cfg->max_identity_partial_bytes))
+		return -ENOBUFS;
+	uint8_t *p = realloc(c->in, needed);
+	if (!p)
+		return -ENOMEM;
+	c->in = p;
+	c->in_cap = (uint32_t)needed;
+	r->partial_bytes += more;
+	if (c->usage)
+		c->usage->partial_bytes += more;
+	c->in_counted = (uint32_t)needed;
+	return 0;
+}
+
 static void conn_free(struct router *r, struct conn *c)
 {
 	control_conn_gone(r, c);
@@ -90,7 +126,7 @@ static void conn_free(struct router *r, struct conn *c)
 		calls_conn_gone(r->calls, c->serial);
 	conn_drop_subscriptions(r, c);
 	outq_clear(c);
-	free(c->in);
+	conn_in_free(r, c);
 	conn_release_slots(r, c);
 	id_usage_put(&r->usage, c->usage);
 	if (c->prev)
@@ -648,15 +684,17 @@ static void conn_readable(struct router *r, struct conn *c)
 		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_AUTH_MAX;
 		int ret = frame_parse(c->in + off, c->in_len - off, max, tag_len, &v, &needed);
 		if (ret == FRAME_INCOMPLETE) {
-			if (needed > c->in_cap) {
-				/* Grow only to what the declared (already bounded) frame needs. */
-				uint8_t *p = realloc(c->in, needed);
-				if (!p) {
-					conn_doom(r, c, "out_of_memory");
-					return;
-				}
-				c->in = p;
-				c->in_cap = (uint32_t)needed;
+			/* Grow only to what the declared (already bounded) frame needs. */
+			int g = needed > c->in_cap ? conn_in_grow(r, c, needed) : 0;
+			if (g == -ENOBUFS) {
+				r->counters.refused_partial++;
+				conn_doom(r, c, "partial_limit");
+				conn_in_free(r, c);
+				return;
+			}
+			if (g < 0) {
+				conn_doom(r, c, "out_of_memory");
+				return;
 			}
 			break;
 		}
@@ -688,9 +726,11 @@ static void conn_readable(struct router *r, struct conn *c)
 		c->in_len -= (uint32_t)off;
 	}
 	if (c->in_len == 0) {
-		free(c->in);
-		c->in = NULL;
-		c->in_cap = 0;
+		conn_in_free(r, c);
+	} else if (c->state == CONN_READY && (off > 0 || !c->frame_deadline_ms)) {
+		/* A frame has started: the rest is due within the timeout, or timer_tick closes it.
+		 * The clock restarts only when a frame completes, not with every byte of a slow one. */
+		c->frame_deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	}
 }
 
@@ -866,6 +906,13 @@ static void timer_tick(struct router *r)
 		} else if (c->close_after_flush) {
 			conn_doom(r, c, "close_timeout");
 		}
+	}
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (c->doomed || !c->frame_deadline_ms || r->now_ms <= c->frame_deadline_ms)
+			continue;
+		r->counters.frame_timeouts++;
+		conn_doom(r, c, "frame_timeout");
+		conn_in_free(r, c);
 	}
 	call_expire(r);
 }

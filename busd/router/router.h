@@ -22,7 +22,7 @@ struct control;
 int router_main(const struct ps_router_config *cfg, int listen_fd, int ps_fd);
 
 struct counters {
-	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts;
+	uint64_t accepted, refused_connections, authenticated, auth_failed, handshake_timeouts, frame_timeouts, refused_partial;
 	uint64_t malformed, too_large, bad_mac, denied_send, denied_subscribe, rate_limited, quota;
 	uint64_t slow_consumers, delivered, messages, revoked, peer_denied, peer_gone;
 	uint64_t admin_refused; /* admin requests the parent refused for want of authority */

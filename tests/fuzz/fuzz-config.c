@@ -41,6 +41,10 @@ static void check_config(const struct config *c)
 	    c->max_subscriptions > c->max_identity_subscriptions || c->max_subscription_bytes < 1024 ||
 	    c->max_subscription_bytes > c->max_identity_subscription_bytes)
 		abort();
+	/* The partial-frame caps: the identity's within the whole, and room for one max_frame frame. */
+	if (c->max_identity_partial_bytes > c->max_partial_bytes ||
+	    c->max_identity_partial_bytes < (uint64_t)c->max_frame + 20 || c->max_partial_bytes > UINT64_C(1) << 40)
+		abort();
 	if (c->socket_mode != 0600 && c->socket_mode != 0660)
 		abort();
 	if (c->kernel_guard > KERNEL_GUARD_REQUIRED || c->log_level > LOG_LEVEL_ERROR)

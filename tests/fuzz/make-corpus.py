@@ -103,7 +103,8 @@ def seeds():
         b'{"max_pending": 64, "max_pending_per_uid": 16, "max_pending_per_peer": 8,\n'
         b' "max_connections": 100, "max_identity_connections": 100, "max_subscriptions": 10,\n'
         b' "max_subscription_bytes": 4096, "max_identity_subscriptions": 10,\n'
-        b' "max_identity_subscription_bytes": 4096}\n')
+        b' "max_identity_subscription_bytes": 4096, "max_partial_bytes": 1048576,\n'
+        b' "max_identity_partial_bytes": 262144}\n')
     yield "config", "unknown-key", b'{"sockett": "/run/capbus/bus.sock"}'
     yield "config", "duplicate", b'{"max_frame": 1024, "max_frame": 2048}'
     yield "config", "ranges", b'{"max_depth": 129, "byte_rate": 1e300, "socket_mode": 384.5}'

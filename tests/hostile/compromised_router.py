@@ -38,7 +38,7 @@ REQUEST = struct.Struct("=Q%ds7x" % ID_LEN)            # struct ps_request (80 b
 NONCE = struct.Struct("=Q32s")                        # struct ps_nonce
 ADMIN = struct.Struct("=QIIII32s32s%ds7x" % ID_LEN)     # struct ps_admin (160 bytes)
 REPLY = struct.Struct("=Qi%ds32s3x" % ID_LEN)           # struct ps_reply (112 bytes)
-ROUTER_CONFIG_SIZE = 80                                # struct ps_router_config
+ROUTER_CONFIG_SIZE = 96                                # struct ps_router_config
 assert REQUEST.size == 80 and ADMIN.size == 160 and REPLY.size == 112
 
 

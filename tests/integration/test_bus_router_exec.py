@@ -25,8 +25,9 @@ PS_ROUTER_CONFIG, PS_ROUTER_READY, PS_ADMIN_NONCE = 18, 19, 20
 # struct ps_router_config: log_level, uid, gid, max_frame, max_depth, handshake_timeout_ms,
 # max_connections, max_pending (uint32), max_queue, byte_rate (uint64), max_pending_per_uid,
 # max_pending_per_peer, max_identity_connections, max_subscriptions, max_identity_subscriptions,
-# max_subscription_bytes (uint32), max_identity_subscription_bytes (uint64).
-ROUTER_CONFIG = struct.Struct("<8IQQ6IQ")
+# max_subscription_bytes (uint32), max_identity_subscription_bytes, max_partial_bytes,
+# max_identity_partial_bytes (uint64).
+ROUTER_CONFIG = struct.Struct("<8IQQ6IQQQ")
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
 
@@ -172,18 +173,21 @@ def check_router_refuses():
 
     nobody = 65534
     config = ROUTER_CONFIG.pack(1, nobody, nobody, 65536, 32, 5000, 64, 16, 1 << 20, 1 << 20,
-                                4, 2, 16, 1024, 4096, 1 << 19, 1 << 21)
+                                4, 2, 16, 1024, 4096, 1 << 19, 1 << 21, 1 << 26, 1 << 24)
     # A configuration one byte short: refused before anything else.
     rc, err = run_router([packet(PS_ROUTER_CONFIG, config[:-1])])
-    check(rc == 1 and "event=privsep_malformed type=18 name=router_config size=79 reason=bad_size" in err,
+    check(rc == 1 and "event=privsep_malformed type=18 name=router_config size=95 reason=bad_size" in err,
           "short configuration: exit %d, %r" % (rc, err))
     # Something else first.
     rc, err = run_router([packet(1, b"")])
     check(rc == 1 and "reason=expected_router_config" in err, "no configuration first: exit %d, %r" % (rc, err))
     # A configuration that would leave the router root.
     rc, err = run_router([packet(PS_ROUTER_CONFIG, ROUTER_CONFIG.pack(1, 0, 0, 65536, 32, 5000, 64, 16, 1, 1,
-                                                                        4, 2, 16, 1024, 4096, 1 << 19, 1 << 21))])
+                                                                        4, 2, 16, 1024, 4096, 1 << 19, 1 << 21, 1 << 26, 1 << 24))])
     check(rc == 1 and "reason=bad_value" in err, "root configuration: exit %d, %r" % (rc, err))
+    # No room for partial frames at all.
+    rc, err = run_router([packet(PS_ROUTER_CONFIG, config[:-8] + b"\0" * 8)])
+    check(rc == 1 and "reason=bad_value" in err, "max_identity_partial_bytes 0: exit %d, %r" % (rc, err))
     # A good configuration, then a message the router may only send, never receive.
     rc, err = run_router([packet(PS_ROUTER_CONFIG, config), packet(PS_ADMIN_NONCE, b"\0" * 80)])
     check("event=privsep_malformed" in err and "reason=wrong_direction" in err and rc == 1,

@@ -75,6 +75,7 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->max_identity_connections == 128);
 	CHECK(cfg->max_subscriptions == 1024 && cfg->max_subscription_bytes == 512u * 1024);
 	CHECK(cfg->max_identity_subscriptions == 4096 && cfg->max_identity_subscription_bytes == 2u * 1024 * 1024);
+	CHECK(cfg->max_partial_bytes == UINT64_C(256) << 20 && cfg->max_identity_partial_bytes == UINT64_C(64) << 20);
 }
 
 static void test_defaults(void)
@@ -176,6 +177,13 @@ static void test_limits(void)
 	CHECK(load("{\"max_identity_subscriptions\": 100, \"max_identity_subscription_bytes\": 2048}", &cfg, &error) == 0);
 	CHECK(cfg.max_subscriptions == 100 && cfg.max_subscription_bytes == 2048);
 	config_free(&cfg);
+	/* The identity's share of partial-frame bytes follows a smaller whole. */
+	CHECK(load("{\"max_partial_bytes\": 1048576}", &cfg, &error) == 0);
+	CHECK(cfg.max_partial_bytes == 1048576 && cfg.max_identity_partial_bytes == 1048576);
+	config_free(&cfg);
+	CHECK(load("{\"max_partial_bytes\": 1099511627776, \"max_identity_partial_bytes\": 65556}", &cfg, &error) == 0);
+	CHECK(cfg.max_partial_bytes == UINT64_C(1) << 40 && cfg.max_identity_partial_bytes == 65556);
+	config_free(&cfg);
 
 	check_invalid("{\"max_pending\": 16, \"max_pending_per_uid\": 17}",
 		      "\"max_pending_per_uid\" (17) may not exceed \"max_pending\" (16)");
@@ -187,7 +195,11 @@ static void test_limits(void)
 	check_invalid("{\"max_subscriptions\": 10, \"max_identity_subscriptions\": 5}", "may not exceed");
 	check_invalid("{\"max_subscription_bytes\": 4096, \"max_identity_subscription_bytes\": 2048}",
 		      "\"max_subscription_bytes\" (4096) may not exceed");
+	check_invalid("{\"max_partial_bytes\": 1048576, \"max_identity_partial_bytes\": 2097152}",
+		      "\"max_identity_partial_bytes\" (2097152) may not exceed \"max_partial_bytes\" (1048576)");
 	const char *numbers[] = {
+		"{\"max_partial_bytes\": 65535}", "{\"max_partial_bytes\": 1099511627777}",
+		"{\"max_identity_partial_bytes\": 65535}",
 		"{\"max_pending_per_uid\": 0}", "{\"max_pending_per_peer\": 0}", "{\"max_identity_connections\": 0}",
 		"{\"max_subscriptions\": 0}", "{\"max_subscription_bytes\": 1023}",
 		"{\"max_subscription_bytes\": 1073741825}", "{\"max_identity_subscriptions\": 0}",
@@ -286,6 +298,14 @@ static void test_positions(void)
 		    "1:15: \"byte_rate\" (2067) must be at least max_frame + 20 (2068): a message of max_frame bytes could never be sent");
 	check_error("{\"max_frame\": 2048, \"byte_rate\": 1024}",
 		    "1:34: \"byte_rate\" (1024) must be at least max_frame + 20 (2068): a message of max_frame bytes could never be sent");
+	/* One frame of max_frame bytes must fit an identity's partial-frame bytes: the error points at
+	 * max_identity_partial_bytes when the file sets it, else at max_partial_bytes. */
+	check_error("{\"max_identity_partial_bytes\": 65555}",
+		    "1:32: \"max_identity_partial_bytes\" (65555) must be at least max_frame + 20 (65556): a message of max_frame bytes could never be received");
+	check_error("{\"max_partial_bytes\": 65536}",
+		    "1:23: \"max_identity_partial_bytes\" (65536) must be at least max_frame + 20 (65556): a message of max_frame bytes could never be received");
+	check_error("{\"max_identity_partial_bytes\": 1048576, \"max_frame\": 16777216, \"byte_rate\": 16777236}",
+		    "1:32: \"max_identity_partial_bytes\" (1048576) must be at least max_frame + 20 (16777236): a message of max_frame bytes could never be received");
 	/* Columns count characters, not bytes. */
 	check_error("{\"user\": \"\xc3\xa9\", \"x\": 1}", "1:15: unknown key \"x\" in the configuration");
 

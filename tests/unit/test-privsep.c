@@ -194,7 +194,7 @@ static void test_table(void)
 	/* The values the other process (and other branches) rely on. */
 	CHECK(PS_RELOAD == 9 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
 	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22);
-	CHECK(sizeof(struct ps_router_config) == 80);
+	CHECK(sizeof(struct ps_router_config) == 96);
 	CHECK(sizeof(struct ps_nonce) == 40 && sizeof(struct ps_admin) == 160);
 	/* Senders check against the same rows. */
 	CHECK(ps_check_outgoing(PS_ADMIN_NONCE, sizeof(struct ps_request), 0, false) == 0);
