@@ -186,12 +186,9 @@ static void send_call_error(struct router *r, struct conn *c, const char *code, 
 {
 	if (c->doomed || c->state != CONN_READY || !conn_error_budget(r, c, answer))
 		return;
-	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
-	cJSON *data = cJSON_AddObjectToObject(root, "data");
-	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
-	if (!root || !data || !ctx || !cJSON_AddStringToObject(root, "type", "bus.error") ||
-	    !cJSON_AddStringToObject(data, "code", code) || !cJSON_AddStringToObject(data, "message", message) ||
-	    !cJSON_AddStringToObject(data, "type", type) || !cJSON_AddStringToObject(data, "call_id", call_id) ||
+	cJSON *data, *ctx;
+	_cleanup_(cjson_deletep) cJSON *root = error_envelope_new(code, message, &data, &ctx);
+	if (!root || !cJSON_AddStringToObject(data, "type", type) || !cJSON_AddStringToObject(data, "call_id", call_id) ||
 	    !cJSON_AddStringToObject(ctx, "call_id", call_id) || !cJSON_AddStringToObject(ctx, "bound_call", call_id) ||
 	    !cJSON_AddStringToObject(ctx, "sender", "capbus"))
 		return;

@@ -474,14 +474,21 @@ void control_parent_reply(struct router *r, const struct ps_reply *rep)
 	reply(r, c, o.reply_type, request, data);
 }
 
+/* Takes the operation the parent answered (serial) into *o and returns the connection that asked,
+ * or NULL when the operation is unknown or its connection is gone. */
+static struct conn *take_answered_op(struct router *r, uint64_t serial, struct pending_op *o)
+{
+	if (!take_op(router_control(r), serial, o))
+		return NULL;
+	return router_find_conn(r, o->conn_serial);
+}
+
 void control_nonce(struct router *r, const struct ps_nonce *n)
 {
 	struct pending_op o;
+	struct conn *c = take_answered_op(r, n->serial, &o);
 
-	if (!take_op(router_control(r), n->serial, &o) || !o.nonce)
-		return;
-	struct conn *c = router_find_conn(r, o.conn_serial);
-	if (!c)
+	if (!c || !o.nonce)
 		return;
 	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
 	cJSON *data = cJSON_CreateObject();
@@ -510,10 +517,8 @@ void control_clear(struct control *ctl)
 void control_guard_info(struct router *r, const struct ps_guard_info *info)
 {
 	struct pending_op o;
+	struct conn *c = take_answered_op(r, info->serial, &o);
 
-	if (!take_op(router_control(r), info->serial, &o))
-		return;
-	struct conn *c = router_find_conn(r, o.conn_serial);
 	if (!c)
 		return;
 	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;

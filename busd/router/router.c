@@ -254,6 +254,20 @@ bool conn_error_budget(struct router *r, struct conn *c, bool always)
 	return true;
 }
 
+cJSON *error_envelope_new(const char *code, const char *message, cJSON **data, cJSON **ctx)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	*data = cJSON_AddObjectToObject(root, "data");
+	*ctx = cJSON_AddObjectToObject(root, "context");
+	if (!root || !*data || !*ctx || !cJSON_AddStringToObject(root, "type", "bus.error") ||
+	    !cJSON_AddStringToObject(*data, "code", code) || !cJSON_AddStringToObject(*data, "message", message)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request)
 {
@@ -263,12 +277,9 @@ void conn_send_error(struct router *r, struct conn *c, const char *code, const c
 	 * output queue. */
 	if (!conn_error_budget(r, c, request != NULL))
 		return;
-	_cleanup_(cjson_deletep) cJSON *root = cJSON_CreateObject();
-	cJSON *data = cJSON_AddObjectToObject(root, "data");
-	cJSON *ctx = cJSON_AddObjectToObject(root, "context");
-	if (!root || !data || !ctx || !cJSON_AddStringToObject(root, "type", "bus.error") ||
-	    !cJSON_AddStringToObject(data, "code", code) || !cJSON_AddStringToObject(data, "message", message) ||
-	    !cJSON_AddStringToObject(ctx, "sender", "capbus"))
+	cJSON *data, *ctx;
+	_cleanup_(cjson_deletep) cJSON *root = error_envelope_new(code, message, &data, &ctx);
+	if (!root || !cJSON_AddStringToObject(ctx, "sender", "capbus"))
 		return;
 	if (type)
 		cJSON_AddStringToObject(data, "type", type);

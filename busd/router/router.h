@@ -40,6 +40,9 @@ void conn_greet(struct router *r, struct conn *c);
 /* Queues buf for c (outq_push); a slow consumer or a failed allocation costs c its connection. */
 int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign);
 int conn_send_envelope(struct router *r, struct conn *c, cJSON *root);
+/* A bus.error with data.code and data.message and an empty context, for the caller to complete
+ * (data and ctx point into it; the daemon's context.sender goes last). NULL when out of memory. */
+cJSON *error_envelope_new(const char *code, const char *message, cJSON **data, cJSON **ctx);
 void conn_send_error(struct router *r, struct conn *c, const char *code, const char *message,
 		     const char *type, const cJSON *request);
 /* Takes one error frame from c's budget (50 a second): false when it is spent, unless `always`
