@@ -15,6 +15,7 @@
 #include "keyfile.h"
 #include "levels.h"
 #include "manifest.h"
+#include "regfile.h"
 #include "util.h"
 
 #define ADMIN_TIMEOUT_MS 15000
@@ -151,23 +152,21 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 
 int cli_read_text(const char *path, char **out)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "capbus: cannot read %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MANIFEST_MAX_SIZE) {
+	/* The user named this file: a symlink is followed; a FIFO, device or directory is refused
+	 * rather than read (a FIFO would hang us). */
+	_cleanup_free_ char *buf = malloc(MANIFEST_MAX_SIZE + 1);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t n = regfile_read(AT_FDCWD, path, REGFILE_FOLLOW, MANIFEST_MAX_SIZE, buf, NULL);
+	if (n == -EFBIG || n == -REGFILE_E_NOT_REGULAR) {
 		fprintf(stderr, "capbus: %s: not a regular file of at most %d bytes\n", path, MANIFEST_MAX_SIZE);
 		return -EINVAL;
 	}
-	char *buf = calloc(1, (size_t)st.st_size + 1);
-	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		free(buf);
-		return -EIO;
+	if (n < 0) {
+		fprintf(stderr, "capbus: cannot read %s: %s\n", path, strerror((int)-n));
+		return (int)n;
 	}
-	*out = buf;
+	*out = TAKE_PTR(buf);
 	return 0;
 }
 

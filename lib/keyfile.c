@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "regfile.h"
 #include "util.h"
 
 #define KEYFILE_MAX 4096
@@ -87,37 +88,36 @@ static int keyfile_parse(char *text, struct keyfile_parsed *p)
 	return 0;
 }
 
-static int keyfile_read_checked(int fd, bool check_owner, struct keyfile_parsed *p)
+/* Checks the owner and mode of the open key file, then reads and parses it. */
+static int keyfile_read_checked(int fd, const struct stat *st, bool check_owner, struct keyfile_parsed *p)
 {
 	_cleanup_(wipe_buf) char text[KEYFILE_MAX + 1];
-	struct stat st;
-	size_t used = 0;
 
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (!S_ISREG(st.st_mode))
-		return KEYFILE_NOT_REGULAR;
-	if (check_owner && st.st_uid != geteuid())
+	if (check_owner && st->st_uid != geteuid())
 		return KEYFILE_BAD_OWNER;
-	if (st.st_mode & 077)
+	if (st->st_mode & 077)
 		return KEYFILE_BAD_MODE;
-	for (;;) {
-		ssize_t n = pread(fd, text + used, KEYFILE_MAX - used, (off_t)used);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used == KEYFILE_MAX)
-			return KEYFILE_MALFORMED;
-	}
-	text[used] = '\0';
-	if (memchr(text, '\0', used))
+	ssize_t n = regfile_read_fd(fd, text, KEYFILE_MAX);
+	if (n == -EFBIG)
+		return KEYFILE_MALFORMED;
+	if (n < 0)
+		return (int)n;
+	if (memchr(text, '\0', (size_t)n))
 		return KEYFILE_MALFORMED;
 	return keyfile_parse(text, p);
+}
+
+/* Opens a key file by path: never follows a symlink, never blocks on a FIFO or device (refused as
+ * KEYFILE_NOT_REGULAR), refuses one larger than KEYFILE_MAX (KEYFILE_MALFORMED). */
+static int keyfile_open(const char *path, int *fd, struct stat *st)
+{
+	int r = regfile_open(AT_FDCWD, path, 0, KEYFILE_MAX, fd, st);
+
+	if (r == -ELOOP || r == -REGFILE_E_NOT_REGULAR)
+		return KEYFILE_NOT_REGULAR;
+	if (r == -EFBIG)
+		return KEYFILE_MALFORMED;
+	return r;
 }
 
 /* Copies out the identity (required when id is given, refused in a master key file read with
@@ -136,27 +136,40 @@ static int keyfile_take(int r, const struct keyfile_parsed *p, char *id, uint8_t
 
 int keyfile_read(const char *path, char *id, uint8_t key[CAPBUS_KEY_LEN])
 {
-	/* O_NONBLOCK: a FIFO or device planted as the key file must not hang us; fstat refuses it. */
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_close_ int fd = -1;
 	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
-	if (fd < 0)
-		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
-	return keyfile_take(keyfile_read_checked(fd, true, &p), &p, id, key);
+	struct stat st;
+	int r = keyfile_open(path, &fd, &st);
+
+	if (r != 0)
+		return r;
+	return keyfile_take(keyfile_read_checked(fd, &st, true, &p), &p, id, key);
 }
 
 int keyfile_read_fd(int fd, char *id, uint8_t key[CAPBUS_KEY_LEN])
 {
 	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
-	return keyfile_take(keyfile_read_checked(fd, false, &p), &p, id, key);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return KEYFILE_NOT_REGULAR;
+	if (st.st_size > KEYFILE_MAX)
+		return KEYFILE_MALFORMED;
+	return keyfile_take(keyfile_read_checked(fd, &st, false, &p), &p, id, key);
 }
 
 int keyfile_read_authority(const char *path, uint8_t authority[CAPBUS_KEY_LEN])
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_close_ int fd = -1;
 	_cleanup_(wipe_parsed) struct keyfile_parsed p = { 0 };
-	if (fd < 0)
-		return errno == ELOOP ? KEYFILE_NOT_REGULAR : negative_errno();
-	int r = keyfile_read_checked(fd, true, &p);
+	struct stat st;
+	int r = keyfile_open(path, &fd, &st);
+
+	if (r != 0)
+		return r;
+	r = keyfile_read_checked(fd, &st, true, &p);
 	if (r != 0)
 		return r;
 	if (!p.have_authority)

@@ -15,6 +15,7 @@
 
 #include "frame.h"
 #include "json-doc.h"
+#include "regfile.h"
 
 #define CONFIG_MAX_SIZE (256 * 1024)
 /* The file is a flat object with one nested section; deeper nesting is a mistake. */
@@ -94,22 +95,17 @@ static int fail_file(char **error, const char *path, const char *fmt, ...)
 
 static int read_file(const char *path, char **out, size_t *out_len, char **error)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
-
-	if (fd < 0)
-		return fail_file(error, path, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_SIZE)
-		return fail_file(error, path, "not a regular file of at most %d bytes", CONFIG_MAX_SIZE);
-	char *buf = calloc(1, (size_t)st.st_size + 1);
+	/* The path is the one given on the command line: a symlink to it is followed on purpose; a
+	 * FIFO or device there is refused rather than read (regfile.h). */
+	_cleanup_free_ char *buf = malloc(CONFIG_MAX_SIZE + 1);
 	if (!buf)
 		return -ENOMEM;
-	ssize_t n = read(fd, buf, (size_t)st.st_size);
-	if (n != st.st_size) {
-		free(buf);
-		return fail_file(error, path, "short read");
-	}
-	*out = buf;
+	ssize_t n = regfile_read(AT_FDCWD, path, REGFILE_FOLLOW, CONFIG_MAX_SIZE, buf, NULL);
+	if (n == -EFBIG || n == -REGFILE_E_NOT_REGULAR)
+		return fail_file(error, path, "not a regular file of at most %d bytes", CONFIG_MAX_SIZE);
+	if (n < 0)
+		return fail_file(error, path, "cannot read: %s", strerror((int)-n));
+	*out = TAKE_PTR(buf);
 	*out_len = (size_t)n;
 	return 0;
 }

@@ -172,9 +172,7 @@ static int do_install(struct admin *a, struct admin_request *req)
 		return -EINVAL;
 	r = grants_from_arg(req->arg, &grants);
 	if (r == 0)
-		r = bundle_write_manifest(a->cfg, id, req->body, req->fixed.body_len);
-	if (r == 0)
-		r = bundle_write_grants(a->cfg, id, grants, strlen(grants));
+		r = bundle_install(a->cfg, id, req->body, req->fixed.body_len, grants, strlen(grants));
 	return r;
 }
 

@@ -7,26 +7,35 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "grants.h"
+#include "levels.h"
+#include "manifest.h"
+#include "parent/filetxn.h"
 #include "parent/keys.h"
+#include "regfile.h"
 #include "common/privsep.h"
 
-/* Reads a regular file of at most PS_TEXT_MAX bytes that nobody but its owner (root or us) can
- * write. Returns the length, or a negative errno (-EPERM: unsafe, -EFBIG: too large). */
-static ssize_t read_policy_file(int dirfd, const char *name, char *buf)
+/* Reads a regular file of at most max bytes that nobody but its owner (root or us) can write,
+ * without blocking on whatever else may sit under its name (lib/regfile.h). buf holds
+ * PS_TEXT_MAX + 1 bytes. Returns the length, or a negative errno (-EPERM: writable by others or
+ * owned by another user; -ELOOP, -REGFILE_E_NOT_REGULAR, -EFBIG: see regfile_open). */
+static ssize_t read_policy_file(int dirfd, const char *name, size_t max, char *buf)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = -1;
 	struct stat st;
+	int r = regfile_open(dirfd, name, 0, max < PS_TEXT_MAX ? max : PS_TEXT_MAX, &fd, &st);
 
-	if (fd < 0)
-		return negative_errno();
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()))
+	if (r < 0)
+		return r;
+	if ((st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()))
 		return -EPERM;
-	if (st.st_size > PS_TEXT_MAX)
-		return -EFBIG;
-	ssize_t n = read(fd, buf, PS_TEXT_MAX);
-	return n < 0 ? negative_errno() : n;
+	return regfile_read_fd(fd, buf, max < PS_TEXT_MAX ? max : PS_TEXT_MAX);
+}
+
+/* Why a file was skipped, for the log line. */
+static const char *skip_reason(ssize_t r)
+{
+	return r == -EPERM ? "writable by group or others, or owned by another user" : regfile_strerror((int)r);
 }
 
 static int send_file(int fd, enum ps_file_kind kind, const char *id, const char *path, const char *text, size_t len)
@@ -60,12 +69,12 @@ static int dir_is_safe(int dirfd)
 static int send_levels(int fd, const struct config *cfg, char *buf)
 {
 	const char *path = cfg->policy_file ? cfg->policy_file : BUNDLE_SYSTEM_POLICY;
-	ssize_t n = read_policy_file(AT_FDCWD, path, buf);
+	ssize_t n = read_policy_file(AT_FDCWD, path, LEVEL_POLICY_MAX_SIZE, buf);
 
 	if (n == -ENOENT && !cfg->policy_file)
 		return 0; /* the router falls back to the built-in policy */
 	if (n < 0) {
-		log_event(LOG_LEVEL_ERROR, "policy_unreadable", "path=%s error=%s", LOG_Q(path), strerror((int)-n));
+		log_event(LOG_LEVEL_ERROR, "policy_unreadable", "path=%s error=%s", LOG_Q(path), LOG_Q(skip_reason(n)));
 		/* Send an empty file: the router then refuses every dangerous permission. */
 		n = 0;
 	}
@@ -79,7 +88,7 @@ static int send_identity(int fd, const struct config *cfg, int grants_fd, const 
 	if (r < 0)
 		return r;
 	if (grants_fd >= 0) {
-		ssize_t n = read_policy_file(grants_fd, id, buf);
+		ssize_t n = read_policy_file(grants_fd, id, GRANTS_MAX_SIZE, buf);
 		if (n >= 0) {
 			_cleanup_free_ char *gpath = NULL;
 			if (asprintf(&gpath, "%s/grants/%s", cfg->state_dir, id) < 0)
@@ -88,7 +97,9 @@ static int send_identity(int fd, const struct config *cfg, int grants_fd, const 
 			if (r < 0)
 				return r;
 		} else if (n != -ENOENT) {
-			log_event(LOG_LEVEL_ERROR, "grants_unreadable", "id=%s error=%s", LOG_Q(id), strerror((int)-n));
+			/* The identity keeps only its normal permissions: fail closed. */
+			log_event(LOG_LEVEL_ERROR, "grants_unreadable", "id=%s path=%s/grants/%s error=%s", LOG_Q(id),
+				  LOG_Q(cfg->state_dir), id, LOG_Q(skip_reason(n)));
 		}
 	}
 	return send_key(fd, master, id);
@@ -96,7 +107,7 @@ static int send_identity(int fd, const struct config *cfg, int grants_fd, const 
 
 int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, void *userdata)
 {
-	_cleanup_free_ char *text = malloc(PS_TEXT_MAX);
+	_cleanup_free_ char *text = malloc(PS_TEXT_MAX + 1);
 	struct dirent **names = NULL;
 	int r = 0;
 
@@ -127,10 +138,9 @@ int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, voi
 		}
 		memcpy(id, name, len - 5);
 		id[len - 5] = '\0';
-		ssize_t tl = read_policy_file(dirfd, name, text);
+		ssize_t tl = read_policy_file(dirfd, name, MANIFEST_MAX_SIZE, text);
 		if (tl < 0) {
-			log_event(LOG_LEVEL_WARNING, "manifest_skipped", "path=%s reason=%s", LOG_Q(path),
-				  tl == -EPERM ? "\"not a regular file, or writable by others\"" : LOG_Q(strerror((int)-tl)));
+			log_event(LOG_LEVEL_WARNING, "manifest_skipped", "path=%s reason=%s", LOG_Q(path), LOG_Q(skip_reason(tl)));
 			goto next;
 		}
 		r = fn(id, path, text, (size_t)tl, userdata);
@@ -157,7 +167,7 @@ static int send_one(const char *id, const char *path, const char *text, size_t l
 
 int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
 {
-	_cleanup_free_ char *buf = malloc(PS_TEXT_MAX), *grants_dir = NULL;
+	_cleanup_free_ char *buf = malloc(PS_TEXT_MAX + 1), *grants_dir = NULL;
 	_cleanup_close_ int grants_fd = -1;
 	int r;
 
@@ -188,47 +198,63 @@ static bool text_is_plain(const char *text, size_t len)
 	return len <= PS_TEXT_MAX && !memchr(text, '\0', len);
 }
 
-static int write_atomic(const char *dir, const char *name, const char *text, size_t len, mode_t mode)
+/* The grants directory, created on first use. */
+static int ensure_grants_dir(const struct config *cfg, char **out)
 {
-	_cleanup_free_ char *tmp = NULL, *path = NULL;
-
-	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
+	if (asprintf(out, "%s/grants", cfg->state_dir) < 0) {
+		*out = NULL;
 		return -ENOMEM;
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
+	}
+	if (mkdir(*out, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	int r = 0;
-	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || rename(tmp, path) < 0)
-		r = negative_errno();
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return 0;
 }
 
-int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len)
+/* Stages the grants file of id: its new text, or its deletion when text is empty. */
+static int stage_grants(struct filetxn *t, const char *dir, const char *id, const char *text, size_t len)
 {
-	_cleanup_free_ char *name = NULL;
+	if (len == 0)
+		return filetxn_unlink(t, dir, true, id);
+	return filetxn_write(t, dir, true, id, text, len, 0600);
+}
 
-	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || !text_is_plain(text, len))
+int bundle_install(const struct config *cfg, const char *id, const char *manifest, size_t manifest_len,
+		   const char *grants, size_t grants_len)
+{
+	_cleanup_(filetxn_done) struct filetxn t = FILETXN_INIT;
+	_cleanup_free_ char *gdir = NULL, *name = NULL;
+	int r;
+
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || !text_is_plain(manifest, manifest_len) ||
+	    !text_is_plain(grants, grants_len))
 		return -EINVAL;
 	if (asprintf(&name, "%s.json", id) < 0)
 		return -ENOMEM;
-	return write_atomic(cfg->manifest_dir, name, text, len, 0644);
+	r = ensure_grants_dir(cfg, &gdir);
+	/* The manifest last: it is what makes the identity exist, so a crash between the two renames
+	 * leaves at worst grants that no manifest uses yet. */
+	if (r == 0)
+		r = stage_grants(&t, gdir, id, grants, grants_len);
+	if (r == 0)
+		r = filetxn_write(&t, cfg->manifest_dir, false, name, manifest, manifest_len, 0644);
+	if (r == 0)
+		r = filetxn_commit(&t);
+	return r;
 }
 
 int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len)
 {
-	_cleanup_free_ char *dir = NULL, *path = NULL;
+	_cleanup_(filetxn_done) struct filetxn t = FILETXN_INIT;
+	_cleanup_free_ char *gdir = NULL;
 
 	if (!hs_id_is_valid(id, strlen(id)) || !text_is_plain(text, len))
 		return -EINVAL;
-	if (asprintf(&dir, "%s/grants", cfg->state_dir) < 0 || asprintf(&path, "%s/%s", dir, id) < 0)
-		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
-	if (len == 0)
-		return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
-	return write_atomic(dir, id, text, len, 0600);
+	int r = ensure_grants_dir(cfg, &gdir);
+	if (r == 0)
+		r = stage_grants(&t, gdir, id, text, len);
+	if (r == 0)
+		r = filetxn_commit(&t);
+	return r;
 }
 
 ssize_t bundle_read_grants(const struct config *cfg, const char *id, char *buf)
@@ -244,7 +270,7 @@ ssize_t bundle_read_grants(const struct config *cfg, const char *id, char *buf)
 		return negative_errno();
 	if (dir_is_safe(dirfd) < 0)
 		return -EPERM;
-	return read_policy_file(dirfd, id, buf);
+	return read_policy_file(dirfd, id, GRANTS_MAX_SIZE, buf);
 }
 
 bool bundle_has_manifest(const struct config *cfg, const char *id)
@@ -257,18 +283,35 @@ bool bundle_has_manifest(const struct config *cfg, const char *id)
 	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Files of a removed skill beyond its manifest and grants: nothing yet. Removal calls this after
+ * the manifest and grants are gone, so whatever is deleted here belongs to an identity that no
+ * longer exists; it is best effort (a leftover is logged, the removal stands). Extend it for
+ * per-skill files kept under state_dir (the skill's state image, for instance). */
+static void remove_skill_extras(const struct config *cfg, const char *id)
+{
+	(void)cfg;
+	(void)id;
+}
+
 int bundle_remove(const struct config *cfg, const char *id)
 {
-	_cleanup_free_ char *manifest = NULL, *grants = NULL;
+	_cleanup_(filetxn_done) struct filetxn t = FILETXN_INIT;
+	_cleanup_free_ char *manifest = NULL, *gdir = NULL;
 
 	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin"))
 		return -EINVAL;
-	if (asprintf(&manifest, "%s/%s.json", cfg->manifest_dir, id) < 0 ||
-	    asprintf(&grants, "%s/grants/%s", cfg->state_dir, id) < 0)
+	if (asprintf(&manifest, "%s.json", id) < 0 || asprintf(&gdir, "%s/grants", cfg->state_dir) < 0)
 		return -ENOMEM;
-	if (unlink(manifest) < 0)
-		return negative_errno();
-	if (unlink(grants) < 0 && errno != ENOENT)
-		return negative_errno();
-	return 0;
+	if (!bundle_has_manifest(cfg, id))
+		return -ENOENT;
+	/* The manifest first: once it is gone the identity no longer exists, whatever else a crash
+	 * leaves behind. */
+	int r = filetxn_unlink(&t, cfg->manifest_dir, false, manifest);
+	if (r == 0 && access(gdir, F_OK) == 0)
+		r = filetxn_unlink(&t, gdir, true, id);
+	if (r == 0)
+		r = filetxn_commit(&t);
+	if (r == 0)
+		remove_skill_extras(cfg, id);
+	return r;
 }

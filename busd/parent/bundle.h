@@ -20,12 +20,18 @@ typedef int (*bundle_manifest_fn)(const char *id, const char *path, const char *
 int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, void *userdata);
 
 /* File writes for admin operations whose authority the parent checked (parent/admin.c); the text
- * is re-checked for size and bytes here. */
-int bundle_write_manifest(const struct config *cfg, const char *id, const char *text, size_t len);
+ * is re-checked for size and bytes here. Each is all or nothing (parent/filetxn.h): on a negative
+ * return the files on disk are exactly as before.
+ * bundle_install: the manifest and grants file of id together (empty grants: no grants file).
+ * bundle_write_grants: the grants file alone (empty text deletes it).
+ * bundle_remove: the manifest and grants file together (-ENOENT: no manifest), then the skill's
+ * other files (best effort, see remove_skill_extras in bundle.c). */
+int bundle_install(const struct config *cfg, const char *id, const char *manifest, size_t manifest_len,
+		   const char *grants, size_t grants_len);
 int bundle_write_grants(const struct config *cfg, const char *id, const char *text, size_t len);
 int bundle_remove(const struct config *cfg, const char *id);
 
-/* Reads state_dir/grants/<id> into buf (PS_TEXT_MAX bytes) with the same safety checks as a
+/* Reads state_dir/grants/<id> into buf (PS_TEXT_MAX + 1 bytes) with the same safety checks as a
  * bundle. Returns its length or a negative errno (-ENOENT: no grants). */
 ssize_t bundle_read_grants(const struct config *cfg, const char *id, char *buf);
 
