@@ -89,7 +89,16 @@ static int signed_request(struct cli *cli, const char *what, const char *type, e
 	sodium_bin2hex(tag_hex, sizeof(tag_hex), tag, sizeof(tag));
 	cJSON_AddStringToObject(data, "nonce", nonce_hex);
 	cJSON_AddStringToObject(data, "authority", tag_hex);
-	return admin_request(cli, what, type, TAKE_PTR(owned), reply);
+	_cleanup_free_ char *json = cJSON_PrintUnformatted(owned);
+	r = json ? capbus_request(cli->bus, type, json, ADMIN_TIMEOUT_MS, reply) : -ENOMEM;
+	if (r == CAPBUS_E_REFUSED && streq(capbus_error_code(cli->bus), "internal")) {
+		/* The daemon changes its files all or nothing (docs/architecture.md): a failure to
+		 * store the change (a full disk, a read-only file system) leaves the old state. */
+		fprintf(stderr, "capbus: %s: the daemon could not apply it: %s; nothing was changed (see the daemon's log, "
+			"free space in its state and manifest directories, and retry)\n", what, capbus_error_message(cli->bus));
+		return EXIT_USAGE;
+	}
+	return r == 0 ? EXIT_OK : cli_fail(cli, what, r);
 }
 
 int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key[32])
