@@ -10,6 +10,8 @@
 #include "util.h"
 
 #define KEYFILE_MAX 4096
+/* The largest key file accepted: a full buffer of KEYFILE_MAX bytes is refused, as it always was. */
+#define KEYFILE_MAX_SIZE (KEYFILE_MAX - 1)
 
 const char *keyfile_strerror(int code)
 {
@@ -97,7 +99,7 @@ static int keyfile_read_checked(int fd, const struct stat *st, bool check_owner,
 		return KEYFILE_BAD_OWNER;
 	if (st->st_mode & 077)
 		return KEYFILE_BAD_MODE;
-	ssize_t n = regfile_read_fd(fd, text, KEYFILE_MAX);
+	ssize_t n = regfile_read_fd(fd, text, KEYFILE_MAX_SIZE);
 	if (n == -EFBIG)
 		return KEYFILE_MALFORMED;
 	if (n < 0)
@@ -108,10 +110,10 @@ static int keyfile_read_checked(int fd, const struct stat *st, bool check_owner,
 }
 
 /* Opens a key file by path: never follows a symlink, never blocks on a FIFO or device (refused as
- * KEYFILE_NOT_REGULAR), refuses one larger than KEYFILE_MAX (KEYFILE_MALFORMED). */
+ * KEYFILE_NOT_REGULAR), refuses one larger than KEYFILE_MAX_SIZE (KEYFILE_MALFORMED). */
 static int keyfile_open(const char *path, int *fd, struct stat *st)
 {
-	int r = regfile_open(AT_FDCWD, path, 0, KEYFILE_MAX, fd, st);
+	int r = regfile_open(AT_FDCWD, path, 0, KEYFILE_MAX_SIZE, fd, st);
 
 	if (r == -ELOOP || r == -REGFILE_E_NOT_REGULAR)
 		return KEYFILE_NOT_REGULAR;
@@ -155,7 +157,7 @@ int keyfile_read_fd(int fd, char *id, uint8_t key[CAPBUS_KEY_LEN])
 		return negative_errno();
 	if (!S_ISREG(st.st_mode))
 		return KEYFILE_NOT_REGULAR;
-	if (st.st_size > KEYFILE_MAX)
+	if (st.st_size > KEYFILE_MAX_SIZE)
 		return KEYFILE_MALFORMED;
 	return keyfile_take(keyfile_read_checked(fd, &st, false, &p), &p, id, key);
 }

@@ -104,7 +104,7 @@ static int read_file(const char *path, char **out, size_t *out_len, char **error
 	if (n == -EFBIG || n == -REGFILE_E_NOT_REGULAR)
 		return fail_file(error, path, "not a regular file of at most %d bytes", CONFIG_MAX_SIZE);
 	if (n < 0)
-		return fail_file(error, path, "cannot read: %s", strerror((int)-n));
+		return fail_file(error, path, "cannot open: %s", strerror((int)-n));
 	*out = TAKE_PTR(buf);
 	*out_len = (size_t)n;
 	return 0;
