@@ -285,7 +285,7 @@ bool bundle_has_manifest(const struct config *cfg, const char *id)
 
 /* Files of a removed skill beyond its manifest and grants: nothing yet. Removal calls this after
  * the manifest and grants are gone, so whatever is deleted here belongs to an identity that no
- * longer exists; it is best effort (a leftover is logged, the removal stands). Extend it for
+ * longer exists; it is best effort (the removal stands whatever happens here). Extend it for
  * per-skill files kept under state_dir (the skill's state image, for instance). */
 static void remove_skill_extras(const struct config *cfg, const char *id)
 {
