@@ -98,8 +98,11 @@ static int send_identity(int fd, const struct config *cfg, int grants_fd, const 
 				return r;
 		} else if (n != -ENOENT) {
 			/* The identity keeps only its normal permissions: fail closed. */
-			log_event(LOG_LEVEL_ERROR, "grants_unreadable", "id=%s path=%s/grants/%s error=%s", LOG_Q(id),
-				  LOG_Q(cfg->state_dir), id, LOG_Q(skip_reason(n)));
+			_cleanup_free_ char *gpath = NULL;
+			if (asprintf(&gpath, "%s/grants/%s", cfg->state_dir, id) < 0)
+				return -ENOMEM;
+			log_event(LOG_LEVEL_ERROR, "grants_unreadable", "id=%s path=%s error=%s", LOG_Q(id), LOG_Q(gpath),
+				  LOG_Q(skip_reason(n)));
 		}
 	}
 	return send_key(fd, master, id);

@@ -170,8 +170,9 @@ void filetxn_done(struct filetxn *t)
 		struct filetxn_entry *e = &t->e[i];
 		/* After a commit tmp holds the old version (or nothing); before, the staged new one. An
 		 * uncommitted delete never moved anything, so its tmp names no file. */
-		if (e->tmp && e->dirfd >= 0 && !(e->remove && !e->swapped))
-			(void)unlinkat(e->dirfd, e->tmp, 0);
+		if (e->tmp && e->dirfd >= 0 && !(e->remove && !e->swapped) && unlinkat(e->dirfd, e->tmp, 0) < 0 &&
+		    errno == EISDIR)
+			(void)unlinkat(e->dirfd, e->tmp, AT_REMOVEDIR); /* an empty directory stood there */
 		if (e->dirfd >= 0)
 			close(e->dirfd);
 		free(e->name);
