@@ -188,8 +188,11 @@ static void test_network(struct ctx *c)
 		if (sandbox_plan_new(&s, &p) == 0)
 			abi = sandbox_plan_landlock_abi(p);
 		sandbox_plan_free(p);
+		/* With network the sandbox still has its own network namespace (slirp4netns is its
+		 * way out), so the host's abstract name does not exist there; Landlock's scope stays
+		 * behind that. */
 		if (abi >= 6)
-			expect_errno(c, "abstract-unix", name, "EPERM", true);
+			expect_errno(c, "abstract-unix", name, "ECONNREFUSED", true);
 		else
 			printf("# Landlock ABI %d < 6: abstract socket scoping not checked\n", abi);
 	}
