@@ -249,7 +249,8 @@ int netstack_start(const struct netstack_config *cfg, const struct cg_set *cg, p
 void netstack_stop(struct netstack *ns)
 {
 	if (ns->pidfd >= 0) {
-		/* Closing --exit-fd asks it to quit; SIGKILL makes sure, without waiting for it. */
+		/* It keeps no state worth a clean exit, and SIGKILL cannot be ignored or delayed;
+		 * --exit-fd (closed below) is for a launcher that dies without getting here. */
 		(void)pidfd_signal(ns->pidfd, SIGKILL);
 		reap(ns->pidfd);
 		close(ns->pidfd);

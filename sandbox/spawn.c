@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 
 #include "child.h"
-#include "netstack.h"
 #include "kernel.h"
+#include "netstack.h"
 #include "pidfd-util.h"
 #include "sandbox.h"
 
