@@ -19,9 +19,11 @@ import threading
 import time
 
 from capbus_harness import (GuardDaemon, OBSERVER, REPORT, SkillBus, Subtree, TestFailure, abstract_listener, check,
-                            children_of, manifest, own_cgroup, require_guard_env, run_test, v2_mount, wait_for)
+                            children_of, manifest, own_cgroup, require_guard_env, run_test, skip, v2_mount,
+                            wait_for)
 
 GATEWAY = "10.0.2.2"
+SLIRP4NETNS = "/usr/bin/slirp4netns"
 
 
 class Greeter:
@@ -112,6 +114,8 @@ def greet_inbound(port, timeout=20):
 
 def main():
     require_guard_env()
+    if not os.access(SLIRP4NETNS, os.X_OK):
+        skip("%s is not installed (scripts/install-deps)" % SLIRP4NETNS)
     allowed = Greeter(b"hello-from-host\n")
     other = Greeter(b"other-service\n")
     marker = "capbus-nettest-%d" % os.getpid()
