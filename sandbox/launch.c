@@ -107,7 +107,7 @@ static void rule_from_manifest(const struct net_rule *nr, int family, struct egr
 
 int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox *sb, struct egress **out)
 {
-	struct egress_rule rules[3 * MANIFEST_MAX_NET_RULES + 2 * MANIFEST_MAX_LISTEN + 1];
+	struct egress_rule rules[4 * MANIFEST_MAX_NET_RULES + 2 * MANIFEST_MAX_LISTEN + 1];
 	size_t n = 0;
 	const char *leaf = sandbox_plan_cgroup_path(plan, NULL);
 
@@ -127,6 +127,13 @@ int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox
 		if (names_host_loopback(nr)) {
 			rule_from_manifest(nr, 4, &rules[n]);
 			inet_pton(AF_INET, NETSTACK_GATEWAY_ADDR, &rules[n++].addr.v4);
+		}
+		/* A resolver the skill may use is reached through the stack's forwarder, whose own
+		 * query to the host's resolver is judged by the rule itself. */
+		if (nr->port == 53) {
+			rule_from_manifest(nr, 4, &rules[n]);
+			rules[n].any_addr = false;
+			inet_pton(AF_INET, NETSTACK_DNS_ADDR, &rules[n++].addr.v4);
 		}
 	}
 	/* slirp4netns configures the namespace through an AF_INET datagram socket (ioctls only). A

@@ -187,7 +187,6 @@ int netstack_start(const struct netstack_config *cfg, const struct cg_set *cg, p
 	argv[a++] = (char *)"slirp4netns";
 	argv[a++] = (char *)"--configure";
 	argv[a++] = (char *)"--mtu=65520";
-	argv[a++] = (char *)"--disable-dns";
 	if (!cfg->host_loopback)
 		argv[a++] = (char *)"--disable-host-loopback";
 	argv[a++] = (char *)"--enable-sandbox";

@@ -21,6 +21,7 @@ struct cg_set;
 /* Addresses slirp4netns --configure sets up inside; fixed, so nothing of the host shows. */
 #define NETSTACK_GUEST_ADDR "10.0.2.100"
 #define NETSTACK_GATEWAY_ADDR "10.0.2.2" /* the host's loopback when host_loopback is set */
+#define NETSTACK_DNS_ADDR "10.0.2.3"     /* relays to the first resolver of the host's resolv.conf */
 
 struct netstack_config {
 	bool host_loopback; /* the gateway address reaches the host's 127.0.0.1 */

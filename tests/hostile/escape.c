@@ -353,6 +353,26 @@ static int attack(int argc, char **argv)
 		snprintf(extra, sizeof(extra), "\"stage\":\"read\",\"reply\":\"%s\"", got);
 		return report(a, n > 0 ? 0 : -1, extra);
 	}
+	if (!strcmp(a, "dns-send")) { /* the resolver /etc/resolv.conf names, and a datagram to it */
+		char line[128] = "", extra[256];
+		struct sockaddr_in sin;
+		FILE *f = fopen("/etc/resolv.conf", "re");
+		int fd;
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+		}
+		line[strcspn(line, "\r\n\"\\")] = '\0';
+		if (strncmp(line, "nameserver ", 11) || parse_in(line + 11, "53", &sin) < 0) {
+			snprintf(extra, sizeof(extra), "\"stage\":\"resolv.conf\",\"resolv\":\"%s\"", line);
+			return report(a, -1, extra);
+		}
+		snprintf(extra, sizeof(extra), "\"stage\":\"sendto\",\"resolv\":\"%s\"", line);
+		if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+			return report(a, fd, "\"stage\":\"socket\"");
+		return report(a, (int)sendto(fd, "q", 1, 0, (struct sockaddr *)&sin, sizeof(sin)), extra);
+	}
 	if (!strcmp(a, "listen-accept")) { /* argv[2] PORT: listen on it, greet one client */
 		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)num(arg)) };
 		struct timeval tv = { .tv_sec = 30 };

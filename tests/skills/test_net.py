@@ -9,7 +9,8 @@ Asserted: a NETLINK_ROUTE dump shows only lo and tap0; neither NETLINK_SOCK_DIAG
 the host and not inside); bind(0)+listen fails with EPERM without an inbound port; the host's
 loopback service named by a rule is reached through the gateway 10.0.2.2 and answers; another
 port there is refused by the egress rule (EPERM); an any-host rule does not open the host's
-loopback; the host's abstract sockets are out of reach; an inbound port from "listen" is
+loopback; /etc/resolv.conf names the stack's DNS forwarder 10.0.2.3, which the skill may send to
+only with a port-53 rule; the host's abstract sockets are out of reach; an inbound port from "listen" is
 forwarded from the host's 127.0.0.1; the stack runs in the skill's cgroup, holds no file of the
 daemon, and is gone with the skill; a stack that cannot start (its inbound port is taken) means
 the skill does not start, with a log line naming the step."""
@@ -140,6 +141,10 @@ def main():
                     "n.listen": (["listen-accept", str(inbound)], {"listen": [inbound]}),
                     "n.hold": (["hold"], lo_rule),
                     "n.busy": (["hold"], {"listen": [busy_port]}),
+                    # The resolver rule names a loopback address that is not the host's resolver
+                    # here, so the forwarder's query is refused too: nothing leaves the machine.
+                    "n.dns": (["dns-send"], ["udp:127.0.0.53:53"]),
+                    "n.dns-none": (["dns-send"], lo_rule),
                 }
                 for ident, (args, net) in skills.items():
                     sb.add_skill(ident, args, network=net)
@@ -161,6 +166,13 @@ def main():
                 for a in ("net-unix-diag", "net-proc-unix"):
                     check(res[a]["ok"] and not res[a]["marker_seen"] and res[a]["count"] <= 4,
                           "%s must show no host socket: %r" % (a, res[a]))
+
+                # -- DNS: the stack's forwarder, allowed only with a port-53 rule ----------------
+                r = reps["n.dns"]["result"]
+                check(r["ok"] and r["resolv"] == "nameserver 10.0.2.3", "DNS with a port-53 rule: %r" % r)
+                r = reps["n.dns-none"]["result"]
+                check(not r["ok"] and r["errno"] == "EPERM" and r["stage"] == "sendto" and
+                      r["resolv"] == "nameserver 10.0.2.3", "DNS without a port-53 rule: %r" % r)
 
                 # -- listening ---------------------------------------------------------------
                 r = reps["n.bind-listen"]["result"]
