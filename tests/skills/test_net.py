@@ -13,15 +13,17 @@ loopback; /etc/resolv.conf names the stack's DNS forwarder 10.0.2.3, which the s
 only with a port-53 rule; the host's abstract sockets are out of reach; an inbound port from "listen" is
 forwarded from the host's 127.0.0.1; the stack runs in the skill's cgroup, holds no file of the
 daemon, and is gone with the skill; a stack that cannot start (its inbound port is taken) means
-the skill does not start, with a log line naming the step."""
+the skill does not start, with a log line naming the step; the stack also dies with a SIGKILLed
+daemon."""
 import os
+import signal
 import socket
 import threading
 import time
 
 from capbus_harness import (GuardDaemon, OBSERVER, REPORT, SkillBus, Subtree, TestFailure, abstract_listener, check,
-                            children_of, manifest, own_cgroup, require_guard_env, run_test, skip, v2_mount,
-                            wait_for)
+                            children_of, manifest, own_cgroup, pid_alive, remove_cgroups, require_guard_env, run_test,
+                            skill_cgroups, skip, v2_mount, wait_for)
 
 GATEWAY = "10.0.2.2"
 SLIRP4NETNS = "/usr/bin/slirp4netns"
@@ -233,7 +235,18 @@ def main():
                     sb.remove_manifest(ident)
                 sb.reload()
                 wait_for(lambda: not stack_pids(dpid), 20, what="every stack gone with its skill")
+
+                # -- gone with a SIGKILLed daemon (its exit pipe closes, PDEATHSIG fires) -------
+                sb.add_skill("n.hold", ["hold"], network=lo_rule)
+                sb.reload()
+                stacks = wait_for(lambda: stack_pids(dpid), 20, what="n.hold's stack again")
+                sb.d.proc.send_signal(signal.SIGKILL)
+                sb.d.proc.wait(10)
+                sb.d.stop()
+                wait_for(lambda: not any(pid_alive(p) for p in stacks), 5,
+                         what="the stack to end with the SIGKILLed daemon")
     finally:
+        remove_cgroups(skill_cgroups("n.hold"))  # a SIGKILLed daemon leaves its empty leaves
         allowed.close()
         other.close()
         unix.close()
