@@ -217,6 +217,11 @@ def main():
                         if "-n.hold" in f.read():
                             mine.append(pid)
                 check(len(mine) == 1, "n.hold's stack is not in its cgroup: %r of %r" % (mine, stacks))
+                # Every hierarchy (the v2 leaf, and v1 memory/pids/cpu on a hybrid layout): the
+                # same cgroups as the sandbox's init, so it counts against the skill's limits.
+                with open("/proc/%d/cgroup" % mine[0]) as f, open("/proc/%d/cgroup" % hold["pid"]) as g:
+                    a, b = sorted(f.read().split()), sorted(g.read().split())
+                check(a == b, "the stack's cgroups %r differ from the skill's %r" % (a, b))
                 for fd in os.listdir("/proc/%d/fd" % mine[0]):
                     t = os.readlink("/proc/%d/fd/%s" % (mine[0], fd))
                     check(t.startswith(("pipe:", "socket:", "anon_inode:")) or t in ("/dev/null", "/dev/net/tun"),
