@@ -166,8 +166,8 @@ static void test_network(struct ctx *c)
 	/* Even with the network, raw packet sockets stay closed. */
 	expect_errno(c, "packet-socket", NULL, "EAFNOSUPPORT", true);
 
-	/* A host abstract socket: unreachable from the sandbox's own netns, and refused by
-	 * Landlock's abstract-socket scope when the sandbox shares the host netns. */
+	/* A host abstract socket: unreachable from the sandbox's own netns (with network too),
+	 * with Landlock's abstract-socket scope behind that. */
 	snprintf(name, sizeof(name), "capbus-test-abstract-%d", (int)getpid());
 	memcpy(sun.sun_path + 1, name, strlen(name));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
