@@ -4,7 +4,8 @@
  * Usage: bench-startup CAPBUS-SANDBOX-BINARY [RUNS]. Prints a markdown table of medians (and
  * 90th percentiles) over RUNS runs (default 200) of each launcher, interleaved so that machine
  * noise hits every row alike, and the CPU time each launch costs (user + system, launcher and
- * children), which load does not inflate the way it inflates wall time. Needs root. */
+ * children), which load does not inflate the way it inflates wall time. The last row is a
+ * networked sandbox (its own namespace, slirp4netns attached and stopped each run). Needs root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,7 +24,7 @@
 
 extern char **environ;
 
-enum { ROW_FORK, ROW_BWRAP, ROW_CLI, ROW_LIB_SPAWN, ROW_LIB_FULL, ROW_MAX };
+enum { ROW_FORK, ROW_BWRAP, ROW_CLI, ROW_LIB_SPAWN, ROW_LIB_FULL, ROW_LIB_NET, ROW_MAX };
 
 static const char *const row_names[ROW_MAX] = {
 	[ROW_FORK] = "fork+exec (no sandbox)",
@@ -31,6 +32,7 @@ static const char *const row_names[ROW_MAX] = {
 	[ROW_CLI] = "capbus-sandbox (CLI)",
 	[ROW_LIB_SPAWN] = "libsandbox: spawn+wait (plan reused)",
 	[ROW_LIB_FULL] = "libsandbox: plan+spawn+wait+free",
+	[ROW_LIB_NET] = "libsandbox: spawn+wait, network (slirp4netns)",
 };
 
 static double now_ms(void)
@@ -131,11 +133,15 @@ int main(int argc, char **argv)
 	char *cli_argv[] = { argc > 1 ? argv[1] : NULL, "--uid", "265000", "--cgroup", NULL, "--", "/bin/true", NULL };
 	uint64_t runs_arg = 200;
 	int runs;
-	char cgname[64], cgcli[64];
+	char cgname[64], cgcli[64], cgnet[64];
 	struct sandbox_spec spec = { .argv = true_argv, .uid = 265001, .gid = 265001,
 				     .stdout_fd = SANDBOX_FD_NULL, .stderr_fd = SANDBOX_FD_NULL,
 				     .cgroup_name = cgname };
-	struct sandbox_plan *plan = NULL;
+	/* A networked sandbox: the same, plus its user-mode network stack started and stopped. */
+	struct sandbox_spec net_spec = { .argv = true_argv, .uid = 265002, .gid = 265002, .network = true,
+					 .stdout_fd = SANDBOX_FD_NULL, .stderr_fd = SANDBOX_FD_NULL,
+					 .cgroup_name = cgnet };
+	struct sandbox_plan *plan = NULL, *net_plan = NULL;
 	double *t[ROW_MAX], cpu[ROW_MAX] = { 0 };
 	int n[ROW_MAX] = { 0 }, failed[ROW_MAX] = { 0 };
 	bool have_bwrap = access(bwrap_argv[0], X_OK) == 0;
@@ -151,6 +157,9 @@ int main(int argc, char **argv)
 	snprintf(cgname, sizeof(cgname), "capbus-bench-%d", (int)getpid());
 	snprintf(cgcli, sizeof(cgcli), "capbus-bench-cli-%d", (int)getpid());
 	cli_argv[4] = cgcli;
+	snprintf(cgnet, sizeof(cgnet), "capbus-bench-net-%d", (int)getpid());
+	if (sandbox_plan_new(&net_spec, &net_plan) < 0)
+		net_plan = NULL; /* no slirp4netns: that row reads n/a */
 	if (sandbox_plan_new(&spec, &plan) < 0) {
 		fprintf(stderr, "bench-startup: cannot plan a sandbox (root needed)\n");
 		return 1;
@@ -173,7 +182,9 @@ int main(int argc, char **argv)
 		snprintf(cgname, sizeof(cgname), "capbus-bench-%d-%d", (int)getpid(), i);
 		c0 = cpu_ms(cfd);
 		v[ROW_LIB_FULL] = time_lib_full(&spec);
-		cpu[ROW_LIB_FULL] += cpu_ms(cfd) - c0;
+		cpu[ROW_LIB_FULL] += cpu_ms(cfd) - c0, c0 = cpu_ms(cfd);
+		v[ROW_LIB_NET] = net_plan ? time_lib(net_plan) : -1;
+		cpu[ROW_LIB_NET] += cpu_ms(cfd) - c0;
 		for (int r = 0; r < ROW_MAX; r++) {
 			if (v[r] >= 0)
 				t[r][n[r]++] = v[r];
@@ -182,6 +193,7 @@ int main(int argc, char **argv)
 		}
 	}
 	sandbox_plan_free(plan);
+	sandbox_plan_free(net_plan);
 	if (cfd >= 0)
 		close(cfd);
 

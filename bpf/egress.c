@@ -108,11 +108,32 @@ int egress_rule_parse(const char *s, struct egress_rule *out)
 static int rule_to_key(const struct egress_rule *r, struct egress_key *k, uint32_t *create_bit)
 {
 	memset(k, 0, sizeof(*k));
-	if (r->proto != EGRESS_TCP && r->proto != EGRESS_UDP)
+	if (r->proto != EGRESS_TCP && r->proto != EGRESS_UDP && r->proto != EGRESS_TCP_LISTEN &&
+	    r->proto != EGRESS_UDP_SOCKET)
 		return -EINVAL;
 	if (r->family != 4 && r->family != 6)
 		return -EINVAL;
 	k->family = (uint8_t)r->family;
+	if (r->proto == EGRESS_TCP_LISTEN) {
+		/* A port to bind, on any address: the stack's listener on the host and the skill's
+		 * in its own namespace. */
+		if (r->port == 0 || !r->any_addr)
+			return -EINVAL;
+		k->proto = EGRESS_PROTO_LISTEN;
+		k->wild = EGRESS_WILD_ADDR;
+		k->port = htons(r->port);
+		*create_bit = r->family == 4 ? EGRESS_CREATE_TCP4 : EGRESS_CREATE_TCP6;
+		return 0;
+	}
+	if (r->proto == EGRESS_UDP_SOCKET) {
+		/* A key no lookup ever makes: the rule only sets the create bit. */
+		if (r->port != 0 || !r->any_addr)
+			return -EINVAL;
+		k->proto = EGRESS_PROTO_SOCKET;
+		k->wild = EGRESS_WILD_ADDR | EGRESS_WILD_PORT;
+		*create_bit = r->family == 4 ? EGRESS_CREATE_UDP4 : EGRESS_CREATE_UDP6;
+		return 0;
+	}
 	k->proto = r->proto == EGRESS_TCP ? EGRESS_PROTO_TCP : EGRESS_PROTO_UDP;
 	if (r->any_addr)
 		k->wild |= EGRESS_WILD_ADDR;

@@ -7,8 +7,9 @@
  *     rules mention for that protocol (no raw, ICMP, SCTP ...);
  *   - connect4/6 and sendmsg4/6 (UDP without connect): the destination must match a rule
  *     {family, proto, addr or any, port or any} in the rules map;
- *   - bind4/6: only to port 0 (an ephemeral port for a client); a skill runs no listening
- *     service on a fixed port;
+ *   - bind4/6: to port 0 (an ephemeral port for a client), or for TCP to a port the manifest's
+ *     "listen" names (rule proto EGRESS_PROTO_LISTEN): the skill's listener in its own network
+ *     namespace and the user-mode stack's forwarding listener on the host side;
  *   - unix connect and unix sendmsg with an address: always refused. The skill's bus
  *     connection is inherited already connected and needs neither.
  * A refused call fails with EPERM. Nothing here depends on the calling task: the sandbox puts
@@ -152,16 +153,31 @@ int capbus_egress_sendmsg6(struct bpf_sock_addr *ctx)
 	return check6(ctx, EGRESS_STAT_DENIED_SENDMSG);
 }
 
+static __always_inline int check_bind(struct bpf_sock_addr *ctx, __u8 family)
+{
+	struct egress_key k = {};
+
+	if (ctx->user_port == 0)
+		return 1;
+	if (proto_of(ctx->type, ctx->protocol) != EGRESS_PROTO_TCP)
+		return deny(EGRESS_STAT_DENIED_BIND);
+	k.family = family;
+	k.proto = EGRESS_PROTO_LISTEN;
+	k.wild = EGRESS_WILD_ADDR;
+	k.port = (__u16)ctx->user_port;
+	return bpf_map_lookup_elem(&rules, &k) ? 1 : deny(EGRESS_STAT_DENIED_BIND);
+}
+
 SEC("cgroup/bind4")
 int capbus_egress_bind4(struct bpf_sock_addr *ctx)
 {
-	return ctx->user_port == 0 ? 1 : deny(EGRESS_STAT_DENIED_BIND);
+	return check_bind(ctx, 4);
 }
 
 SEC("cgroup/bind6")
 int capbus_egress_bind6(struct bpf_sock_addr *ctx)
 {
-	return ctx->user_port == 0 ? 1 : deny(EGRESS_STAT_DENIED_BIND);
+	return check_bind(ctx, 6);
 }
 
 /* libbpf 1.1 does not know these two section names; the loader sets type and attach type. */

@@ -8,6 +8,8 @@
 
 #define EGRESS_PROTO_TCP 1
 #define EGRESS_PROTO_UDP 2
+#define EGRESS_PROTO_LISTEN 3 /* a TCP port that may be bound; address always wild */
+#define EGRESS_PROTO_SOCKET 4 /* only allows creating UDP sockets; never looked up */
 
 #define EGRESS_WILD_ADDR 0x1
 #define EGRESS_WILD_PORT 0x2

@@ -114,6 +114,9 @@ static inline void guard_freep(struct guard **g)
 enum egress_proto {
 	EGRESS_TCP = 1,
 	EGRESS_UDP = 2,
+	EGRESS_TCP_LISTEN = 3, /* bind() to `port` allowed (any address, any_addr set); not a destination */
+	EGRESS_UDP_SOCKET = 4, /* UDP sockets of `family` may be created (no destination; any_addr set,
+				* port 0): the network stack's configuration socket needs one */
 };
 
 struct egress_rule {
@@ -137,7 +140,8 @@ int egress_rule_parse(const char *s, struct egress_rule *out);
 /* Load an egress guard and attach it to the (skill's) cgroup v2 directory open at cgroup_fd
  * (the caller keeps its fd). n == 0: no inet socket can be created at all. Otherwise inet
  * sockets only of the (family, tcp/udp) pairs the rules mention, and connect()/sendto() only
- * to a listed destination; bind() only to port 0 (no fixed listening port). Unix connects and
+ * to a listed destination; bind() only to port 0 or to the port of an EGRESS_TCP_LISTEN rule
+ * (TCP; such a rule also allows TCP sockets of its family). Unix connects and
  * unix sendto with an address are always refused.
  * Returns 0, -EINVAL (bad rule), -E2BIG (more than 64 rules), -EOPNOTSUPP or negative errno. */
 int egress_attach(struct egress **out, int cgroup_fd, const struct egress_rule *rules, size_t n);

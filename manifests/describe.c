@@ -233,7 +233,7 @@ static void put_sandbox(FILE *f, const struct manifest *m)
 	if (!sb->network) {
 		fputs("none\n", f);
 	} else {
-		fputs("may connect to ", f);
+		fputs(sb->n_net_rules ? "may connect to " : "may connect nowhere", f);
 		for (size_t i = 0; i < sb->n_net_rules; i++) {
 			const struct net_rule *r = &sb->net_rules[i];
 
@@ -247,6 +247,8 @@ static void put_sandbox(FILE *f, const struct manifest *m)
 				fprintf(f, " (%s)", r->proto == NET_PROTO_TCP ? "TCP" : "UDP");
 			}
 		}
+		for (size_t i = 0; i < sb->n_listen; i++)
+			fprintf(f, "%s TCP port %u", i ? "," : "; accepts connections on", sb->listen[i]);
 		fputs("\n", f);
 	}
 	fputs("Files (besides the system's own read-only files and a private /tmp):\n", f);

@@ -188,42 +188,34 @@ static int parse_net_rule(const char *s, struct net_rule *rule)
 	return parse_port(port, &rule->port);
 }
 
-static int parse_network(struct json_doc *doc, const struct json_node *item, struct manifest_sandbox *sb)
+static int parse_connect(struct json_doc *doc, const struct json_node *item, const char *what,
+			 struct manifest_sandbox *sb)
 {
 	size_t n = 0;
 
-	if (json_is(item, JSON_STRING)) {
-		if (!streq(item->string, "none"))
-			return json_doc_fail(doc, item, false,
-					     "sandbox.network must be \"none\" or an array like [\"tcp:443\"]");
-		return 0;
-	}
 	if (!json_is(item, JSON_ARRAY))
-		return json_doc_fail(doc, item, false, "sandbox.network must be \"none\" or an array of strings, not %s",
+		return json_doc_fail(doc, item, false, "%s must be an array of strings, not %s", what,
 				     json_type_name(item));
 	for (const struct json_node *c = item->child; c; c = c->next)
 		n++;
-	if (n == 0)
-		return json_doc_fail(doc, item, false, "sandbox.network must not be empty (use \"none\")");
 	if (n > MANIFEST_MAX_NET_RULES)
-		return json_doc_fail(doc, item, false, "sandbox.network has %zu entries, at most %d are allowed", n,
+		return json_doc_fail(doc, item, false, "%s has %zu entries, at most %d are allowed", what, n,
 				     MANIFEST_MAX_NET_RULES);
-	sb->net_rules = calloc(n, sizeof(*sb->net_rules));
+	sb->net_rules = calloc(n ? n : 1, sizeof(*sb->net_rules));
 	if (!sb->net_rules)
 		return -ENOMEM;
-	sb->network = true;
 	for (const struct json_node *c = item->child; c; c = c->next) {
 		struct net_rule *rule = &sb->net_rules[sb->n_net_rules];
 
 		if (!json_is(c, JSON_STRING))
-			return json_doc_fail(doc, c, false, "sandbox.network[%zu] must be a string, not %s",
-					     sb->n_net_rules, json_type_name(c));
+			return json_doc_fail(doc, c, false, "%s[%zu] must be a string, not %s", what, sb->n_net_rules,
+					     json_type_name(c));
 		if (parse_net_rule(c->string, rule) < 0) {
 			_cleanup_free_ char *q = json_quote(c->string);
 
 			return q ? json_doc_fail(doc, c, false,
-						 "sandbox.network[%zu] %s is not \"tcp|udp:PORT\", \"tcp|udp:IPV4:PORT\" or \"tcp|udp:[IPV6]:PORT\"",
-						 sb->n_net_rules, q)
+						 "%s[%zu] %s is not \"tcp|udp:PORT\", \"tcp|udp:IPV4:PORT\" or \"tcp|udp:[IPV6]:PORT\"",
+						 what, sb->n_net_rules, q)
 				 : -ENOMEM;
 		}
 		rule->text = strdup(c->string);
@@ -231,6 +223,68 @@ static int parse_network(struct json_doc *doc, const struct json_node *item, str
 			return -ENOMEM;
 		sb->n_net_rules++;
 	}
+	return 0;
+}
+
+/* "listen": [PORT, ...], inbound TCP ports forwarded from the host's loopback. */
+static int parse_listen(struct json_doc *doc, const struct json_node *item, struct manifest_sandbox *sb)
+{
+	static const char what[] = "sandbox.network.listen";
+	size_t n = 0;
+	int r;
+
+	if (!json_is(item, JSON_ARRAY))
+		return json_doc_fail(doc, item, false, "%s must be an array of port numbers, not %s", what,
+				     json_type_name(item));
+	for (const struct json_node *c = item->child; c; c = c->next) {
+		uint64_t v;
+
+		if (n == MANIFEST_MAX_LISTEN)
+			return json_doc_fail(doc, item, false, "%s has more than %d entries", what, MANIFEST_MAX_LISTEN);
+		if ((r = json_doc_uint(doc, c, what, 1, 65535, &v)))
+			return r;
+		for (size_t i = 0; i < n; i++)
+			if (sb->listen[i] == v)
+				return json_doc_fail(doc, c, false, "%s lists port %u twice", what, (unsigned)v);
+		sb->listen[n++] = (uint16_t)v;
+	}
+	sb->n_listen = n;
+	return 0;
+}
+
+/* "none", an array of outbound rules (the original form, kept), or
+ * {"connect": [RULE, ...], "listen": [PORT, ...]}. */
+static int parse_network(struct json_doc *doc, const struct json_node *item, struct manifest_sandbox *sb)
+{
+	static const char *const keys[] = { "connect", "listen" };
+	const struct json_node *f[ARRAY_SIZE(keys)];
+	int r;
+
+	if (json_is(item, JSON_STRING)) {
+		if (!streq(item->string, "none"))
+			return json_doc_fail(doc, item, false,
+					     "sandbox.network must be \"none\", an array like [\"tcp:443\"] or {\"connect\": [...], \"listen\": [PORT]}");
+		return 0;
+	}
+	if (json_is(item, JSON_ARRAY)) {
+		if (!item->child)
+			return json_doc_fail(doc, item, false, "sandbox.network must not be empty (use \"none\")");
+		r = parse_connect(doc, item, "sandbox.network", sb);
+	} else if (json_is(item, JSON_OBJECT)) {
+		r = json_doc_members(doc, item, "sandbox.network", keys, ARRAY_SIZE(keys), f);
+		if (!r && f[0])
+			r = parse_connect(doc, f[0], "sandbox.network.connect", sb);
+		if (!r && f[1])
+			r = parse_listen(doc, f[1], sb);
+		if (!r && sb->n_net_rules == 0 && sb->n_listen == 0)
+			return json_doc_fail(doc, item, false, "sandbox.network must not be empty (use \"none\")");
+	} else {
+		return json_doc_fail(doc, item, false, "sandbox.network must be \"none\", an array or an object, not %s",
+				     json_type_name(item));
+	}
+	if (r)
+		return r;
+	sb->network = true;
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #define MANIFEST_MAX_PATTERNS 1024
 #define MANIFEST_MAX_PATHS 64
 #define MANIFEST_MAX_NET_RULES 64
+#define MANIFEST_MAX_LISTEN 8 /* inbound TCP ports a networked skill may ask for */
 
 /* Defaults applied when a key is absent. */
 #define MANIFEST_DEFAULT_MEMORY (UINT64_C(256) << 20) /* bytes */
@@ -61,9 +62,11 @@ struct net_rule {
 };
 
 struct manifest_sandbox {
-	bool network;		   /* false: "none" (the default), no network namespace access */
-	struct net_rule *net_rules; /* n_net_rules >= 1 when network */
+	bool network;		   /* false: "none" (the default), no network at all */
+	struct net_rule *net_rules; /* outbound; n_net_rules + n_listen >= 1 when network */
 	size_t n_net_rules;
+	uint16_t listen[MANIFEST_MAX_LISTEN]; /* inbound TCP ports, host byte order, distinct */
+	size_t n_listen;
 	char **fs_read; /* absolute, normalized paths; NULL-terminated, may be empty */
 	size_t n_fs_read;
 	char **fs_write; /* absolute paths or MANIFEST_STATE_DIR; NULL-terminated */

@@ -57,7 +57,7 @@ static const char *const default_syscalls[] = {
 	"epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "inotify_init",
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "sendfile", "splice", "tee",
 	"copy_file_range",
-	"connect", "accept", "accept4", "bind", "listen", "shutdown", "sendto", "recvfrom",
+	"connect", "accept", "accept4", "bind", "shutdown", "sendto", "recvfrom",
 	"sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "getsockname", "getpeername", "setsockopt",
 	"getsockopt",
 };
@@ -107,9 +107,16 @@ static int allow_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
 /* The comparisons are on the low 32 bits: the kernel truncates these arguments to int, so a
  * caller setting high bits must not slip past an equality test. A trailing "arg >= 0" rule is
  * libseccomp's way of saying "every other value". */
-static int add_arg_rules(scmp_filter_ctx ctx, bool network)
+static int add_arg_rules(scmp_filter_ctx ctx, bool network, bool listen)
 {
 	int r;
+
+	/* A networked skill without an inbound port listens on nothing, not even an ephemeral port
+	 * (bind(0) is allowed for clients, and listen() alone would bind one). Without network
+	 * only unix sockets exist, in a namespace of their own. */
+	if ((r = seccomp_rule_add(ctx, network && !listen ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_ALLOW,
+				  SCMP_SYS(listen), 0)) < 0)
+		return r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(denied_ioctls); i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
@@ -182,7 +189,7 @@ static int export_prog(scmp_filter_ctx ctx, struct filter_prog *prog)
 	return 0;
 }
 
-int filter_compile(const char *profile, bool network, bool permissive, struct filter_prog *prog)
+int filter_compile(const char *profile, bool network, bool listen, bool permissive, struct filter_prog *prog)
 {
 	_cleanup_(ctx_releasep) scmp_filter_ctx ctx = NULL;
 	bool python;
@@ -202,7 +209,7 @@ int filter_compile(const char *profile, bool network, bool permissive, struct fi
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
 	    (r = allow_names(ctx, default_syscalls, ARRAY_SIZE(default_syscalls))) < 0 ||
 	    (python && (r = allow_names(ctx, python_syscalls, ARRAY_SIZE(python_syscalls))) < 0) ||
-	    (r = add_arg_rules(ctx, network)) < 0)
+	    (r = add_arg_rules(ctx, network, listen)) < 0)
 		return r;
 	return export_prog(ctx, prog);
 }

@@ -14,9 +14,9 @@ struct filter_prog {
 };
 
 /* Compile profile ("default" or "python"). network adds AF_INET/AF_INET6/AF_NETLINK sockets;
- * permissive logs instead of killing. Returns 0, -EINVAL for an unknown profile, or a negative
+ * with network and without listen, listen() fails with EPERM; permissive logs instead of killing. Returns 0, -EINVAL for an unknown profile, or a negative
  * errno. The caller owns prog->insns (filter_prog_done). */
-int filter_compile(const char *profile, bool network, bool permissive, struct filter_prog *prog);
+int filter_compile(const char *profile, bool network, bool listen, bool permissive, struct filter_prog *prog);
 
 void filter_prog_done(struct filter_prog *prog);
 

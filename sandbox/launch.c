@@ -2,6 +2,7 @@
 /* launch.c - turn a manifest into a sandbox plan, a key memfd and egress rules (root only). */
 #include "launch.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/mman.h>
@@ -10,8 +11,27 @@
 
 #include "guard.h"
 #include "manifest.h"
+#include "netstack.h"
 #include "sandbox.h"
 #include "util.h"
+
+static const uint8_t loopback4[4] = { 127, 0, 0, 1 };
+
+/* A rule naming 127.0.0.1 means the host's loopback, which the stack reaches from the gateway
+ * address inside (slirp4netns maps 10.0.2.2 to it). Nothing else turns that mapping on: "any
+ * host" is the network, not the host's local services. */
+static bool names_host_loopback(const struct net_rule *nr)
+{
+	return nr->family == AF_INET && memcmp(nr->addr, loopback4, 4) == 0;
+}
+
+static bool wants_host_loopback(const struct manifest_sandbox *sb)
+{
+	for (size_t i = 0; sb->network && i < sb->n_net_rules; i++)
+		if (names_host_loopback(&sb->net_rules[i]))
+			return true;
+	return false;
+}
 
 int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 {
@@ -32,6 +52,9 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.read_paths = (const char *const *)m->sandbox.fs_read,
 		.state_dir = lp->state_dir,
 		.network = m->sandbox.network,
+		.host_loopback = wants_host_loopback(&m->sandbox),
+		.listen_ports = m->sandbox.listen,
+		.n_listen_ports = m->sandbox.n_listen,
 		.seccomp_profile = m->sandbox.syscalls,
 		.memory_max = m->limits.memory,
 		.pids_max = m->limits.pids,
@@ -84,7 +107,7 @@ static void rule_from_manifest(const struct net_rule *nr, int family, struct egr
 
 int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox *sb, struct egress **out)
 {
-	struct egress_rule rules[2 * MANIFEST_MAX_NET_RULES];
+	struct egress_rule rules[4 * MANIFEST_MAX_NET_RULES + 2 * MANIFEST_MAX_LISTEN + 1];
 	size_t n = 0;
 	const char *leaf = sandbox_plan_cgroup_path(plan, NULL);
 
@@ -100,7 +123,30 @@ int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox
 			rule_from_manifest(nr, 4, &rules[n++]);
 		if (nr->family == AF_UNSPEC || nr->family == AF_INET6)
 			rule_from_manifest(nr, 6, &rules[n++]);
+		/* The skill's own connect goes to the gateway; the stack's, judged too, to 127.0.0.1. */
+		if (names_host_loopback(nr)) {
+			rule_from_manifest(nr, 4, &rules[n]);
+			inet_pton(AF_INET, NETSTACK_GATEWAY_ADDR, &rules[n++].addr.v4);
+		}
+		/* A resolver the skill may use is reached through the stack's forwarder, whose own
+		 * query to the host's resolver is judged by the rule itself. */
+		if (nr->port == 53) {
+			rule_from_manifest(nr, 4, &rules[n]);
+			rules[n].any_addr = false;
+			inet_pton(AF_INET, NETSTACK_DNS_ADDR, &rules[n++].addr.v4);
+		}
 	}
+	/* slirp4netns configures the namespace through an AF_INET datagram socket (ioctls only). A
+	 * UDP socket alone reaches nothing: sendto and connect are still judged by the rules. */
+	if (sb->network)
+		rules[n++] = (struct egress_rule){ .proto = EGRESS_UDP_SOCKET, .family = 4, .any_addr = true };
+	/* An inbound port: the skill binds it in its namespace (either family), the stack on the
+	 * host's 127.0.0.1. */
+	for (size_t i = 0; sb->network && i < sb->n_listen; i++)
+		for (int family = 4; family <= 6; family += 2)
+			rules[n++] = (struct egress_rule){
+				.proto = EGRESS_TCP_LISTEN, .family = family, .any_addr = true, .port = sb->listen[i],
+			};
 	return egress_attach(out, fd, rules, n);
 }
 

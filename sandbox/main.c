@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	      "  --skill-dir DIR    bind DIR read-only (executable) at its own path; cwd\n"
 	      "  --ro PATH          bind PATH read-only, no exec, at its own path (repeatable)\n"
 	      "  --state DIR        bind DIR read-write at /state (must be writable by the uid)\n"
-	      "  --net              keep the host network (default: empty network namespace)\n"
+	      "  --net              network through slirp4netns in its own namespace (default: none)\n"
 	      "  --profile NAME     seccomp profile: default, python (default: default)\n"
 	      "  --seccomp-log      log forbidden system calls instead of killing (profiling only)\n"
 	      "  --memory BYTES     memory limit, K/M/G suffix allowed\n"

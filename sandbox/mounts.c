@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 
 #include "kernel.h"
+#include "netstack.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -32,6 +33,7 @@
 #define PASSWD "skill:x:1000:1000:capbus skill:" SANDBOX_STATE_PATH ":/usr/sbin/nologin\n" \
 	       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
 #define GROUP "skill:x:1000:\nnogroup:x:65534:\n"
+#define RESOLV_CONF "nameserver " NETSTACK_DNS_ADDR "\n"
 
 static int add(struct mount_plan *mp, enum mnt_kind kind, const char *source, const char *target,
 	       bool dir, uint64_t attrs, uint64_t landlock)
@@ -171,7 +173,7 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 {
 	static const char *const devices[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom" };
 	static const char *const top[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32" };
-	static const char *const net_etc[] = { "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
+	static const char *const net_etc[] = { "/etc/hosts", "/etc/nsswitch.conf",
 					       "/etc/gai.conf", "/etc/host.conf", "/etc/ssl", "/etc/ca-certificates" };
 	char tmpopt[64];
 	size_t first_user;
@@ -215,6 +217,9 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 	for (size_t i = 0; spec->network && i < ARRAY_SIZE(net_etc); i++)
 		if ((r = add_host(mp, net_etc[i], RO_ATTRS, 0, false)) < 0)
 			goto fail;
+	/* The network stack's DNS forwarder, which relays to the host's resolver (netstack.h). */
+	if (spec->network && (r = add(mp, MNT_FILE, RESOLV_CONF, "/etc/resolv.conf", false, 0, 0)) < 0)
+		goto fail;
 
 	/* Caller paths last, shortest first, so a nested path is bound on top of its parent. */
 	first_user = mp->n;

@@ -37,6 +37,11 @@ static int check_spec(const struct sandbox_spec *s)
 		return -EINVAL;
 	if (s->hostname && (strlen(s->hostname) == 0 || strlen(s->hostname) > 64))
 		return -EINVAL;
+	if (s->n_listen_ports > NETSTACK_MAX_LISTEN || (s->n_listen_ports && (!s->listen_ports || !s->network)))
+		return -EINVAL;
+	for (size_t i = 0; i < s->n_listen_ports; i++)
+		if (s->listen_ports[i] == 0)
+			return -EINVAL;
 	return 0;
 }
 
@@ -76,9 +81,17 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	if (!p)
 		return -ENOMEM;
 	p->status_fd = -1;
+	p->stack = (struct netstack)NETSTACK_INIT;
 	p->uid = spec->uid;
 	p->gid = spec->gid;
 	p->network = spec->network;
+	p->net.host_loopback = spec->host_loopback;
+	p->net.n_listen = spec->n_listen_ports;
+	for (size_t i = 0; i < spec->n_listen_ports; i++)
+		p->net.listen[i] = spec->listen_ports[i];
+	/* Refused here, with a clear error, rather than at each start. */
+	if (spec->network && (r = netstack_available()) < 0)
+		return r;
 	p->nofile = spec->nofile ? spec->nofile : 1024;
 	p->nproc = spec->nproc ? spec->nproc : spec->pids_max;
 	p->n_keep_fds = spec->n_keep_fds;
@@ -98,7 +111,8 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 		return p->cwd ? -ENOMEM : negative_errno();
 	if ((r = mount_plan_build(spec, &p->mounts)) < 0)
 		return r;
-	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, &p->filter)) < 0)
+	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->n_listen_ports > 0, spec->seccomp_permissive,
+				  &p->filter)) < 0)
 		return r;
 	p->landlock_abi = landlock_abi();
 	if ((r = cg_set_create(spec->cgroup_name, spec->cgroup_up, &lim, &p->cg)) < 0)
@@ -118,6 +132,7 @@ void sandbox_plan_free(struct sandbox_plan *p)
 		return;
 	if (p->status_fd >= 0)
 		close(p->status_fd);
+	netstack_stop(&p->stack); /* before the cgroups go: it lives in them */
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);

@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "filter.h"
 #include "mounts.h"
+#include "netstack.h"
 
 #define PLAN_MAX_KEEP_FDS 64
 #define PLAN_MAX_EXEC_PATHS 3
@@ -23,6 +24,8 @@ struct sandbox_plan {
 	uid_t uid;
 	gid_t gid;
 	bool network;
+	struct netstack_config net; /* when network */
+	struct netstack stack;      /* the running stack of the last spawn */
 	uint64_t nofile, nproc;
 	int keep_fds[PLAN_MAX_KEEP_FDS];
 	size_t n_keep_fds;

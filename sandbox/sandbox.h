@@ -40,7 +40,12 @@ struct sandbox_spec {
 	const char *skill_dir;         /* NULL or bound read-only (exec allowed) at its own path; cwd */
 	const char *const *read_paths; /* NULL-terminated or NULL; read-only, noexec, at their own path */
 	const char *state_dir;         /* NULL or bound read-write, noexec at SANDBOX_STATE_PATH */
-	bool network;                  /* false: a new network namespace holding only loopback, down */
+	bool network;                  /* false: a network namespace of its own holding only loopback,
+					* down; true: its own namespace too, whose only way out is a
+					* user-mode stack (slirp4netns) started in the sandbox's cgroups */
+	bool host_loopback;            /* network: the gateway 10.0.2.2 reaches the host's 127.0.0.1 */
+	const uint16_t *listen_ports;  /* network: TCP ports forwarded from the host's 127.0.0.1; */
+	size_t n_listen_ports;         /* none: listen() fails with EPERM. At most 8 */
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
 	uint64_t memory_max;           /* bytes; 0 = no limit */
@@ -70,7 +75,8 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 
 /* Start the program. Returns once it has exec'd (0, *ret_pid and *ret_pidfd set, the caller owns
  * the pidfd and must reap the child: sandbox_wait() or waitid(P_PIDFD)), or with a negative errno
- * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). The pid
+ * after the child failed a step and was reaped (sandbox_plan_failed_step() names it; "netstack"
+ * when the network stack of a networked sandbox did not start). The pid
  * and pidfd are the sandbox's init (pid 1 inside, as confined as the program): it forwards
  * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program,
  * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
@@ -106,7 +112,8 @@ struct sandbox_exit {
 };
 
 /* Classify a reaped child's siginfo (from waitid on the pidfd): uses init's report of how the
- * program ended when there is one, and the cgroup's OOM counter. Call once per spawn. */
+ * program ended when there is one, and the cgroup's OOM counter. Call once per spawn: it also
+ * stops the sandbox's network stack, which must not outlive it. */
 int sandbox_classify(struct sandbox_plan *plan, const siginfo_t *si, struct sandbox_exit *ret);
 
 /* Block until the child behind pidfd exits, reap it and classify it. Does not close pidfd. */

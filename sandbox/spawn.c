@@ -4,7 +4,8 @@
  * Parent side of the launch. clone3 creates the child with every namespace, a pidfd and
  * CLONE_INTO_CGROUP, so it never runs a single instruction outside its v2 cgroup. While the child
  * waits on the sync pipe the parent writes its id maps and rlimits and moves it into the v1
- * cgroups (hybrid layout); then the error pipe tells whether the program reached execve, and
+ * cgroups (hybrid layout) and, for a networked sandbox, starts its user-mode network stack
+ * (netstack.c); then the error pipe tells whether the program reached execve, and
  * the status pipe later carries how the program ended, from the sandbox's init. */
 #include <fcntl.h>
 #include <sched.h>
@@ -14,6 +15,7 @@
 
 #include "child.h"
 #include "kernel.h"
+#include "netstack.h"
 #include "pidfd-util.h"
 #include "sandbox.h"
 
@@ -76,6 +78,13 @@ static int setup_child(struct sandbox_plan *p, pid_t pid)
 	return cg_set_join_v1(p->cg, pid);
 }
 
+/* The stack configures the namespace from outside while the child still waits, so the program
+ * finds its interfaces up from its first instruction. */
+static int setup_network(struct sandbox_plan *p, pid_t pid)
+{
+	return p->network ? netstack_start(&p->net, p->cg, pid, &p->stack) : 0;
+}
+
 static void reap(int pidfd)
 {
 	siginfo_t si;
@@ -91,7 +100,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	struct child_failure f;
 	struct sb_clone_args args = {
 		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			 CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_INTO_CGROUP | (p->network ? 0 : CLONE_NEWNET),
+			 CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_INTO_CGROUP | CLONE_NEWNET,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 		.cgroup = (uint64_t)cg_set_v2_fd(p->cg),
@@ -101,6 +110,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	int r;
 
 	p->failed_step = NULL;
+	netstack_stop(&p->stack); /* a previous spawn's, if its exit was never classified */
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return negative_errno();
 	sync_r = sync[0];
@@ -141,10 +151,17 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 		p->failed_step = "parent-setup";
 		return r;
 	}
+	if ((r = setup_network(p, pid)) < 0) {
+		(void)pidfd_signal(pidfd, SIGKILL);
+		reap(pidfd);
+		p->failed_step = "netstack";
+		return r;
+	}
 	if (write(sync_w, "g", 1) != 1) {
 		r = negative_errno();
 		(void)pidfd_signal(pidfd, SIGKILL);
 		reap(pidfd);
+		netstack_stop(&p->stack);
 		return r;
 	}
 	do
@@ -158,6 +175,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	}
 	(void)pidfd_signal(pidfd, SIGKILL);
 	reap(pidfd);
+	netstack_stop(&p->stack);
 	if (n != (ssize_t)sizeof(f) || f.err <= 0 || !child_step_name(f.step))
 		return -EIO;
 	p->failed_step = child_step_name(f.step);
@@ -171,6 +189,7 @@ int sandbox_classify(struct sandbox_plan *p, const siginfo_t *si, struct sandbox
 	uint64_t ooms = 0;
 	int st, sig;
 
+	netstack_stop(&p->stack); /* the sandbox is gone: so is its way out */
 	if (p->status_fd >= 0 && read(p->status_fd, &st, sizeof(st)) == (ssize_t)sizeof(st)) {
 		if (WIFEXITED(st)) {
 			*ret = (struct sandbox_exit){ SANDBOX_EXIT_CODE, WEXITSTATUS(st) };

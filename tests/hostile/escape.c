@@ -16,7 +16,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -167,6 +171,115 @@ static void sleep_ms(int ms)
 		;
 }
 
+
+/* Names of the network interfaces a NETLINK_ROUTE dump shows, as a JSON array body. */
+static int net_links(char *out, size_t outlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = { .nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
+			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		  .ifi = { .ifi_family = AF_UNSPEC } };
+	static char buf[32768];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	out[0] = '\0';
+	if (fd < 0 || send(fd, &req, sizeof(req), 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				close(fd);
+				return h->nlmsg_type == NLMSG_DONE ? 0 : -1;
+			}
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+			int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifi));
+			for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+				if (rta->rta_type == IFLA_IFNAME && strlen(out) + 40 < outlen)
+					snprintf(out + strlen(out), outlen - strlen(out), "%s\"%.32s\"", out[0] ? "," : "",
+						 (char *)RTA_DATA(rta));
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* Unix sockets a NETLINK_SOCK_DIAG dump lists: how many, and whether one is bound to the
+ * abstract name `marker`. */
+static int unix_diag(const char *marker, int *count, bool *seen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct unix_diag_req r;
+	} req = { .nh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		  .r = { .sdiag_family = AF_UNIX, .udiag_states = ~0U, .udiag_show = UDIAG_SHOW_NAME } };
+	static char buf[32768];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	*count = 0;
+	*seen = false;
+	if (fd < 0 || send(fd, &req, sizeof(req), 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				close(fd);
+				return h->nlmsg_type == NLMSG_DONE ? 0 : -1;
+			}
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+			int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
+			(*count)++;
+			for (struct rtattr *rta = (struct rtattr *)(m + 1); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+				if (rta->rta_type == UNIX_DIAG_NAME && RTA_PAYLOAD(rta) == strlen(marker) + 1 &&
+				    !memcmp((char *)RTA_DATA(rta) + 1, marker, strlen(marker)))
+					*seen = true;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* /proc/net/unix: sockets listed (header excluded), and whether @marker is among them. */
+static int proc_net_unix(const char *marker, int *count, bool *seen)
+{
+	char line[512], want[160];
+	FILE *f = fopen("/proc/net/unix", "re");
+
+	*count = 0;
+	*seen = false;
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), " @%s\n", marker);
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		(*count)++;
+		size_t n = strlen(line), w = strlen(want);
+		if (n >= w && !strcmp(line + n - w, want))
+			*seen = true;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int parse_in(const char *addr, const char *port, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)num(port));
+	return inet_pton(AF_INET, addr, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
 static int attack(int argc, char **argv)
 {
 	const char *a = argc > 1 ? argv[1] : "";
@@ -197,6 +310,84 @@ static int attack(int argc, char **argv)
 		if (fd < 0)
 			return report(a, fd, "\"stage\":\"socket\"");
 		return report(a, connect(fd, (struct sockaddr *)&sin, sizeof(sin)), "\"stage\":\"connect\"");
+	}
+	if (!strcmp(a, "net-view")) { /* argv[2]: an abstract name the host listens on */
+		char links[1024], extra[1200];
+		int n, r;
+		bool seen;
+
+		r = net_links(links, sizeof(links));
+		snprintf(extra, sizeof(extra), "\"links\":[%s]", links);
+		report("net-links", r, extra);
+		r = unix_diag(arg, &n, &seen);
+		snprintf(extra, sizeof(extra), "\"count\":%d,\"marker_seen\":%s", n, seen ? "true" : "false");
+		report("net-unix-diag", r, extra);
+		r = proc_net_unix(arg, &n, &seen);
+		snprintf(extra, sizeof(extra), "\"count\":%d,\"marker_seen\":%s", n, seen ? "true" : "false");
+		return report("net-proc-unix", r, extra);
+	}
+	if (!strcmp(a, "bind-listen")) { /* argv[2]: port to bind (0: an ephemeral one), then listen */
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)num(arg)) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return report(a, fd, "\"stage\":\"socket\"");
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			return report(a, -1, "\"stage\":\"bind\"");
+		return report(a, listen(fd, 4), "\"stage\":\"listen\"");
+	}
+	if (!strcmp(a, "connect-tcp")) { /* argv[2] ADDR, argv[3] PORT: connect, read one line */
+		struct sockaddr_in sin;
+		char extra[256], got[64] = "";
+		struct timeval tv = { .tv_sec = 5 };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return report(a, fd, "\"stage\":\"socket\"");
+		if (argc < 4 || parse_in(arg, argv[3], &sin) < 0)
+			return 2;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			return report(a, -1, "\"stage\":\"connect\"");
+		ssize_t n = read(fd, got, sizeof(got) - 1);
+		got[n > 0 ? n : 0] = '\0';
+		got[strcspn(got, "\r\n\"\\")] = '\0';
+		snprintf(extra, sizeof(extra), "\"stage\":\"read\",\"reply\":\"%s\"", got);
+		return report(a, n > 0 ? 0 : -1, extra);
+	}
+	if (!strcmp(a, "dns-send")) { /* the resolver /etc/resolv.conf names, and a datagram to it */
+		char line[128] = "", extra[256];
+		struct sockaddr_in sin;
+		FILE *f = fopen("/etc/resolv.conf", "re");
+		int fd;
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+		}
+		line[strcspn(line, "\r\n\"\\")] = '\0';
+		if (strncmp(line, "nameserver ", 11) || parse_in(line + 11, "53", &sin) < 0) {
+			snprintf(extra, sizeof(extra), "\"stage\":\"resolv.conf\",\"resolv\":\"%s\"", line);
+			return report(a, -1, extra);
+		}
+		snprintf(extra, sizeof(extra), "\"stage\":\"sendto\",\"resolv\":\"%s\"", line);
+		if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+			return report(a, fd, "\"stage\":\"socket\"");
+		return report(a, (int)sendto(fd, "q", 1, 0, (struct sockaddr *)&sin, sizeof(sin)), extra);
+	}
+	if (!strcmp(a, "listen-accept")) { /* argv[2] PORT: listen on it, greet one client */
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)num(arg)) };
+		struct timeval tv = { .tv_sec = 30 };
+		int one = 1, c, fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return report(a, fd, "\"stage\":\"socket\"");
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			return report(a, -1, "\"stage\":\"bind\"");
+		if (listen(fd, 4) < 0)
+			return report(a, -1, "\"stage\":\"listen\"");
+		if ((c = accept(fd, NULL, NULL)) < 0)
+			return report(a, -1, "\"stage\":\"accept\"");
+		return report(a, write(c, "hello-from-skill\n", 17) == 17 ? 0 : -1, "\"stage\":\"accept\"");
 	}
 	if (!strcmp(a, "abstract-unix")) { /* argv[2]: abstract name without the leading NUL */
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };

@@ -166,8 +166,8 @@ static void test_network(struct ctx *c)
 	/* Even with the network, raw packet sockets stay closed. */
 	expect_errno(c, "packet-socket", NULL, "EAFNOSUPPORT", true);
 
-	/* A host abstract socket: unreachable from the sandbox's own netns, and refused by
-	 * Landlock's abstract-socket scope when the sandbox shares the host netns. */
+	/* A host abstract socket: unreachable from the sandbox's own netns (with network too),
+	 * with Landlock's abstract-socket scope behind that. */
 	snprintf(name, sizeof(name), "capbus-test-abstract-%d", (int)getpid());
 	memcpy(sun.sun_path + 1, name, strlen(name));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -188,8 +188,11 @@ static void test_network(struct ctx *c)
 		if (sandbox_plan_new(&s, &p) == 0)
 			abi = sandbox_plan_landlock_abi(p);
 		sandbox_plan_free(p);
+		/* With network the sandbox still has its own network namespace (slirp4netns is its
+		 * way out), so the host's abstract name does not exist there; Landlock's scope stays
+		 * behind that. */
 		if (abi >= 6)
-			expect_errno(c, "abstract-unix", name, "EPERM", true);
+			expect_errno(c, "abstract-unix", name, "ECONNREFUSED", true);
 		else
 			printf("# Landlock ABI %d < 6: abstract socket scoping not checked\n", abi);
 	}

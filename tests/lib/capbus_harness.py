@@ -479,9 +479,10 @@ def skill_manifest(ident, argv, limits=None, send=(REPORT,), receive=(), network
 class SkillBus:
     """A Daemon with a skills directory, an observer subscribed to hostile.report, and helpers."""
 
-    def __init__(self, **overrides):
+    def __init__(self, daemon=None, **overrides):
+        """daemon: an unstarted Daemon to use (a GuardDaemon, say) instead of a new plain one."""
         require_skills_env()
-        self.d = Daemon({OBSERVER: manifest(OBSERVER, [], [REPORT])}, start=False, **overrides)
+        self.d = daemon or Daemon({OBSERVER: manifest(OBSERVER, [], [REPORT])}, start=False, **overrides)
         os.chmod(self.d.dir, 0o755)  # the skills' uids must reach their directories (run/ stays 0700)
         self.skills_dir = os.path.join(self.d.dir, "skills")
         os.makedirs(self.skills_dir)
@@ -498,7 +499,10 @@ class SkillBus:
     def __enter__(self):
         try:
             self.d.__enter__()
-            self.d.start(wrapper=self.wrapper)
+            if self.wrapper:
+                self.d.start(wrapper=self.wrapper)
+            else:
+                self.d.start()
             self.connect_observer()
         except BaseException:
             self.d.cleanup()

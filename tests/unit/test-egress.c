@@ -268,6 +268,47 @@ static void test_wildcards(const struct tl_subtree *t, const struct listeners *l
 	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
 }
 
+/* The rule kinds that name no destination: a TCP port that may be bound (the manifest's
+ * "listen"), and UDP sockets that may exist (the network stack's configuration socket). */
+static void test_listen_and_udp_socket(const struct tl_subtree *t, const struct listeners *l)
+{
+	_cleanup_(egress_freep) struct egress *e = NULL;
+	_cleanup_close_ int cgfd = -1;
+	uint16_t port = 0, other = 0;
+	int a = tl_listen_inet(SOCK_STREAM, "127.0.0.1", &port), b = tl_listen_inet(SOCK_STREAM, "127.0.0.1", &other);
+	char cg[PATH_MAX];
+
+	/* Two ports that were free a moment ago. */
+	REQUIRE(a >= 0 && b >= 0);
+	close(a);
+	close(b);
+	struct egress_rule rules[] = {
+		{ .proto = EGRESS_TCP_LISTEN, .family = 4, .any_addr = true, .port = port },
+		{ .proto = EGRESS_UDP_SOCKET, .family = 4, .any_addr = true },
+	};
+	tl_path(t, "wild", cg, sizeof(cg));
+	cgfd = open_dir(cg);
+	REQUIRE_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
+
+	REQUIRE_EQ(bind_in(cg, "127.0.0.1", port), 0);
+	REQUIRE_EQ(bind_in(cg, "127.0.0.1", other), EPERM);
+	REQUIRE_EQ(bind_in(cg, "::1", port), EPERM); /* no family-6 rule: no IPv6 socket */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p1), EPERM); /* no destination */
+	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), 0);
+	REQUIRE_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->pu), EPERM);
+	REQUIRE_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
+
+	struct egress_rule bad[] = {
+		{ .proto = EGRESS_TCP_LISTEN, .family = 4, .any_addr = true, .port = 0 },
+		{ .proto = EGRESS_TCP_LISTEN, .family = 4, .any_addr = false, .port = port },
+		{ .proto = EGRESS_UDP_SOCKET, .family = 4, .any_addr = true, .port = 53 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct egress *x = NULL;
+		REQUIRE_EQ(egress_attach(&x, cgfd, &bad[i], 1), -EINVAL);
+	}
+}
+
 static void test_limits(const struct tl_subtree *t)
 {
 	struct egress_rule many[65];
@@ -307,6 +348,7 @@ int main(void)
 	test_no_network(&t, bus);
 	test_rules(&t, &l, bus);
 	test_wildcards(&t, &l);
+	test_listen_and_udp_socket(&t, &l);
 	test_limits(&t);
 
 	listeners_close(&l);

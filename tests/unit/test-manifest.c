@@ -335,9 +335,18 @@ static void test_schema_errors(void)
 
 	/* sandbox */
 	EXPECT(WITH("\"sandbox\":{\"network\":\"all\"}"),
-	       "t.json:1:53: sandbox.network must be \"none\" or an array like [\"tcp:443\"]");
+	       "t.json:1:53: sandbox.network must be \"none\", an array like [\"tcp:443\"] or {\"connect\": [...], \"listen\": [PORT]}");
 	EXPECT(WITH("\"sandbox\":{\"network\":false}"),
-	       "t.json:1:53: sandbox.network must be \"none\" or an array of strings, not a boolean");
+	       "t.json:1:53: sandbox.network must be \"none\", an array or an object, not a boolean");
+	EXPECT(WITH("\"sandbox\":{\"network\":{}}"), "t.json:1:53: sandbox.network must not be empty (use \"none\")");
+	EXPECT(WITH("\"sandbox\":{\"network\":{\"listen\":[80,80]}}"),
+	       "t.json:1:67: sandbox.network.listen lists port 80 twice");
+	EXPECT(WITH("\"sandbox\":{\"network\":{\"listen\":[0]}}"),
+	       "t.json:1:64: sandbox.network.listen must be a whole number from 1 to 65535");
+	EXPECT(WITH("\"sandbox\":{\"network\":{\"connect\":[\"tcp:x\"]}}"),
+	       "t.json:1:65: sandbox.network.connect[0] \"tcp:x\" is not \"tcp|udp:PORT\", \"tcp|udp:IPV4:PORT\" or \"tcp|udp:[IPV6]:PORT\"");
+	EXPECT(WITH("\"sandbox\":{\"network\":{\"accept\":[80]}}"),
+	       "t.json:1:54: unknown key \"accept\" in sandbox.network");
 	EXPECT(WITH("\"sandbox\":{\"network\":[]}"), "t.json:1:53: sandbox.network must not be empty (use \"none\")");
 	EXPECT(WITH("\"sandbox\":{\"network\":[1]}"), "t.json:1:54: sandbox.network[0] must be a string, not a number");
 	EXPECT(WITH("\"sandbox\":{\"network\":[\"tcp:443\",\"http:80\"]}"),

@@ -117,11 +117,11 @@ int main(void)
 	struct filter_prog def = { 0 }, net = { 0 }, py = { 0 }, log = { 0 }, bad = { 0 };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	CHECK_MSG(filter_compile("default", false, false, &def) == 0 && def.len > 0, "default profile compiles");
-	CHECK_MSG(filter_compile("default", true, false, &net) == 0, "default profile with network compiles");
-	CHECK_MSG(filter_compile("python", false, false, &py) == 0, "python profile compiles");
-	CHECK_MSG(filter_compile("default", false, true, &log) == 0, "permissive profile compiles");
-	CHECK_MSG(filter_compile("nonsense", false, false, &bad) == -EINVAL, "unknown profile: -EINVAL");
+	CHECK_MSG(filter_compile("default", false, false, false, &def) == 0 && def.len > 0, "default profile compiles");
+	CHECK_MSG(filter_compile("default", true, false, false, &net) == 0, "default profile with network compiles");
+	CHECK_MSG(filter_compile("python", false, false, false, &py) == 0, "python profile compiles");
+	CHECK_MSG(filter_compile("default", false, false, true, &log) == 0, "permissive profile compiles");
+	CHECK_MSG(filter_compile("nonsense", false, false, false, &bad) == -EINVAL, "unknown profile: -EINVAL");
 	if (!def.len || !net.len || !py.len || !log.len)
 		return 1;
 

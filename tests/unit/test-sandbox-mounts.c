@@ -98,12 +98,15 @@ int main(void)
 	      "/etc holds a synthetic passwd and group; no shadow, no /root, no /home");
 	e = find(&mp, "/etc/passwd", MNT_FILE);
 	CHECK_MSG(e && strstr(e->source, "skill:x:1000:1000:") && !strstr(e->source, "root:"), "passwd knows only the skill and nobody");
-	CHECK_MSG(!find(&mp, "/etc/resolv.conf", MNT_BIND), "no resolver configuration without network");
+	CHECK_MSG(!find(&mp, "/etc/resolv.conf", MNT_BIND) && !find(&mp, "/etc/resolv.conf", MNT_FILE),
+		  "no resolver configuration without network");
 	mount_plan_done(&mp);
 
 	s.network = true;
 	CHECK_MSG(mount_plan_build(&s, &mp) == 0, "a plan with network");
-	CHECK_MSG(access("/etc/resolv.conf", F_OK) != 0 || find(&mp, "/etc/resolv.conf", MNT_BIND), "resolver configuration with network");
+	e = find(&mp, "/etc/resolv.conf", MNT_FILE);
+	CHECK_MSG(e && !strcmp(e->source, "nameserver 10.0.2.3\n") && !find(&mp, "/etc/resolv.conf", MNT_BIND),
+		  "with network, resolv.conf names the network stack's DNS forwarder, not the host's resolver");
 	mount_plan_done(&mp);
 
 	CHECK_MSG(plan_error(NULL, "/", NULL) == -EINVAL, "read path / refused");
