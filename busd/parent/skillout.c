@@ -150,6 +150,9 @@ bool skillout_journal_wanted(void)
 
 	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &tail) != 2 || fstat(STDERR_FILENO, &st) < 0)
 		return false;
+	/* sd_journal_send() reports success when there is no journal to send to (ENOENT). */
+	if (access("/run/systemd/journal/socket", F_OK) < 0)
+		return false;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 #else
 	return false;
@@ -159,13 +162,15 @@ bool skillout_journal_wanted(void)
 /* One line that passed the bucket (already escaped) to the daemon's log, and to the ring. */
 static void deliver(struct skillout *so, enum outring_stream kind, const char *name, const char *text, size_t len)
 {
+	bool sent = false;
 #ifdef HAVE_LIBSYSTEMD
-	if (so->lim.journal) {
-		sd_journal_send("MESSAGE=%s", text, "CAPBUS_SKILL=%s", so->id, "CAPBUS_STREAM=%s", name,
-				"PRIORITY=%d", kind == OUTRING_STDERR ? 4 : 6, "SYSLOG_IDENTIFIER=%s", so->id, NULL);
-	} else
+	/* The journal socket may be gone while stderr still leads somewhere: then stderr. */
+	if (so->lim.journal)
+		sent = sd_journal_send("MESSAGE=%s", text, "CAPBUS_SKILL=%s", so->id, "CAPBUS_STREAM=%s", name,
+				       "PRIORITY=%d", kind == OUTRING_STDERR ? 4 : 6, "SYSLOG_IDENTIFIER=%s", so->id,
+				       NULL) >= 0;
 #endif
-	{
+	if (!sent) {
 		/* One write per line, like log_event(), so lines never interleave with the daemon's. */
 		char head[HS_ID_MAX + 32];
 		int n = snprintf(head, sizeof(head), "skill %s[%s]: ", so->id, name);
@@ -206,7 +211,7 @@ static void refill(struct skillout *so, uint64_t now)
 /* A complete line of the stream (raw bytes, no newline): through the bucket, escaped, out. */
 static void line(struct skillout *so, struct stream *s, const uint8_t *raw, size_t len, bool cut)
 {
-	static char esc[SKILLOUT_ESCAPED_MAX];
+	char esc[SKILLOUT_ESCAPED_MAX];
 	uint64_t now = monotonic_ms(), cost = len + 1;
 
 	refill(so, now);

@@ -65,5 +65,6 @@ const struct outring *skillout_ring(const struct skillout *so);
 size_t skillout_escape(const uint8_t *in, size_t len, char *out);
 
 /* True when the daemon's stderr is the journal: $JOURNAL_STREAM names the device and inode of
- * fd 2 (what systemd sets for a service's stderr), and capbusd was built with libsystemd. */
+ * fd 2 (what systemd sets for a service's stderr), the journal's socket
+ * /run/systemd/journal/socket exists, and capbusd was built with libsystemd. */
 bool skillout_journal_wanted(void);
