@@ -486,7 +486,11 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 			continue;
 		for (size_t j = 0; j < s->n_skills; j++)
 			if (s->skills[j]->pidfd == fds[i].fd) {
-				reap(s, s->skills[j], false);
+				/* A reload earlier in this loop may have closed the polled descriptor and
+				 * reused its number for a new skill's pidfd: reap only what has exited. */
+				struct pollfd now = { .fd = fds[i].fd, .events = POLLIN };
+				if (poll(&now, 1, 0) == 1)
+					reap(s, s->skills[j], false);
 				break;
 			}
 	}
