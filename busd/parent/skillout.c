@@ -223,7 +223,8 @@ static void line(struct skillout *so, struct stream *s, const uint8_t *raw, size
 		return;
 	}
 	so->tokens -= cost;
-	if (so->dropped_lines)
+	/* Once a second at most, even when the flood lets a line through now and then. */
+	if (so->dropped_lines && now - so->last_report_ms >= REPORT_INTERVAL_MS)
 		report_dropped(so, now);
 	size_t n = skillout_escape(raw, len, esc);
 	if (cut) {

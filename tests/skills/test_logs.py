@@ -124,6 +124,8 @@ def flood():
         check(grown <= budget, "the log grew by %d bytes, over the budget of %.0f" % (grown, budget))
         check(rss1 - rss0 < 8192, "the parent grew by %d kB" % (rss1 - rss0))
         check(pings > 0, "no ping went through during the flood")
+        reports = log_bytes(sb).decode().count('event=skill_output_suppressed id="%s"' % ident)
+        check(1 <= reports <= int(elapsed) + 2, "%d suppression reports in %.1fs: more than one a second" % (reports, elapsed))
         admin.close()
 
 
