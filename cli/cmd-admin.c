@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* cmd-admin.c - capbus keygen, manifest check, install, remove, grant, revoke, skills, stats. */
+/* cmd-admin.c - capbus keygen, manifest check, install, remove, grant, revoke, skills, logs, stats. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "authority.h"
 #include "cli.h"
@@ -348,6 +349,66 @@ int cmd_skills(struct cli *cli, int argc, char **argv)
 		       cJSON_IsString(last) ? last->valuestring : "-");
 	}
 	return EXIT_OK;
+}
+
+#define LOGS_POLL_MS 250
+
+/* Prints one answer of capbus.logs; *cursor becomes its "next". Returns EXIT_OK or why not. */
+static int print_logs(const char *data_json, uint64_t *cursor, bool *more)
+{
+	_cleanup_(cjson_deletep) cJSON *data = cJSON_Parse(data_json);
+	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(data, "lines");
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(data, "next");
+	const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(data, "dropped");
+
+	if (!cJSON_IsArray(lines) || !cJSON_IsNumber(next) || !cJSON_IsNumber(dropped)) {
+		fprintf(stderr, "capbus: logs: unexpected answer from the daemon\n");
+		return EXIT_CONNECT;
+	}
+	if (dropped->valuedouble > 0)
+		printf("-- %.0f line(s) left the ring before they could be shown --\n", dropped->valuedouble);
+	for (const cJSON *l = lines->child; l; l = l->next) {
+		const char *stream = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "stream"));
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "text"));
+		printf("[%s] %s\n", stream ? stream : "?", text ? text : "");
+	}
+	fflush(stdout);
+	*cursor = (uint64_t)next->valuedouble;
+	*more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "more"));
+	return EXIT_OK;
+}
+
+/* capbus logs ID [--follow]: the lines the daemon holds for the skill; with --follow, asks again
+ * with the last cursor every LOGS_POLL_MS (at once while the answer says more are ready), so no
+ * line is shown twice or missed while the ring holds it. */
+int cmd_logs(struct cli *cli, int argc, char **argv)
+{
+	bool follow = argc == 3 && streq(argv[2], "--follow");
+	uint64_t cursor = 0;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && !follow)) {
+		fprintf(stderr, "capbus: usage: logs ID [--follow]\n");
+		return EXIT_USAGE;
+	}
+	for (;;) {
+		capbus_msg *reply = NULL;
+		bool more = false;
+		cJSON *data = cJSON_CreateObject();
+		if (!data)
+			return EXIT_CONNECT;
+		cJSON_AddStringToObject(data, "id", argv[1]);
+		cJSON_AddNumberToObject(data, "cursor", (double)cursor);
+		int rc = admin_request(cli, "logs", "capbus.logs", data, &reply);
+		if (rc == EXIT_OK)
+			rc = print_logs(capbus_msg_data_json(reply), &cursor, &more);
+		capbus_msg_free(reply);
+		if (rc != EXIT_OK || (!follow && !more))
+			return rc;
+		if (!more) {
+			struct timespec ts = { 0, LOGS_POLL_MS * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
 }
 
 /* Admin requests without arguments whose answer is printed as JSON. */

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      "  remove ID                                    remove an identity\n"
 	      "  grant ID PATTERN / revoke ID PATTERN         change dangerous permissions\n"
 	      "  skills [--json]                              list skills and their state\n"
+	      "  logs ID [--follow]                           a skill's recent stdout and stderr lines\n"
 	      "  stats                                        daemon counters (JSON)\n"
 	      "  guard                                        kernel guard state, allow-list, denials (JSON)\n"
 	      "  reload                                       re-read manifests and grants\n"
@@ -109,7 +110,7 @@ static const struct {
 } commands[] = {
 	{ "send", cmd_send },       { "listen", cmd_listen },   { "call", cmd_call },     { "keygen", cmd_keygen },
 	{ "manifest", cmd_manifest }, { "install", cmd_install }, { "remove", cmd_remove }, { "grant", cmd_grant },
-	{ "revoke", cmd_revoke },   { "skills", cmd_skills },   { "stats", cmd_stats },   { "reload", cmd_reload },
+	{ "revoke", cmd_revoke },   { "skills", cmd_skills },   { "stats", cmd_stats },   { "logs", cmd_logs },   { "reload", cmd_reload },
 	{ "guard", cmd_guard },     { "run", cmd_run },
 };
 

@@ -62,8 +62,8 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.nofile = m->limits.nofile,
 		.keep_fds = keep_fds,
 		.n_keep_fds = 2,
-		.stdout_fd = SANDBOX_FD_INHERIT,
-		.stderr_fd = SANDBOX_FD_INHERIT,
+		.stdout_fd = lp->stdout_fd,
+		.stderr_fd = lp->stderr_fd,
 		.cgroup_name = lp->cgroup_name,
 	};
 	return sandbox_plan_new(&spec, out);

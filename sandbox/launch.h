@@ -28,6 +28,9 @@ struct launch_params {
 	const char *cgroup_name;
 	int bus_fd;              /* becomes fd 3 (CAPBUS_FD) */
 	int key_fd;              /* becomes fd 4 (CAPBUS_KEY_FD) */
+	/* Fds 1 and 2: a pipe's write end each (the daemon reads the other ends), or
+	 * SANDBOX_FD_INHERIT (0, the default: `capbus run` prints to the author's terminal). */
+	int stdout_fd, stderr_fd;
 };
 
 /* Builds the plan (cgroups created, seccomp compiled). Returns 0 or a negative errno. */

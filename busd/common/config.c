@@ -46,6 +46,10 @@ static int config_init(struct config *cfg)
 	cfg->max_pending = 256;
 	cfg->max_queue = 8u * 1024 * 1024;
 	cfg->byte_rate = 64u * 1024 * 1024;
+	cfg->skill_log_rate = 16384;
+	cfg->skill_log_burst = 65536;
+	cfg->skill_log_lines = 1000;
+	cfg->skill_log_bytes = 256 * 1024;
 	cfg->socket_mode = 0660;
 	cfg->guard.allow_uids = calloc(1, sizeof(uint32_t)); /* root */
 	if (!cfg->guard.allow_uids)
@@ -135,6 +139,10 @@ static const struct number_key number_keys[] = {
 	  offsetof(struct config, max_identity_subscription_bytes), true },
 	{ "max_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_partial_bytes), true },
 	{ "max_identity_partial_bytes", 65536, UINT64_C(1) << 40, offsetof(struct config, max_identity_partial_bytes), true },
+	{ "skill_log_rate", 64, 1u << 30, offsetof(struct config, skill_log_rate), false },
+	{ "skill_log_burst", 4096, 1u << 30, offsetof(struct config, skill_log_burst), false },
+	{ "skill_log_lines", 16, 100000, offsetof(struct config, skill_log_lines), false },
+	{ "skill_log_bytes", 16384, 64u << 20, offsetof(struct config, skill_log_bytes), false },
 };
 /* Every key of the top level; json_doc_members() refuses any other and any repeat. */
 static const char *const config_keys[] = {
@@ -144,6 +152,7 @@ static const char *const config_keys[] = {
 	"max_pending_per_uid", "max_pending_per_peer", "max_identity_connections", "max_subscriptions",
 	"max_subscription_bytes", "max_identity_subscriptions", "max_identity_subscription_bytes",
 	"max_partial_bytes", "max_identity_partial_bytes",
+	"skill_log_rate", "skill_log_burst", "skill_log_lines", "skill_log_bytes",
 };
 
 /* Fills the shares and caps the file left out (still 0) from the limits above them, so that a

@@ -49,6 +49,13 @@ struct config {
 	uint32_t max_subscription_bytes;     /* their accounted bytes (512 KiB) */
 	uint32_t max_identity_subscriptions; /* patterns over all connections of one identity (4096) */
 	uint64_t max_identity_subscription_bytes; /* their accounted bytes (2 MiB) */
+	/* Skills' stdout and stderr (busd/parent/skillout.c): a token bucket per skill of
+	 * skill_log_rate bytes/s holding at most skill_log_burst bytes, and a ring of the most recent
+	 * skill_log_lines lines or skill_log_bytes bytes, whichever is reached first. */
+	uint32_t skill_log_rate;     /* 16384 */
+	uint32_t skill_log_burst;    /* 65536 */
+	uint32_t skill_log_lines;    /* 1000 */
+	uint32_t skill_log_bytes;    /* 262144 */
 	uint32_t socket_mode;        /* path sockets: 0660 */
 	struct guard_config guard;
 	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */

@@ -44,6 +44,9 @@ static const struct ps_type_info ps_table[] = {
 	/* arg + body: at most PS_TEXT_MAX bytes together; admin.c checks how they split */
 	[PS_ADMIN] = { "admin", PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false,
 		       { FIELD(ps_admin, id) } },
+	[PS_LOGS_QUERY] = { "logs_query", PS_TO_PARENT, sizeof(struct ps_logs_query), 0, false, false,
+			    { FIELD(ps_logs_query, id) } },
+	[PS_LOGS] = { "logs", PS_TO_ROUTER, sizeof(struct ps_logs), PS_TEXT_MAX, false, false, { { 0 } } },
 };
 
 /* Every fixed part must fit the decoded message's union, and every packet the receive buffer. */

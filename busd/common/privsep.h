@@ -51,6 +51,9 @@ enum ps_type {
 	PS_ADMIN_NONCE = 20,   /* router -> parent: struct ps_request; answered by PS_NONCE */
 	PS_NONCE = 21,         /* parent -> router: struct ps_nonce */
 	PS_ADMIN = 22,         /* router -> parent: struct ps_admin + arg + body; answered by PS_REPLY */
+	/* a skill's recent output (`capbus logs`): read-only, like PS_GUARD_QUERY */
+	PS_LOGS_QUERY = 23,    /* router -> parent: struct ps_logs_query; answered by PS_LOGS */
+	PS_LOGS = 24,          /* parent -> router: struct ps_logs + the lines as text */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -115,12 +118,51 @@ struct ps_adopt {
 	uint32_t uid; /* its outer uid */
 };
 
+/* What the supervisor decided at one exit of a skill. Times are CLOCK_MONOTONIC milliseconds of
+ * the parent (the clock its restart timer runs on). */
+struct ps_skill_exit {
+	uint64_t started_ms;    /* start of the run that ended */
+	uint64_t exited_ms;     /* when the exit was reaped (or the start failed) */
+	uint64_t next_start_ms; /* the start it planned; 0: none (a clean exit, failed, or stopped) */
+	uint32_t backoff_ms;    /* the delay it chose: next_start_ms - exited_ms; 0: none */
+	char reason[20];        /* "exit 1", "signal 9", "oom", ...; may fill the array (no NUL) */
+};
+#define PS_SKILL_EXITS 8
+
 struct ps_skill_state {
 	char id[PS_ID_LEN];
 	char state[16];      /* running, restarting, stopped, failed */
 	int32_t pid;
 	uint32_t restarts;
 	char last_exit[48];  /* "exit 1", "signal 9", "seccomp", "oom", or "" */
+	uint32_t n_exits;    /* valid entries of exits, the oldest first */
+	uint64_t started_ms;    /* the current or last start, 0: never */
+	uint64_t next_start_ms; /* restarting: when; else 0 */
+	uint32_t backoff_ms;    /* restarting: the delay chosen; else 0 */
+	uint32_t pad;           /* 0 */
+	struct ps_skill_exit exits[PS_SKILL_EXITS];
+};
+_Static_assert(sizeof(struct ps_skill_state) == 168 + 48 * PS_SKILL_EXITS, "struct ps_skill_state has no implicit padding");
+
+/* `capbus logs ID`: the lines numbered cursor and after (0: from the oldest held). */
+struct ps_logs_query {
+	uint64_t serial;
+	uint64_t cursor;
+	char id[PS_ID_LEN];
+	uint8_t pad[7];      /* 0 */
+};
+
+/* The answer: status 0 and n_lines records "S TIME_MS TEXT\n" as text (busd/parent/outring.h),
+ * or -ENOENT when no skill has that id (then no text). */
+struct ps_logs {
+	uint64_t serial;
+	int32_t status;
+	uint32_t n_lines;
+	uint64_t first;      /* number of the first line sent */
+	uint64_t next;       /* cursor for the next query */
+	uint64_t dropped;    /* lines after the cursor the ring no longer held */
+	uint32_t more;       /* 1: more lines are ready than fitted */
+	uint32_t pad;        /* 0 */
 };
 
 struct ps_peer_policy {
@@ -230,6 +272,8 @@ struct ps_msg {
 		struct ps_router_config router_config;
 		struct ps_nonce nonce;
 		struct ps_admin admin;
+		struct ps_logs_query logs_query;
+		struct ps_logs logs;
 	} u;
 };
 

@@ -23,6 +23,7 @@
 #include "keyfile.h"
 #include "parent/keys.h"
 #include "parent/listener.h"
+#include "parent/outring.h"
 #include "parent/routerproc.h"
 #include "common/privsep.h"
 #include "parent/supervisor.h"
@@ -153,6 +154,30 @@ static int reply(struct parent *p, const struct ps_request *req, int status)
 	return ps_send(p->router_fd, PS_REPLY, &rep, sizeof(rep), NULL, 0);
 }
 
+/* `capbus logs`: read-only, like the guard query; the text is the skill's own escaped output. */
+static int answer_logs(struct parent *p, const struct ps_logs_query *q)
+{
+	static const uint8_t zero_pad[sizeof(q->pad)];
+	struct ps_logs ans = { .serial = q->serial };
+	struct outring_answer ra;
+	size_t len = 0;
+
+	if (memcmp(q->pad, zero_pad, sizeof(zero_pad)) != 0)
+		return -EBADMSG;
+	_cleanup_free_ char *text = malloc(PS_TEXT_MAX);
+	if (!text)
+		return -ENOMEM;
+	ans.status = p->supervisor ? supervisor_logs(p->supervisor, q->id, q->cursor, text, PS_TEXT_MAX, &ra, &len) : -ENOENT;
+	if (ans.status == 0) {
+		ans.n_lines = ra.n_lines;
+		ans.first = ra.first;
+		ans.next = ra.next;
+		ans.dropped = ra.dropped;
+		ans.more = ra.more;
+	}
+	return ps_send(p->router_fd, PS_LOGS, &ans, sizeof(ans), text, len);
+}
+
 /* One request from the router, already checked by the privsep decoder (type, direction, size,
  * descriptors, terminated id). */
 static int handle_request(struct parent *p, const struct ps_msg *msg)
@@ -181,6 +206,8 @@ static int handle_request(struct parent *p, const struct ps_msg *msg)
 		return 0;
 	case PS_RELOAD:
 		return reply(p, req, reload(p));
+	case PS_LOGS_QUERY:
+		return answer_logs(p, &msg->u.logs_query);
 	default: {
 		/* Admin operations: checked for the admin's authority before anything is parsed. */
 		int r = admin_handle(p->admin, p->router_fd, msg);
@@ -299,7 +326,8 @@ static int handle_signal(struct parent *p, bool *stop)
 	}
 }
 
-#define POLL_MAX 260
+/* the signal, the router, the guard's events, and per skill its pidfd and two output pipes */
+#define POLL_MAX (3 + 3 * 256)
 
 static int parent_loop(struct parent *p)
 {

@@ -15,6 +15,7 @@
 #include "parent/guardctl.h"
 #include "keyfile.h"
 #include "parent/keys.h"
+#include "parent/skillout.h"
 #include "launch.h"
 #include "pidfd-util.h"
 #include "common/log.h"
@@ -46,6 +47,10 @@ struct skill {
 	uint64_t window_start_ms;
 	uint64_t next_start_ms;    /* when restarting */
 	char last_exit[48];
+	uint64_t started_ms;       /* the current or last start (monotonic) */
+	struct ps_skill_exit exits[PS_SKILL_EXITS]; /* the most recent exits, the oldest first */
+	uint32_t n_exits;
+	struct skillout *out;      /* its stdout and stderr; lives as long as the skill is installed */
 	bool seen;                 /* present in the latest sync */
 	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
 };
@@ -55,6 +60,7 @@ struct supervisor {
 	const uint8_t *master;
 	struct guardctl *guard;
 	struct supervisor_ops ops;
+	struct skillout_limits out_limits;
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
 };
@@ -66,6 +72,13 @@ static void report(struct supervisor *s, const struct skill *k)
 	snprintf(st.id, sizeof(st.id), "%s", k->id);
 	snprintf(st.state, sizeof(st.state), "%s", state_names[k->state]);
 	snprintf(st.last_exit, sizeof(st.last_exit), "%s", k->last_exit);
+	st.started_ms = k->started_ms;
+	if (k->state == SKILL_RESTARTING && k->n_exits) {
+		st.next_start_ms = k->next_start_ms;
+		st.backoff_ms = k->exits[k->n_exits - 1].backoff_ms;
+	}
+	st.n_exits = k->n_exits;
+	memcpy(st.exits, k->exits, sizeof(st.exits));
 	s->ops.state(s->ops.userdata, &st);
 }
 
@@ -85,6 +98,9 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 	s->master = master;
 	s->guard = guard;
 	s->ops = *ops;
+	s->out_limits = (struct skillout_limits){ .rate = cfg->skill_log_rate, .burst = cfg->skill_log_burst,
+						  .ring_lines = cfg->skill_log_lines, .ring_bytes = cfg->skill_log_bytes,
+						  .journal = skillout_journal_wanted() };
 	*out = s;
 	return 0;
 }
@@ -141,7 +157,7 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	return 0;
 }
 
-static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd)
+static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd, int out_fd, int err_fd)
 {
 	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
 	uid_t uid;
@@ -166,7 +182,7 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	}
 	struct launch_params lp = {
 		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
-		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,
+		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
 	};
 	r = launch_plan(&lp, &k->plan);
 	if (r < 0)
@@ -201,6 +217,22 @@ static void set_state(struct supervisor *s, struct skill *k, enum skill_state st
 	report(s, k);
 }
 
+/* Remembers an exit (or a failed start) with the run's start; crashed() adds what it planned. */
+static void record_exit(struct skill *k, uint64_t now)
+{
+	if (k->n_exits == PS_SKILL_EXITS) {
+		memmove(k->exits, k->exits + 1, (PS_SKILL_EXITS - 1) * sizeof(k->exits[0]));
+		k->n_exits--;
+	}
+	struct ps_skill_exit *ex = &k->exits[k->n_exits++];
+	memset(ex, 0, sizeof(*ex));
+	ex->started_ms = k->started_ms;
+	ex->exited_ms = now;
+	/* reason is a fixed-size field: cut to fit, not necessarily NUL-terminated */
+	size_t n = strnlen(k->last_exit, sizeof(ex->reason));
+	memcpy(ex->reason, k->last_exit, n);
+}
+
 /* One launch: a fresh plan (fresh cgroups, fresh counters) around this launch's two fds. */
 static int start_skill(struct supervisor *s, struct skill *k)
 {
@@ -217,19 +249,31 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		close(sv[1]);
 		return key_fd;
 	}
-	int r = build_plan(s, k, sv[1], key_fd);
-	const char *step = "plan";
+	/* Fresh pipes for fds 1 and 2: the skill never gets a descriptor of the daemon's. */
+	int out_w = -1, err_w = -1;
+	int r = skillout_open(k->out, &out_w, &err_w);
+	const char *step = "output pipes";
+	if (r == 0) {
+		r = build_plan(s, k, sv[1], key_fd, out_w, err_w);
+		step = "plan";
+	}
+	k->started_ms = monotonic_ms();
 	if (r == 0) {
 		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);
 		step = sandbox_plan_failed_step(k->plan);
 	}
 	close(sv[1]);
 	close(key_fd);
+	if (out_w >= 0)
+		close(out_w);
+	if (err_w >= 0)
+		close(err_w);
 	if (r < 0) {
 		close(sv[0]);
 		log_event(LOG_LEVEL_ERROR, "skill_start_failed", "id=%s step=%s error=%s", LOG_Q(k->id),
 			  step ? LOG_Q(step) : "-", LOG_Q(strerror(-r)));
 		snprintf(k->last_exit, sizeof(k->last_exit), "sandbox %s: %s", step ? step : "setup", strerror(-r));
+		record_exit(k, monotonic_ms());
 		drop_plan(k);
 		return r;
 	}
@@ -242,9 +286,11 @@ static int start_skill(struct supervisor *s, struct skill *k)
 	return 0;
 }
 
-/* Schedules the next start after a crash, or gives up. */
+/* Schedules the next start after a crash, or gives up; the newest exit record says which. */
 static void crashed(struct supervisor *s, struct skill *k, uint64_t now)
 {
+	struct ps_skill_exit *ex = k->n_exits ? &k->exits[k->n_exits - 1] : NULL;
+
 	if (now - k->window_start_ms > CRASH_WINDOW_MS) {
 		k->window_start_ms = now;
 		k->crashes = 0;
@@ -257,7 +303,13 @@ static void crashed(struct supervisor *s, struct skill *k, uint64_t now)
 		return;
 	}
 	uint64_t delay = BACKOFF_FIRST_MS << (k->crashes - 1);
-	k->next_start_ms = now + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	k->next_start_ms = now + delay;
+	if (ex) {
+		ex->next_start_ms = k->next_start_ms;
+		ex->backoff_ms = (uint32_t)delay;
+	}
 	k->restarts++;
 	set_state(s, k, SKILL_RESTARTING);
 }
@@ -278,6 +330,8 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 	} else {
 		snprintf(k->last_exit, sizeof(k->last_exit), "%s", sandbox_exit_reason_name(ex.reason));
 	}
+	uint64_t now = monotonic_ms();
+	record_exit(k, now);
 	drop_plan(k);
 	bool clean = r == 0 && ex.reason == SANDBOX_EXIT_CODE && ex.status == 0;
 	log_event(expected || clean ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "skill_exited", "id=%s pid=%d reason=%s",
@@ -288,7 +342,7 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 	if (clean)
 		set_state(s, k, SKILL_STOPPED);
 	else
-		crashed(s, k, monotonic_ms());
+		crashed(s, k, now);
 }
 
 /* Stops a skill: SIGTERM, a grace period, then its whole cgroup is killed with the plan. */
@@ -313,6 +367,7 @@ static void skill_free(struct skill *k)
 	if (!k)
 		return;
 	stop_skill(k);
+	skillout_free(k->out);
 	manifest_free(k->manifest);
 	free(k->manifest_text);
 	free(k);
@@ -360,6 +415,11 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 		}
 		snprintf(k->id, sizeof(k->id), "%s", id);
 		k->pidfd = -1;
+		if (skillout_new(id, &s->out_limits, &k->out) < 0) {
+			manifest_free(m);
+			free(k);
+			return -ENOMEM;
+		}
 		s->skills[s->n_skills++] = k;
 	}
 	k->manifest = m;
@@ -403,23 +463,34 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 		struct skill *k = s->skills[i];
 		if (k->pidfd >= 0 && n < max)
 			fds[n++] = (struct pollfd){ .fd = k->pidfd, .events = POLLIN };
+		n += skillout_pollfds(k->out, fds + n, max - n);
+		int wait = skillout_tick(k->out, now);
 		if (k->state == SKILL_RESTARTING) {
-			int wait = k->next_start_ms > now ? (int)(k->next_start_ms - now) : 0;
-			if (*timeout_ms < 0 || wait < *timeout_ms)
-				*timeout_ms = wait;
+			int restart = k->next_start_ms > now ? (int)(k->next_start_ms - now) : 0;
+			if (wait < 0 || restart < wait)
+				wait = restart;
 		}
+		if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
+			*timeout_ms = wait;
 	}
 	return n;
 }
 
 void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t n)
 {
+	/* Output first: what a skill wrote before it exited is read before the exit is logged. */
+	for (size_t j = 0; j < s->n_skills; j++)
+		skillout_dispatch(s->skills[j]->out, fds, n);
 	for (size_t i = 0; i < n; i++) {
 		if (!fds[i].revents)
 			continue;
 		for (size_t j = 0; j < s->n_skills; j++)
 			if (s->skills[j]->pidfd == fds[i].fd) {
-				reap(s, s->skills[j], false);
+				/* A reload earlier in this loop may have closed the polled descriptor and
+				 * reused its number for a new skill's pidfd: reap only what has exited. */
+				struct pollfd now = { .fd = fds[i].fd, .events = POLLIN };
+				if (poll(&now, 1, 0) == 1)
+					reap(s, s->skills[j], false);
 				break;
 			}
 	}
@@ -430,6 +501,17 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 		    k->state != SKILL_FAILED)
 			crashed(s, k, now);
 	}
+}
+
+int supervisor_logs(struct supervisor *s, const char *id, uint64_t cursor, char *buf, size_t size,
+		    struct outring_answer *ans, size_t *len)
+{
+	struct skill *k = find(s, id);
+
+	if (!k)
+		return -ENOENT;
+	*len = outring_read(skillout_ring(k->out), cursor, buf, size, ans);
+	return 0;
 }
 
 void supervisor_free(struct supervisor *s)

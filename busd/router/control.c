@@ -201,6 +201,42 @@ static void do_keygen(struct router *r, struct conn *c, const struct envelope *e
 	send_admin(r, c, env, AUTHORITY_OP_KEYGEN, id, NULL, NULL);
 }
 
+/* What the supervisor decided, in its own clock (CLOCK_MONOTONIC milliseconds of the parent):
+ * the current start, the planned restart, and the recent exits. */
+static void add_decisions(cJSON *s, const struct skill_status *k)
+{
+	cJSON *exits = cJSON_AddArrayToObject(s, "exits");
+
+	cJSON_AddStringToObject(s, "clock", "monotonic_ms");
+	cJSON_AddNumberToObject(s, "started_ms", k ? (double)k->st.started_ms : 0);
+	if (k && k->st.next_start_ms) {
+		cJSON_AddNumberToObject(s, "next_start_ms", (double)k->st.next_start_ms);
+		cJSON_AddNumberToObject(s, "backoff_ms", k->st.backoff_ms);
+	} else {
+		cJSON_AddNullToObject(s, "next_start_ms");
+		cJSON_AddNullToObject(s, "backoff_ms");
+	}
+	for (uint32_t i = 0; k && exits && i < k->st.n_exits && i < PS_SKILL_EXITS; i++) {
+		const struct ps_skill_exit *ex = &k->st.exits[i];
+		char reason[sizeof(ex->reason) + 1];
+		cJSON *e = cJSON_CreateObject();
+		if (!e)
+			return;
+		snprintf(reason, sizeof(reason), "%.*s", (int)sizeof(ex->reason), ex->reason);
+		cJSON_AddNumberToObject(e, "started_ms", (double)ex->started_ms);
+		cJSON_AddNumberToObject(e, "exited_ms", (double)ex->exited_ms);
+		cJSON_AddStringToObject(e, "reason", reason);
+		if (ex->next_start_ms) {
+			cJSON_AddNumberToObject(e, "backoff_ms", ex->backoff_ms);
+			cJSON_AddNumberToObject(e, "next_start_ms", (double)ex->next_start_ms);
+		} else {
+			cJSON_AddNullToObject(e, "backoff_ms");
+			cJSON_AddNullToObject(e, "next_start_ms");
+		}
+		cJSON_AddItemToArray(exits, e);
+	}
+}
+
 static void do_skills(struct router *r, struct conn *c, const struct envelope *env)
 {
 	cJSON *data = cJSON_CreateObject();
@@ -226,6 +262,7 @@ static void do_skills(struct router *r, struct conn *c, const struct envelope *e
 			cJSON_AddStringToObject(s, "last_exit", k->st.last_exit);
 		else
 			cJSON_AddNullToObject(s, "last_exit");
+		add_decisions(s, k);
 		cJSON_AddItemToArray(list, s);
 	}
 	reply(r, c, "capbus.skills.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);
@@ -359,6 +396,39 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 	send_admin(r, c, env, AUTHORITY_OP_INSTALL, id, grants_text, text);
 }
 
+/* capbus.logs {"id": ID, "cursor": N}: a read-only question to the parent, which holds the rings. */
+static void do_logs(struct router *r, struct conn *c, const struct envelope *env)
+{
+	struct control *ctl = router_control(r);
+	const char *id = data_string(env, "id");
+	const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(env->data, "cursor");
+	struct ps_logs_query q = { .serial = ctl->next_ps + 1 };
+
+	if (!id || !hs_id_is_valid(id, strlen(id))) {
+		refuse(r, c, env, "invalid", "\"id\" must be a skill id");
+		return;
+	}
+	if (cursor && (!cJSON_IsNumber(cursor) || cursor->valuedouble < 0 || cursor->valuedouble > 9007199254740992.0 ||
+		       cursor->valuedouble != (double)(uint64_t)cursor->valuedouble)) {
+		refuse(r, c, env, "invalid", "\"cursor\" must be a whole number from an earlier answer's \"next\"");
+		return;
+	}
+	q.cursor = cursor ? (uint64_t)cursor->valuedouble : 0;
+	snprintf(q.id, sizeof(q.id), "%s", id);
+	struct pending_op *o = track(r, c, env, q.serial, id);
+	if (!o) {
+		refuse(r, c, env, "internal", "out of memory");
+		return;
+	}
+	if (router_ps_send(r, PS_LOGS_QUERY, &q, sizeof(q), NULL, 0, -1) < 0) {
+		refuse(r, c, env, "internal", "the privileged daemon is unreachable");
+		return;
+	}
+	ctl->next_ps++;
+	ctl->n_ops++;
+	o->logs = true;
+}
+
 static void do_remove(struct router *r, struct conn *c, const struct envelope *env)
 {
 	const char *id = data_string(env, "id");
@@ -406,6 +476,8 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		do_install(r, c, env);
 	else if (streq(type, "capbus.remove"))
 		do_remove(r, c, env);
+	else if (streq(type, "capbus.logs"))
+		do_logs(r, c, env);
 	else if (streq(type, "capbus.grant"))
 		do_grant(r, c, env, true);
 	else if (streq(type, "capbus.revoke"))
@@ -496,6 +568,63 @@ void control_nonce(struct router *r, const struct ps_nonce *n)
 	sodium_bin2hex(hex, sizeof(hex), n->nonce, sizeof(n->nonce));
 	if (data)
 		cJSON_AddStringToObject(data, "nonce", hex);
+	reply(r, c, o.reply_type, request, data);
+}
+
+static const char *stream_name(char s)
+{
+	return s == 'o' ? "stdout" : s == 'e' ? "stderr" : "capbus";
+}
+
+void control_logs(struct router *r, const struct ps_logs *l, const char *text, size_t text_len)
+{
+	struct pending_op o;
+	struct conn *c = take_answered_op(r, l->serial, &o);
+
+	if (!c || !o.logs)
+		return;
+	_cleanup_(cjson_deletep) cJSON *request = o.request >= 0 ? cJSON_CreateNumber(o.request) : NULL;
+	if (l->status == -ENOENT) {
+		conn_send_error(r, c, "unknown_id", "no skill with this id is installed (see: capbus skills)", NULL, request);
+		return;
+	}
+	if (l->status < 0) {
+		conn_send_error(r, c, "internal", strerror(-l->status), NULL, request);
+		return;
+	}
+	cJSON *data = cJSON_CreateObject();
+	cJSON *lines = cJSON_AddArrayToObject(data, "lines");
+	if (!data || !lines) {
+		cJSON_Delete(data);
+		return;
+	}
+	cJSON_AddStringToObject(data, "id", o.id);
+	/* Records "S TIME_MS TEXT\n" from the parent; a record that does not parse ends the list. */
+	uint64_t seq = l->first;
+	for (size_t off = 0; off < text_len;) {
+		const char *rec = text + off, *nl = memchr(rec, '\n', text_len - off);
+		char *end = NULL;
+		if (!nl || nl - rec < 4 || rec[1] != ' ')
+			break;
+		unsigned long long t = strtoull(rec + 2, &end, 10);
+		if (!end || end >= nl || *end != ' ')
+			break;
+		_cleanup_free_ char *s = strndup(end + 1, (size_t)(nl - end - 1));
+		cJSON *e = cJSON_CreateObject();
+		if (!s || !e) {
+			cJSON_Delete(e);
+			break;
+		}
+		cJSON_AddNumberToObject(e, "seq", (double)seq++);
+		cJSON_AddStringToObject(e, "stream", stream_name(rec[0]));
+		cJSON_AddNumberToObject(e, "time_ms", (double)t);
+		cJSON_AddStringToObject(e, "text", s);
+		cJSON_AddItemToArray(lines, e);
+		off = (size_t)(nl - text) + 1;
+	}
+	cJSON_AddNumberToObject(data, "next", (double)l->next);
+	cJSON_AddNumberToObject(data, "dropped", (double)l->dropped);
+	cJSON_AddBoolToObject(data, "more", l->more != 0);
 	reply(r, c, o.reply_type, request, data);
 }
 

@@ -27,6 +27,7 @@ struct pending_op {
 	char id[PS_ID_LEN];
 	bool keygen;
 	bool nonce;             /* capbus.nonce: answered by PS_NONCE */
+	bool logs;              /* capbus.logs: answered by PS_LOGS */
 };
 
 /* Requests sent to the parent and not answered yet. */
@@ -41,5 +42,7 @@ void control_parent_reply(struct router *r, const struct ps_reply *rep);
 void control_conn_gone(struct router *r, struct conn *c);
 void control_guard_info(struct router *r, const struct ps_guard_info *info);
 void control_nonce(struct router *r, const struct ps_nonce *n);
+/* The parent's answer to capbus.logs: the records in text (text_len bytes) become the reply. */
+void control_logs(struct router *r, const struct ps_logs *l, const char *text, size_t text_len);
 /* Frees what is pending (at the router's end). */
 void control_clear(struct control *ctl);

@@ -196,6 +196,9 @@ void router_parent_message(struct router *r)
 	case PS_SKILL_STATE:
 		skill_state(r, &msg.u.skill_state);
 		break;
+	case PS_LOGS:
+		control_logs(r, &msg.u.logs, msg.text, msg.text_len);
+		break;
 	case PS_NONCE:
 		control_nonce(r, &msg.u.nonce);
 		break;

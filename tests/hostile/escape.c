@@ -9,7 +9,9 @@
  * attack is over: one message of type "hostile.report" with data
  * {"attack": NAME, "result": <the last line printed>, "results": [<every line>], "exit": CODE}.
  * Programs it executes run without $CAPBUS_FD; their lines are relayed. A few modes exist for
- * supervision tests: "exit CODE [DELAY_MS]", "segv [DELAY_MS]" and "hold" (report, then wait). */
+ * supervision tests: "exit CODE [DELAY_MS]", "segv [DELAY_MS]" and "hold" (report, then wait).
+ * The log-* modes attack the daemon's handling of a skill's stdout and stderr: a flood, forged
+ * lines, truncating or seeking fds 1 and 2, a line per run, a line every few milliseconds. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -77,6 +79,7 @@ static const char *ename(int e)
 	case EBADF: return "EBADF";
 	case ENETUNREACH: return "ENETUNREACH";
 	case ENOMEM: return "ENOMEM";
+	case ESPIPE: return "ESPIPE";
 	default: return "other";
 	}
 }
@@ -643,6 +646,97 @@ static int attack(int argc, char **argv)
 			sleep_ms(num(arg));
 		raise(SIGSEGV);
 		return 3;
+	}
+	if (!strcmp(a, "log-flood")) { /* argv[2]: MiB to write to stdout as fast as it can, 1 KiB lines */
+		static char chunk[65536];
+		long total = (long)num(arg) << 20, done = 0;
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (i % 1024 == 1023) ? '\n' : 'A' + (char)(i % 26);
+		while (done < total) {
+			ssize_t w = write(1, chunk, sizeof(chunk));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			done += w;
+		}
+		char extra[64];
+		snprintf(extra, sizeof(extra), "\"written\":%ld", done);
+		return report(a, done == total ? 0 : -1, extra);
+	}
+	if (!strcmp(a, "log-forge")) { /* lines that try to pass for the daemon's, or to rewrite the screen */
+		static const char forged[] =
+			"capbusd[parent]: level=error event=forged_plain id=\"x\"\n"
+			"harmless\rcapbusd[parent]: level=error event=forged_cr\n"
+			"\x1b[2K\x1b[1Gcapbusd[parent]: level=error event=forged_esc\n"
+			"\xc2\x9b" "2Kcapbusd[parent]: level=error event=forged_csi\n"
+			"two\x0bthree\x0c" "four back\\slash \xff" " caf\xc3\xa9\n";
+		ssize_t w = write(1, forged, sizeof(forged) - 1);
+		static const char err_forged[] = "\ncapbusd[parent]: level=error event=forged_stderr\n";
+		(void)!write(2, err_forged, sizeof(err_forged) - 1);
+		/* A line of 10000 bytes: cut at 4096 and marked; the rest must not become a line of its own. */
+		static char longline[10001];
+		memset(longline, 'L', 10000);
+		memcpy(longline + 5000, "forged_longtail", 15);
+		longline[10000] = '\n';
+		(void)!write(2, longline, sizeof(longline));
+		/* ends at the exit (end of file) */
+		static const char tail[] = "no newline at the end: forged_tail";
+		(void)!write(2, tail, sizeof(tail) - 1);
+		return report(a, w == (ssize_t)sizeof(forged) - 1 ? 0 : -1, NULL);
+	}
+	if (!strcmp(a, "log-fds")) { /* what fds 1 and 2 are, and whether they can be truncated or seeked */
+		char t1[128] = "", t2[128] = "", extra[1024], list[128] = "";
+		struct stat st1, st2;
+		ssize_t n = readlink("/proc/self/fd/1", t1, sizeof(t1) - 1);
+		t1[n > 0 ? n : 0] = '\0';
+		n = readlink("/proc/self/fd/2", t2, sizeof(t2) - 1);
+		t2[n > 0 ? n : 0] = '\0';
+		int tr1 = ftruncate(1, 0), e1 = errno;
+		int tr2 = ftruncate(2, 0), e2 = errno;
+		off_t sk1 = lseek(1, 0, SEEK_SET);
+		int e3 = errno;
+		off_t sk2 = lseek(2, 0, SEEK_END);
+		int e4 = errno;
+		bool fifo1 = fstat(1, &st1) == 0 && S_ISFIFO(st1.st_mode), fifo2 = fstat(2, &st2) == 0 && S_ISFIFO(st2.st_mode);
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || num(de->d_name) == dirfd(d))
+				continue;
+			if (strlen(list) + strlen(de->d_name) + 2 < sizeof(list))
+				strcat(strcat(list, list[0] ? " " : ""), de->d_name);
+		}
+		if (d)
+			closedir(d);
+		/* fcntl(F_GETFL) on 1: a pipe's write end, O_WRONLY; reopening it via /proc gets the same pipe */
+		int reopen = open("/proc/self/fd/1", O_WRONLY | O_TRUNC);
+		int e5 = errno;
+		snprintf(extra, sizeof(extra),
+			 "\"fd1\":\"%s\",\"fd2\":\"%s\",\"fifo1\":%s,\"fifo2\":%s,\"truncate1\":\"%s\",\"truncate2\":\"%s\","
+			 "\"lseek1\":\"%s\",\"lseek2\":\"%s\",\"fds\":\"%s\",\"reopen\":\"%s\"",
+			 t1, t2, fifo1 ? "true" : "false", fifo2 ? "true" : "false", tr1 == 0 ? "0" : ename(e1),
+			 tr2 == 0 ? "0" : ename(e2), sk1 >= 0 ? "0" : ename(e3), sk2 >= 0 ? "0" : ename(e4), list,
+			 reopen >= 0 ? "0" : ename(e5));
+		return report(a, tr1 == 0 || tr2 == 0 || sk1 >= 0 || sk2 >= 0 ? 0 : -1, extra);
+	}
+	if (!strcmp(a, "log-ticks")) { /* reports, then prints "tick N" every argv[2] ms until stopped */
+		bus_report(a, 0, false);
+		for (unsigned i = 1;; i++) {
+			printf("tick %u\n", i);
+			fflush(stdout);
+			sleep_ms(num(arg));
+		}
+	}
+	if (!strcmp(a, "log-run")) { /* prints a line naming this run, then exits 1 after argv[2] ms */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long run = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+		printf("run %lld on stdout\n", run);
+		fprintf(stderr, "run %lld on stderr\n", run);
+		fflush(stdout);
+		sleep_ms(num(arg));
+		exit(1);
 	}
 	if (!strcmp(a, "hold")) /* reports (in bus mode), then waits for a signal */
 		return report(a, 0, NULL);

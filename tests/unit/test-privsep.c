@@ -52,9 +52,11 @@ static const struct expect expected[] = {
 	{ 20, PS_TO_PARENT, sizeof(struct ps_request), 0, false, false },         /* admin_nonce */
 	{ 21, PS_TO_ROUTER, sizeof(struct ps_nonce), 0, false, false },           /* nonce */
 	{ 22, PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false }, /* admin: arg + body */
+	{ 23, PS_TO_PARENT, sizeof(struct ps_logs_query), 0, false, false },      /* logs_query */
+	{ 24, PS_TO_ROUTER, sizeof(struct ps_logs), PS_TEXT_MAX, false, false },  /* logs: the lines */
 };
 /* Numbers with no row: the removed admin requests and the first past the end. */
-static const uint32_t no_such_type[] = { 5, 6, 7, 8, 23 };
+static const uint32_t no_such_type[] = { 5, 6, 7, 8, 25 };
 
 static enum ps_dir other(enum ps_dir d)
 {
@@ -307,7 +309,7 @@ static void test_bad_packets(void)
 		expect_malformed(sv[1], PS_TO_PARENT, "length_mismatch", PS_ADMIN_NONCE, "length mismatch");
 	}
 	/* Types that do not exist, with and without a descriptor. */
-	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 23, 200, UINT32_MAX };
+	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 25, 200, UINT32_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
 		send_raw(sv[0], unknown[i], 8, (int)(i % 2));
 		expect_malformed(sv[1], PS_TO_PARENT, "unknown_type", unknown[i], "unknown type");

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A skill's stdout and stderr, as hostile skills launched by capbusd (issue 11, point 1).
+
+- fds 1 and 2 are pipes of their own: ftruncate fails with EINVAL, lseek with ESPIPE, and the
+  daemon's log keeps what it held; /proc/self/fd shows 0-4 only.
+- forged lines: a skill's \\n starts a new line that still carries its prefix; \\r, ESC, C1
+  controls and invalid UTF-8 reach the log escaped; a long line is cut and marked.
+- flood: 30 MiB of output grows the daemon's log by no more than the rate limit's budget; every
+  line is either logged or counted as suppressed (an exact count); the bus answers meanwhile.
+- capbus logs ID [--follow]: the ring; a line printed after --follow started appears, every line
+  once; lines that left the ring between two polls are announced with their exact count; an unknown id is a usage error (exit 1); the ring
+  outlives restarts of the skill and is freed with it."""
+import json
+import os
+import re
+import time
+
+from capbus_harness import OBSERVER, RawClient, SkillBus, check, run_test, wait_for
+
+RATE, BURST = 16384, 65536  # the defaults (docs: capbusd(8))
+
+
+def logs(sb, ident, *extra):
+    return sb.d.admin("logs", ident, *extra)
+
+
+def log_bytes(sb):
+    with open(sb.d.log_path, "rb") as f:
+        return f.read()
+
+
+def fds_and_truncate():
+    with SkillBus() as sb:
+        before = log_bytes(sb)
+        sb.add_skill("o.fds", ["log-fds"])
+        sb.reload()
+        r = sb.wait_reports(["o.fds"])["o.fds"]["result"]
+        print("# fds: %r" % r)
+        check(r["fd1"].startswith("pipe:[") and r["fd2"].startswith("pipe:[") and r["fd1"] != r["fd2"],
+              "fds 1 and 2 must be pipes of their own: %r" % r)
+        check(r["fifo1"] and r["fifo2"], "fds 1 and 2 are not FIFOs: %r" % r)
+        check(r["truncate1"] == "EINVAL" and r["truncate2"] == "EINVAL", "ftruncate on 1/2: %r" % r)
+        check(r["lseek1"] == "ESPIPE" and r["lseek2"] == "ESPIPE", "lseek on 1/2: %r" % r)
+        check(r["fds"] == "0 1 2 3 4", "the skill holds other descriptors: %r" % r)
+        check(r["ok"] is False, "an attack on the log worked: %r" % r)
+        after = log_bytes(sb)
+        check(after.startswith(before), "the daemon's log lost what it held (%d -> %d bytes)" % (len(before), len(after)))
+
+
+def forge():
+    with SkillBus() as sb:
+        sb.add_skill("o.forge", ["log-forge"])
+        sb.reload()
+        sb.wait_reports(["o.forge"])
+        sb.wait_skill("o.forge", lambda s: s["state"] == "stopped")
+        raw = sb.d.wait_log("forged_tail") and log_bytes(sb)
+        for bad in (b"\x1b", b"\r", b"\x0b", b"\x0c", b"\xc2\x9b", b"\xff"):
+            check(bad not in raw, "raw %r reached the daemon's log" % bad)
+        text = raw.decode()
+        lines = text.splitlines()
+        forged = [l for l in lines if "forged" in l]
+        print("# forged lines as logged:\n#   " + "\n#   ".join(forged))
+        check(len(forged) == 6, "expected 6 lines about forged_*: %r" % forged)
+        for l in forged:
+            check(l.startswith("skill o.forge[stdout]: ") or l.startswith("skill o.forge[stderr]: "),
+                  "a skill's line without its prefix: %r" % l)
+        check(not any(l.startswith("capbusd[") and "forged" in l for l in lines), "a forged daemon line")
+        check(any("harmless\\x0dcapbusd" in l for l in forged), "\\r not escaped: %r" % forged)
+        check(any("\\x1b[2K\\x1b[1Gcapbusd" in l for l in forged), "ESC not escaped: %r" % forged)
+        check(any("\\xc2\\x9b2Kcapbusd" in l for l in forged), "C1 CSI not escaped: %r" % forged)
+        check("skill o.forge[stdout]: two\\x0bthree\\x0cfour back\\\\slash \\xff café" in lines,
+              "controls, backslash, invalid and valid UTF-8: %r" % [l for l in lines if "two" in l])
+        cut = [l for l in lines if l.startswith("skill o.forge[stderr]: LLLL")]
+        check(len(cut) == 1 and cut[0].endswith("[cut: line longer than 4096 bytes]")
+              and "forged_longtail" not in text and len(cut[0]) < 4096 + 100, "the long line: %r" % [len(c) for c in cut])
+        check("skill o.forge[stderr]: no newline at the end: forged_tail" in lines, "the last, unterminated line")
+        # The same lines through capbus logs.
+        cp = logs(sb, "o.forge")
+        check(cp.returncode == 0, "capbus logs: %d %s" % (cp.returncode, cp.stderr))
+        out = cp.stdout.splitlines()
+        check("[stdout] capbusd[parent]: level=error event=forged_plain id=\"x\"" in out, "logs: %r" % out)
+        check("[stderr] capbusd[parent]: level=error event=forged_stderr" in out, "logs: %r" % out)
+        check("\x1b" not in cp.stdout and "\r" not in cp.stdout, "capbus logs printed a raw control")
+
+
+def flood():
+    with SkillBus() as sb:
+        ident = "o.flood"
+        sb.add_skill(ident, ["log-flood", "30"])
+        parent = sb.d.pid
+        rss0 = int(open("/proc/%d/status" % parent).read().split("VmRSS:")[1].split()[0])
+        size0 = len(log_bytes(sb))
+        t0 = time.monotonic()
+        sb.reload()
+        # The bus keeps answering while the skill floods its output.
+        pings = 0
+        admin = RawClient(sb.d.socket, key_file=sb.d.admin_key)
+        admin.handshake()
+        while ident not in sb.reports:
+            admin.ping(timeout=5)
+            pings += 1
+            sb.pump(0.05)
+        rep = sb.reports[ident][0]["result"]
+        check(rep["ok"] is True and rep["written"] == 30 << 20, "the flood: %r" % rep)
+        sb.wait_skill(ident, lambda s: s["state"] == "stopped")
+        total = (30 << 20) // 1024 + 1  # the flood's lines and the skill's own report line
+
+        def counted():
+            text = log_bytes(sb).decode()
+            shown = sum(1 for l in text.splitlines() if l.startswith("skill %s[stdout]: " % ident))
+            dropped = sum(int(m) for m in re.findall(r'event=skill_output_suppressed id="%s" lines=(\d+)' % re.escape(ident), text))
+            return (shown, dropped) if shown + dropped >= total else None
+        shown, dropped = wait_for(counted, 10, what="every line logged or counted")
+        elapsed = time.monotonic() - t0
+        grown = len(log_bytes(sb)) - size0
+        rss1 = int(open("/proc/%d/status" % parent).read().split("VmRSS:")[1].split()[0])
+        # Each shown line cost its 1024 bytes; the log also holds the prefix and the daemon's own lines.
+        budget = (BURST + RATE * elapsed) * (1 + 40 / 1024.0) + 16384
+        print("# flood: %d lines shown, %d suppressed, log +%d bytes in %.1fs (budget %.0f), parent RSS %d -> %d kB, %d pings" % (
+            shown, dropped, grown, elapsed, budget, rss0, rss1, pings))
+        check(shown + dropped == total, "lines shown %d + suppressed %d != %d written" % (shown, dropped, total))
+        check(dropped > 0 and shown > 0, "the rate limit did nothing: %d shown, %d dropped" % (shown, dropped))
+        check(grown <= budget, "the log grew by %d bytes, over the budget of %.0f" % (grown, budget))
+        check(rss1 - rss0 < 8192, "the parent grew by %d kB" % (rss1 - rss0))
+        check(pings > 0, "no ping went through during the flood")
+        reports = log_bytes(sb).decode().count('event=skill_output_suppressed id="%s"' % ident)
+        check(1 <= reports <= int(elapsed) + 2, "%d suppression reports in %.1fs: more than one a second" % (reports, elapsed))
+        admin.close()
+
+
+def logs_cli():
+    with SkillBus(skill_log_lines=16) as sb:
+        ident = "o.ticks"
+        sb.add_skill(ident, ["log-ticks", "50"])
+        sb.reload()
+        sb.wait_reports([ident])
+        seen = wait_for(lambda: (lambda cp: cp.returncode == 0 and "[stdout] tick 3" in cp.stdout and cp.stdout)(
+            logs(sb, ident)), 10, what="tick 3 in capbus logs")
+        last = max(int(m) for m in re.findall(r"^\[stdout\] tick (\d+)$", seen, re.M))
+        follow = sb.d.cli_popen("logs", ident, "--follow", key=sb.d.admin_key)
+        ticks = []
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                line = follow.stdout.readline()
+                m = re.match(r"^\[stdout\] tick (\d+)$", line)
+                if m:
+                    ticks.append(int(m.group(1)))
+                    if ticks[-1] >= last + 5:
+                        break
+        finally:
+            follow.kill()
+            follow.wait()
+        print("# follow: ticks %d..%d after %d was the last shown before" % (ticks[0], ticks[-1], last))
+        check(ticks and ticks[-1] >= last + 5, "lines printed after --follow started never appeared: %r" % ticks)
+        check(ticks == list(range(ticks[0], ticks[-1] + 1)), "--follow lost or repeated lines: %r" % ticks)
+        # A skill faster than --follow polls (1000 lines/s, 16 kept): the CLI says how many lines
+        # left the ring between two answers, and those counts fill the gaps exactly.
+        sb.add_skill("o.fast", ["log-ticks", "1"])
+        sb.reload()
+        sb.wait_reports(["o.fast"])
+        follow = sb.d.cli_popen("logs", "o.fast", "--follow", key=sb.d.admin_key)
+        seq, notes = [], 0
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and notes < 3:
+                line = follow.stdout.readline()
+                m = re.match(r"^\[stdout\] tick (\d+)$", line)
+                n = re.match(r"^-- (\d+) line\(s\) left the ring before they could be shown --$", line)
+                if m:
+                    seq.append(("tick", int(m.group(1))))
+                elif n:
+                    seq.append(("gap", int(n.group(1))))
+                    notes += 1
+        finally:
+            follow.kill()
+            follow.wait()
+        check(notes >= 3, "no line said that lines left the ring: %r" % seq[:40])
+        expect = None
+        for kind, v in seq:
+            if kind == "gap":
+                check(expect is not None, "a gap before the first line: %r" % seq[:5])
+                expect += v
+            else:
+                check(expect is None or v == expect, "tick %d where %r was due: %r" % (v, expect, seq[:60]))
+                expect = v + 1
+        print("# fast follow: %d lines, %d gaps announced, all accounted for" % (
+            sum(1 for k, _ in seq if k == "tick"), notes))
+        # A cursor the ring has moved past: the answer says how many lines are gone.
+        admin = RawClient(sb.d.socket, key_file=sb.d.admin_key)
+        admin.handshake()
+        def moved_on():
+            rep = admin.request("capbus.logs", {"id": ident, "cursor": 1})
+            check(rep["type"] == "capbus.logs.reply", "capbus.logs: %r" % rep)
+            return rep["data"]["dropped"] > 0 and rep["data"]
+        data = wait_for(moved_on, 10, interval=0.1, what="the ring of 16 lines to move on")
+        check(data["dropped"] > 0 and data["lines"][0]["seq"] == 1 + data["dropped"] and len(data["lines"]) <= 16,
+              "dropped lines: %r" % {k: data[k] for k in ("dropped", "next")})
+        check(data["next"] == data["lines"][-1]["seq"] + 1, "next: %r" % data["next"])
+        rep = admin.request("capbus.logs", {"id": ident, "cursor": data["next"] + 1000})
+        check(rep["type"] == "capbus.logs.reply", "a cursor beyond the ring: %r" % rep)
+        admin.close()
+        # Unknown id and a non-admin identity.
+        cp = logs(sb, "no.such.skill")
+        print("# unknown id: %d %s" % (cp.returncode, cp.stderr.strip()))
+        check(cp.returncode == 1 and "unknown_id" in cp.stderr, "unknown id: %d %r" % (cp.returncode, cp.stderr))
+        cp = sb.d.cli("logs", ident, key=os.path.join(sb.d.keys_dir, OBSERVER + ".key"))
+        check(cp.returncode == 3, "a non-admin identity read a skill's logs: %d %r" % (cp.returncode, cp.stderr))
+        cp = logs(sb, ident, "--tail")
+        check(cp.returncode == 1, "bad option: %d" % cp.returncode)
+
+
+def restarts():
+    with SkillBus() as sb:
+        ident = "o.runs"
+        sb.add_skill(ident, ["log-run", "100"])
+        sb.reload()
+        sb.wait_skill(ident, lambda s: s["restarts"] >= 2, timeout=30)
+        def runs():
+            cp = logs(sb, ident)
+            found = re.findall(r"^\[stdout\] run (\d+) on stdout$", cp.stdout, re.M)
+            return len(set(found)) >= 2 and (cp.stdout, found)
+        out, found = wait_for(runs, 10, what="lines of two runs in capbus logs")
+        print("# runs in the ring: %s" % found)
+        check(len(found) == len(set(found)), "a run's line shown twice: %r" % found)
+        for run in found[:2]:
+            check("[stderr] run %s on stderr" % run in out, "stderr of run %s: %r" % (run, out))
+            check("skill o.runs[stdout]: run %s on stdout" % run in sb.d.log(), "the daemon log misses run %s" % run)
+        # Removed: the ring goes with it.
+        sb.remove_manifest(ident)
+        sb.reload()
+        wait_for(lambda: logs(sb, ident).returncode == 1, 10, what="capbus logs refusing a removed skill")
+
+
+def main():
+    fds_and_truncate()
+    forge()
+    flood()
+    logs_cli()
+    restarts()
+
+
+if __name__ == "__main__":
+    run_test(main)
