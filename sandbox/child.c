@@ -99,6 +99,24 @@ static int step_userns_limit(struct child_ctx *c)
 	return r;
 }
 
+/* Bytes the skill writes never become a new program image: with vm.memfd_noexec = 2 the kernel
+ * refuses every memfd that is not created with MFD_NOEXEC_SEAL (non-executable mode, exec bit
+ * sealed). From Linux 6.3 the value belongs to this pid namespace (we are its init and hold
+ * CAP_SYS_ADMIN over it), a child namespace can never lower it, and the host's stays as it is.
+ * Older kernels have no such file: seccomp refuses the same memfd_create flags there. */
+static int step_memfd_noexec(struct child_ctx *c)
+{
+	int fd = open("/proc/sys/vm/memfd_noexec", O_WRONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	if (write(fd, "2", 1) != 1)
+		r = negative_errno();
+	close(fd);
+	return r;
+}
+
 static int step_hostname(struct child_ctx *c)
 {
 	const char *h = c->plan->hostname;
@@ -324,6 +342,7 @@ static const struct {
 	{ "wait-parent", step_wait_parent },
 	{ "session", step_session },
 	{ "userns-limit", step_userns_limit },
+	{ "memfd-noexec", step_memfd_noexec },
 	{ "hostname", step_hostname },
 	{ "fs-ids", step_fs_ids },
 	{ "mounts", step_mounts },

@@ -137,6 +137,34 @@ static int bus_report(const char *attack, int code, bool keep_open)
 	return r;
 }
 
+/* Copy /proc/self/exe into fd (a written file: the bytes are ours now). */
+static int copy_self(int out)
+{
+	char buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			close(in);
+			return -1;
+		}
+	close(in);
+	return n < 0 ? -1 : 0;
+}
+
+/* execveat(fd, "", AT_EMPTY_PATH) as "whoami": only returns on failure. */
+static int exec_fd(const char *attack, int fd)
+{
+	char *const argv[] = { "escape", "whoami", NULL };
+	extern char **environ;
+
+	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+	return report(attack, -1, "\"stage\":\"exec\"");
+}
+
 static int try_open(const char *attack, const char *path, int flags)
 {
 	int fd = open(path, flags, 0644);
@@ -291,6 +319,59 @@ static int attack(int argc, char **argv)
 		close(out);
 		execl(dst, dst, "whoami", (char *)NULL);
 		return report(a, -1, "\"stage\":\"exec\"");
+	}
+	if (!strcmp(a, "memfd-exec")) { /* argv[2]: plain, exec or seal (memfd_create flags) */
+		unsigned flags = !strcmp(arg, "exec") ? 0x10U /* MFD_EXEC */
+			       : !strcmp(arg, "seal") ? 0x8U /* MFD_NOEXEC_SEAL */ : 0U;
+		int fd = (int)syscall(SYS_memfd_create, "x", flags);
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		(void)fchmod(fd, 0755); /* sealed: EPERM */
+		return exec_fd(a, fd);
+	}
+	if (!strcmp(a, "tmpfile-exec")) { /* argv[2]: a writable dir; an unnamed file there */
+		int fd = open(arg, O_TMPFILE | O_RDWR, 0755);
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		return exec_fd(a, fd);
+	}
+	if (!strcmp(a, "memfd-noexec")) { /* the pid namespace's vm.memfd_noexec */
+		char buf[16] = "", extra[48];
+		int fd = open("/proc/sys/vm/memfd_noexec", O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			return report(a, -1, NULL);
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(extra, sizeof(extra), "\"value\":\"%s\"", buf);
+		return report(a, 0, extra);
+	}
+	if (!strcmp(a, "ldso-exec")) { /* argv[2]: writable dir; the dynamic loader maps a copy */
+		char dst[256], extra[96];
+		int out, st;
+		pid_t pid;
+		snprintf(dst, sizeof(dst), "%s/escape-ld", arg);
+		out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		if (out < 0 || copy_self(out) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		close(out);
+		/* In a child: the loader replaces the process, and its failure is an exit status. */
+		pid = fork();
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2); /* the loader's own error text is not a JSON line */
+			execl("/lib64/ld-linux-x86-64.so.2", "ld.so", dst, "whoami", (char *)NULL);
+			_exit(126);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return report(a, -1, "\"stage\":\"fork\"");
+		/* The copy ran iff it exited 0 (whoami printed its own line first). */
+		snprintf(extra, sizeof(extra), "\"status\":%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		errno = 0;
+		return report(a, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1, extra);
 	}
 	if (!strcmp(a, "write-proc")) /* DAC allows our own comm; only Landlock says no */
 		return try_open(a, "/proc/self/comm", O_WRONLY);

@@ -54,6 +54,20 @@ static void expect_errno(struct ctx *c, const char *name, const char *arg, const
 		      "%s%s%s fails with %s", name, arg ? " " : "", arg ? arg : "", err);
 }
 
+/* The attack reported failure and nothing it wrote ran (the copies run as "whoami"). */
+static void expect_refused(struct ctx *c, const char *name, const char *arg)
+{
+	struct sandbox_spec spec = { 0 };
+	struct run r;
+	char want[96];
+
+	attack(c, &spec, &r, name, arg);
+	snprintf(want, sizeof(want), "\"attack\":\"%s\",\"ok\":false", name);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 && has(&r, want) &&
+			  !has(&r, "\"attack\":\"whoami\""),
+		  "%s %s is refused and runs nothing", name, arg ? arg : "");
+}
+
 /* The seccomp filter killed the process before the call returned. */
 /* Whether this kernel runs i386 system calls (int 0x80) at all: kernels built without IA32
  * emulation, or booted with ia32_emulation=0, fault the instruction with SIGSEGV before any
@@ -116,6 +130,26 @@ static void test_files(struct ctx *c)
 	/* Written files never run: /tmp and /dev/shm are noexec (and Landlock grants no execute). */
 	expect_errno(c, "exec-copy", "/tmp", "EACCES", false);
 	expect_errno(c, "exec-copy", "/dev/shm", "EACCES", false);
+
+	/* Nor do written bytes that never had a path on a noexec mount. memfd: vm.memfd_noexec = 2
+	 * in the sandbox's pid namespace and the seccomp rule refuse every memfd but a sealed
+	 * non-executable one, which execveat refuses. */
+	expect_errno(c, "memfd-exec", "plain", "EACCES", false);
+	expect_errno(c, "memfd-exec", "exec", "EACCES", false);
+	expect_errno(c, "memfd-exec", "seal", "EACCES", false);
+	{
+		struct sandbox_spec spec = { 0 };
+		struct run r;
+		attack(c, &spec, &r, "memfd-noexec", NULL);
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"value\":\"2\""), "vm.memfd_noexec is 2 inside the sandbox");
+	}
+	/* O_TMPFILE: an unnamed file on the noexec mount. */
+	expect_errno(c, "tmpfile-exec", "/tmp", "EACCES", false);
+	expect_errno(c, "tmpfile-exec", "/dev/shm", "EACCES", false);
+	/* The loader as the program, the written file as its argument: mmap(PROT_EXEC) of a file on
+	 * a noexec mount fails, so the loader exits 127. */
+	expect_refused(c, "ldso-exec", "/tmp");
+	expect_refused(c, "ldso-exec", "/dev/shm");
 }
 
 /* A write the mount view would allow (proc is rw, the file is ours) that Landlock refuses. */
