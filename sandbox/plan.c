@@ -112,6 +112,11 @@ int sandbox_cgroup_reclaim(const char *cgroup_name)
 	return cg_reclaim(cgroup_name);
 }
 
+int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count)
+{
+	return cg_reclaim_prefix(prefix, ret_count);
+}
+
 void sandbox_plan_free(struct sandbox_plan *p)
 {
 	if (!p)

@@ -123,6 +123,13 @@ const char *sandbox_exit_reason_name(enum sandbox_exit_reason reason);
  * one still holds processes, or a negative errno. */
 int sandbox_cgroup_reclaim(const char *cgroup_name);
 
+/* Reclaim every leftover leaf whose name starts with prefix, in every hierarchy, beneath the
+ * caller's own cgroup: what still runs there is killed, the leaf removed. For a supervisor's
+ * start, before it has plans of its own (a killed supervisor leaves its skills' cgroups and
+ * possibly their processes behind, also of skills removed since). *ret_count (may be NULL) is the
+ * number of leaves removed. Returns 0, -EINVAL for a bad prefix, or the first error met. */
+int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count);
+
 /* Kill anything left in the cgroups, remove them and free the plan. Accepts NULL. */
 void sandbox_plan_free(struct sandbox_plan *plan);
 
