@@ -6,7 +6,10 @@
  * compiled, the Landlock ABI probed, the cgroups created with their limits. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
+#include "initimage.h"
+#include "kernel.h"
 #include "landlock.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -59,6 +62,36 @@ static int exec_paths(struct sandbox_plan *p, const char *arg0)
 	return 0;
 }
 
+/* The sandbox's init as an executable memfd, sealed against any change: the child execs it by
+ * fd (execveat AT_EMPTY_PATH) after pivot_root, so no host path is needed inside and
+ * /proc/1/exe names only "/memfd:capbus-init". MFD_EXEC says "executable" on kernels from 6.3
+ * (a host with vm.memfd_noexec = 1 would seal it non-executable otherwise); older ones do not
+ * know the flag and make every memfd executable. */
+static int init_memfd(int *ret)
+{
+	_cleanup_close_ int fd = memfd_create("capbus-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | SB_MFD_EXEC);
+	const unsigned char *b = sandbox_init_image;
+	size_t left = sandbox_init_image_len;
+
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("capbus-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return negative_errno();
+	while (left > 0) {
+		ssize_t n = write(fd, b, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? negative_errno() : -EIO;
+		b += n;
+		left -= (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return negative_errno();
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
 int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 {
 	_cleanup_sandbox_plan_ struct sandbox_plan *p = NULL;
@@ -76,6 +109,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	if (!p)
 		return -ENOMEM;
 	p->status_fd = -1;
+	p->init_fd = -1;
 	p->uid = spec->uid;
 	p->gid = spec->gid;
 	p->network = spec->network;
@@ -96,7 +130,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	p->cwd = spec->skill_dir ? realpath(spec->skill_dir, NULL) : strdup("/");
 	if (!p->hostname || !p->cwd)
 		return p->cwd ? -ENOMEM : negative_errno();
-	if ((r = mount_plan_build(spec, &p->mounts)) < 0)
+	if ((r = mount_plan_build(spec, &p->mounts)) < 0 || (r = init_memfd(&p->init_fd)) < 0)
 		return r;
 	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, &p->filter)) < 0)
 		return r;
@@ -123,6 +157,8 @@ void sandbox_plan_free(struct sandbox_plan *p)
 		return;
 	if (p->status_fd >= 0)
 		close(p->status_fd);
+	if (p->init_fd >= 0)
+		close(p->init_fd);
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);
