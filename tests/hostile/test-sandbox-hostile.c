@@ -152,6 +152,27 @@ static void test_files(struct ctx *c)
 	expect_refused(c, "ldso-exec", "/dev/shm");
 }
 
+/* Nothing inside names where the launcher lives: init is capbus-init from a memfd, not a clone
+ * of this test (whose binary, arguments and environment are host paths), and the cgroup
+ * namespace hides the cgroup paths. (The skill dir is bound at its own path, so that path does
+ * show in the mount table; this looks for the launcher's binary.) */
+static void test_host_traces(struct ctx *c, const char *self, const char *argv0)
+{
+	struct sandbox_spec spec = { 0 };
+	struct run r;
+	char cg[64];
+	const char *argv[] = { c->escape, "host-traces", self, argv0, NULL };
+
+	spec.argv = argv;
+	spec.skill_dir = c->dir;
+	harness_spec(&c->h, &spec, cg, sizeof(cg));
+	harness_run(&spec, &r, NULL, NULL);
+	fprintf(stderr, "# host-traces: %s", r.out[0] ? r.out : "(none)\n");
+	CHECK_MSG(r.spawn_r == 0 && has(&r, "\"attack\":\"host-traces\",\"ok\":false") &&
+			  has(&r, "\"found\":\"\"") && has(&r, "\"exe\":\"/memfd:capbus-init (deleted)\""),
+		  "no host path of the launcher (%s) in /proc/1/{cmdline,environ,exe}, mountinfo, cgroup", self);
+}
+
 /* A write the mount view would allow (proc is rw, the file is ours) that Landlock refuses. */
 static void test_landlock(struct ctx *c, int abi)
 {
@@ -485,6 +506,14 @@ int main(int argc, char **argv)
 		if (sandbox_plan_new(&s, &p) == 0)
 			test_landlock(&c, sandbox_plan_landlock_abi(p));
 		sandbox_plan_free(p);
+	}
+	{
+		char *self = realpath("/proc/self/exe", NULL);
+		if (self)
+			test_host_traces(&c, self, argv[0]);
+		else
+			CHECK_MSG(false, "realpath /proc/self/exe");
+		free(self);
 	}
 	test_state_dir(&c);
 	test_network(&c);

@@ -12,7 +12,7 @@ import secrets
 import socket
 import subprocess
 
-from capbus_harness import SkillBus, abstract_listener, check, pid_alive, run_test
+from capbus_harness import SkillBus, abstract_listener, capbusd_path, check, pid_alive, run_test
 
 SANDBOX_UID_MIN, SANDBOX_UID_MAX = 200000, 265535
 
@@ -61,6 +61,17 @@ def main():
                 "h.setuid-exec": ["setuid-exec", os.path.join(sd, "h.setuid-exec", "escape-suid")],
                 "h.fds": ["fds"],
                 "h.caps": ["caps"],
+                "h.memfd-plain": ["memfd-exec", "plain"],
+                "h.memfd-exec": ["memfd-exec", "exec"],
+                "h.memfd-seal": ["memfd-exec", "seal"],
+                "h.memfd-noexec": ["memfd-noexec"],
+                "h.tmpfile-exec": ["tmpfile-exec", "/tmp"],
+                "h.ldso-exec": ["ldso-exec", "/tmp"],
+                # The daemon's binary, its directory and its configuration must not show.
+                "h.host-traces": ["host-traces", os.path.realpath(capbusd_path()),
+                                  os.path.dirname(os.path.realpath(capbusd_path())), sb.d.config_path],
+                # The daemon's own directory (skills and state beneath it): not in pid 1's view.
+                "h.host-traces-dir": ["host-traces", sb.d.dir],
             }
             for ident, args in attacks.items():
                 sb.add_skill(ident, args, setuid_copy="escape-suid" if ident == "h.setuid-exec" else None)
@@ -90,6 +101,38 @@ def main():
             res = reps["h.exec-tmp"]["result"]
             check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "exec",
                   "a copy written to /tmp must not execute (noexec, Landlock): %r" % res)
+
+            # Written bytes never run as a new program: memfds only sealed non-executable
+            # (vm.memfd_noexec = 2 and seccomp), O_TMPFILE and the loader on noexec mounts.
+            for ident in ("h.memfd-plain", "h.memfd-exec"):
+                res = reps[ident]["result"]
+                check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "create",
+                      "%s: memfd_create without MFD_NOEXEC_SEAL must fail: %r" % (ident, reps[ident]["results"]))
+            res = reps["h.memfd-seal"]["result"]
+            check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "exec",
+                  "a sealed memfd must not execute: %r" % reps["h.memfd-seal"]["results"])
+            res = reps["h.memfd-noexec"]["result"]
+            check(res["ok"] is True and res["value"] == "2", "vm.memfd_noexec inside: %r" % res)
+            res = reps["h.tmpfile-exec"]["result"]
+            check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "exec",
+                  "an O_TMPFILE file must not execute: %r" % res)
+            results = reps["h.ldso-exec"]["results"]
+            check(results[-1]["ok"] is False and results[-1]["status"] == 127
+                  and not [r for r in results if r["attack"] == "whoami"],
+                  "the loader must not map a copy from /tmp: %r" % results)
+            for ident in ("h.memfd-plain", "h.memfd-exec", "h.memfd-seal", "h.tmpfile-exec"):
+                check(not [r for r in reps[ident]["results"] if r["attack"] == "whoami"],
+                      "%s: the written copy ran: %r" % (ident, reps[ident]["results"]))
+
+            # -- host traces -----------------------------------------------------------------
+            # pid 1 is capbus-init from a memfd, not a clone of capbusd.
+            res = reps["h.host-traces"]["result"]
+            check(res["ok"] is False and res["found"] == "" and res["exe"] == "/memfd:capbus-init (deleted)",
+                  "the daemon's paths show inside the sandbox: %r" % res)
+            res = reps["h.host-traces-dir"]["result"]
+            found = set(filter(None, res["found"].split(",")))
+            check(not found & {"cmdline", "environ", "exe", "cgroup"},
+                  "the daemon's directory shows in %s inside the sandbox: %r" % (found, res))
 
             # -- network -------------------------------------------------------------------
             for ident in ("h.inet", "h.inet6", "h.packet", "h.netlink"):
