@@ -62,6 +62,42 @@ static int exec_paths(struct sandbox_plan *p, const char *arg0)
 	return 0;
 }
 
+/* The skill dir is at SANDBOX_SKILL_PATH inside: an argument naming it (or a path beneath it) by
+ * its host path, resolved or as given, is rewritten, argv[0] and the exec candidates included,
+ * so manifests keep working and the program's command line shows no host path. */
+static int skill_paths_inside(struct sandbox_plan *p, const char *skill_dir)
+{
+	_cleanup_free_ char *real = realpath(skill_dir, NULL);
+	const char *forms[2] = { skill_dir, real };
+
+	if (!real)
+		return negative_errno();
+	for (char **arg = p->argv; *arg; arg++)
+		for (size_t f = 0; f < ARRAY_SIZE(forms); f++) {
+			size_t n = strlen(forms[f]);
+			char *inside;
+
+			while (n > 1 && forms[f][n - 1] == '/')
+				n--;
+			if (strncmp(*arg, forms[f], n) != 0 || ((*arg)[n] != '\0' && (*arg)[n] != '/'))
+				continue;
+			if (asprintf(&inside, "%s%s", SANDBOX_SKILL_PATH, *arg + n) < 0)
+				return -ENOMEM;
+			if (arg == p->argv && p->exec_paths[0] && streq(p->exec_paths[0], *arg)) {
+				free(p->exec_paths[0]);
+				p->exec_paths[0] = strdup(inside);
+				if (!p->exec_paths[0]) {
+					free(inside);
+					return -ENOMEM;
+				}
+			}
+			free(*arg);
+			*arg = inside;
+			break;
+		}
+	return 0;
+}
+
 /* The sandbox's init as an executable memfd, sealed against any change: the child execs it by
  * fd (execveat AT_EMPTY_PATH) after pivot_root, so no host path is needed inside and
  * /proc/1/exe names only "/memfd:capbus-init". MFD_EXEC says "executable" on kernels from 6.3
@@ -126,10 +162,11 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	    (r = exec_paths(p, spec->argv[0])) < 0)
 		return r;
 	p->hostname = strdup(spec->hostname ? spec->hostname : "capbus");
-	/* cwd: the skill dir, resolved the same way as its bind mount target. */
-	p->cwd = spec->skill_dir ? realpath(spec->skill_dir, NULL) : strdup("/");
+	p->cwd = strdup(spec->skill_dir ? SANDBOX_SKILL_PATH : "/");
 	if (!p->hostname || !p->cwd)
-		return p->cwd ? -ENOMEM : negative_errno();
+		return -ENOMEM;
+	if (spec->skill_dir && (r = skill_paths_inside(p, spec->skill_dir)) < 0)
+		return r;
 	if ((r = mount_plan_build(spec, &p->mounts)) < 0 || (r = init_memfd(&p->init_fd)) < 0)
 		return r;
 	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, &p->filter)) < 0)

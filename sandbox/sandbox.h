@@ -26,6 +26,13 @@
 /* Where the state directory appears inside. */
 #define SANDBOX_STATE_PATH "/state"
 
+/* Where the skill directory's copy appears inside (the program's working directory). */
+#define SANDBOX_SKILL_PATH "/skill"
+
+/* The skill directory is copied, not bound (see skill_dir): at most this much of it. */
+#define SANDBOX_SKILL_MAX_BYTES (256ULL << 20)
+#define SANDBOX_SKILL_MAX_ENTRIES 16384u
+
 /* stdout_fd / stderr_fd values. */
 #define SANDBOX_FD_INHERIT 0 /* keep the caller's fd 1 (or 2) */
 #define SANDBOX_FD_NULL (-1) /* /dev/null */
@@ -37,7 +44,11 @@ struct sandbox_spec {
 	const char *const *envp;
 	uid_t uid; /* outer uid in [SANDBOX_ID_BASE, SANDBOX_ID_BASE + SANDBOX_ID_COUNT) */
 	gid_t gid; /* outer gid, same range */
-	const char *skill_dir;         /* NULL or bound read-only (exec allowed) at its own path; cwd */
+	const char *skill_dir;         /* NULL, or a directory copied into a private read-only tmpfs
+					* (exec allowed) at SANDBOX_SKILL_PATH, the cwd, so no host path
+					* shows inside (a bind would name it in /proc/self/mountinfo); an
+					* argv element naming it or a path beneath it by its host path is
+					* rewritten to the path inside. -EFBIG beyond the limits above */
 	const char *const *read_paths; /* NULL-terminated or NULL; read-only, noexec, at their own path */
 	const char *state_dir;         /* NULL or bound read-write, noexec at SANDBOX_STATE_PATH */
 	bool network;                  /* false: a new network namespace holding only loopback, down */

@@ -154,14 +154,16 @@ static void test_files(struct ctx *c)
 
 /* Nothing inside names where the launcher lives: init is capbus-init from a memfd, not a clone
  * of this test (whose binary, arguments and environment are host paths), and the cgroup
- * namespace hides the cgroup paths. (The skill dir is bound at its own path, so that path does
- * show in the mount table; this looks for the launcher's binary.) */
+ * namespace hides the cgroup paths; the skill dir is a private copy at /skill, so its host path
+ * is neither a mount point nor a mount's root in the mount table. */
 static void test_host_traces(struct ctx *c, const char *self, const char *argv0)
 {
 	struct sandbox_spec spec = { 0 };
 	struct run r;
 	char cg[64];
-	const char *argv[] = { c->escape, "host-traces", self, argv0, NULL };
+	/* The skill dir without its leading slash: as an argument naming the skill dir by its host
+	 * path it would be rewritten to /skill. */
+	const char *argv[] = { c->escape, "host-traces", self, argv0, c->dir + 1, NULL };
 
 	spec.argv = argv;
 	spec.skill_dir = c->dir;
@@ -170,7 +172,8 @@ static void test_host_traces(struct ctx *c, const char *self, const char *argv0)
 	fprintf(stderr, "# host-traces: %s", r.out[0] ? r.out : "(none)\n");
 	CHECK_MSG(r.spawn_r == 0 && has(&r, "\"attack\":\"host-traces\",\"ok\":false") &&
 			  has(&r, "\"found\":\"\"") && has(&r, "\"exe\":\"/memfd:capbus-init (deleted)\""),
-		  "no host path of the launcher (%s) in /proc/1/{cmdline,environ,exe}, mountinfo, cgroup", self);
+		  "no host path of the launcher (%s) or the skill dir (%s) in /proc/1/{cmdline,environ,exe}, "
+		  "mountinfo, cgroup", self, c->dir);
 }
 
 /* A write the mount view would allow (proc is rw, the file is ours) that Landlock refuses. */

@@ -67,10 +67,13 @@ def main():
                 "h.memfd-noexec": ["memfd-noexec"],
                 "h.tmpfile-exec": ["tmpfile-exec", "/tmp"],
                 "h.ldso-exec": ["ldso-exec", "/tmp"],
-                # The daemon's binary, its directory and its configuration must not show.
+                # The daemon's binary, its directory, its configuration and the skills' directory
+                # (the skill's own files are a copy at /skill) must not show.
                 "h.host-traces": ["host-traces", os.path.realpath(capbusd_path()),
-                                  os.path.dirname(os.path.realpath(capbusd_path())), sb.d.config_path],
+                                  os.path.dirname(os.path.realpath(capbusd_path())), sb.d.config_path,
+                                  os.path.realpath(sd)],
                 # The daemon's own directory (skills and state beneath it): not in pid 1's view.
+                # (The state dir's bind still names its host path in the mount table.)
                 "h.host-traces-dir": ["host-traces", sb.d.dir],
             }
             for ident, args in attacks.items():
@@ -125,7 +128,7 @@ def main():
                       "%s: the written copy ran: %r" % (ident, reps[ident]["results"]))
 
             # -- host traces -----------------------------------------------------------------
-            # pid 1 is capbus-init from a memfd, not a clone of capbusd.
+            # pid 1 is capbus-init from a memfd, not a clone of capbusd; the skill dir is a copy.
             res = reps["h.host-traces"]["result"]
             check(res["ok"] is False and res["found"] == "" and res["exe"] == "/memfd:capbus-init (deleted)",
                   "the daemon's paths show inside the sandbox: %r" % res)
