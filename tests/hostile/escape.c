@@ -556,8 +556,10 @@ static int attack(int argc, char **argv)
 				continue;
 			for (int i = 2; i < argc; i++)
 				if (argv[i][0] && strstr(text, argv[i])) {
-					strncat(extra, any ? "," : "", sizeof(extra) - strlen(extra) - 1);
-					strncat(extra, keys[f], sizeof(extra) - strlen(extra) - 1);
+					char which[32];
+					/* source#index of the first path found there (index 2 = argv[2]) */
+					snprintf(which, sizeof(which), "%s%s#%d", any ? "," : "", keys[f], i);
+					strncat(extra, which, sizeof(extra) - strlen(extra) - 1);
 					any = true;
 					break;
 				}
