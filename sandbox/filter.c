@@ -10,7 +10,7 @@
  * (nr | 0x40000000) die before any rule is looked at. A few calls get an errno instead of a kill
  * because ordinary programs probe them: clone3 (ENOSYS, so glibc falls back to clone, whose
  * flags a classic filter can see), socket families (EAFNOSUPPORT), terminal-injection ioctls,
- * personality and unknown prctl options (EPERM). */
+ * personality and unknown prctl options (EPERM), memfd_create (EACCES). */
 #include "filter.h"
 
 #include <fcntl.h>
@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "kernel.h"
 #include "util.h"
 
 /* What a dynamically linked C program and CPython need; no process-wide or namespace-wide
@@ -134,13 +133,12 @@ static int add_arg_rules(scmp_filter_ctx ctx, bool network)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_GE, 0))) < 0)
 		return r;
 
-	/* memfd_create only with MFD_NOEXEC_SEAL and without MFD_EXEC: a memfd is never executable,
-	 * so written bytes cannot be exec'd from one (execveat AT_EMPTY_PATH, /proc/self/fd/N).
-	 * The sandbox's vm.memfd_noexec = 2 says the same on kernels from 6.3; this holds on older
-	 * ones too and answers before the kernel would log the refusal. EACCES, as the kernel. */
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(memfd_create), 1,
-				  SCMP_A1(SCMP_CMP_MASKED_EQ, SB_MFD_NOEXEC_SEAL | SB_MFD_EXEC, SB_MFD_NOEXEC_SEAL))) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(memfd_create), 1, SCMP_A1(SCMP_CMP_GE, 0))) < 0)
+	/* No memfd at all: its bytes are the skill's own, and even one sealed non-executable (the
+	 * only kind vm.memfd_noexec = 2 lets the kernel create in the sandbox) can be mapped with
+	 * PROT_EXEC, which is all the dynamic loader needs to run it as a program
+	 * (ld.so /proc/self/fd/N). Every other place a skill can write is a noexec mount. EACCES,
+	 * as the kernel answers under vm.memfd_noexec = 2. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(memfd_create), 0)) < 0)
 		return r;
 
 	/* clone without namespace flags; anything else falls to the default kill. clone3 passes its

@@ -53,8 +53,7 @@ struct sb_clone_args {
 };
 
 /* mount_setattr(2), Linux 5.12. Own names so <linux/mount.h> and <sys/mount.h> never clash. */
-/* memfd_create(2) flags from Linux 6.3: non-executable and exec bit sealed / executable. */
-#define SB_MFD_NOEXEC_SEAL 0x0008U
+/* memfd_create(2) flag from Linux 6.3: executable (explicitly, whatever vm.memfd_noexec says). */
 #define SB_MFD_EXEC 0x0010U
 
 #define SB_MOUNT_ATTR_RDONLY 0x00000001

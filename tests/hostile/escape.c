@@ -349,6 +349,28 @@ static int attack(int argc, char **argv)
 		snprintf(extra, sizeof(extra), "\"value\":\"%s\"", buf);
 		return report(a, 0, extra);
 	}
+	if (!strcmp(a, "ldso-memfd")) { /* the loader maps a sealed non-executable memfd copy */
+		char path[64], extra[96];
+		int fd = (int)syscall(SYS_memfd_create, "x", 0x8U /* MFD_NOEXEC_SEAL */), st;
+		pid_t pid;
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		pid = fork();
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2);
+			execl("/lib64/ld-linux-x86-64.so.2", "ld.so", path, "whoami", (char *)NULL);
+			_exit(126);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return report(a, -1, "\"stage\":\"fork\"");
+		snprintf(extra, sizeof(extra), "\"stage\":\"run\",\"status\":%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		errno = 0;
+		return report(a, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1, extra);
+	}
 	if (!strcmp(a, "ldso-exec")) { /* argv[2]: writable dir; the dynamic loader maps a copy */
 		char dst[256], extra[96];
 		int out, st;

@@ -131,12 +131,13 @@ static void test_files(struct ctx *c)
 	expect_errno(c, "exec-copy", "/tmp", "EACCES", false);
 	expect_errno(c, "exec-copy", "/dev/shm", "EACCES", false);
 
-	/* Nor do written bytes that never had a path on a noexec mount. memfd: vm.memfd_noexec = 2
-	 * in the sandbox's pid namespace and the seccomp rule refuse every memfd but a sealed
-	 * non-executable one, which execveat refuses. */
+	/* Nor do written bytes that never had a path on a noexec mount. memfd: seccomp refuses
+	 * memfd_create (even a sealed non-executable one could be mapped by the loader), and
+	 * vm.memfd_noexec = 2 in the sandbox's pid namespace says the same behind it. */
 	expect_errno(c, "memfd-exec", "plain", "EACCES", false);
 	expect_errno(c, "memfd-exec", "exec", "EACCES", false);
 	expect_errno(c, "memfd-exec", "seal", "EACCES", false);
+	expect_errno(c, "ldso-memfd", NULL, "EACCES", false);
 	{
 		struct sandbox_spec spec = { 0 };
 		struct run r;
