@@ -82,7 +82,8 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 /* Start the program. Returns once it has exec'd (0, *ret_pid and *ret_pidfd set, the caller owns
  * the pidfd and must reap the child: sandbox_wait() or waitid(P_PIDFD)), or with a negative errno
  * after the child failed a step and was reaped (sandbox_plan_failed_step() names it). The pid
- * and pidfd are the sandbox's init (pid 1 inside, as confined as the program): it forwards
+ * and pidfd are the sandbox's init (pid 1 inside, as confined as the program: capbus-init, a
+ * program of its own embedded in this library and exec'd from a sealed memfd): it forwards
  * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program,
  * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
  * dies with the calling thread (PR_SET_PDEATHSIG), so spawn from a thread that lives as long as
