@@ -392,9 +392,15 @@ static int copy_tree(int from, int to, unsigned depth)
 				}
 				close(sub);
 			} else if (S_ISREG(st.st_mode)) {
-				int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC), out;
+				/* Non-blocking and checked again: a FIFO swapped in since fstatat must not
+				 * hang the launch. */
+				int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC), out;
 				if (in < 0)
 					continue;
+				if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+					close(in);
+					continue;
+				}
 				out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0755);
 				if (out < 0)
 					r = negative_errno();
