@@ -9,9 +9,11 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -314,6 +316,21 @@ fail:
 	return r;
 }
 
+static void wait_empty(const char *dir);
+
+/* Our own directory in hierarchy c (-1: v2), or NULL. */
+static char *own_dir(const struct cg_layout *l, int c)
+{
+	const char *mnt = c < 0 ? l->v2_mount : l->v1_mount[c];
+	const char *root = c < 0 ? l->v2_root : l->v1_root[c];
+	const char *own = c < 0 ? l->v2_own : l->v1_own[c];
+	char *dir = NULL;
+
+	if (!mnt || !own || cgroup_dir(mnt, root, own, &dir) < 0)
+		return NULL;
+	return dir;
+}
+
 int cg_reclaim(const char *name)
 {
 	_cleanup_(cg_layout_done) struct cg_layout l = {0};
@@ -324,16 +341,79 @@ int cg_reclaim(const char *name)
 	if ((r = discover(&l)) < 0)
 		return r;
 	for (int c = -1; c < _CG_MAX; c++) {
-		const char *mnt = c < 0 ? l.v2_mount : l.v1_mount[c];
-		const char *root = c < 0 ? l.v2_root : l.v1_root[c];
-		const char *own = c < 0 ? l.v2_own : l.v1_own[c];
-		_cleanup_free_ char *dir = NULL, *leaf = NULL;
-		if (!mnt || !own || cgroup_dir(mnt, root, own, &dir) < 0 || asprintf(&leaf, "%s/%s", dir, name) < 0)
+		_cleanup_free_ char *dir = own_dir(&l, c), *leaf = NULL;
+		if (!dir || asprintf(&leaf, "%s/%s", dir, name) < 0)
 			continue;
 		/* rmdir removes only an empty cgroup: a populated one is reported, never touched. */
 		if (rmdir(leaf) < 0 && errno != ENOENT && result == 0)
 			result = negative_errno();
 	}
+	return result;
+}
+
+/* A v1 leaf has no cgroup.kill: SIGKILL every task listed, until none is (bounded). */
+static void kill_v1(const char *dir)
+{
+	for (int i = 0; i < 20; i++) {
+		char buf[4096];
+		bool any = false;
+
+		if (read_small(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+			return;
+		for (char *line = buf, *next; *line; line = next) {
+			uint64_t pid;
+			next = line + strcspn(line, "\n");
+			if (*next)
+				*next++ = '\0';
+			if (parse_u64(line, INT32_MAX, &pid) == 0 && pid > 1) {
+				(void)kill((pid_t)pid, SIGKILL);
+				any = true;
+			}
+		}
+		if (!any)
+			return;
+		(void)poll(NULL, 0, 50);
+	}
+}
+
+int cg_reclaim_prefix(const char *prefix, unsigned *ret_count)
+{
+	_cleanup_(cg_layout_done) struct cg_layout l = {0};
+	unsigned count = 0;
+	int r, result = 0;
+
+	if (!name_ok(prefix))
+		return -EINVAL;
+	if ((r = discover(&l)) < 0)
+		return r;
+	/* v2 first: cgroup.kill there ends every task of the skill, the v1 leaves then drain. */
+	for (int c = -1; c < _CG_MAX; c++) {
+		_cleanup_free_ char *dir = own_dir(&l, c);
+		DIR *d;
+		struct dirent *e;
+
+		if (!dir || !(d = opendir(dir)))
+			continue;
+		while ((e = readdir(d))) {
+			_cleanup_free_ char *leaf = NULL;
+
+			/* Only leaves named like ours: a sibling cgroup of the host is never touched. */
+			if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+			    !name_ok(e->d_name) || asprintf(&leaf, "%s/%s", dir, e->d_name) < 0)
+				continue;
+			if (c < 0)
+				wait_empty(leaf);
+			else
+				kill_v1(leaf);
+			if (rmdir(leaf) == 0)
+				count++;
+			else if (errno != ENOENT && result == 0)
+				result = negative_errno();
+		}
+		closedir(d);
+	}
+	if (ret_count)
+		*ret_count = count;
 	return result;
 }
 
@@ -411,6 +491,7 @@ static void wait_empty(const char *dir)
 	_cleanup_free_ char *p = NULL;
 	_cleanup_close_ int fd = -1;
 	uint64_t populated = 1;
+	char buf[256];
 
 	if (asprintf(&p, "%s/cgroup.events", dir) < 0)
 		return;
@@ -419,8 +500,19 @@ static void wait_empty(const char *dir)
 		return;
 	for (int i = 0; i < 20; i++) {
 		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+		/* Read through the polled fd: kernfs reports POLLPRI until the fd has read the file
+		 * since its last change, so reading it elsewhere would make every poll return at once. */
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		const char *v;
 
-		if (read_keyed(dir, "cgroup.events", "populated", &populated) < 0 || populated == 0)
+		if (n < 0)
+			return;
+		buf[n] = '\0';
+		v = strstr(buf, "populated ");
+		if (!v)
+			return;
+		populated = v[strlen("populated ")] != '0';
+		if (!populated)
 			return;
 		if (i == 0)
 			(void)write_file(dir, "cgroup.kill", "1");

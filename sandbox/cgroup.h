@@ -37,6 +37,14 @@ int cg_set_create(const char *name, unsigned v2_up, const struct cg_limits *lim,
  * Returns 0, -EBUSY when one is still populated, or a negative errno. */
 int cg_reclaim(const char *name);
 
+/* Reclaims every leaf whose name starts with `prefix` beneath our own cgroup in every hierarchy
+ * (v2 and v1): kills what runs there (cgroup.kill on v2, SIGKILL to each task listed on v1),
+ * waits for it to be gone and removes the leaf. For a supervisor's start, when no plan of its
+ * own exists yet: a daemon killed with -9 leaves its skills' leaves (and maybe their processes)
+ * behind, including those of skills removed since. *ret_count (may be NULL) gets the number
+ * removed. Returns 0, -EINVAL for a bad prefix, or the first error met (others are still tried). */
+int cg_reclaim_prefix(const char *prefix, unsigned *ret_count);
+
 /* O_DIRECTORY fd of the v2 leaf, for clone3(CLONE_INTO_CGROUP). Owned by the set. */
 int cg_set_v2_fd(const struct cg_set *s);
 

@@ -6,7 +6,8 @@
  * and errno on the error pipe and _exit(127)s: the program is never exec'd with a half-applied
  * sandbox. Order matters: mounts need capabilities, so privileges go after them; Landlock and
  * seccomp need no_new_privs; seccomp comes last because the filter forbids the earlier steps.
- * The last step forks: the program execs, this process stays behind as its confined init.
+ * The last step forks: the program execs, and this process execs capbus-init (sandbox/init.c)
+ * from a sealed memfd to stay behind as its confined init.
  * Trust: runs only planned data from the parent; allocates nothing. */
 #include "child.h"
 
@@ -36,6 +37,7 @@ struct child_ctx {
 	int sync_fd;
 	int err_fd;
 	int status_fd; /* init reports the program's wait status here */
+	int init_fd;   /* capbus-init's memfd, exec'd by fd as pid 1 */
 	uint32_t step; /* index of the running step */
 };
 
@@ -94,6 +96,24 @@ static int step_userns_limit(struct child_ctx *c)
 	if (fd < 0)
 		return negative_errno();
 	if (write(fd, "0", 1) != 1)
+		r = negative_errno();
+	close(fd);
+	return r;
+}
+
+/* Bytes the skill writes never become a new program image: with vm.memfd_noexec = 2 the kernel
+ * refuses every memfd that is not created with MFD_NOEXEC_SEAL (non-executable mode, exec bit
+ * sealed). From Linux 6.3 the value belongs to this pid namespace (we are its init and hold
+ * CAP_SYS_ADMIN over it), a child namespace can never lower it, and the host's stays as it is.
+ * Older kernels have no such file: seccomp refuses the same memfd_create flags there. */
+static int step_memfd_noexec(struct child_ctx *c)
+{
+	int fd = open("/proc/sys/vm/memfd_noexec", O_WRONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	if (write(fd, "2", 1) != 1)
 		r = negative_errno();
 	close(fd);
 	return r;
@@ -163,20 +183,21 @@ static int step_no_new_privs(struct child_ctx *c)
 }
 
 /* stdin from /dev/null, stdout/stderr as asked, keep_fds at 3.., then the error and status
- * pipes (close-on-exec), everything else closed. Everything is first moved above the target
+ * pipes and capbus-init's memfd (close-on-exec), everything else closed. Everything is first moved above the target
  * range so no dup2 can clobber a source. */
 static int step_fds(struct child_ctx *c)
 {
 	struct sandbox_plan *p = c->plan;
-	int errslot = 3 + (int)p->n_keep_fds, statslot = errslot + 1, base = statslot + 1;
-	int tmp[PLAN_MAX_KEEP_FDS], devnull, out = -1, err = -1, errp, statp;
+	int errslot = 3 + (int)p->n_keep_fds, statslot = errslot + 1, initslot = statslot + 1, base = initslot + 1;
+	int tmp[PLAN_MAX_KEEP_FDS], devnull, out = -1, err = -1, errp, statp, initp;
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return negative_errno();
 	if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, base)) < 0 ||
 	    (errp = fcntl(c->err_fd, F_DUPFD_CLOEXEC, base)) < 0 ||
-	    (statp = fcntl(c->status_fd, F_DUPFD_CLOEXEC, base)) < 0)
+	    (statp = fcntl(c->status_fd, F_DUPFD_CLOEXEC, base)) < 0 ||
+	    (initp = fcntl(c->init_fd, F_DUPFD_CLOEXEC, base)) < 0)
 		return negative_errno();
 	for (size_t i = 0; i < p->n_keep_fds; i++)
 		if ((tmp[i] = fcntl(p->keep_fds[i], F_DUPFD_CLOEXEC, base)) < 0)
@@ -195,10 +216,12 @@ static int step_fds(struct child_ctx *c)
 	for (size_t i = 0; i < p->n_keep_fds; i++)
 		if (dup2(tmp[i], 3 + (int)i) < 0)
 			return negative_errno();
-	if (dup3(errp, errslot, O_CLOEXEC) < 0 || dup3(statp, statslot, O_CLOEXEC) < 0)
+	if (dup3(errp, errslot, O_CLOEXEC) < 0 || dup3(statp, statslot, O_CLOEXEC) < 0 ||
+	    dup3(initp, initslot, O_CLOEXEC) < 0)
 		return negative_errno();
 	c->err_fd = errslot;
 	c->status_fd = statslot;
+	c->init_fd = initslot;
 	if (syscall(SYS_close_range, (unsigned)base, ~0U, 0) < 0)
 		return negative_errno();
 	return 0;
@@ -241,47 +264,55 @@ static int step_seccomp(struct child_ctx *c)
 	return filter_install(&c->plan->filter);
 }
 
-/* Signals init passes on to the program; SIGKILL/SIGSTOP need no help. */
-static bool forwarded(int sig)
-{
-	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 ||
-	       sig == SIGUSR2 || sig == SIGWINCH || sig == SIGCONT;
-}
+/* Init's descriptors when it execs capbus-init (sandbox/init.c): the status pipe at 3, as that
+ * program expects; the memfd and the error pipe close on exec. */
+#define INIT_STATUS_FD 3
+#define INIT_IMAGE_FD 4
+#define INIT_ERR_FD 5
 
-/* pid 1 of the namespace, under the same seccomp filter and Landlock domain as the program.
- * The kernel drops signals to a namespace's init that has no handler, so the supervisor's
- * SIGTERM would vanish if the program were pid 1; here it is forwarded. Orphans are reaped.
- * When the program ends, its raw wait status goes to the parent (a signal death cannot be
- * mirrored: pid 1 cannot kill itself) and init exits. */
-static _noreturn_ void run_init(int status_fd, pid_t program)
+/* pid 1 of the namespace becomes capbus-init, a program of its own exec'd from a sealed memfd:
+ * /proc/1/cmdline, exe and environ show "capbus-init PID", a memfd and nothing, rather than this
+ * process's caller (the daemon's host path and arguments). It stays under the same seccomp
+ * filter and Landlock domain. The error pipe is close-on-exec here too, so the launcher sees EOF
+ * only once both the program and capbus-init have exec'd; if capbus-init cannot be exec'd, the
+ * program is killed and the step reported. Never returns. */
+static _noreturn_ void exec_init(struct child_ctx *c, pid_t program)
 {
-	sigset_t all;
+	struct child_failure f = { .step = c->step };
+	char pid[16], *const argv[] = { "capbus-init", pid, NULL }, *const envp[] = { NULL };
+	int status, image, err;
+	size_t n = 0;
+	char digits[16];
 
-	sigfillset(&all);
-	/* Nothing but the status pipe: the program's stdio and bus connection are its own. */
-	if (status_fd != 3 && (dup2(status_fd, 3) < 0 || (status_fd = 3) < 0))
+	/* Above the target slots first, so no dup clobbers a source. */
+	if ((status = fcntl(c->status_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
+	    (image = fcntl(c->init_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
+	    (err = fcntl(c->err_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
+	    dup3(status, INIT_STATUS_FD, 0) < 0 || dup3(image, INIT_IMAGE_FD, O_CLOEXEC) < 0 ||
+	    dup3(err, INIT_ERR_FD, O_CLOEXEC) < 0) {
+		f.err = errno;
+		(void)!write(c->err_fd, &f, sizeof(f));
+		(void)kill(program, SIGKILL);
 		_exit(127);
-	(void)syscall(SYS_close_range, 0U, 2U, 0);
-	(void)syscall(SYS_close_range, 4U, ~0U, 0);
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si), st;
-		pid_t w;
-
-		if (sig == SIGCHLD) {
-			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-				if (w == program) {
-					(void)!write(status_fd, &st, sizeof(st));
-					_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-				}
-		} else if (sig > 0 && forwarded(sig)) {
-			(void)kill(program, sig);
-		}
 	}
+	/* Nothing but these: the program's stdio and bus connection are its own. */
+	(void)syscall(SYS_close_range, 0U, 2U, 0);
+	(void)syscall(SYS_close_range, (unsigned)INIT_ERR_FD + 1, ~0U, 0);
+	for (unsigned v = (unsigned)program; n == 0 || v; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	for (size_t i = 0; i < n; i++)
+		pid[i] = digits[n - 1 - i];
+	pid[n] = '\0';
+	syscall(SYS_execveat, INIT_IMAGE_FD, "", argv, envp, AT_EMPTY_PATH);
+	f.err = errno;
+	(void)!write(INIT_ERR_FD, &f, sizeof(f));
+	(void)kill(program, SIGKILL);
+	_exit(127);
 }
 
 /* Only vfork, execve and what init needs are allowed from here. All signals are blocked across
- * the vfork so init misses none; the program gets an empty mask back. vfork, because a copy of
+ * the vfork and stay blocked through capbus-init's exec (the mask and pending signals survive
+ * execve), so init misses none; the program gets an empty mask back. vfork, because a copy of
  * the address space (the supervisor's, as inherited by clone3) is wasted on an exec; the vfork
  * child only makes system calls and never returns from this function. */
 static int step_exec(struct child_ctx *c)
@@ -311,9 +342,7 @@ static int step_exec(struct child_ctx *c)
 		(void)!write(c->err_fd, &f, sizeof(f));
 		_exit(127);
 	}
-	/* The program holds the error pipe until it execs: EOF there means it did. */
-	close(c->err_fd);
-	run_init(c->status_fd, pid);
+	exec_init(c, pid);
 }
 
 static const struct {
@@ -324,6 +353,7 @@ static const struct {
 	{ "wait-parent", step_wait_parent },
 	{ "session", step_session },
 	{ "userns-limit", step_userns_limit },
+	{ "memfd-noexec", step_memfd_noexec },
 	{ "hostname", step_hostname },
 	{ "fs-ids", step_fs_ids },
 	{ "mounts", step_mounts },
@@ -346,7 +376,9 @@ const char *child_step_name(uint32_t i)
 
 void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd)
 {
-	struct child_ctx c = { .plan = plan, .sync_fd = sync_fd, .err_fd = err_fd, .status_fd = status_fd };
+	struct child_ctx c = {
+		.plan = plan, .sync_fd = sync_fd, .err_fd = err_fd, .status_fd = status_fd, .init_fd = plan->init_fd,
+	};
 
 	for (uint32_t i = 0; i < ARRAY_SIZE(steps); i++) {
 		int r;

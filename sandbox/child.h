@@ -13,8 +13,8 @@ struct child_failure {
 	int32_t err; /* positive errno */
 };
 
-/* Run every step, fork the program and stay behind as its init; on any failure report it on
- * err_fd and _exit(127). sync_fd yields one byte once the parent has written the id maps and
+/* Run every step, fork the program and exec capbus-init (plan->init_fd) to stay behind as its
+ * init; on any failure report it on err_fd and _exit(127). sync_fd yields one byte once the parent has written the id maps and
  * joined the cgroups. status_fd receives the program's raw wait status (an int) when it ends. */
 _noreturn_ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd);
 

@@ -10,7 +10,7 @@
  * (nr | 0x40000000) die before any rule is looked at. A few calls get an errno instead of a kill
  * because ordinary programs probe them: clone3 (ENOSYS, so glibc falls back to clone, whose
  * flags a classic filter can see), socket families (EAFNOSUPPORT), terminal-injection ioctls,
- * personality and unknown prctl options (EPERM). */
+ * personality and unknown prctl options (EPERM), memfd_create (EACCES). */
 #include "filter.h"
 
 #include <fcntl.h>
@@ -52,7 +52,7 @@ static const char *const default_syscalls[] = {
 	"sched_get_priority_max", "sched_get_priority_min", "sched_rr_get_interval", "uname",
 	"sysinfo", "times", "getcpu", "futex", "set_robust_list", "get_robust_list",
 	"set_tid_address", "rseq", "arch_prctl", "restart_syscall", "exit", "exit_group", "wait4",
-	"waitid", "execve", "execveat", "fork", "vfork", "getrandom", "memfd_create",
+	"waitid", "execve", "execveat", "fork", "vfork", "getrandom",
 	"eventfd", "eventfd2", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "inotify_init",
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "sendfile", "splice", "tee",
@@ -138,6 +138,14 @@ static int add_arg_rules(scmp_filter_ctx ctx, bool network, bool listen)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(personality), 1,
 				  SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffUL, 0))) < 0 ||
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_GE, 0))) < 0)
+		return r;
+
+	/* No memfd at all: its bytes are the skill's own, and even one sealed non-executable (the
+	 * only kind vm.memfd_noexec = 2 lets the kernel create in the sandbox) can be mapped with
+	 * PROT_EXEC, which is all the dynamic loader needs to run it as a program
+	 * (ld.so /proc/self/fd/N). Every other place a skill can write is a noexec mount. EACCES,
+	 * as the kernel answers under vm.memfd_noexec = 2. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(memfd_create), 0)) < 0)
 		return r;
 
 	/* clone without namespace flags; anything else falls to the default kill. clone3 passes its

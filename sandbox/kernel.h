@@ -53,6 +53,9 @@ struct sb_clone_args {
 };
 
 /* mount_setattr(2), Linux 5.12. Own names so <linux/mount.h> and <sys/mount.h> never clash. */
+/* memfd_create(2) flag from Linux 6.3: executable (explicitly, whatever vm.memfd_noexec says). */
+#define SB_MFD_EXEC 0x0010U
+
 #define SB_MOUNT_ATTR_RDONLY 0x00000001
 #define SB_MOUNT_ATTR_NOSUID 0x00000002
 #define SB_MOUNT_ATTR_NODEV 0x00000004

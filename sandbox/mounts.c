@@ -7,11 +7,13 @@
  * tmpfs becomes / with pivot_root(".", ".") and the old root is detached. */
 #include "mounts.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -131,7 +133,7 @@ static bool under(const char *path, const char *dir)
 static int check_user_path(const char *real)
 {
 	static const char *const exact[] = { "/", "/usr", "/etc", "/tmp", "/bin", "/sbin", "/lib", "/lib64" };
-	static const char *const below[] = { "/proc", "/dev", "/sys", SANDBOX_STATE_PATH };
+	static const char *const below[] = { "/proc", "/dev", "/sys", SANDBOX_STATE_PATH, SANDBOX_SKILL_PATH };
 
 	if (real[0] != '/')
 		return -EINVAL;
@@ -160,6 +162,81 @@ static int add_user(struct mount_plan *mp, const char *path, const char *target,
 	if (stat(real, &st) < 0)
 		return negative_errno();
 	return add(mp, MNT_BIND, real, target ? target : real, S_ISDIR(st.st_mode), attrs, landlock);
+}
+
+/* What a copy of the tree at dirfd takes in a tmpfs, block-rounded; counts what copy_tree copies
+ * (directories, regular files, symlinks) and what it cannot read too. -EFBIG past the limits. */
+static int measure_tree(int dirfd, unsigned depth, uint64_t *bytes, uint64_t *entries)
+{
+	char buf[4096];
+	long n;
+
+	if (depth > 32)
+		return -ELOOP;
+	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			struct stat st;
+			int r = 0;
+
+			off += d->d_reclen;
+			if (streq(d->d_name, ".") || streq(d->d_name, "..") ||
+			    fstatat(dirfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			*entries += 1;
+			*bytes += S_ISREG(st.st_mode) ? ((uint64_t)st.st_size + 4095) / 4096 * 4096 : 4096;
+			if (*bytes > SANDBOX_SKILL_MAX_BYTES || *entries > SANDBOX_SKILL_MAX_ENTRIES)
+				return -EFBIG;
+			if (S_ISDIR(st.st_mode)) {
+				int sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (sub < 0)
+					continue;
+				r = measure_tree(sub, depth + 1, bytes, entries);
+				close(sub);
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return n < 0 ? negative_errno() : 0;
+}
+
+/* The skill dir: its files copied by the child into a tmpfs of its own at SANDBOX_SKILL_PATH,
+ * sized here from a walk of the tree. A bind would name the host path in mountinfo (as the
+ * mount's root within its file system), a copy does not. */
+static int add_skill(struct mount_plan *mp, const char *path)
+{
+	_cleanup_free_ char *real = NULL;
+	uint64_t bytes = 0, entries = 0;
+	struct stat st;
+	int r;
+
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	real = realpath(path, NULL);
+	if (!real)
+		return negative_errno();
+	if ((r = check_user_path(real)) < 0)
+		return r;
+	if (stat(real, &st) < 0)
+		return negative_errno();
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	{
+		_cleanup_close_ int fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return negative_errno();
+		if ((r = measure_tree(fd, 0, &bytes, &entries)) < 0)
+			return r;
+	}
+	if ((r = add(mp, MNT_COPY, real, SANDBOX_SKILL_PATH, true, RO_ATTRS, LL_RX)) < 0)
+		return r;
+	if (asprintf(&mp->v[mp->n - 1].opts, "mode=0755,size=%llu,nr_inodes=%llu",
+		     (unsigned long long)(bytes + (64 << 10)), (unsigned long long)entries + 16) < 0) {
+		mp->v[mp->n - 1].opts = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int cmp_len(const void *a, const void *b)
@@ -223,7 +300,7 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 
 	/* Caller paths last, shortest first, so a nested path is bound on top of its parent. */
 	first_user = mp->n;
-	if (spec->skill_dir && (r = add_user(mp, spec->skill_dir, NULL, RO_ATTRS, LL_RX)) < 0)
+	if (spec->skill_dir && (r = add_skill(mp, spec->skill_dir)) < 0)
 		goto fail;
 	for (size_t i = 0; spec->read_paths && spec->read_paths[i]; i++)
 		if ((r = add_user(mp, spec->read_paths[i], NULL, RO_ATTRS | SB_MOUNT_ATTR_NOEXEC, LL_RO)) < 0)
@@ -248,6 +325,7 @@ void mount_plan_done(struct mount_plan *mp)
 	for (size_t i = 0; i < mp->n; i++) {
 		free(mp->v[i].source);
 		free(mp->v[i].target);
+		free(mp->v[i].opts);
 	}
 	free(mp->v);
 	mp->v = NULL;
@@ -285,6 +363,80 @@ static int mkdir_parent(char *path)
 	return r;
 }
 
+/* Copy the directory `from` (an fd that can be read) into `to`, entries the skill could read
+ * through a bind: regular files (content and permission bits, set-id bits dropped), directories
+ * and symlinks (as they are). Anything else, and anything not readable by the skill's uid (the
+ * child copies as that uid), is left out. Bounded depth, no allocation. */
+static int copy_tree(int from, int to, unsigned depth)
+{
+	char buf[4096];
+	long n;
+
+	if (depth > 32)
+		return -ELOOP;
+	while ((n = syscall(SYS_getdents64, from, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			const char *name = d->d_name;
+			struct stat st;
+			int r = 0;
+
+			off += d->d_reclen;
+			if (streq(name, ".") || streq(name, "..") || fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode)) {
+				int sub = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), dsub;
+				if (sub < 0)
+					continue;
+				if (mkdirat(to, name, st.st_mode & 0755) < 0 ||
+				    (dsub = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+					r = negative_errno();
+				} else {
+					r = copy_tree(sub, dsub, depth + 1);
+					close(dsub);
+				}
+				close(sub);
+			} else if (S_ISREG(st.st_mode)) {
+				/* Non-blocking and checked again: a FIFO swapped in since fstatat must not
+				 * hang the launch. */
+				int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC), out;
+				if (in < 0)
+					continue;
+				if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+					close(in);
+					continue;
+				}
+				out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0755);
+				if (out < 0)
+					r = negative_errno();
+				for (off_t left = st.st_size; out >= 0 && r == 0 && left > 0;) {
+					ssize_t w = sendfile(out, in, NULL, (size_t)left);
+					if (w < 0 && errno != EINTR)
+						r = negative_errno();
+					else if (w == 0)
+						break; /* shrank meanwhile */
+					else if (w > 0)
+						left -= w;
+				}
+				if (out >= 0)
+					close(out);
+				close(in);
+			} else if (S_ISLNK(st.st_mode)) {
+				char target[PATH_MAX];
+				ssize_t len = readlinkat(from, name, target, sizeof(target) - 1);
+				if (len < 0)
+					continue;
+				target[len] = '\0';
+				if (symlinkat(target, to, name) < 0)
+					r = negative_errno();
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return n < 0 ? negative_errno() : 0;
+}
+
 static int apply_one(struct mnt_entry *e, char *dst)
 {
 	char src[64];
@@ -319,6 +471,28 @@ static int apply_one(struct mnt_entry *e, char *dst)
 	case MNT_SEAL: {
 		struct sb_mount_attr attr = { .attr_set = e->attrs };
 		return sb_mount_setattr(AT_FDCWD, dst, SB_AT_RECURSIVE, &attr) < 0 ? negative_errno() : 0;
+	}
+	case MNT_COPY: {
+		struct sb_mount_attr attr = { .attr_set = e->attrs };
+		int from, to;
+
+		if ((r = mkdir_p(dst)) < 0)
+			return r;
+		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, e->opts) < 0)
+			return negative_errno();
+		from = openat(e->src_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (from < 0)
+			return negative_errno();
+		to = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = to < 0 ? negative_errno() : copy_tree(from, to, 0);
+		if (to >= 0)
+			close(to);
+		close(from);
+		close(e->src_fd);
+		e->src_fd = -1;
+		if (r < 0)
+			return r;
+		return sb_mount_setattr(AT_FDCWD, dst, 0, &attr) < 0 ? negative_errno() : 0;
 	}
 	case MNT_BIND: {
 		struct sb_mount_attr attr = { .attr_set = e->attrs };
@@ -357,7 +531,7 @@ int mount_plan_apply(struct mount_plan *mp, const char *stage)
 		return negative_errno();
 	/* Open every source before the staging tmpfs can hide one (a state dir under /tmp). */
 	for (size_t i = 0; i < mp->n; i++) {
-		if (mp->v[i].kind != MNT_BIND)
+		if (mp->v[i].kind != MNT_BIND && mp->v[i].kind != MNT_COPY)
 			continue;
 		/* The plan resolved every symlink already; one appearing since is refused, not followed. */
 		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };

@@ -2,7 +2,8 @@
 /* mounts.h - the sandbox's file-system view: planned in the parent, built in the child.
  *
  * The parent turns a spec into an ordered list of entries (tmpfs, bind, proc, symlink, small
- * file) with resolved host paths, mount attributes and the Landlock access each target gets.
+ * file, directory copy) with resolved host paths, mount attributes and the Landlock access each
+ * target gets.
  * The child applies the list beneath a fresh tmpfs and pivots into it. */
 #pragma once
 
@@ -20,6 +21,7 @@ enum mnt_kind {
 	MNT_SYMLINK, /* source: link target */
 	MNT_FILE,    /* source: file contents, len bytes */
 	MNT_SEAL,    /* set attrs recursively on the mount at target once it is populated */
+	MNT_COPY,    /* source: resolved host directory, copied into a private tmpfs (options: opts) */
 };
 
 struct mnt_entry {
@@ -30,6 +32,7 @@ struct mnt_entry {
 	uint64_t attrs;    /* SB_MOUNT_ATTR_* set recursively (binds) */
 	uint64_t landlock; /* SB_LL_FS_* granted beneath target; 0 = no rule */
 	size_t len;        /* MNT_FILE: bytes in source */
+	char *opts;        /* MNT_COPY: tmpfs options sized for the copy */
 	int src_fd;        /* child-side: O_PATH of source while it is being bound */
 };
 

@@ -6,7 +6,10 @@
  * compiled, the Landlock ABI probed, the cgroups created with their limits. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
+#include "initimage.h"
+#include "kernel.h"
 #include "landlock.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -64,6 +67,72 @@ static int exec_paths(struct sandbox_plan *p, const char *arg0)
 	return 0;
 }
 
+/* The skill dir is at SANDBOX_SKILL_PATH inside: an argument naming it (or a path beneath it) by
+ * its host path, resolved or as given, is rewritten, argv[0] and the exec candidates included,
+ * so manifests keep working and the program's command line shows no host path. */
+static int skill_paths_inside(struct sandbox_plan *p, const char *skill_dir)
+{
+	_cleanup_free_ char *real = realpath(skill_dir, NULL);
+	const char *forms[2] = { skill_dir, real };
+
+	if (!real)
+		return negative_errno();
+	for (char **arg = p->argv; *arg; arg++)
+		for (size_t f = 0; f < ARRAY_SIZE(forms); f++) {
+			size_t n = strlen(forms[f]);
+			char *inside;
+
+			while (n > 1 && forms[f][n - 1] == '/')
+				n--;
+			if (strncmp(*arg, forms[f], n) != 0 || ((*arg)[n] != '\0' && (*arg)[n] != '/'))
+				continue;
+			if (asprintf(&inside, "%s%s", SANDBOX_SKILL_PATH, *arg + n) < 0)
+				return -ENOMEM;
+			if (arg == p->argv && p->exec_paths[0] && streq(p->exec_paths[0], *arg)) {
+				free(p->exec_paths[0]);
+				p->exec_paths[0] = strdup(inside);
+				if (!p->exec_paths[0]) {
+					free(inside);
+					return -ENOMEM;
+				}
+			}
+			free(*arg);
+			*arg = inside;
+			break;
+		}
+	return 0;
+}
+
+/* The sandbox's init as an executable memfd, sealed against any change: the child execs it by
+ * fd (execveat AT_EMPTY_PATH) after pivot_root, so no host path is needed inside and
+ * /proc/1/exe names only "/memfd:capbus-init". MFD_EXEC says "executable" on kernels from 6.3
+ * (a host with vm.memfd_noexec = 1 would seal it non-executable otherwise); older ones do not
+ * know the flag and make every memfd executable. */
+static int init_memfd(int *ret)
+{
+	_cleanup_close_ int fd = memfd_create("capbus-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | SB_MFD_EXEC);
+	const unsigned char *b = sandbox_init_image;
+	size_t left = sandbox_init_image_len;
+
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("capbus-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return negative_errno();
+	while (left > 0) {
+		ssize_t n = write(fd, b, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? negative_errno() : -EIO;
+		b += n;
+		left -= (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return negative_errno();
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
 int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 {
 	_cleanup_sandbox_plan_ struct sandbox_plan *p = NULL;
@@ -82,6 +151,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 		return -ENOMEM;
 	p->status_fd = -1;
 	p->stack = (struct netstack)NETSTACK_INIT;
+	p->init_fd = -1;
 	p->uid = spec->uid;
 	p->gid = spec->gid;
 	p->network = spec->network;
@@ -105,11 +175,12 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	    (r = exec_paths(p, spec->argv[0])) < 0)
 		return r;
 	p->hostname = strdup(spec->hostname ? spec->hostname : "capbus");
-	/* cwd: the skill dir, resolved the same way as its bind mount target. */
-	p->cwd = spec->skill_dir ? realpath(spec->skill_dir, NULL) : strdup("/");
+	p->cwd = strdup(spec->skill_dir ? SANDBOX_SKILL_PATH : "/");
 	if (!p->hostname || !p->cwd)
-		return p->cwd ? -ENOMEM : negative_errno();
-	if ((r = mount_plan_build(spec, &p->mounts)) < 0)
+		return -ENOMEM;
+	if (spec->skill_dir && (r = skill_paths_inside(p, spec->skill_dir)) < 0)
+		return r;
+	if ((r = mount_plan_build(spec, &p->mounts)) < 0 || (r = init_memfd(&p->init_fd)) < 0)
 		return r;
 	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->n_listen_ports > 0, spec->seccomp_permissive,
 				  &p->filter)) < 0)
@@ -126,6 +197,11 @@ int sandbox_cgroup_reclaim(const char *cgroup_name)
 	return cg_reclaim(cgroup_name);
 }
 
+int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count)
+{
+	return cg_reclaim_prefix(prefix, ret_count);
+}
+
 void sandbox_plan_free(struct sandbox_plan *p)
 {
 	if (!p)
@@ -133,6 +209,8 @@ void sandbox_plan_free(struct sandbox_plan *p)
 	if (p->status_fd >= 0)
 		close(p->status_fd);
 	netstack_stop(&p->stack); /* before the cgroups go: it lives in them */
+	if (p->init_fd >= 0)
+		close(p->init_fd);
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);

@@ -38,5 +38,6 @@ struct sandbox_plan {
 
 	uint64_t oom_base;       /* OOM kills counted before the last spawn */
 	int status_fd;           /* read end: the program's wait status from init, -1 if none */
+	int init_fd;             /* sealed memfd holding capbus-init, close-on-exec */
 	const char *failed_step; /* child step that failed in the last spawn */
 };

@@ -26,6 +26,13 @@
 /* Where the state directory appears inside. */
 #define SANDBOX_STATE_PATH "/state"
 
+/* Where the skill directory's copy appears inside (the program's working directory). */
+#define SANDBOX_SKILL_PATH "/skill"
+
+/* The skill directory is copied, not bound (see skill_dir): at most this much of it. */
+#define SANDBOX_SKILL_MAX_BYTES (256ULL << 20)
+#define SANDBOX_SKILL_MAX_ENTRIES 16384u
+
 /* stdout_fd / stderr_fd values. */
 #define SANDBOX_FD_INHERIT 0 /* keep the caller's fd 1 (or 2) */
 #define SANDBOX_FD_NULL (-1) /* /dev/null */
@@ -37,7 +44,11 @@ struct sandbox_spec {
 	const char *const *envp;
 	uid_t uid; /* outer uid in [SANDBOX_ID_BASE, SANDBOX_ID_BASE + SANDBOX_ID_COUNT) */
 	gid_t gid; /* outer gid, same range */
-	const char *skill_dir;         /* NULL or bound read-only (exec allowed) at its own path; cwd */
+	const char *skill_dir;         /* NULL, or a directory copied into a private read-only tmpfs
+					* (exec allowed) at SANDBOX_SKILL_PATH, the cwd, so no host path
+					* shows inside (a bind would name it in /proc/self/mountinfo); an
+					* argv element naming it or a path beneath it by its host path is
+					* rewritten to the path inside. -EFBIG beyond the limits above */
 	const char *const *read_paths; /* NULL-terminated or NULL; read-only, noexec, at their own path */
 	const char *state_dir;         /* NULL or bound read-write, noexec at SANDBOX_STATE_PATH */
 	bool network;                  /* false: a network namespace of its own holding only loopback,
@@ -77,7 +88,8 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
  * the pidfd and must reap the child: sandbox_wait() or waitid(P_PIDFD)), or with a negative errno
  * after the child failed a step and was reaped (sandbox_plan_failed_step() names it; "netstack"
  * when the network stack of a networked sandbox did not start). The pid
- * and pidfd are the sandbox's init (pid 1 inside, as confined as the program): it forwards
+ * and pidfd are the sandbox's init (pid 1 inside, as confined as the program: capbus-init, a
+ * program of its own embedded in this library and exec'd from a sealed memfd): it forwards
  * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program,
  * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
  * dies with the calling thread (PR_SET_PDEATHSIG), so spawn from a thread that lives as long as
@@ -129,6 +141,13 @@ const char *sandbox_exit_reason_name(enum sandbox_exit_reason reason);
  * (killed supervisor). Only for names no live plan of this process uses. Returns 0, -EBUSY if
  * one still holds processes, or a negative errno. */
 int sandbox_cgroup_reclaim(const char *cgroup_name);
+
+/* Reclaim every leftover leaf whose name starts with prefix, in every hierarchy, beneath the
+ * caller's own cgroup: what still runs there is killed, the leaf removed. For a supervisor's
+ * start, before it has plans of its own (a killed supervisor leaves its skills' cgroups and
+ * possibly their processes behind, also of skills removed since). *ret_count (may be NULL) is the
+ * number of leaves removed. Returns 0, -EINVAL for a bad prefix, or the first error met. */
+int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count);
 
 /* Kill anything left in the cgroups, remove them and free the plan. Accepts NULL. */
 void sandbox_plan_free(struct sandbox_plan *plan);

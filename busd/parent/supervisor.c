@@ -88,10 +88,24 @@ void supervisor_report_all(struct supervisor *s)
 		report(s, s->skills[i]);
 }
 
+/* "capbus-XXXXXXXX-": the start of every skill cgroup name of this daemon. Two daemons (different
+ * state directories) may run the same skill side by side, so a hash of the state dir is in it. */
+static void cgroup_prefix(const struct supervisor *s, char *buf, size_t size)
+{
+	uint8_t h[4];
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)s->cfg->state_dir, strlen(s->cfg->state_dir), NULL, 0);
+	snprintf(buf, size, "capbus-%02x%02x%02x%02x-", h[0], h[1], h[2], h[3]);
+}
+
 int supervisor_new(const struct config *cfg, const uint8_t *master, struct guardctl *guard,
 		   const struct supervisor_ops *ops, struct supervisor **out)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
+	char prefix[32];
+	unsigned n = 0;
+	int r;
+
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
@@ -101,6 +115,17 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 	s->out_limits = (struct skillout_limits){ .rate = cfg->skill_log_rate, .burst = cfg->skill_log_burst,
 						  .ring_lines = cfg->skill_log_lines, .ring_bytes = cfg->skill_log_bytes,
 						  .journal = skillout_journal_wanted() };
+	/* A daemon killed with -9 leaves its skills' cgroups behind, with whatever still ran in them
+	 * (the skills die with it, their orphans need not), and skills removed while it was down
+	 * are nowhere in the new configuration: reclaim every leaf of this daemon's prefix before
+	 * the first plan exists. */
+	cgroup_prefix(s, prefix, sizeof(prefix));
+	r = sandbox_cgroup_reclaim_prefix(prefix, &n);
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_cgroup_leftover", "prefix=%s error=%s", LOG_Q(prefix),
+			  LOG_Q(strerror(-r)));
+	if (n > 0)
+		log_event(LOG_LEVEL_INFO, "skill_cgroups_reclaimed", "prefix=%s count=%u", LOG_Q(prefix), n);
 	*out = s;
 	return 0;
 }
@@ -166,11 +191,10 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	if (r < 0)
 		return r;
 	k->uid = uid;
-	/* Two daemons (different state directories) may run the same skill side by side. */
-	uint8_t h[4];
-	crypto_generichash(h, sizeof(h), (const uint8_t *)s->cfg->state_dir, strlen(s->cfg->state_dir), NULL, 0);
+	char prefix[32];
+	cgroup_prefix(s, prefix, sizeof(prefix));
 	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||
-	    asprintf(&cgroup, "capbus-%02x%02x%02x%02x-%s", h[0], h[1], h[2], h[3], k->id) < 0)
+	    asprintf(&cgroup, "%s%s", prefix, k->id) < 0)
 		return -ENOMEM;
 	/* A daemon killed before it could clean up leaves empty cgroups of this name behind. */
 	if (!k->reclaimed) {

@@ -144,6 +144,34 @@ static int bus_report(const char *attack, int code, bool keep_open)
 	return r;
 }
 
+/* Copy /proc/self/exe into fd (a written file: the bytes are ours now). */
+static int copy_self(int out)
+{
+	char buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			close(in);
+			return -1;
+		}
+	close(in);
+	return n < 0 ? -1 : 0;
+}
+
+/* execveat(fd, "", AT_EMPTY_PATH) as "whoami": only returns on failure. */
+static int exec_fd(const char *attack, int fd)
+{
+	char *const argv[] = { "escape", "whoami", NULL };
+	extern char **environ;
+
+	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+	return report(attack, -1, "\"stage\":\"exec\"");
+}
+
 static int try_open(const char *attack, const char *path, int flags)
 {
 	int fd = open(path, flags, 0644);
@@ -486,6 +514,81 @@ static int attack(int argc, char **argv)
 		execl(dst, dst, "whoami", (char *)NULL);
 		return report(a, -1, "\"stage\":\"exec\"");
 	}
+	if (!strcmp(a, "memfd-exec")) { /* argv[2]: plain, exec or seal (memfd_create flags) */
+		unsigned flags = !strcmp(arg, "exec") ? 0x10U /* MFD_EXEC */
+			       : !strcmp(arg, "seal") ? 0x8U /* MFD_NOEXEC_SEAL */ : 0U;
+		int fd = (int)syscall(SYS_memfd_create, "x", flags);
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		(void)fchmod(fd, 0755); /* sealed: EPERM */
+		return exec_fd(a, fd);
+	}
+	if (!strcmp(a, "tmpfile-exec")) { /* argv[2]: a writable dir; an unnamed file there */
+		int fd = open(arg, O_TMPFILE | O_RDWR, 0755);
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		return exec_fd(a, fd);
+	}
+	if (!strcmp(a, "memfd-noexec")) { /* the pid namespace's vm.memfd_noexec */
+		char buf[16] = "", extra[48];
+		int fd = open("/proc/sys/vm/memfd_noexec", O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			return report(a, -1, NULL);
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(extra, sizeof(extra), "\"value\":\"%s\"", buf);
+		return report(a, 0, extra);
+	}
+	if (!strcmp(a, "ldso-memfd")) { /* the loader maps a sealed non-executable memfd copy */
+		char path[64], extra[96];
+		int fd = (int)syscall(SYS_memfd_create, "x", 0x8U /* MFD_NOEXEC_SEAL */), st;
+		pid_t pid;
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"create\"");
+		if (copy_self(fd) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		pid = fork();
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2);
+			execl("/lib64/ld-linux-x86-64.so.2", "ld.so", path, "whoami", (char *)NULL);
+			_exit(126);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return report(a, -1, "\"stage\":\"fork\"");
+		snprintf(extra, sizeof(extra), "\"stage\":\"run\",\"status\":%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		errno = 0;
+		return report(a, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1, extra);
+	}
+	if (!strcmp(a, "ldso-exec")) { /* argv[2]: writable dir; the dynamic loader maps a copy */
+		char dst[256], extra[96];
+		int out, st;
+		pid_t pid;
+		snprintf(dst, sizeof(dst), "%s/escape-ld", arg);
+		out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		if (out < 0 || copy_self(out) < 0)
+			return report(a, -1, "\"stage\":\"copy\"");
+		close(out);
+		/* In a child: the loader replaces the process, and its failure is an exit status. */
+		pid = fork();
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2); /* the loader's own error text is not a JSON line */
+			execl("/lib64/ld-linux-x86-64.so.2", "ld.so", dst, "whoami", (char *)NULL);
+			_exit(126);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return report(a, -1, "\"stage\":\"fork\"");
+		/* The copy ran iff it exited 0 (whoami printed its own line first). */
+		snprintf(extra, sizeof(extra), "\"status\":%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		errno = 0;
+		return report(a, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1, extra);
+	}
 	if (!strcmp(a, "write-proc")) /* DAC allows our own comm; only Landlock says no */
 		return try_open(a, "/proc/self/comm", O_WRONLY);
 	if (!strcmp(a, "userfaultfd"))
@@ -635,6 +738,56 @@ static int attack(int argc, char **argv)
 				}
 		}
 		return report(a, f ? 0 : -1, extra);
+	}
+	if (!strcmp(a, "host-traces")) { /* argv[2..]: host paths that must not show */
+		/* Where a sandbox could show its launcher's host paths: init's command line,
+		 * environment and executable, our mount table and cgroup paths. */
+		static const char *const files[] = { "/proc/1/cmdline", "/proc/1/environ", "/proc/1/exe",
+						     "/proc/self/mountinfo", "/proc/self/cgroup" };
+		static const char *const keys[] = { "cmdline", "environ", "exe", "mountinfo", "cgroup" };
+		char extra[1024] = "\"found\":\"", exe[512] = "";
+		bool any = false;
+		for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+			static char text[65536];
+			ssize_t n = 0;
+			if (f == 2) {
+				n = readlink(files[f], exe, sizeof(exe) - 1);
+				exe[n > 0 ? n : 0] = '\0';
+				snprintf(text, sizeof(text), "%s", exe);
+			} else {
+				int fd = open(files[f], O_RDONLY);
+				size_t got = 0;
+				while (fd >= 0 && got < sizeof(text) - 1 && (n = read(fd, text + got, sizeof(text) - 1 - got)) > 0)
+					got += (size_t)n;
+				for (size_t i = 0; i < got; i++)
+					if (!text[i])
+						text[i] = ' ';
+				text[got] = '\0';
+				if (fd >= 0)
+					close(fd);
+				else
+					n = -1;
+			}
+			if (n < 0 && f != 2)
+				continue;
+			for (int i = 2; i < argc; i++)
+				if (argv[i][0] && strstr(text, argv[i])) {
+					char which[32];
+					/* source#index of the first path found there (index 2 = argv[2]) */
+					snprintf(which, sizeof(which), "%s%s#%d", any ? "," : "", keys[f], i);
+					strncat(extra, which, sizeof(extra) - strlen(extra) - 1);
+					any = true;
+					break;
+				}
+		}
+		strncat(extra, "\",\"exe\":\"", sizeof(extra) - strlen(extra) - 1);
+		for (char *c = exe; *c; c++)
+			if (*c == '"' || *c == '\\')
+				*c = '_';
+		strncat(extra, exe, sizeof(extra) - strlen(extra) - 1);
+		strncat(extra, "\"", sizeof(extra) - strlen(extra) - 1);
+		errno = 0;
+		return report(a, any ? 0 : -1, extra);
 	}
 	if (!strcmp(a, "exit")) { /* argv[2]: code, argv[3]: ms to live first */
 		if (argc > 3)

@@ -54,6 +54,20 @@ static void expect_errno(struct ctx *c, const char *name, const char *arg, const
 		      "%s%s%s fails with %s", name, arg ? " " : "", arg ? arg : "", err);
 }
 
+/* The attack reported failure and nothing it wrote ran (the copies run as "whoami"). */
+static void expect_refused(struct ctx *c, const char *name, const char *arg)
+{
+	struct sandbox_spec spec = { 0 };
+	struct run r;
+	char want[96];
+
+	attack(c, &spec, &r, name, arg);
+	snprintf(want, sizeof(want), "\"attack\":\"%s\",\"ok\":false", name);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 && has(&r, want) &&
+			  !has(&r, "\"attack\":\"whoami\""),
+		  "%s %s is refused and runs nothing", name, arg ? arg : "");
+}
+
 /* The seccomp filter killed the process before the call returned. */
 /* Whether this kernel runs i386 system calls (int 0x80) at all: kernels built without IA32
  * emulation, or booted with ia32_emulation=0, fault the instruction with SIGSEGV before any
@@ -116,6 +130,51 @@ static void test_files(struct ctx *c)
 	/* Written files never run: /tmp and /dev/shm are noexec (and Landlock grants no execute). */
 	expect_errno(c, "exec-copy", "/tmp", "EACCES", false);
 	expect_errno(c, "exec-copy", "/dev/shm", "EACCES", false);
+
+	/* Nor do written bytes that never had a path on a noexec mount. memfd: seccomp refuses
+	 * memfd_create (even a sealed non-executable one could be mapped by the loader), and
+	 * vm.memfd_noexec = 2 in the sandbox's pid namespace says the same behind it. */
+	expect_errno(c, "memfd-exec", "plain", "EACCES", false);
+	expect_errno(c, "memfd-exec", "exec", "EACCES", false);
+	expect_errno(c, "memfd-exec", "seal", "EACCES", false);
+	expect_errno(c, "ldso-memfd", NULL, "EACCES", false);
+	{
+		struct sandbox_spec spec = { 0 };
+		struct run r;
+		attack(c, &spec, &r, "memfd-noexec", NULL);
+		CHECK_MSG(r.spawn_r == 0 && has(&r, "\"value\":\"2\""), "vm.memfd_noexec is 2 inside the sandbox");
+	}
+	/* O_TMPFILE: an unnamed file on the noexec mount. */
+	expect_errno(c, "tmpfile-exec", "/tmp", "EACCES", false);
+	expect_errno(c, "tmpfile-exec", "/dev/shm", "EACCES", false);
+	/* The loader as the program, the written file as its argument: mmap(PROT_EXEC) of a file on
+	 * a noexec mount fails, so the loader exits 127. */
+	expect_refused(c, "ldso-exec", "/tmp");
+	expect_refused(c, "ldso-exec", "/dev/shm");
+}
+
+/* Nothing inside names where the launcher lives: init is capbus-init from a memfd, not a clone
+ * of this test (whose binary, arguments and environment are host paths), and the cgroup
+ * namespace hides the cgroup paths; the skill dir is a private copy at /skill, so its host path
+ * is neither a mount point nor a mount's root in the mount table. */
+static void test_host_traces(struct ctx *c, const char *self, const char *argv0)
+{
+	struct sandbox_spec spec = { 0 };
+	struct run r;
+	char cg[64];
+	/* The skill dir without its leading slash: as an argument naming the skill dir by its host
+	 * path it would be rewritten to /skill. */
+	const char *argv[] = { c->escape, "host-traces", self, argv0, c->dir + 1, NULL };
+
+	spec.argv = argv;
+	spec.skill_dir = c->dir;
+	harness_spec(&c->h, &spec, cg, sizeof(cg));
+	harness_run(&spec, &r, NULL, NULL);
+	fprintf(stderr, "# host-traces: %s", r.out[0] ? r.out : "(none)\n");
+	CHECK_MSG(r.spawn_r == 0 && has(&r, "\"attack\":\"host-traces\",\"ok\":false") &&
+			  has(&r, "\"found\":\"\"") && has(&r, "\"exe\":\"/memfd:capbus-init (deleted)\""),
+		  "no host path of the launcher (%s) or the skill dir (%s) in /proc/1/{cmdline,environ,exe}, "
+		  "mountinfo, cgroup", self, c->dir);
 }
 
 /* A write the mount view would allow (proc is rw, the file is ours) that Landlock refuses. */
@@ -454,6 +513,14 @@ int main(int argc, char **argv)
 		if (sandbox_plan_new(&s, &p) == 0)
 			test_landlock(&c, sandbox_plan_landlock_abi(p));
 		sandbox_plan_free(p);
+	}
+	{
+		char *self = realpath("/proc/self/exe", NULL);
+		if (self)
+			test_host_traces(&c, self, argv[0]);
+		else
+			CHECK_MSG(false, "realpath /proc/self/exe");
+		free(self);
 	}
 	test_state_dir(&c);
 	test_network(&c);

@@ -5,9 +5,12 @@
 SIGTERM: the daemon stops every skill; their processes and cgroups are gone when it has exited.
 SIGKILL: the daemon cannot clean up, but every skill process still dies with it (the sandbox
 dies with its launcher); cgroup leaves it left behind are reclaimed by the next daemon, which
-starts the skill again in fresh leaves of the same names."""
+starts the skill again in fresh leaves of the same names. It reclaims every leaf of its own
+prefix, not only those of the skills it runs: a skill removed while it was down, and a leaf that
+still holds a process, are gone (the process killed) before it starts anything."""
 import os
 import signal
+import subprocess
 import time
 
 from capbus_harness import (SkillBus, TestFailure, cgroup_procs, check, children_of, pid_alive, remove_cgroups, run_test,
@@ -16,24 +19,25 @@ from capbus_harness import (SkillBus, TestFailure, cgroup_procs, check, children
 IDS = ["d.hold", "d.hold2"]
 
 
-def running(sb, log_from=None):
+def running(sb, log_from=None, ids=None):
     """{id: (init pid, [its children])} once every skill runs and has reported, or, for a daemon
     restarted at log offset log_from, has authenticated to it: a restarted daemon starts its
     skills before the observer can subscribe again, and a bus keeps no message for a late
     subscriber, so their one report may come too early to be seen."""
+    ids = ids or IDS
     sb.reports.clear()
     out = {}
-    for i in IDS:
+    for i in ids:
         s = sb.wait_skill(i, lambda s: s["state"] == "running" and s["pid"])
         out[i] = (s["pid"], children_of(s["pid"]))
         check(out[i][1], "%s: the sandbox init %d has no child" % (i, s["pid"]))
     if log_from is None:
-        sb.wait_reports(IDS)
+        sb.wait_reports(ids)
     else:
-        for i in IDS:
+        for i in ids:
             line = 'event=authenticated id="%s" pid=%d ' % (i, out[i][0])
             wait_for(lambda: line in sb.d.log()[log_from:], 30, what="%s to authenticate to the restarted daemon" % i)
-    for i in IDS:
+    for i in ids:
         cgs = skill_cgroups(i)
         check(len(cgs) >= 2 and all(out[i][0] in cgroup_procs(c) for c in cgs),
               "%s: cgroups %s, init %d" % (i, cgs, out[i][0]))
@@ -107,10 +111,36 @@ def main():
                     check(not cgroup_procs(c), "%s: %s still holds %s" % (i, c, cgroup_procs(c)))
             print("# after SIGKILL: cgroups left behind (empty): %s" % leftover)
 
+            # While the daemon is down: one skill is removed, and a leaf of this daemon's prefix
+            # for a skill that no longer exists still holds a process (in every hierarchy).
+            sb.remove_manifest("d.hold2")
+            # Reparented to pid 1 at once (as an orphan of a skill would be), so nothing here
+            # holds it as an unreaped zombie.
+            stray_pid = int(subprocess.run(["sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $!"], stdout=subprocess.PIPE,
+                                           check=True).stdout)
+            gone = []
+            for c in cg_names["d.hold"]:
+                leaf = c[:-len("d.hold")] + "d.gone"
+                os.mkdir(leaf)
+                gone.append(leaf)
+                with open(os.path.join(leaf, "cgroup.procs"), "w") as f:
+                    f.write(str(stray_pid))
+            check(all(stray_pid in cgroup_procs(c) for c in gone), "stray process not in %s" % gone)
+            print("# while down: d.hold2 removed, stray pid %d in %s" % (stray_pid, gone))
+
             log_start = len(sb.d.log())
             restart(sb)
-            procs3 = running(sb, log_start)
-            for i in IDS:
+            procs3 = running(sb, log_start, ["d.hold"])
+            try:
+                wait_for(lambda: not pid_alive(stray_pid), 5, what="the stray process to be killed")
+            except TestFailure:
+                failures.append("the restarted daemon left pid %d running in %s" % (stray_pid, gone))
+            left = [c for c in gone + skill_cgroups("d.hold2") if os.path.exists(c)]
+            check(not left, "leaves of this daemon's prefix left after the restart: %s\n%s"
+                  % (left, sb.d.log()[log_start:][-3000:]))
+            check("event=skill_cgroups_reclaimed" in sb.d.log()[log_start:],
+                  "no skill_cgroups_reclaimed event:\n%s" % sb.d.log()[log_start:][-3000:])
+            for i in ["d.hold"]:
                 now = skill_cgroups(i)
                 check(now == cg_names[i], "%s: cgroups after the restart %s, before %s" % (i, now, cg_names[i]))
                 check(all(procs3[i][0] in cgroup_procs(c) for c in now), "%s: not in its fresh leaves" % i)
@@ -118,14 +148,14 @@ def main():
             check("skill_cgroup_leftover" not in new_log and "skill_start_failed" not in new_log,
                   "the restarted daemon could not reclaim the leftovers:\n%s" % new_log[-4000:])
             states = sb.skills()
-            for i in IDS:
+            for i in ["d.hold"]:
                 check(states[i]["restarts"] == 0, "%s after the restart: %r" % (i, states[i]))
             print("# restarted after SIGKILL: %s, leftovers reclaimed" % procs3)
             sb.d.stop()
             wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs3)), 5, what="the last skills to end")
             check(not failures, "; ".join(failures))
     finally:
-        for i in IDS:
+        for i in IDS + ["d.gone"]:
             left = skill_cgroups(i)
             if left:
                 remove_cgroups(left)

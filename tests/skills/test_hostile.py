@@ -12,7 +12,7 @@ import secrets
 import socket
 import subprocess
 
-from capbus_harness import SkillBus, abstract_listener, check, pid_alive, run_test
+from capbus_harness import SkillBus, abstract_listener, capbusd_path, check, pid_alive, run_test
 
 SANDBOX_UID_MIN, SANDBOX_UID_MAX = 200000, 265535
 
@@ -61,6 +61,21 @@ def main():
                 "h.setuid-exec": ["setuid-exec", os.path.join(sd, "h.setuid-exec", "escape-suid")],
                 "h.fds": ["fds"],
                 "h.caps": ["caps"],
+                "h.memfd-plain": ["memfd-exec", "plain"],
+                "h.memfd-exec": ["memfd-exec", "exec"],
+                "h.memfd-seal": ["memfd-exec", "seal"],
+                "h.memfd-noexec": ["memfd-noexec"],
+                "h.tmpfile-exec": ["tmpfile-exec", "/tmp"],
+                "h.ldso-exec": ["ldso-exec", "/tmp"],
+                "h.ldso-memfd": ["ldso-memfd"],
+                # The daemon's binary, its directory, its configuration and the skills' directory
+                # (the skill's own files are a copy at /skill) must not show.
+                "h.host-traces": ["host-traces", os.path.realpath(capbusd_path()),
+                                  os.path.dirname(os.path.realpath(capbusd_path())), sb.d.config_path,
+                                  os.path.realpath(sd)],
+                # The daemon's own directory (skills and state beneath it): not in pid 1's view.
+                # (The state dir's bind still names its host path in the mount table.)
+                "h.host-traces-dir": ["host-traces", sb.d.dir],
             }
             for ident, args in attacks.items():
                 sb.add_skill(ident, args, setuid_copy="escape-suid" if ident == "h.setuid-exec" else None)
@@ -91,6 +106,35 @@ def main():
             res = reps["h.exec-tmp"]["result"]
             check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "exec",
                   "a copy written to /tmp must not execute (noexec, Landlock): %r" % res)
+
+            # Written bytes never run as a new program: no memfd (seccomp, vm.memfd_noexec = 2
+            # behind it), O_TMPFILE files and the loader's mappings on noexec mounts refused.
+            for ident in ("h.memfd-plain", "h.memfd-exec", "h.memfd-seal", "h.ldso-memfd"):
+                res = reps[ident]["result"]
+                check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "create",
+                      "%s: memfd_create must fail: %r" % (ident, reps[ident]["results"]))
+            res = reps["h.memfd-noexec"]["result"]
+            check(res["ok"] is True and res["value"] == "2", "vm.memfd_noexec inside: %r" % res)
+            res = reps["h.tmpfile-exec"]["result"]
+            check(res["ok"] is False and res["errno"] == "EACCES" and res.get("stage") == "exec",
+                  "an O_TMPFILE file must not execute: %r" % res)
+            results = reps["h.ldso-exec"]["results"]
+            check(results[-1]["ok"] is False and results[-1]["status"] == 127
+                  and not [r for r in results if r["attack"] == "whoami"],
+                  "the loader must not map a copy from /tmp: %r" % results)
+            for ident in ("h.memfd-plain", "h.memfd-exec", "h.memfd-seal", "h.ldso-memfd", "h.tmpfile-exec"):
+                check(not [r for r in reps[ident]["results"] if r["attack"] == "whoami"],
+                      "%s: the written copy ran: %r" % (ident, reps[ident]["results"]))
+
+            # -- host traces -----------------------------------------------------------------
+            # pid 1 is capbus-init from a memfd, not a clone of capbusd; the skill dir is a copy.
+            res = reps["h.host-traces"]["result"]
+            check(res["ok"] is False and res["found"] == "" and res["exe"] == "/memfd:capbus-init (deleted)",
+                  "the daemon's paths show inside the sandbox: %r" % res)
+            res = reps["h.host-traces-dir"]["result"]
+            found = set(f.split("#")[0] for f in res["found"].split(",") if f)
+            check(not found & {"cmdline", "environ", "exe", "cgroup"},
+                  "the daemon's directory shows in %s inside the sandbox: %r" % (found, res))
 
             # -- network -------------------------------------------------------------------
             for ident in ("h.inet", "h.inet6", "h.packet", "h.netlink"):

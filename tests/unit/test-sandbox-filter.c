@@ -165,6 +165,10 @@ int main(void)
 	CHECK_MSG(call(&net, X86_64, SYS_socket, AF_INET6, 0) == ALLOW, "AF_INET6 with network: allowed");
 	CHECK_MSG(call(&net, X86_64, SYS_socket, AF_PACKET, 0) == ERR(EAFNOSUPPORT), "AF_PACKET even with network: EAFNOSUPPORT");
 	CHECK_MSG(call(&def, X86_64, SYS_socketpair, AF_INET, 0) == ERR(EAFNOSUPPORT), "socketpair AF_INET: EAFNOSUPPORT");
+	CHECK_MSG(call(&def, X86_64, SYS_memfd_create, 0, 0) == ERR(EACCES) &&
+			  call(&def, X86_64, SYS_memfd_create, 0, 0x8 /* MFD_NOEXEC_SEAL */) == ERR(EACCES) &&
+			  call(&net, X86_64, SYS_memfd_create, 0, 0x10 /* MFD_EXEC */) == ERR(EACCES),
+		  "memfd_create with any flags: EACCES");
 
 	CHECK_MSG(call(&def, X86_64, SYS_personality, 0xffffffff, 0) == ALLOW, "personality query: allowed");
 	CHECK_MSG(call(&def, X86_64, SYS_personality, 0x0040000, 0) == ERR(EPERM), "personality(ADDR_NO_RANDOMIZE): EPERM");

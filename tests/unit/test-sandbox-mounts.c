@@ -4,6 +4,7 @@
  * Links only the mount planner; builds plans (no mounting, no root needed) and checks what
  * the sandbox will see, with which attributes and which Landlock rights. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +45,23 @@ static int plan_error(const char *skill, const char *ro, const char *state)
 
 int main(void)
 {
-	char state[] = "/tmp/capbus-mounts-state-XXXXXX";
+	char state[] = "/tmp/capbus-mounts-state-XXXXXX", skill[] = "/tmp/capbus-mounts-skill-XXXXXX", file[64];
 	const char *ro[] = { "/usr/share/doc", "/usr/share", NULL };
-	struct sandbox_spec s = { .skill_dir = "/usr/lib", .read_paths = ro, .state_dir = state };
+	struct sandbox_spec s = { .skill_dir = skill, .read_paths = ro, .state_dir = state };
 	struct mount_plan mp = { 0 };
 	const struct mnt_entry *e;
 	uint64_t ro_attrs = SB_MOUNT_ATTR_RDONLY | SB_MOUNT_ATTR_NOSUID | SB_MOUNT_ATTR_NODEV;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!mkdtemp(state))
+	if (!mkdtemp(state) || !mkdtemp(skill))
 		return 1;
+	snprintf(file, sizeof(file), "%s/run", skill);
+	{
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+		if (fd < 0 || write(fd, "x", 1) != 1)
+			return 1;
+		close(fd);
+	}
 	CHECK_MSG(mount_plan_build(&s, &mp) == 0, "a plan with skill dir, read paths and state dir");
 
 	e = find(&mp, "/usr", MNT_BIND);
@@ -69,9 +77,12 @@ int main(void)
 	CHECK_MSG(e && (e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->attrs & SB_MOUNT_ATTR_RDONLY) &&
 		      !(e->landlock & (SB_LL_FS_EXECUTE | SB_LL_FS_WRITE_FILE)),
 	      "read path: read-only and noexec; Landlock read only");
-	e = find(&mp, "/usr/lib", MNT_BIND);
-	CHECK_MSG(e && (e->attrs & SB_MOUNT_ATTR_RDONLY) && !(e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->landlock & SB_LL_FS_EXECUTE),
-	      "skill dir: read-only, executable");
+	e = find(&mp, SANDBOX_SKILL_PATH, MNT_COPY);
+	CHECK_MSG(e && strcmp(e->source, skill) == 0 && (e->attrs & SB_MOUNT_ATTR_RDONLY) &&
+		      !(e->attrs & SB_MOUNT_ATTR_NOEXEC) && (e->landlock & SB_LL_FS_EXECUTE) && e->opts &&
+		      strstr(e->opts, "size=") && strstr(e->opts, "nr_inodes="),
+	      "skill dir: copied into a sized tmpfs at " SANDBOX_SKILL_PATH ", read-only, executable");
+	CHECK_MSG(index_of(&mp, skill) < 0, "the skill dir's host path is no target");
 	CHECK_MSG(index_of(&mp, "/usr/share") < index_of(&mp, "/usr/share/doc"),
 	      "a nested read path is bound after its parent (shortest first)");
 	CHECK_MSG(index_of(&mp, "/usr") < index_of(&mp, "/usr/share"), "caller paths come after the system binds");
@@ -119,6 +130,10 @@ int main(void)
 	CHECK_MSG(plan_error("/usr/bin/..", NULL, NULL) == -EINVAL, "skill dir resolving to /usr refused");
 	CHECK_MSG(plan_error(NULL, NULL, "/etc/hostname") == -ENOTDIR || access("/etc/hostname", F_OK) != 0, "state dir must be a directory");
 
+	CHECK_MSG(plan_error("/tmp/capbus-no-such-skill-dir", NULL, NULL) == -ENOENT, "missing skill dir: ENOENT");
+	CHECK_MSG(plan_error(file, NULL, NULL) == -ENOTDIR, "skill dir must be a directory");
+	unlink(file);
+	rmdir(skill);
 	rmdir(state);
 	return check_finish("test-sandbox-mounts");
 }
