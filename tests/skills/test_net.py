@@ -98,7 +98,7 @@ def stack_pids(daemon_pid):
             with open("/proc/%d/comm" % pid) as f:
                 if f.read().strip() == "slirp4netns":
                     out.append(pid)
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone between the listing and the read
             pass
     return out
 
