@@ -121,6 +121,9 @@ struct ps_skill_state {
 	int32_t pid;
 	uint32_t restarts;
 	char last_exit[48];  /* "exit 1", "signal 9", "seccomp", "oom", or "" */
+	uint64_t state_limit; /* limits.state: the size of its /state image, bytes */
+	uint64_t state_used;  /* statvfs of the mounted image: bytes in use ... */
+	uint64_t state_size;  /* ... of this many (0: not mounted) */
 };
 
 struct ps_peer_policy {

@@ -2,7 +2,9 @@
 /* supervisor.c - skills as sandboxed, supervised processes (privileged parent). */
 #include "parent/supervisor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/mman.h>
@@ -20,6 +22,7 @@
 #include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
+#include "stateimg.h"
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -27,6 +30,7 @@
 #define CRASHES_BEFORE_FAILED 5
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
+#define USAGE_EVERY_MS 1000        /* how often `capbus skills` learns /state's usage */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -47,7 +51,10 @@ struct skill {
 	uint64_t next_start_ms;    /* when restarting */
 	char last_exit[48];
 	bool seen;                 /* present in the latest sync */
+	bool file_seen;            /* its manifest file exists, valid or not */
 	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
+	bool state_mounted;        /* its /state image is mounted (kept between starts) */
+	uint64_t state_used, state_size; /* the image's statvfs at the last look */
 };
 
 struct supervisor {
@@ -57,6 +64,7 @@ struct supervisor {
 	struct supervisor_ops ops;
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
+	uint64_t next_usage_ms;
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -66,6 +74,12 @@ static void report(struct supervisor *s, const struct skill *k)
 	snprintf(st.id, sizeof(st.id), "%s", k->id);
 	snprintf(st.state, sizeof(st.state), "%s", state_names[k->state]);
 	snprintf(st.last_exit, sizeof(st.last_exit), "%s", k->last_exit);
+	if (k->manifest)
+		st.state_limit = k->manifest->limits.state;
+	if (k->state_mounted) {
+		st.state_used = k->state_used;
+		st.state_size = k->state_size;
+	}
 	s->ops.state(s->ops.userdata, &st);
 }
 
@@ -118,12 +132,64 @@ static int skill_uid(struct supervisor *s, const char *id, const char *state_dir
 	return -ENOSPC;
 }
 
+/* Where a skill's /state lives: <state_dir>/skills/ID is the image's mount point (the path the
+ * sandbox binds), <state_dir>/state-images/ID.img the image. Separate directories, because an
+ * id may itself end in ".img". */
+static int state_paths(const struct supervisor *s, const char *id, char **dir, char **image)
+{
+	if (asprintf(dir, "%s/skills/%s", s->cfg->state_dir, id) < 0)
+		return -ENOMEM;
+	if (asprintf(image, "%s/state-images/%s.img", s->cfg->state_dir, id) < 0) {
+		free(*dir);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A state directory of an earlier version (files, no image yet) moves aside to
+ * <state_dir>/state-legacy/ID, out of the skill's reach: copying files a skill controls as root
+ * is not worth the risk. The empty directory it leaves becomes the mount point. */
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)))
+		empty = streq(de->d_name, ".") || streq(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+static int set_legacy_aside(struct supervisor *s, struct skill *k, const char *dir, const char *image, uid_t uid)
+{
+	_cleanup_free_ char *legacy_dir = NULL, *legacy = NULL;
+	struct stat st;
+
+	if (lstat(image, &st) == 0 || errno != ENOENT || dir_is_empty(dir))
+		return 0;
+	if (asprintf(&legacy_dir, "%s/state-legacy", s->cfg->state_dir) < 0 ||
+	    asprintf(&legacy, "%s/%s", legacy_dir, k->id) < 0)
+		return -ENOMEM;
+	if ((mkdir(legacy_dir, 0700) < 0 && errno != EEXIST) || rename(dir, legacy) < 0 || mkdir(dir, 0700) < 0 ||
+	    chown(dir, uid, uid) < 0)
+		return negative_errno();
+	log_event(LOG_LEVEL_WARNING, "skill_state_legacy", "id=%s moved_to=%s", LOG_Q(k->id), LOG_Q(legacy));
+	return 0;
+}
+
 static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char **state_dir)
 {
-	_cleanup_free_ char *parent = NULL, *dir = NULL;
+	_cleanup_free_ char *parent = NULL, *dir = NULL, *images = NULL, *image = NULL;
+	struct stateimg_result res;
 
-	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || asprintf(&dir, "%s/%s", parent, k->id) < 0)
+	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || asprintf(&images, "%s/state-images", s->cfg->state_dir) < 0 ||
+	    state_paths(s, k->id, &dir, &image) < 0)
 		return -ENOMEM;
+	if (mkdir(images, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
 	/* Skills run under their own uids and must traverse (not list) the state directory to reach
 	 * their own; everything secret in it is a 0600 file. */
 	if (chmod(s->cfg->state_dir, 0711) < 0 || (mkdir(parent, 0711) < 0 && errno != EEXIST))
@@ -137,18 +203,36 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	} else if (errno != EEXIST) {
 		return negative_errno();
 	}
+	if ((r = set_legacy_aside(s, k, dir, image, *uid)) < 0)
+		return r;
+	r = stateimg_mount(image, dir, k->manifest->limits.state, *uid, &res);
+	if (r == STATEIMG_SHRINK_FAILED) {
+		log_event(LOG_LEVEL_ERROR, "skill_state_shrink_failed", "id=%s image=%s limit=%" PRIu64
+			  " reason=\"its data does not fit the new limits.state\"", LOG_Q(k->id), LOG_Q(image),
+			  k->manifest->limits.state);
+		r = -EFBIG;
+	}
+	if (r < 0)
+		return r;
+	if (res.created || res.resized)
+		log_event(LOG_LEVEL_INFO, res.created ? "skill_state_created" : "skill_state_resized",
+			  "id=%s image=%s bytes=%" PRIu64, LOG_Q(k->id), LOG_Q(image), k->manifest->limits.state);
+	k->state_mounted = true;
+	(void)stateimg_usage(dir, &k->state_used, &k->state_size);
 	*state_dir = TAKE_PTR(dir);
 	return 0;
 }
 
-static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd)
+static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd, const char **step)
 {
 	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
-	uid_t uid;
+	uid_t uid = (uid_t)-1; /* set by prepare_state(); -1 is nobody's */
 
 	int r = prepare_state(s, k, &uid, &state_dir);
-	if (r < 0)
+	if (r < 0) {
+		*step = "state";
 		return r;
+	}
 	k->uid = uid;
 	/* Two daemons (different state directories) may run the same skill side by side. */
 	uint8_t h[4];
@@ -217,8 +301,8 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		close(sv[1]);
 		return key_fd;
 	}
-	int r = build_plan(s, k, sv[1], key_fd);
 	const char *step = "plan";
+	int r = build_plan(s, k, sv[1], key_fd, &step);
 	if (r == 0) {
 		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);
 		step = sandbox_plan_failed_step(k->plan);
@@ -318,6 +402,53 @@ static void skill_free(struct skill *k)
 	free(k);
 }
 
+/* Unmounts a skill's /state image, keeping it (daemon stop). */
+static void unmount_state(struct supervisor *s, struct skill *k)
+{
+	_cleanup_free_ char *dir = NULL, *image = NULL;
+
+	if (!k->state_mounted || state_paths(s, k->id, &dir, &image) < 0)
+		return;
+	int r = stateimg_unmount(image, dir);
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
+	k->state_mounted = false;
+}
+
+/* A removed skill's state goes with it: the image and its mount point. */
+static void remove_state(struct supervisor *s, const char *id)
+{
+	_cleanup_free_ char *dir = NULL, *image = NULL;
+
+	if (state_paths(s, id, &dir, &image) < 0)
+		return;
+	int r = stateimg_remove(image, dir);
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		r = negative_errno();
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_remove_failed", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
+	else
+		log_event(LOG_LEVEL_INFO, "skill_state_removed", "id=%s image=%s", LOG_Q(id), LOG_Q(image));
+}
+
+/* Re-reads every mounted image's usage; a change is reported like a state change. */
+static void refresh_usage(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_skills; i++) {
+		struct skill *k = s->skills[i];
+		_cleanup_free_ char *dir = NULL, *image = NULL;
+		uint64_t used, size;
+
+		if (!k->state_mounted || state_paths(s, k->id, &dir, &image) < 0 || stateimg_usage(dir, &used, &size) < 0)
+			continue;
+		if (used != k->state_used || size != k->state_size) {
+			k->state_used = used;
+			k->state_size = size;
+			report(s, k);
+		}
+	}
+}
+
 static struct skill *find(struct supervisor *s, const char *id)
 {
 	for (size_t i = 0; i < s->n_skills; i++)
@@ -333,6 +464,9 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 	struct manifest *m = NULL;
 	_cleanup_free_ char *err = NULL;
 
+	/* An invalid edit stops the skill but must not cost it its state: only a deleted manifest does. */
+	if (k)
+		k->file_seen = true;
 	if (k && k->manifest_text && strlen(k->manifest_text) == len && memcmp(k->manifest_text, text, len) == 0) {
 		k->seen = true;
 		return 0;
@@ -375,7 +509,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 void supervisor_sync(struct supervisor *s)
 {
 	for (size_t i = 0; i < s->n_skills; i++)
-		s->skills[i]->seen = false;
+		s->skills[i]->seen = s->skills[i]->file_seen = false;
 	bundle_foreach_manifest(s->cfg, sync_one, s);
 	for (size_t i = 0; i < s->n_skills;) {
 		struct skill *k = s->skills[i];
@@ -389,6 +523,11 @@ void supervisor_sync(struct supervisor *s)
 		snprintf(st.id, sizeof(st.id), "%s", k->id);
 		snprintf(st.state, sizeof(st.state), "removed");
 		s->ops.state(s->ops.userdata, &st);
+		stop_skill(k);
+		if (k->file_seen)
+			unmount_state(s, k);
+		else
+			remove_state(s, k->id);
 		skill_free(k);
 		s->skills[i] = s->skills[--s->n_skills];
 	}
@@ -408,6 +547,11 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 			if (*timeout_ms < 0 || wait < *timeout_ms)
 				*timeout_ms = wait;
 		}
+	}
+	if (s->n_skills) {
+		int wait = s->next_usage_ms > now ? (int)(s->next_usage_ms - now) : 0;
+		if (*timeout_ms < 0 || wait < *timeout_ms)
+			*timeout_ms = wait;
 	}
 	return n;
 }
@@ -430,6 +574,10 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 		    k->state != SKILL_FAILED)
 			crashed(s, k, now);
 	}
+	if (now >= s->next_usage_ms) {
+		refresh_usage(s);
+		s->next_usage_ms = now + USAGE_EVERY_MS;
+	}
 }
 
 void supervisor_free(struct supervisor *s)
@@ -440,7 +588,11 @@ void supervisor_free(struct supervisor *s)
 	for (size_t i = 0; i < s->n_skills; i++)
 		if (s->skills[i]->pidfd >= 0)
 			pidfd_signal(s->skills[i]->pidfd, SIGTERM);
-	for (size_t i = 0; i < s->n_skills; i++)
+	/* The images stay; their mounts (and so their loop devices) go with the daemon. */
+	for (size_t i = 0; i < s->n_skills; i++) {
+		stop_skill(s->skills[i]);
+		unmount_state(s, s->skills[i]);
 		skill_free(s->skills[i]);
+	}
 	free(s);
 }

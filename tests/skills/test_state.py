@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""/state is limited by the kernel (limits.state), as skills launched by capbusd.
+
+- fill: a skill writes far beyond limits.state and gets ENOSPC (or EDQUOT) inside; the host disk
+  holds no more for it than the image (limits.state bytes); its mountinfo shows "/" as the root
+  of /state, not a host path; `capbus skills` (text and --json) shows the usage.
+- persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
+  daemon leaves no mount and no loop device behind; removing the manifest deletes the image.
+- a host disk too small for the image: the skill is not started, nothing is left half made.
+- bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
+
+Loop devices are a kernel feature: without /dev/loop-control the test skips, but fails under CI."""
+import json
+import os
+import subprocess
+import tempfile
+
+from capbus_harness import SkillBus, check, run_test, skip, wait_for, TestFailure
+
+MIB = 1 << 20
+
+
+def require_loop():
+    if not os.path.exists("/dev/loop-control"):
+        if os.environ.get("CI") == "true":
+            raise TestFailure("/dev/loop-control is missing: /state cannot be limited on this machine")
+        skip("no loop devices (/dev/loop-control)")
+
+
+def mounts_under(path):
+    """Mount points at or below path, from our own mountinfo."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mnt = line.split()[4]
+            if mnt == path or mnt.startswith(path.rstrip("/") + "/"):
+                out.append(mnt)
+    return out
+
+
+def loops_backed_by(path):
+    """Loop devices whose backing file is below path."""
+    out = []
+    for dev in os.listdir("/sys/block"):
+        try:
+            with open("/sys/block/%s/loop/backing_file" % dev) as f:
+                if f.read().strip().startswith(path):
+                    out.append(dev)
+        except OSError:
+            pass
+    return out
+
+
+def unmount_all(path):
+    """Leaves nothing mounted below path, whatever the daemon did (a test that failed half-way)."""
+    for mnt in sorted(mounts_under(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+def disk_use(path):
+    """Bytes of the host file system allocated below path (not descending into other mounts)."""
+    dev = os.lstat(path).st_dev
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if os.lstat(os.path.join(root, d)).st_dev == dev]
+        for name in files + dirs:
+            total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def paths(sb, ident):
+    state = sb.d.state_dir
+    return os.path.join(state, "skills", ident), os.path.join(state, "state-images", ident + ".img")
+
+
+def fill():
+    limit = 16 * MIB
+    with SkillBus() as sb:
+        try:
+            sb.add_skill("st.fill", ["fill-state", "200"],
+                         {"memory": "32M", "pids": 16, "nofile": 64, "state": "16M"})
+            free_before = os.statvfs(sb.d.dir).f_bavail * os.statvfs(sb.d.dir).f_frsize
+            sb.reload()
+            rep = sb.wait_reports(["st.fill"], timeout=60)["st.fill"]["result"]
+            print("# fill: %r" % rep)
+            check(not rep["ok"] and rep["errno"] in ("ENOSPC", "EDQUOT"),
+                  "writing 200 MiB into a 16 MiB /state must fail with ENOSPC or EDQUOT: %r" % rep)
+            check(8 * MIB <= rep["written"] <= limit, "written before ENOSPC: %r" % rep)
+            check(rep["root"] == "/", "/state's mountinfo root shows a host path: %r" % rep)
+            check(0 < rep["total"] <= limit, "statvfs(/state) inside: %r" % rep)
+            st = os.statvfs(sb.d.dir)
+            fell = free_before - st.f_bavail * st.f_frsize
+            used = disk_use(sb.d.dir)
+            print("# host: free space fell by %.1f MiB, the daemon's directory holds %.1f MiB" % (fell / MIB, used / MIB))
+            check(used <= limit + 2 * MIB, "the daemon's directory holds %d bytes for a 16 MiB limit" % used)
+            # Other processes share this disk: only a gross excess counts.
+            check(fell <= limit + 48 * MIB, "the host's free space fell by %d bytes" % fell)
+            _, image = paths(sb, "st.fill")
+            check(os.stat(image).st_size == limit, "the image is not limits.state bytes: %d" % os.stat(image).st_size)
+
+            # Usage in `capbus skills`: the supervisor looks once a second.
+            s = sb.wait_skill("st.fill", lambda s: (s.get("state_used") or 0) >= 8 * MIB, what="/state usage")
+            print("# skills --json: %r" % s)
+            check(s["state_limit"] == limit and 0 < s["state_size"] <= limit and s["state_used"] <= s["state_size"],
+                  "usage fields: %r" % s)
+            cp = sb.d.admin("skills")
+            line = next((l for l in cp.stdout.splitlines() if l.startswith("st.fill ")), "")
+            print("# skills: %s" % line)
+            check("/16M" in line, "`capbus skills` shows no /state usage: %r\n%s" % (line, cp.stdout))
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def persistence():
+    with SkillBus() as sb:
+        try:
+            sb.add_skill("st.mark", ["state-mark", "one"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "", "first run: %r" % rep)
+            mnt, image = paths(sb, "st.mark")
+            check(os.path.ismount(mnt), "the image is not mounted at %s after the run" % mnt)
+
+            # A restart of the skill (its manifest changed) keeps /state.
+            sb.reports.clear()
+            sb.add_skill("st.mark", ["state-mark", "two"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "one", "after a skill restart: %r" % rep)
+
+            # A bigger limit grows the image and keeps the data.
+            sb.reports.clear()
+            sb.add_skill("st.mark", ["state-mark", "three"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "12M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "two", "after growing limits.state: %r" % rep)
+            check(os.stat(image).st_size == 12 * MIB, "image after growing: %d bytes" % os.stat(image).st_size)
+            s = sb.wait_skill("st.mark", lambda s: s["state_limit"] == 12 * MIB and (s["state_size"] or 0) > 8 * MIB)
+            print("# grown: %r" % s)
+
+            # A daemon that stops leaves no mount and no loop device; the next one mounts it again.
+            sb.d.stop()
+            check(not mounts_under(sb.d.dir), "mounts left by a stopped daemon: %r" % mounts_under(sb.d.dir))
+            check(not loops_backed_by(sb.d.dir), "loop devices left by a stopped daemon: %r" % loops_backed_by(sb.d.dir))
+            check(os.path.exists(image), "the image went with the daemon")
+            sb.reports.clear()
+            sb.d.start()
+            sb.connect_observer()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "three", "after a daemon restart: %r" % rep)
+
+            # Removing the skill deletes its image, its mount and its loop device.
+            sb.remove_manifest("st.mark")
+            sb.reload()
+            sb.d.wait_log("event=skill_state_removed", timeout=10)
+            check(not os.path.exists(image), "the image is still there after removal")
+            check(not os.path.ismount(mnt) and not os.path.exists(mnt), "mount point after removal: %s" % mnt)
+            check(not loops_backed_by(sb.d.dir), "loop devices after removal: %r" % loops_backed_by(sb.d.dir))
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def host_full():
+    """The daemon's state directory on a 24 MiB file system, a skill asking for 32 MiB."""
+    small = tempfile.mkdtemp(prefix="capbus-test-small.")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0711", "tmpfs", small], check=True)
+    try:
+        state = os.path.join(small, "state")
+        sb = SkillBus(state_dir=state)
+        sb.d.state_dir = state
+        with sb:
+            sb.add_skill("st.big", ["state-mark", "x"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "32M"})
+            sb.reload()
+            s = sb.wait_skill("st.big", lambda s: "state" in (s["last_exit"] or ""), what="a failed state step")
+            print("# host full: %r" % s)
+            check(s["state"] in ("restarting", "failed") and "No space left" in s["last_exit"], "%r" % s)
+            check(s["state_used"] is None and s["state_limit"] == 32 * MIB, "usage of a missing image: %r" % s)
+            sb.pump(0.5)
+            check("st.big" not in sb.reports, "the skill ran without its /state: %r" % sb.reports.get("st.big"))
+            images = os.path.join(state, "state-images")
+            check(os.listdir(images) == [], "half-made images: %r" % os.listdir(images))
+            check(not os.path.ismount(os.path.join(state, "skills", "st.big")), "a mount was left")
+            check(not loops_backed_by(small), "loop devices: %r" % loops_backed_by(small))
+            check("step=\"state\"" in sb.log_about("st.big"), sb.log_about("st.big"))
+    finally:
+        unmount_all(small)
+        os.rmdir(small)
+
+
+def bad_values():
+    with SkillBus() as sb:
+        for value, why in (('"3M"', "below 4M"), ('"65G"', "above 64G"), ('"4100K"', "not whole MiB"), ('"64m"', "unit")):
+            text = ('{\n  "manifest_version": 1,\n  "id": "st.bad",\n  "exec": ["/bin/true"],\n'
+                    '  "limits": {"state": %s}\n}\n' % value)
+            path = sb.d.write_manifest("st.bad", text)
+            cp = sb.d.cli("manifest", "check", path)
+            want = "%s:5:23: limits.state must be" % path
+            check(cp.returncode != 0 and want in cp.stderr + cp.stdout,
+                  "limits.state %s (%s): %r %r" % (value, why, cp.stdout, cp.stderr))
+        start = len(sb.d.log())
+        sb.reload()
+        sb.d.wait_log("st.bad.json:5:23: limits.state must be", start=start)
+
+
+if __name__ == "__main__":
+    require_loop()
+    run_test(lambda: (bad_values(), fill(), persistence(), host_full()))
