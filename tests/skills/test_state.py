@@ -8,6 +8,7 @@
 - persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
   daemon leaves no mount and no loop device behind; removing the manifest deletes the image.
 - a host disk too small for the image: the skill is not started, nothing is left half made.
+- `capbus run` (no --state): the same limit on a fresh image, removed with the run.
 - bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
 
 Loop devices are a kernel feature: without /dev/loop-control the test skips, but fails under CI."""
@@ -28,13 +29,13 @@ def require_loop():
         skip("no loop devices (/dev/loop-control)")
 
 
-def mounts_under(path):
-    """Mount points at or below path, from our own mountinfo."""
+def mounts_under(path, prefix=False):
+    """Mount points at or below path (or any whose path starts with it, with prefix), from our mountinfo."""
     out = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             mnt = line.split()[4]
-            if mnt == path or mnt.startswith(path.rstrip("/") + "/"):
+            if mnt == path or mnt.startswith(path if prefix else path.rstrip("/") + "/"):
                 out.append(mnt)
     return out
 
@@ -190,6 +191,32 @@ def host_full():
         os.rmdir(small)
 
 
+def foreground_run():
+    """`capbus run` without --state: /state is a fresh image of limits.state bytes, gone afterwards."""
+    with SkillBus() as sb:
+        try:
+            path = sb.add_skill("st.run", ["fill-state", "64"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            sb.wait_reports(["st.run"])  # the daemon's own launch; the run below is a second one
+            manifest = os.path.join(sb.d.manifest_dir, "st.run.json")
+            before = set(os.listdir("/tmp"))
+            cp = sb.d.admin("run", manifest, "--dir", os.path.dirname(path), timeout=60)
+            lines = [l for l in cp.stdout.splitlines() if l.startswith('{"attack"')]
+            print("# capbus run: rc %d %r" % (cp.returncode, lines))
+            check(lines, "capbus run printed no result: %r %r" % (cp.stdout, cp.stderr))
+            rep = json.loads(lines[-1])
+            check(not rep["ok"] and rep["errno"] in ("ENOSPC", "EDQUOT") and rep["written"] <= 8 * MIB and
+                  rep["root"] == "/", "capbus run's /state: %r" % rep)
+            left = [n for n in set(os.listdir("/tmp")) - before if n.startswith("capbus-run-")]
+            check(not left, "capbus run left %r in /tmp" % left)
+            check(not mounts_under("/tmp/capbus-run-", True) and not loops_backed_by("/tmp/capbus-run-"),
+                  "capbus run left mounts %r / loop devices %r" % (mounts_under("/tmp/capbus-run-", True),
+                                                                   loops_backed_by("/tmp/capbus-run-")))
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
 def bad_values():
     with SkillBus() as sb:
         for value, why in (('"3M"', "below 4M"), ('"65G"', "above 64G"), ('"4100K"', "not whole MiB"), ('"64m"', "unit")):
@@ -207,4 +234,4 @@ def bad_values():
 
 if __name__ == "__main__":
     require_loop()
-    run_test(lambda: (bad_values(), fill(), persistence(), host_full()))
+    run_test(lambda: (bad_values(), fill(), persistence(), host_full(), foreground_run()))
