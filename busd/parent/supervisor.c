@@ -212,8 +212,11 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 			  k->manifest->limits.state);
 		r = -EFBIG;
 	}
-	if (r < 0)
+	if (r < 0) {
+		/* A failed resize leaves it unmounted: statvfs there would measure the host's disk. */
+		k->state_mounted = stateimg_is_mounted(image, dir);
 		return r;
+	}
 	if (res.created || res.resized)
 		log_event(LOG_LEVEL_INFO, res.created ? "skill_state_created" : "skill_state_resized",
 			  "id=%s image=%s bytes=%" PRIu64, LOG_Q(k->id), LOG_Q(image), k->manifest->limits.state);

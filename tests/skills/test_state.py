@@ -4,9 +4,11 @@
 
 - fill: a skill writes far beyond limits.state and gets ENOSPC (or EDQUOT) inside; the host disk
   holds no more for it than the image (limits.state bytes); its mountinfo shows "/" as the root
-  of /state, not a host path; `capbus skills` (text and --json) shows the usage.
+  of /state, not a host path; `capbus skills` (text and --json) shows the usage; a smaller
+  limits.state than what is stored is refused and the image kept.
 - persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
-  daemon leaves no mount and no loop device behind; removing the manifest deletes the image.
+  daemon leaves no mount and no loop device behind, a killed one leaves its mount for the next;
+  removing the manifest deletes the image.
 - a host disk too small for the image: the skill is not started, nothing is left half made.
 - `capbus run` (no --state): the same limit on a fresh image, removed with the run.
 - bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
@@ -14,6 +16,7 @@
 Loop devices are a kernel feature: without /dev/loop-control the test skips, but fails under CI."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
 
@@ -109,6 +112,17 @@ def fill():
             line = next((l for l in cp.stdout.splitlines() if l.startswith("st.fill ")), "")
             print("# skills: %s" % line)
             check("/16M" in line, "`capbus skills` shows no /state usage: %r\n%s" % (line, cp.stdout))
+
+            # A smaller limit than what is stored: refused, the image kept as it was.
+            sb.add_skill("st.fill", ["fill-state", "1"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            s = sb.wait_skill("st.fill", lambda s: "File too large" in (s["last_exit"] or ""), what="a refused shrink")
+            print("# shrink below the data: %r" % s)
+            check(s["state_limit"] == 8 * MIB and s["state_used"] is None, "after a refused shrink: %r" % s)
+            check(os.stat(image).st_size == limit, "the image changed size: %d" % os.stat(image).st_size)
+            check("event=skill_state_shrink_failed" in sb.log_about("st.fill"), sb.log_about("st.fill"))
+            sb.pump(0.3)
+            check(len(sb.reports.get("st.fill", [])) == 1, "the skill ran on: %r" % sb.reports.get("st.fill"))
         finally:
             sb.d.stop()
             unmount_all(sb.d.dir)
@@ -151,6 +165,18 @@ def persistence():
             sb.connect_observer()
             rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
             check(rep["ok"] and rep["before"] == "three", "after a daemon restart: %r" % rep)
+
+            # A daemon killed outright leaves its mount; the next one finds it and uses it.
+            sb.d.signal(signal.SIGKILL)
+            sb.d.proc.wait(10)
+            sb.d.stop()
+            check(os.path.ismount(mnt), "SIGKILL: the mount should have stayed")
+            sb.reports.clear()
+            sb.d.start()
+            sb.connect_observer()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "three", "after the daemon was killed: %r" % rep)
+            check(len([m for m in mounts_under(sb.d.dir) if m == mnt]) == 1, "mounted twice: %r" % mounts_under(sb.d.dir))
 
             # Removing the skill deletes its image, its mount and its loop device.
             sb.remove_manifest("st.mark")
