@@ -146,9 +146,6 @@ static int state_paths(const struct supervisor *s, const char *id, char **dir, c
 	return 0;
 }
 
-/* A state directory of an earlier version (files, no image yet) moves aside to
- * <state_dir>/state-legacy/ID, out of the skill's reach: copying files a skill controls as root
- * is not worth the risk. The empty directory it leaves becomes the mount point. */
 static bool dir_is_empty(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -163,6 +160,9 @@ static bool dir_is_empty(const char *dir)
 	return empty;
 }
 
+/* A state directory of an earlier version (files, no image yet) moves aside to
+ * <state_dir>/state-legacy/ID, out of the skill's reach: copying files a skill controls as root
+ * is not worth the risk. The empty directory it leaves becomes the mount point. */
 static int set_legacy_aside(struct supervisor *s, struct skill *k, const char *dir, const char *image, uid_t uid)
 {
 	_cleanup_free_ char *legacy_dir = NULL, *legacy = NULL;

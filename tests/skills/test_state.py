@@ -9,6 +9,7 @@
 - persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
   daemon leaves no mount and no loop device behind, a killed one leaves its mount for the next;
   removing the manifest deletes the image.
+- a state directory of an earlier version is moved to <state_dir>/state-legacy/ID, not shown.
 - a host disk too small for the image: the skill is not started, nothing is left half made.
 - `capbus run` (no --state): the same limit on a fresh image, removed with the run.
 - bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
@@ -217,6 +218,30 @@ def host_full():
         os.rmdir(small)
 
 
+def legacy():
+    """A state directory of an earlier version (files, no image) moves aside once."""
+    with SkillBus() as sb:
+        try:
+            old = os.path.join(sb.d.state_dir, "skills", "st.legacy")
+            os.makedirs(old)
+            os.chmod(os.path.dirname(old), 0o711)
+            with open(os.path.join(old, "mark"), "w") as f:
+                f.write("old")
+            os.chown(old, 200123, 200123)
+            sb.add_skill("st.legacy", ["state-mark", "new"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "4M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.legacy"])["st.legacy"]["result"]
+            check(rep["ok"] and rep["before"] == "", "a legacy directory leaked into the image: %r" % rep)
+            moved = os.path.join(sb.d.state_dir, "state-legacy", "st.legacy", "mark")
+            check(open(moved).read() == "old", "legacy state not kept at %s" % moved)
+            check(os.stat(os.path.dirname(os.path.dirname(moved))).st_mode & 0o777 == 0o700, "state-legacy mode")
+            check("event=skill_state_legacy" in sb.log_about("st.legacy"), sb.log_about("st.legacy"))
+            check(sb.skill("st.legacy") is not None and os.stat(old).st_uid == 200123, "uid not kept")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
 def foreground_run():
     """`capbus run` without --state: /state is a fresh image of limits.state bytes, gone afterwards."""
     with SkillBus() as sb:
@@ -260,4 +285,4 @@ def bad_values():
 
 if __name__ == "__main__":
     require_loop()
-    run_test(lambda: (bad_values(), fill(), persistence(), host_full(), foreground_run()))
+    run_test(lambda: (bad_values(), fill(), persistence(), legacy(), host_full(), foreground_run()))
