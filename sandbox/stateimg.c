@@ -304,6 +304,50 @@ int stateimg_unmount(const char *image, const char *mountpoint)
 	return was ? wait_released(stx.stx_dev_major, stx.stx_dev_minor) : 0;
 }
 
+int stateimg_adopt(const char *spare, const char *spare_mnt, const char *image, const char *mountpoint, uid_t uid)
+{
+	struct stat st;
+
+	if (!stateimg_is_mounted(spare, spare_mnt))
+		return -ENOENT;
+	if (lstat(image, &st) == 0)
+		return -EEXIST;
+	/* The name first: a bind of the file system under the old name would look like the spare's. */
+	if (rename(spare, image) < 0)
+		return negative_errno();
+	if (mount(spare_mnt, mountpoint, NULL, MS_BIND, NULL) < 0) {
+		int r = negative_errno();
+		(void)rename(image, spare);
+		return r;
+	}
+	/* The bind holds the file system: detaching the spare's own mount costs nothing. */
+	(void)umount2(spare_mnt, MNT_DETACH);
+	return own_root(mountpoint, uid, true);
+}
+
+int stateimg_detach(const char *image, const char *mountpoint)
+{
+	int fd = -1;
+
+	if (stateimg_is_mounted(image, mountpoint)) {
+		fd = open(mountpoint, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return negative_errno();
+		if (umount2(mountpoint, MNT_DETACH) < 0) {
+			int r = negative_errno();
+			close(fd);
+			return r;
+		}
+	}
+	if (unlink(image) < 0 && errno != ENOENT) {
+		int r = negative_errno();
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return fd >= 0 ? fd : -ENOENT;
+}
+
 int stateimg_remove(const char *image, const char *mountpoint)
 {
 	int r = stateimg_unmount(image, mountpoint);

@@ -44,5 +44,19 @@ int stateimg_usage(const char *mountpoint, uint64_t *used, uint64_t *total);
  * Returns 0 (also when nothing was mounted) or -errno. */
 int stateimg_unmount(const char *image, const char *mountpoint);
 
+/* Turns a prepared image into a skill's: spare, mounted at spare_mnt by stateimg_mount(), is
+ * renamed to image (which must not exist) and its file system bound at mountpoint, its root
+ * given to uid:uid, mode 0700, and spare_mnt unmounted. Cheap (no mkfs, no new mount of a
+ * file system): a new skill need not wait for either. Returns 0 or -errno; on failure spare is
+ * left where it was whenever possible. */
+int stateimg_adopt(const char *spare, const char *spare_mnt, const char *image, const char *mountpoint, uid_t uid);
+
+/* Removes image and its mount at mountpoint without waiting for the file system to be written
+ * back and torn down: the mount is detached and image unlinked, and the returned O_PATH fd on
+ * the file system's root is its last reference. Whoever closes that fd (a short-lived child,
+ * say) pays for the teardown. Returns the fd, -ENOENT when image is not mounted there (image is
+ * still unlinked), or another -errno. */
+int stateimg_detach(const char *image, const char *mountpoint);
+
 /* Unmounts and deletes image. Returns 0 (also when it did not exist) or -errno. */
 int stateimg_remove(const char *image, const char *mountpoint);
