@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -192,6 +193,8 @@ static pid_t helper_fork(struct supervisor *s, int keep_fd)
 	if (pid < 0)
 		return negative_errno();
 	if (pid == 0) {
+		/* Two spare makers (ours and a killed daemon's) would trip over each other's files. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (keep_fd > 3)
 			close_range(3, (unsigned)keep_fd - 1, 0);
 		close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
