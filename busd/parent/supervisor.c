@@ -2,13 +2,10 @@
 /* supervisor.c - skills as sandboxed, supervised processes (privileged parent). */
 #include "parent/supervisor.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +20,7 @@
 #include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
+#include "parent/skillstate.h"
 #include "stateimg.h"
 
 #define BACKOFF_FIRST_MS 500
@@ -32,8 +30,6 @@
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
 #define USAGE_EVERY_MS 1000        /* how often `capbus skills` learns /state's usage */
-#define SPARE_DELAY_MS 100         /* after a new skill started, before its successor's image is made */
-#define MAX_HELPERS 8              /* children doing slow /state work at once */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -68,12 +64,7 @@ struct supervisor {
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
 	uint64_t next_usage_ms;
-	/* Making an image (mkfs, a loop device, a mount) and tearing one down take a few hundred
-	 * ms each: children do it, so that neither a new skill's start nor the loop waits. */
-	pid_t helpers[MAX_HELPERS];
-	size_t n_helpers;
-	pid_t spare_pid;           /* the child making the spare image, 0 when none */
-	uint64_t spare_at_ms;      /* when to make one (0: not wanted) */
+	struct skillstate *state;  /* the skills' /state images */
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -108,6 +99,10 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 	s->master = master;
 	s->guard = guard;
 	s->ops = *ops;
+	if (skillstate_new(cfg->state_dir, &s->state) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	*out = s;
 	return 0;
 }
@@ -141,149 +136,20 @@ static int skill_uid(struct supervisor *s, const char *id, const char *state_dir
 	return -ENOSPC;
 }
 
-/* Where a skill's /state lives: <state_dir>/skills/ID is the image's mount point (the path the
- * sandbox binds), <state_dir>/state-images/ID.img the image. Separate directories, because an
- * id may itself end in ".img". */
-static int state_paths(const struct supervisor *s, const char *id, char **dir, char **image)
+/* <state_dir>/skills/ID: the skill's /state, the mount point of its image (skillstate.h). */
+static char *state_dir_of(const struct supervisor *s, const char *id)
 {
-	if (asprintf(dir, "%s/skills/%s", s->cfg->state_dir, id) < 0)
-		return -ENOMEM;
-	if (asprintf(image, "%s/state-images/%s.img", s->cfg->state_dir, id) < 0) {
-		free(*dir);
-		return -ENOMEM;
-	}
-	return 0;
-}
+	char *p;
 
-static bool dir_is_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	bool empty = true;
-
-	if (!d)
-		return false;
-	while (empty && (de = readdir(d)))
-		empty = streq(de->d_name, ".") || streq(de->d_name, "..");
-	closedir(d);
-	return empty;
-}
-
-/* A spare image of the default size, formatted and mounted ahead (<state_dir>/state-images/
- * .spare.img at <state_dir>/state-spare; ids never start with '.'), so that a newly installed
- * skill gets its /state at once. Made only once some skill needed a new image. */
-static int spare_paths(const struct supervisor *s, char **dir, char **image)
-{
-	if (asprintf(dir, "%s/state-spare", s->cfg->state_dir) < 0)
-		return -ENOMEM;
-	if (asprintf(image, "%s/state-images/.spare.img", s->cfg->state_dir) < 0) {
-		free(*dir);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Forks a child for slow /state work. It keeps only keep_fd (-1: none) of the parent's fds and
- * must _exit(). Returns the pid in the child's caller as for fork(), or -errno. */
-static pid_t helper_fork(struct supervisor *s, int keep_fd)
-{
-	if (s->n_helpers == MAX_HELPERS)
-		return -EAGAIN;
-	pid_t pid = fork();
-	if (pid < 0)
-		return negative_errno();
-	if (pid == 0) {
-		/* Two spare makers (ours and a killed daemon's) would trip over each other's files. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (keep_fd > 3)
-			close_range(3, (unsigned)keep_fd - 1, 0);
-		close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
-		return 0;
-	}
-	s->helpers[s->n_helpers++] = pid;
-	return pid;
-}
-
-/* Reaps finished helpers (never another child: skills are reaped through their pidfds). */
-static void reap_helpers(struct supervisor *s, bool wait)
-{
-	for (size_t i = 0; i < s->n_helpers;) {
-		int status;
-		pid_t r = waitpid(s->helpers[i], &status, wait ? 0 : WNOHANG);
-		if (r == 0 || (r < 0 && errno == EINTR)) {
-			i++;
-			continue;
-		}
-		if (s->helpers[i] == s->spare_pid) {
-			s->spare_pid = 0;
-			if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				log_event(LOG_LEVEL_WARNING, "skill_state_spare_failed", "status=%d", r < 0 ? -1 : status);
-		}
-		s->helpers[i] = s->helpers[--s->n_helpers];
-	}
-}
-
-static void make_spare(struct supervisor *s)
-{
-	_cleanup_free_ char *dir = NULL, *image = NULL;
-
-	s->spare_at_ms = 0;
-	if (s->spare_pid || spare_paths(s, &dir, &image) < 0 || stateimg_is_mounted(image, dir))
-		return;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return;
-	pid_t pid = helper_fork(s, -1);
-	if (pid == 0)
-		_exit(stateimg_mount(image, dir, MANIFEST_DEFAULT_STATE, 0, NULL) == 0 ? 0 : 1);
-	if (pid > 0)
-		s->spare_pid = pid;
-}
-
-/* The spare, if one is ready and fits, becomes k's image. */
-static bool take_spare(struct supervisor *s, struct skill *k, const char *dir, const char *image, uid_t uid)
-{
-	_cleanup_free_ char *spare_dir = NULL, *spare = NULL;
-	struct stat st;
-
-	if (k->manifest->limits.state != MANIFEST_DEFAULT_STATE || s->spare_pid || lstat(image, &st) == 0 ||
-	    spare_paths(s, &spare_dir, &spare) < 0 || !stateimg_is_mounted(spare, spare_dir))
-		return false;
-	int r = stateimg_adopt(spare, spare_dir, image, dir, uid);
-	if (r < 0)
-		log_event(LOG_LEVEL_WARNING, "skill_state_spare_unused", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
-	return r == 0;
-}
-
-/* A state directory of an earlier version (files, no image yet) moves aside to
- * <state_dir>/state-legacy/ID, out of the skill's reach: copying files a skill controls as root
- * is not worth the risk. The empty directory it leaves becomes the mount point. */
-static int set_legacy_aside(struct supervisor *s, struct skill *k, const char *dir, const char *image, uid_t uid)
-{
-	_cleanup_free_ char *legacy_dir = NULL, *legacy = NULL;
-	struct stat st;
-
-	if (lstat(image, &st) == 0 || errno != ENOENT || dir_is_empty(dir))
-		return 0;
-	if (asprintf(&legacy_dir, "%s/state-legacy", s->cfg->state_dir) < 0 ||
-	    asprintf(&legacy, "%s/%s", legacy_dir, k->id) < 0)
-		return -ENOMEM;
-	if ((mkdir(legacy_dir, 0700) < 0 && errno != EEXIST) || rename(dir, legacy) < 0 || mkdir(dir, 0700) < 0 ||
-	    chown(dir, uid, uid) < 0)
-		return negative_errno();
-	log_event(LOG_LEVEL_WARNING, "skill_state_legacy", "id=%s moved_to=%s", LOG_Q(k->id), LOG_Q(legacy));
-	return 0;
+	return asprintf(&p, "%s/skills/%s", s->cfg->state_dir, id) < 0 ? NULL : p;
 }
 
 static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char **state_dir)
 {
-	_cleanup_free_ char *parent = NULL, *dir = NULL, *images = NULL, *image = NULL;
-	struct stateimg_result res;
+	_cleanup_free_ char *parent = NULL, *dir = NULL;
 
-	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || asprintf(&images, "%s/state-images", s->cfg->state_dir) < 0 ||
-	    state_paths(s, k->id, &dir, &image) < 0)
+	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || !(dir = state_dir_of(s, k->id)))
 		return -ENOMEM;
-	if (mkdir(images, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
 	/* Skills run under their own uids and must traverse (not list) the state directory to reach
 	 * their own; everything secret in it is a 0600 file. */
 	if (chmod(s->cfg->state_dir, 0711) < 0 || (mkdir(parent, 0711) < 0 && errno != EEXIST))
@@ -297,34 +163,11 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	} else if (errno != EEXIST) {
 		return negative_errno();
 	}
-	if ((r = set_legacy_aside(s, k, dir, image, *uid)) < 0)
+	r = skillstate_mount(s->state, k->id, dir, k->manifest->limits.state, *uid);
+	/* A failed resize leaves it unmounted: statvfs there would measure the host's disk. */
+	k->state_mounted = r == 0 || skillstate_is_mounted(s->state, k->id, dir);
+	if (r < 0)
 		return r;
-	bool spare = take_spare(s, k, dir, image, *uid);
-	if (spare) {
-		res = (struct stateimg_result){ .created = true };
-		r = 0;
-	} else {
-		r = stateimg_mount(image, dir, k->manifest->limits.state, *uid, &res);
-	}
-	if (r == STATEIMG_SHRINK_FAILED) {
-		log_event(LOG_LEVEL_ERROR, "skill_state_shrink_failed", "id=%s image=%s limit=%" PRIu64
-			  " reason=\"its data does not fit the new limits.state\"", LOG_Q(k->id), LOG_Q(image),
-			  k->manifest->limits.state);
-		r = -EFBIG;
-	}
-	if (r < 0) {
-		/* A failed resize leaves it unmounted: statvfs there would measure the host's disk. */
-		k->state_mounted = stateimg_is_mounted(image, dir);
-		return r;
-	}
-	if (res.created || res.resized)
-		log_event(LOG_LEVEL_INFO, res.created ? "skill_state_created" : "skill_state_resized",
-			  "id=%s image=%s bytes=%" PRIu64 " spare=%s", LOG_Q(k->id), LOG_Q(image), k->manifest->limits.state,
-			  spare ? "yes" : "no");
-	/* New skills come in groups (installs): have the next one's image ready, once this one runs. */
-	if (res.created)
-		s->spare_at_ms = monotonic_ms() + SPARE_DELAY_MS;
-	k->state_mounted = true;
 	(void)stateimg_usage(dir, &k->state_used, &k->state_size);
 	*state_dir = TAKE_PTR(dir);
 	return 0;
@@ -509,46 +352,23 @@ static void skill_free(struct skill *k)
 	free(k);
 }
 
-/* Unmounts a skill's /state image, keeping it (daemon stop). */
+/* Unmounts a skill's /state image, keeping it (daemon stop, an invalid manifest). */
 static void unmount_state(struct supervisor *s, struct skill *k)
 {
-	_cleanup_free_ char *dir = NULL, *image = NULL;
+	_cleanup_free_ char *dir = state_dir_of(s, k->id);
 
-	if (!k->state_mounted || state_paths(s, k->id, &dir, &image) < 0)
-		return;
-	int r = stateimg_unmount(image, dir);
-	if (r < 0)
-		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
+	if (k->state_mounted && dir)
+		skillstate_unmount(s->state, k->id, dir);
 	k->state_mounted = false;
 }
 
-/* A removed skill's state goes with it: the image and its mount point. The file system's
- * teardown (write-back, the loop device) happens in a helper holding its last reference. */
+/* A removed skill's state goes with it: the image and its mount point. */
 static void remove_state(struct supervisor *s, const char *id)
 {
-	_cleanup_free_ char *dir = NULL, *image = NULL;
+	_cleanup_free_ char *dir = state_dir_of(s, id);
 
-	if (state_paths(s, id, &dir, &image) < 0)
-		return;
-	int r = stateimg_detach(image, dir);
-	if (r >= 0) {
-		int fd = r;
-		pid_t pid = helper_fork(s, fd);
-		if (pid == 0) {
-			close(fd);
-			_exit(0);
-		}
-		close(fd); /* with no helper, we pay for the teardown here */
-		r = 0;
-	} else if (r == -ENOENT) {
-		r = 0;
-	}
-	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
-		r = negative_errno();
-	if (r < 0)
-		log_event(LOG_LEVEL_WARNING, "skill_state_remove_failed", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
-	else
-		log_event(LOG_LEVEL_INFO, "skill_state_removed", "id=%s image=%s", LOG_Q(id), LOG_Q(image));
+	if (dir)
+		skillstate_remove(s->state, id, dir);
 }
 
 /* Re-reads every mounted image's usage; a change is reported like a state change. */
@@ -556,10 +376,10 @@ static void refresh_usage(struct supervisor *s)
 {
 	for (size_t i = 0; i < s->n_skills; i++) {
 		struct skill *k = s->skills[i];
-		_cleanup_free_ char *dir = NULL, *image = NULL;
+		_cleanup_free_ char *dir = NULL;
 		uint64_t used, size;
 
-		if (!k->state_mounted || state_paths(s, k->id, &dir, &image) < 0 || stateimg_usage(dir, &used, &size) < 0)
+		if (!k->state_mounted || !(dir = state_dir_of(s, k->id)) || stateimg_usage(dir, &used, &size) < 0)
 			continue;
 		if (used != k->state_used || size != k->state_size) {
 			k->state_used = used;
@@ -668,16 +488,14 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 				*timeout_ms = wait;
 		}
 	}
-	if (s->n_skills || s->n_helpers) {
+	if (s->n_skills) {
 		int wait = s->next_usage_ms > now ? (int)(s->next_usage_ms - now) : 0;
 		if (*timeout_ms < 0 || wait < *timeout_ms)
 			*timeout_ms = wait;
 	}
-	if (s->spare_at_ms) {
-		int wait = s->spare_at_ms > now ? (int)(s->spare_at_ms - now) : 0;
-		if (*timeout_ms < 0 || wait < *timeout_ms)
-			*timeout_ms = wait;
-	}
+	int wait = skillstate_timeout(s->state, now);
+	if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
+		*timeout_ms = wait;
 	return n;
 }
 
@@ -703,9 +521,7 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 		refresh_usage(s);
 		s->next_usage_ms = now + USAGE_EVERY_MS;
 	}
-	reap_helpers(s, false);
-	if (s->spare_at_ms && now >= s->spare_at_ms)
-		make_spare(s);
+	skillstate_tick(s->state, now);
 }
 
 void supervisor_free(struct supervisor *s)
@@ -722,10 +538,6 @@ void supervisor_free(struct supervisor *s)
 		unmount_state(s, s->skills[i]);
 		skill_free(s->skills[i]);
 	}
-	reap_helpers(s, true);
-	_cleanup_free_ char *spare_dir = NULL, *spare = NULL;
-	int r = spare_paths(s, &spare_dir, &spare);
-	if (r == 0 && (r = stateimg_unmount(spare, spare_dir)) < 0)
-		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=.spare error=%s", LOG_Q(strerror(-r)));
+	skillstate_free(s->state);
 	free(s);
 }
