@@ -2,6 +2,7 @@
 /* cmd-admin.c - capbus keygen, manifest check, install, remove, grant, revoke, skills, logs, stats. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,25 @@ int cmd_revoke(struct cli *cli, int argc, char **argv)
 	return id_command(cli, argc, argv, "capbus.revoke", AUTHORITY_OP_REVOKE, true);
 }
 
+/* "0", "812K", "1.5M", "64M": df -h's way, powers of 1024. */
+static void human_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	double v = (double)bytes;
+	int u = -1;
+
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, bytes);
+	else if (v < 10 && v != (double)(uint64_t)v)
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	else
+		snprintf(buf, len, "%.0f%c", v, units[u]);
+}
+
 int cmd_skills(struct cli *cli, int argc, char **argv)
 {
 	bool json = argc == 2 && streq(argv[1], "--json");
@@ -339,13 +359,19 @@ int cmd_skills(struct cli *cli, int argc, char **argv)
 		printf("%s\n", s ? s : "[]");
 		return EXIT_OK;
 	}
-	printf("%-32s %-10s %8s %8s  %s\n", "ID", "STATE", "PID", "RESTARTS", "LAST EXIT");
+	printf("%-32s %-10s %8s %8s %-15s  %s\n", "ID", "STATE", "PID", "RESTARTS", "/STATE USED", "LAST EXIT");
 	for (const cJSON *s = list->child; s; s = s->next) {
 		const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_exit");
-		printf("%-32s %-10s %8d %8d  %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "id")),
+		char used[16], limit[16], state[40];
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(s, "state_used");
+		const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, "state_limit");
+		human_size(cJSON_IsNumber(u) ? (uint64_t)u->valuedouble : 0, used, sizeof(used));
+		human_size(cJSON_IsNumber(l) ? (uint64_t)l->valuedouble : 0, limit, sizeof(limit));
+		snprintf(state, sizeof(state), "%s/%s", cJSON_IsNumber(u) ? used : "-", cJSON_IsNumber(l) ? limit : "-");
+		printf("%-32s %-10s %8d %8d %-15s  %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "id")),
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "state")),
 		       cJSON_GetObjectItemCaseSensitive(s, "pid")->valueint,
-		       cJSON_GetObjectItemCaseSensitive(s, "restarts")->valueint,
+		       cJSON_GetObjectItemCaseSensitive(s, "restarts")->valueint, state,
 		       cJSON_IsString(last) ? last->valuestring : "-");
 	}
 	return EXIT_OK;

@@ -2,7 +2,9 @@
 /* cmd-run.c - capbus run: one skill in its sandbox, in the foreground, attached to the bus.
  *
  * For skill authors: the same sandbox capbusd builds (launch.c), with the skill's directory
- * defaulting to the manifest's own, its output on this terminal, and its exit reason printed. */
+ * defaulting to the manifest's own, its output on this terminal, and its exit reason printed.
+ * Without --state, /state is a fresh image of limits.state bytes, as under capbusd, deleted
+ * afterwards; --state DIR binds the author's own directory as it is, without a size limit. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -23,6 +25,7 @@
 #include "manifest.h"
 #include "pidfd-util.h"
 #include "sandbox.h"
+#include "stateimg.h"
 #include "util.h"
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -78,8 +81,8 @@ static int run_skill(struct sandbox_plan *plan)
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
 	const char *path = NULL, *dir = NULL, *state = NULL;
-	_cleanup_free_ char *text = NULL, *err = NULL, *cgroup = NULL;
-	char real[PATH_MAX], tmp_state[] = "/tmp/capbus-run-XXXXXX";
+	_cleanup_free_ char *text = NULL, *err = NULL, *cgroup = NULL, *tmp_state = NULL, *tmp_image = NULL;
+	char real[PATH_MAX], tmp_dir[] = "/tmp/capbus-run-XXXXXX";
 	struct manifest *m = NULL;
 	uint8_t key[32];
 
@@ -119,8 +122,22 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	uid_t uid = launch_default_uid(m->id, 0);
 	if (!state) {
-		if (!mkdtemp(tmp_state) || chown(tmp_state, uid, uid) < 0) {
-			fprintf(stderr, "capbus: run: cannot create a state directory: %s\n", strerror(errno));
+		/* Root's directory holding the image and its mount point; the skill's uid may only pass. */
+		bool made = mkdtemp(tmp_dir) != NULL;
+		int e = !made || chmod(tmp_dir, 0711) < 0 ? negative_errno() : 0;
+		if (e == 0 && (asprintf(&tmp_state, "%s/state", tmp_dir) < 0 || asprintf(&tmp_image, "%s/state.img", tmp_dir) < 0))
+			e = -ENOMEM;
+		if (e == 0 && (mkdir(tmp_state, 0700) < 0 || chown(tmp_state, uid, uid) < 0))
+			e = negative_errno();
+		if (e == 0)
+			e = stateimg_mount(tmp_image, tmp_state, m->limits.state, uid, NULL);
+		if (e != 0) {
+			fprintf(stderr, "capbus: run: cannot make /state (an image of limits.state bytes): %s\n",
+				strerror(e < 0 ? -e : EIO));
+			if (tmp_state && tmp_image)
+				stateimg_remove(tmp_image, tmp_state);
+			if (made)
+				nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 			manifest_free(m);
 			return EXIT_USAGE;
 		}
@@ -165,8 +182,13 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		close(key_fd);
 	egress_free(egress);
 	sandbox_plan_free(plan);
-	if (!state)
-		nftw(tmp_state, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (!state) {
+		int e = stateimg_remove(tmp_image, tmp_state);
+		if (e < 0)
+			fprintf(stderr, "capbus: run: warning: cannot unmount %s: %s\n", tmp_state, strerror(-e));
+		else
+			nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
 	manifest_free(m);
 	return rc;
 }

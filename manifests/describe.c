@@ -259,7 +259,9 @@ static void put_sandbox(FILE *f, const struct manifest *m)
 	fputs("\" profile\n", f);
 	fputs("Limits: memory ", f);
 	put_size(f, l->memory);
-	fprintf(f, ", %u processes, %u%% of one CPU, %u open files\n", l->pids, l->cpu_percent, l->nofile);
+	fprintf(f, ", %u processes, %u%% of one CPU, %u open files, ", l->pids, l->cpu_percent, l->nofile);
+	put_size(f, l->state);
+	fputs(" of /state\n", f);
 }
 
 char *manifest_describe(const struct manifest *m, const struct level_policy *lp)

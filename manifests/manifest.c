@@ -328,21 +328,19 @@ static int parse_sandbox(struct json_doc *doc, const struct json_node *item, str
 	return 0;
 }
 
-/* "128M", "1G", "65536" or a plain number of bytes; K/M/G/T are powers of 1024. */
-static int parse_memory(struct json_doc *doc, const struct json_node *item, uint64_t *out)
+/* "128M", "1G", "65536" or a plain number of bytes; K/M/G/T are powers of 1024. what names the
+ * key and msg says what it accepts, for the error. */
+static int parse_size(struct json_doc *doc, const struct json_node *item, const char *what, const char *msg,
+		      uint64_t min, uint64_t max, uint64_t *out)
 {
-	static const char msg[] = "limits.memory must be bytes or a size like \"128M\" or \"1G\", from 4M to 1T";
 	uint64_t v, shift = 0;
 	char buf[32];
 	size_t n;
-	int r;
 
-	if (json_is(item, JSON_NUMBER)) {
-		r = json_doc_uint(doc, item, "limits.memory", MANIFEST_MEMORY_MIN, MANIFEST_MEMORY_MAX, out);
-		return r;
-	}
+	if (json_is(item, JSON_NUMBER))
+		return json_doc_uint(doc, item, what, min, max, out);
 	if (!json_is(item, JSON_STRING) || (n = strlen(item->string)) == 0 || n >= sizeof(buf))
-		return json_doc_fail(doc, item, false, msg);
+		return json_doc_fail(doc, item, false, "%s", msg);
 	memcpy(buf, item->string, n + 1);
 	switch (buf[n - 1]) {
 	case 'K': shift = 10; break;
@@ -352,9 +350,31 @@ static int parse_memory(struct json_doc *doc, const struct json_node *item, uint
 	}
 	if (shift)
 		buf[n - 1] = '\0';
-	if (parse_u64(buf, MANIFEST_MEMORY_MAX >> shift, &v) < 0 || (v << shift) < MANIFEST_MEMORY_MIN)
-		return json_doc_fail(doc, item, false, msg);
+	if (parse_u64(buf, max >> shift, &v) < 0 || (v << shift) < min)
+		return json_doc_fail(doc, item, false, "%s", msg);
 	*out = v << shift;
+	return 0;
+}
+
+static int parse_memory(struct json_doc *doc, const struct json_node *item, uint64_t *out)
+{
+	return parse_size(doc, item, "limits.memory", "limits.memory must be bytes or a size like \"128M\" or \"1G\", from 4M to 1T",
+			  MANIFEST_MEMORY_MIN, MANIFEST_MEMORY_MAX, out);
+}
+
+/* Whole MiB: the image is formatted in 1 KiB blocks and resized in KiB, and a limit that is not
+ * a round size is more likely a typo than a wish. */
+static int parse_state(struct json_doc *doc, const struct json_node *item, uint64_t *out)
+{
+	static const char msg[] = "limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G";
+	uint64_t v;
+	int r = parse_size(doc, item, "limits.state", msg, MANIFEST_STATE_MIN, MANIFEST_STATE_MAX, &v);
+
+	if (r)
+		return r;
+	if (v % (UINT64_C(1) << 20))
+		return json_doc_fail(doc, item, false, "%s", msg);
+	*out = v;
 	return 0;
 }
 
@@ -391,7 +411,7 @@ static int parse_u32_limit(struct json_doc *doc, const struct json_node *item, c
 
 static int parse_limits(struct json_doc *doc, const struct json_node *item, struct manifest_limits *l)
 {
-	static const char *const keys[] = { "memory", "pids", "cpu", "nofile", "msg_rate" };
+	static const char *const keys[] = { "memory", "pids", "cpu", "nofile", "msg_rate", "state" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r;
 
@@ -407,6 +427,8 @@ static int parse_limits(struct json_doc *doc, const struct json_node *item, stru
 	if (f[3] && (r = parse_u32_limit(doc, f[3], "limits.nofile", MANIFEST_NOFILE_MIN, MANIFEST_NOFILE_MAX, &l->nofile)))
 		return r;
 	if (f[4] && (r = parse_u32_limit(doc, f[4], "limits.msg_rate", 1, MANIFEST_MSG_RATE_MAX, &l->msg_rate)))
+		return r;
+	if (f[5] && (r = parse_state(doc, f[5], &l->state)))
 		return r;
 	return 0;
 }
@@ -509,6 +531,7 @@ int manifest_parse(const char *text, size_t len, const char *filename, struct ma
 		.cpu_percent = MANIFEST_DEFAULT_CPU_PERCENT,
 		.nofile = MANIFEST_DEFAULT_NOFILE,
 		.msg_rate = MANIFEST_DEFAULT_MSG_RATE,
+		.state = MANIFEST_DEFAULT_STATE,
 	};
 	r = json_doc_parse(&doc, text, len, filename, MANIFEST_MAX_SIZE, MANIFEST_MAX_DEPTH, NULL);
 	if (r == 0)

@@ -33,6 +33,7 @@
 #define MANIFEST_DEFAULT_NOFILE 128
 #define MANIFEST_DEFAULT_MSG_RATE 1000 /* messages per second */
 #define MANIFEST_DEFAULT_SYSCALLS "default"
+#define MANIFEST_DEFAULT_STATE (UINT64_C(64) << 20) /* bytes of /state */
 
 /* Accepted ranges. */
 #define MANIFEST_MEMORY_MIN (UINT64_C(4) << 20)
@@ -42,6 +43,8 @@
 #define MANIFEST_NOFILE_MIN 16
 #define MANIFEST_NOFILE_MAX 65536
 #define MANIFEST_MSG_RATE_MAX 1000000
+#define MANIFEST_STATE_MIN (UINT64_C(4) << 20)
+#define MANIFEST_STATE_MAX (UINT64_C(64) << 30)
 
 /* The write path that stands for the skill's own state directory. */
 #define MANIFEST_STATE_DIR "$STATE"
@@ -80,6 +83,7 @@ struct manifest_limits {
 	uint32_t cpu_percent; /* 100 = one full CPU */
 	uint32_t nofile;
 	uint32_t msg_rate; /* messages per second */
+	uint64_t state;	   /* bytes of /state, whole MiB: the size of its file-system image */
 };
 
 struct manifest {

@@ -140,9 +140,12 @@ struct ps_skill_state {
 	uint64_t next_start_ms; /* restarting: when; else 0 */
 	uint32_t backoff_ms;    /* restarting: the delay chosen; else 0 */
 	uint32_t pad;           /* 0 */
+	uint64_t state_limit; /* limits.state: the size of its /state image, bytes */
+	uint64_t state_used;  /* statvfs of the mounted image: bytes in use ... */
+	uint64_t state_size;  /* ... of this many (0: not mounted) */
 	struct ps_skill_exit exits[PS_SKILL_EXITS];
 };
-_Static_assert(sizeof(struct ps_skill_state) == 168 + 48 * PS_SKILL_EXITS, "struct ps_skill_state has no implicit padding");
+_Static_assert(sizeof(struct ps_skill_state) == 192 + 48 * PS_SKILL_EXITS, "struct ps_skill_state has no implicit padding");
 
 /* `capbus logs ID`: the lines numbered cursor and after (0: from the oldest held). */
 struct ps_logs_query {

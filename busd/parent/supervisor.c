@@ -21,6 +21,8 @@
 #include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
+#include "parent/skillstate.h"
+#include "stateimg.h"
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -28,6 +30,7 @@
 #define CRASHES_BEFORE_FAILED 5
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
+#define USAGE_EVERY_MS 1000        /* how often `capbus skills` learns /state's usage */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -52,7 +55,10 @@ struct skill {
 	uint32_t n_exits;
 	struct skillout *out;      /* its stdout and stderr; lives as long as the skill is installed */
 	bool seen;                 /* present in the latest sync */
+	bool file_seen;            /* its manifest file exists, valid or not */
 	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
+	bool state_mounted;        /* its /state image is mounted (kept between starts) */
+	uint64_t state_used, state_size; /* the image's statvfs at the last look */
 };
 
 struct supervisor {
@@ -63,6 +69,8 @@ struct supervisor {
 	struct skillout_limits out_limits;
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
+	uint64_t next_usage_ms;
+	struct skillstate *state;  /* the skills' /state images */
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -79,6 +87,12 @@ static void report(struct supervisor *s, const struct skill *k)
 	}
 	st.n_exits = k->n_exits;
 	memcpy(st.exits, k->exits, sizeof(st.exits));
+	if (k->manifest)
+		st.state_limit = k->manifest->limits.state;
+	if (k->state_mounted) {
+		st.state_used = k->state_used;
+		st.state_size = k->state_size;
+	}
 	s->ops.state(s->ops.userdata, &st);
 }
 
@@ -126,6 +140,10 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 			  LOG_Q(strerror(-r)));
 	if (n > 0)
 		log_event(LOG_LEVEL_INFO, "skill_cgroups_reclaimed", "prefix=%s count=%u", LOG_Q(prefix), n);
+	if (skillstate_new(cfg->state_dir, &s->state) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	*out = s;
 	return 0;
 }
@@ -159,11 +177,19 @@ static int skill_uid(struct supervisor *s, const char *id, const char *state_dir
 	return -ENOSPC;
 }
 
+/* <state_dir>/skills/ID: the skill's /state, the mount point of its image (skillstate.h). */
+static char *state_dir_of(const struct supervisor *s, const char *id)
+{
+	char *p;
+
+	return asprintf(&p, "%s/skills/%s", s->cfg->state_dir, id) < 0 ? NULL : p;
+}
+
 static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char **state_dir)
 {
 	_cleanup_free_ char *parent = NULL, *dir = NULL;
 
-	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || asprintf(&dir, "%s/%s", parent, k->id) < 0)
+	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || !(dir = state_dir_of(s, k->id)))
 		return -ENOMEM;
 	/* Skills run under their own uids and must traverse (not list) the state directory to reach
 	 * their own; everything secret in it is a 0600 file. */
@@ -178,18 +204,27 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	} else if (errno != EEXIST) {
 		return negative_errno();
 	}
+	r = skillstate_mount(s->state, k->id, dir, k->manifest->limits.state, *uid);
+	/* A failed resize leaves it unmounted: statvfs there would measure the host's disk. */
+	k->state_mounted = r == 0 || skillstate_is_mounted(s->state, k->id, dir);
+	if (r < 0)
+		return r;
+	(void)stateimg_usage(dir, &k->state_used, &k->state_size);
 	*state_dir = TAKE_PTR(dir);
 	return 0;
 }
 
-static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd, int out_fd, int err_fd)
+static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd, int out_fd, int err_fd,
+		      const char **step)
 {
 	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
-	uid_t uid;
+	uid_t uid = (uid_t)-1; /* set by prepare_state(); -1 is nobody's */
 
 	int r = prepare_state(s, k, &uid, &state_dir);
-	if (r < 0)
+	if (r < 0) {
+		*step = "state";
 		return r;
+	}
 	k->uid = uid;
 	char prefix[32];
 	cgroup_prefix(s, prefix, sizeof(prefix));
@@ -278,8 +313,8 @@ static int start_skill(struct supervisor *s, struct skill *k)
 	int r = skillout_open(k->out, &out_w, &err_w);
 	const char *step = "output pipes";
 	if (r == 0) {
-		r = build_plan(s, k, sv[1], key_fd, out_w, err_w);
 		step = "plan";
+		r = build_plan(s, k, sv[1], key_fd, out_w, err_w, &step);
 	}
 	k->started_ms = monotonic_ms();
 	if (r == 0) {
@@ -397,6 +432,43 @@ static void skill_free(struct skill *k)
 	free(k);
 }
 
+/* Unmounts a skill's /state image, keeping it (daemon stop, an invalid manifest). */
+static void unmount_state(struct supervisor *s, struct skill *k)
+{
+	_cleanup_free_ char *dir = state_dir_of(s, k->id);
+
+	if (k->state_mounted && dir)
+		skillstate_unmount(s->state, k->id, dir);
+	k->state_mounted = false;
+}
+
+/* A removed skill's state goes with it: the image and its mount point. */
+static void remove_state(struct supervisor *s, const char *id)
+{
+	_cleanup_free_ char *dir = state_dir_of(s, id);
+
+	if (dir)
+		skillstate_remove(s->state, id, dir);
+}
+
+/* Re-reads every mounted image's usage; a change is reported like a state change. */
+static void refresh_usage(struct supervisor *s)
+{
+	for (size_t i = 0; i < s->n_skills; i++) {
+		struct skill *k = s->skills[i];
+		_cleanup_free_ char *dir = NULL;
+		uint64_t used, size;
+
+		if (!k->state_mounted || !(dir = state_dir_of(s, k->id)) || stateimg_usage(dir, &used, &size) < 0)
+			continue;
+		if (used != k->state_used || size != k->state_size) {
+			k->state_used = used;
+			k->state_size = size;
+			report(s, k);
+		}
+	}
+}
+
 static struct skill *find(struct supervisor *s, const char *id)
 {
 	for (size_t i = 0; i < s->n_skills; i++)
@@ -412,6 +484,9 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 	struct manifest *m = NULL;
 	_cleanup_free_ char *err = NULL;
 
+	/* An invalid edit stops the skill but must not cost it its state: only a deleted manifest does. */
+	if (k)
+		k->file_seen = true;
 	if (k && k->manifest_text && strlen(k->manifest_text) == len && memcmp(k->manifest_text, text, len) == 0) {
 		k->seen = true;
 		return 0;
@@ -459,7 +534,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 void supervisor_sync(struct supervisor *s)
 {
 	for (size_t i = 0; i < s->n_skills; i++)
-		s->skills[i]->seen = false;
+		s->skills[i]->seen = s->skills[i]->file_seen = false;
 	bundle_foreach_manifest(s->cfg, sync_one, s);
 	for (size_t i = 0; i < s->n_skills;) {
 		struct skill *k = s->skills[i];
@@ -473,6 +548,11 @@ void supervisor_sync(struct supervisor *s)
 		snprintf(st.id, sizeof(st.id), "%s", k->id);
 		snprintf(st.state, sizeof(st.state), "removed");
 		s->ops.state(s->ops.userdata, &st);
+		stop_skill(k);
+		if (k->file_seen)
+			unmount_state(s, k);
+		else
+			remove_state(s, k->id);
 		skill_free(k);
 		s->skills[i] = s->skills[--s->n_skills];
 	}
@@ -497,6 +577,14 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 		if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
 			*timeout_ms = wait;
 	}
+	if (s->n_skills) {
+		int wait = s->next_usage_ms > now ? (int)(s->next_usage_ms - now) : 0;
+		if (*timeout_ms < 0 || wait < *timeout_ms)
+			*timeout_ms = wait;
+	}
+	int wait = skillstate_timeout(s->state, now);
+	if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
+		*timeout_ms = wait;
 	return n;
 }
 
@@ -525,6 +613,11 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 		    k->state != SKILL_FAILED)
 			crashed(s, k, now);
 	}
+	if (now >= s->next_usage_ms) {
+		refresh_usage(s);
+		s->next_usage_ms = now + USAGE_EVERY_MS;
+	}
+	skillstate_tick(s->state, now);
 }
 
 int supervisor_logs(struct supervisor *s, const char *id, uint64_t cursor, char *buf, size_t size,
@@ -546,7 +639,12 @@ void supervisor_free(struct supervisor *s)
 	for (size_t i = 0; i < s->n_skills; i++)
 		if (s->skills[i]->pidfd >= 0)
 			pidfd_signal(s->skills[i]->pidfd, SIGTERM);
-	for (size_t i = 0; i < s->n_skills; i++)
+	/* The images stay; their mounts (and so their loop devices) go with the daemon. */
+	for (size_t i = 0; i < s->n_skills; i++) {
+		stop_skill(s->skills[i]);
+		unmount_state(s, s->skills[i]);
 		skill_free(s->skills[i]);
+	}
+	skillstate_free(s->state);
 	free(s);
 }

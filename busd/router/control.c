@@ -263,6 +263,15 @@ static void do_skills(struct router *r, struct conn *c, const struct envelope *e
 		else
 			cJSON_AddNullToObject(s, "last_exit");
 		add_decisions(s, k);
+		/* /state: the limit always; usage once its image is mounted. */
+		cJSON_AddNumberToObject(s, "state_limit", (double)(k ? k->st.state_limit : ident->manifest->limits.state));
+		if (k && k->st.state_size) {
+			cJSON_AddNumberToObject(s, "state_used", (double)k->st.state_used);
+			cJSON_AddNumberToObject(s, "state_size", (double)k->st.state_size);
+		} else {
+			cJSON_AddNullToObject(s, "state_used");
+			cJSON_AddNullToObject(s, "state_size");
+		}
 		cJSON_AddItemToArray(list, s);
 	}
 	reply(r, c, "capbus.skills.reply", cJSON_GetObjectItemCaseSensitive(env->data, "request"), data);

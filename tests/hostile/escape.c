@@ -11,7 +11,8 @@
  * Programs it executes run without $CAPBUS_FD; their lines are relayed. A few modes exist for
  * supervision tests: "exit CODE [DELAY_MS]", "segv [DELAY_MS]" and "hold" (report, then wait).
  * The log-* modes attack the daemon's handling of a skill's stdout and stderr: a flood, forged
- * lines, truncating or seeking fds 1 and 2, a line per run, a line every few milliseconds. */
+ * lines, truncating or seeking fds 1 and 2, a line per run, a line every few milliseconds.
+ * Two for /state: "fill-state MIB" and "state-mark TEXT". */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -37,6 +38,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -80,6 +82,8 @@ static const char *ename(int e)
 	case ENETUNREACH: return "ENETUNREACH";
 	case ENOMEM: return "ENOMEM";
 	case ESPIPE: return "ESPIPE";
+	case ENOSPC: return "ENOSPC";
+	case EDQUOT: return "EDQUOT";
 	default: return "other";
 	}
 }
@@ -890,6 +894,62 @@ static int attack(int argc, char **argv)
 		fflush(stdout);
 		sleep_ms(num(arg));
 		exit(1);
+	}
+	if (!strcmp(a, "fill-state")) { /* argv[2]: MiB to try to write into /state */
+		static char buf[1 << 16];
+		char extra[512], root[256] = "?";
+		long long written = 0, limit = (long long)num(arg) << 20;
+		int fd = open("/state/fill", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc = 0, e = 0;
+		struct statvfs sv;
+		FILE *mi;
+		char line[1024];
+
+		memset(buf, 0x5a, sizeof(buf));
+		if (fd < 0)
+			return report(a, -1, "\"stage\":\"open\"");
+		while (written < limit) {
+			ssize_t n = write(fd, buf, sizeof(buf));
+			if (n <= 0) {
+				rc = -1;
+				e = n < 0 ? errno : ENOSPC;
+				break;
+			}
+			written += n;
+		}
+		if (rc == 0 && fsync(fd) < 0) { /* a loop device may only say no at writeback */
+			rc = -1;
+			e = errno;
+		}
+		close(fd);
+		/* How /state is mounted, as the skill sees it: the root and source of its entry. */
+		if ((mi = fopen("/proc/self/mountinfo", "re"))) {
+			while (fgets(line, sizeof(line), mi)) {
+				char r[256], mnt[256];
+				if (sscanf(line, "%*s %*s %*s %255s %255s", r, mnt) == 2 && !strcmp(mnt, "/state"))
+					snprintf(root, sizeof(root), "%s", r);
+			}
+			fclose(mi);
+		}
+		snprintf(extra, sizeof(extra), "\"written\":%lld,\"root\":\"%s\",\"total\":%llu", written, root,
+			 statvfs("/state", &sv) == 0 ? (unsigned long long)sv.f_blocks * sv.f_frsize : 0ULL);
+		errno = e;
+		return report(a, rc, extra);
+	}
+	if (!strcmp(a, "state-mark")) { /* reads /state/mark (what an earlier run left), then writes argv[2] there */
+		char old[64] = "", extra[160];
+		int fd = open("/state/mark", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, old, sizeof(old) - 1);
+			old[n > 0 ? n : 0] = '\0';
+			close(fd);
+		}
+		old[strcspn(old, "\"\\\n")] = '\0';
+		fd = open("/state/mark", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int rc = fd < 0 || write(fd, arg, strlen(arg)) != (ssize_t)strlen(arg) || fsync(fd) < 0 ? -1 : 0;
+		if (fd >= 0)
+			close(fd);
+		snprintf(extra, sizeof(extra), "\"before\":\"%s\"", old);
+		return report(a, rc, extra);
 	}
 	if (!strcmp(a, "hold")) /* reports (in bus mode), then waits for a signal */
 		return report(a, 0, NULL);

@@ -47,7 +47,7 @@ static void test_skill(const struct level_policy *lp)
 	CHECK_CONTAINS(d, "  read: /usr/share/zoneinfo, / (the whole file system)\n");
 	CHECK_CONTAINS(d, "  write: its own state directory\n");
 	CHECK_CONTAINS(d, "System calls: \"default\" profile\n");
-	CHECK_CONTAINS(d, "Limits: memory 64 MiB, 8 processes, 50% of one CPU, 128 open files\n");
+	CHECK_CONTAINS(d, "Limits: memory 64 MiB, 8 processes, 50% of one CPU, 128 open files, 64 MiB of /state\n");
 	CHECK_CONTAINS(d, "Messages: at most 20 per second\n");
 }
 

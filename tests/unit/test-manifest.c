@@ -151,6 +151,7 @@ static void test_defaults(void)
 	CHECK(m->limits.cpu_percent == 100);
 	CHECK(m->limits.nofile == 128);
 	CHECK(m->limits.msg_rate == 1000);
+	CHECK(m->limits.state == 64u << 20);
 	manifest_free(m);
 	manifest_free(NULL);
 }
@@ -170,6 +171,15 @@ static void test_values(void)
 	manifest_free(m);
 	m = parse_ok(WITH("\"limits\":{\"memory\":\"1T\"}"));
 	CHECK(m && m->limits.memory == UINT64_C(1) << 40);
+	manifest_free(m);
+	m = parse_ok(WITH("\"limits\":{\"state\":\"1G\"}"));
+	CHECK(m && m->limits.state == 1u << 30);
+	manifest_free(m);
+	m = parse_ok(WITH("\"limits\":{\"state\":\"64G\"}"));
+	CHECK(m && m->limits.state == UINT64_C(64) << 30);
+	manifest_free(m);
+	m = parse_ok(WITH("\"limits\":{\"state\":4194304}"));
+	CHECK(m && m->limits.state == 4u << 20);
 	manifest_free(m);
 	m = parse_ok(WITH("\"limits\":{\"memory\":\"4194304\"}"));
 	CHECK(m && m->limits.memory == 4u << 20);
@@ -390,6 +400,22 @@ static void test_schema_errors(void)
 	       "t.json:1:51: limits.memory must be bytes or a size like \"128M\" or \"1G\", from 4M to 1T");
 	EXPECT(WITH("\"limits\":{\"memory\":1.5e9}"),
 	       "t.json:1:51: limits.memory must be a whole number from 4194304 to 1099511627776");
+	EXPECT(WITH("\"limits\":{\"state\":\"3M\"}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":\"65G\"}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":\"4100K\"}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":\"64m\"}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":\"\"}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":-1}"),
+	       "t.json:1:50: limits.state must be a whole number from 4194304 to 68719476736");
+	EXPECT(WITH("\"limits\":{\"state\":true}"),
+	       "t.json:1:50: limits.state must be bytes or a size like \"64M\" or \"1G\", a whole number of MiB from 4M to 64G");
+	EXPECT(WITH("\"limits\":{\"state\":1.5e9}"),
+	       "t.json:1:50: limits.state must be a whole number from 4194304 to 68719476736");
 	EXPECT(WITH("\"limits\":{\"pids\":0}"), "t.json:1:49: limits.pids must be a whole number from 1 to 4096");
 	EXPECT(WITH("\"limits\":{\"pids\":4097}"), "t.json:1:49: limits.pids must be a whole number from 1 to 4096");
 	EXPECT(WITH("\"limits\":{\"pids\":\"32\"}"), "t.json:1:49: limits.pids must be a number, not a string");

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/* skillstate.c - every skill's /state image under the daemon's state_dir (privileged parent). */
+#include "parent/skillstate.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "manifest.h"
+#include "stateimg.h"
+#include "util.h"
+
+#define SPARE_DELAY_MS 100  /* after a new skill started, before its successor's image is made */
+#define REAP_EVERY_MS 250   /* while helpers run */
+#define MAX_HELPERS 8       /* children doing slow /state work at once */
+
+struct skillstate {
+	const char *state_dir;
+	/* Making an image (mkfs, a loop device, an ext4 mount) and tearing one down take a few
+	 * hundred ms each: children do it, so that neither a new skill's start nor the loop waits. */
+	pid_t helpers[MAX_HELPERS];
+	size_t n_helpers;
+	pid_t spare_pid;       /* the child making the spare image, 0 when none */
+	uint64_t spare_at_ms;  /* when to make one (0: not wanted) */
+};
+
+int skillstate_new(const char *state_dir, struct skillstate **out)
+{
+	struct skillstate *ss = calloc(1, sizeof(*ss));
+
+	if (!ss)
+		return -ENOMEM;
+	ss->state_dir = state_dir;
+	*out = ss;
+	return 0;
+}
+
+/* <state_dir>/state-images/ID.img; a directory of its own because an id may end in ".img". */
+static char *image_path(const struct skillstate *ss, const char *id)
+{
+	char *p;
+
+	return asprintf(&p, "%s/state-images/%s.img", ss->state_dir, id) < 0 ? NULL : p;
+}
+
+/* A spare image of the default size, formatted and mounted ahead (<state_dir>/state-images/
+ * .spare.img at <state_dir>/state-spare; ids never start with '.'), so that a newly installed
+ * skill gets its /state at once. Made only once some skill needed a new image. */
+static int spare_paths(const struct skillstate *ss, char **dir, char **image)
+{
+	if (asprintf(dir, "%s/state-spare", ss->state_dir) < 0)
+		return -ENOMEM;
+	if (asprintf(image, "%s/state-images/.spare.img", ss->state_dir) < 0) {
+		free(*dir);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Forks a child for slow /state work. It keeps only keep_fd (-1: none) of the parent's fds and
+ * must _exit(). Returns as fork() does, or -errno. */
+static pid_t helper_fork(struct skillstate *ss, int keep_fd)
+{
+	if (ss->n_helpers == MAX_HELPERS)
+		return -EAGAIN;
+	pid_t pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		/* Two spare makers (ours and a killed daemon's) would trip over each other's files. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (keep_fd > 3)
+			close_range(3, (unsigned)keep_fd - 1, 0);
+		close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
+		return 0;
+	}
+	ss->helpers[ss->n_helpers++] = pid;
+	return pid;
+}
+
+/* Reaps finished helpers, by pid: skills are reaped through their pidfds, never here. */
+static void reap_helpers(struct skillstate *ss, bool wait)
+{
+	for (size_t i = 0; i < ss->n_helpers;) {
+		int status;
+		pid_t r = waitpid(ss->helpers[i], &status, wait ? 0 : WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		if (ss->helpers[i] == ss->spare_pid) {
+			ss->spare_pid = 0;
+			if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_event(LOG_LEVEL_WARNING, "skill_state_spare_failed", "status=%d", r < 0 ? -1 : status);
+		}
+		ss->helpers[i] = ss->helpers[--ss->n_helpers];
+	}
+}
+
+static void make_spare(struct skillstate *ss)
+{
+	_cleanup_free_ char *dir = NULL, *image = NULL;
+
+	ss->spare_at_ms = 0;
+	if (ss->spare_pid || spare_paths(ss, &dir, &image) < 0 || stateimg_is_mounted(image, dir))
+		return;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return;
+	pid_t pid = helper_fork(ss, -1);
+	if (pid == 0)
+		_exit(stateimg_mount(image, dir, MANIFEST_DEFAULT_STATE, 0, NULL) == 0 ? 0 : 1);
+	if (pid > 0)
+		ss->spare_pid = pid;
+}
+
+/* The spare, if one is ready and fits, becomes id's image. */
+static bool take_spare(struct skillstate *ss, const char *id, const char *dir, const char *image, uint64_t limit,
+		       uid_t uid)
+{
+	_cleanup_free_ char *spare_dir = NULL, *spare = NULL;
+	struct stat st;
+
+	if (limit != MANIFEST_DEFAULT_STATE || ss->spare_pid || lstat(image, &st) == 0 ||
+	    spare_paths(ss, &spare_dir, &spare) < 0 || !stateimg_is_mounted(spare, spare_dir))
+		return false;
+	int r = stateimg_adopt(spare, spare_dir, image, dir, uid);
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_spare_unused", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
+	return r == 0;
+}
+
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)))
+		empty = streq(de->d_name, ".") || streq(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+/* A state directory of an earlier version (files, no image yet) moves aside to
+ * <state_dir>/state-legacy/ID, out of the skill's reach: copying files a skill controls as root
+ * is not worth the risk. The empty directory it leaves becomes the mount point. */
+static int set_legacy_aside(struct skillstate *ss, const char *id, const char *dir, const char *image, uid_t uid)
+{
+	_cleanup_free_ char *legacy_dir = NULL, *legacy = NULL;
+	struct stat st;
+
+	if (lstat(image, &st) == 0 || errno != ENOENT || dir_is_empty(dir))
+		return 0;
+	if (asprintf(&legacy_dir, "%s/state-legacy", ss->state_dir) < 0 || asprintf(&legacy, "%s/%s", legacy_dir, id) < 0)
+		return -ENOMEM;
+	if ((mkdir(legacy_dir, 0700) < 0 && errno != EEXIST) || rename(dir, legacy) < 0 || mkdir(dir, 0700) < 0 ||
+	    chown(dir, uid, uid) < 0)
+		return negative_errno();
+	log_event(LOG_LEVEL_WARNING, "skill_state_legacy", "id=%s moved_to=%s", LOG_Q(id), LOG_Q(legacy));
+	return 0;
+}
+
+int skillstate_mount(struct skillstate *ss, const char *id, const char *dir, uint64_t limit, uid_t uid)
+{
+	_cleanup_free_ char *images = NULL, *image = image_path(ss, id);
+	struct stateimg_result res;
+	int r;
+
+	if (!image || asprintf(&images, "%s/state-images", ss->state_dir) < 0)
+		return -ENOMEM;
+	if (mkdir(images, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if ((r = set_legacy_aside(ss, id, dir, image, uid)) < 0)
+		return r;
+	bool spare = take_spare(ss, id, dir, image, limit, uid);
+	if (spare)
+		res = (struct stateimg_result){ .created = true }; /* r is 0 */
+	else
+		r = stateimg_mount(image, dir, limit, uid, &res);
+	if (r == STATEIMG_SHRINK_FAILED) {
+		log_event(LOG_LEVEL_ERROR, "skill_state_shrink_failed",
+			  "id=%s image=%s limit=%" PRIu64 " reason=\"its data does not fit the new limits.state\"", LOG_Q(id),
+			  LOG_Q(image), limit);
+		return -EFBIG;
+	}
+	if (r < 0)
+		return r;
+	if (res.created || res.resized)
+		log_event(LOG_LEVEL_INFO, res.created ? "skill_state_created" : "skill_state_resized",
+			  "id=%s image=%s bytes=%" PRIu64 " spare=%s", LOG_Q(id), LOG_Q(image), limit, spare ? "yes" : "no");
+	/* New skills come in groups (installs): have the next one's image ready, once this one runs. */
+	if (res.created)
+		ss->spare_at_ms = monotonic_ms() + SPARE_DELAY_MS;
+	return 0;
+}
+
+bool skillstate_is_mounted(struct skillstate *ss, const char *id, const char *dir)
+{
+	_cleanup_free_ char *image = image_path(ss, id);
+
+	return image && stateimg_is_mounted(image, dir);
+}
+
+void skillstate_unmount(struct skillstate *ss, const char *id, const char *dir)
+{
+	_cleanup_free_ char *image = image_path(ss, id);
+	int r = image ? stateimg_unmount(image, dir) : -ENOMEM;
+
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
+}
+
+/* The file system's teardown (write-back, the loop device) happens in a helper holding its last
+ * reference, so that removing a skill costs the loop almost nothing. */
+void skillstate_remove(struct skillstate *ss, const char *id, const char *dir)
+{
+	_cleanup_free_ char *image = image_path(ss, id);
+	int r = image ? stateimg_detach(image, dir) : -ENOMEM;
+
+	if (r >= 0) {
+		int fd = r;
+		pid_t pid = helper_fork(ss, fd);
+		if (pid == 0) {
+			close(fd);
+			_exit(0);
+		}
+		close(fd); /* with no helper, we pay for the teardown here */
+		r = 0;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		r = negative_errno();
+	if (r < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_remove_failed", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
+	else
+		log_event(LOG_LEVEL_INFO, "skill_state_removed", "id=%s image=%s", LOG_Q(id), LOG_Q(image));
+}
+
+int skillstate_timeout(struct skillstate *ss, uint64_t now_ms)
+{
+	int t = ss->n_helpers ? REAP_EVERY_MS : -1;
+
+	if (ss->spare_at_ms) {
+		int wait = ss->spare_at_ms > now_ms ? (int)(ss->spare_at_ms - now_ms) : 0;
+		if (t < 0 || wait < t)
+			t = wait;
+	}
+	return t;
+}
+
+void skillstate_tick(struct skillstate *ss, uint64_t now_ms)
+{
+	reap_helpers(ss, false);
+	if (ss->spare_at_ms && now_ms >= ss->spare_at_ms)
+		make_spare(ss);
+}
+
+void skillstate_free(struct skillstate *ss)
+{
+	_cleanup_free_ char *spare_dir = NULL, *spare = NULL;
+
+	if (!ss)
+		return;
+	reap_helpers(ss, true);
+	int r = spare_paths(ss, &spare_dir, &spare);
+	if (r == 0 && (r = stateimg_unmount(spare, spare_dir)) < 0)
+		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=.spare error=%s", LOG_Q(strerror(-r)));
+	free(ss);
+}

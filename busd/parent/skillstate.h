@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* skillstate.h - every skill's /state image under the daemon's state_dir (privileged parent).
+ *
+ * <state_dir>/state-images/ID.img is mounted at <state_dir>/skills/ID, the directory the sandbox
+ * binds at /state (sandbox/stateimg.h does the kernel work). This module decides where images
+ * live, moves aside state directories of earlier versions, keeps a spare image ready for the
+ * next new skill and leaves slow work (making a spare, tearing a removed image down) to short-
+ * lived children it reaps by pid. Skill ids are validated before they get here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct skillstate;
+
+/* state_dir must outlive the object. Returns 0 or -ENOMEM. */
+int skillstate_new(const char *state_dir, struct skillstate **out);
+
+/* Waits for the helpers, unmounts the spare (images stay) and frees ss. NULL-safe. */
+void skillstate_free(struct skillstate *ss);
+
+/* Mounts id's image of limit bytes at dir (an existing directory owned by uid:uid), making it
+ * (from the spare when one fits), growing or shrinking it as needed; logs what it did. Returns 0,
+ * -EFBIG when the data does not fit a smaller limit (nothing changed), or another -errno. */
+int skillstate_mount(struct skillstate *ss, const char *id, const char *dir, uint64_t limit, uid_t uid);
+
+/* True iff id's image is mounted at dir. */
+bool skillstate_is_mounted(struct skillstate *ss, const char *id, const char *dir);
+
+/* Unmounts id's image, keeping it (the daemon stops, the manifest became invalid). */
+void skillstate_unmount(struct skillstate *ss, const char *id, const char *dir);
+
+/* Deletes id's image and its mount point dir (the manifest was deleted). */
+void skillstate_remove(struct skillstate *ss, const char *id, const char *dir);
+
+/* Milliseconds until skillstate_tick() has work (-1: none). */
+int skillstate_timeout(struct skillstate *ss, uint64_t now_ms);
+
+/* Reaps finished helpers and makes the spare when it is due. */
+void skillstate_tick(struct skillstate *ss, uint64_t now_ms);

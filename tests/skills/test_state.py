@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""/state is limited by the kernel (limits.state), as skills launched by capbusd.
+
+- fill: a skill writes far beyond limits.state and gets ENOSPC (or EDQUOT) inside; the host disk
+  holds no more for it than the image (limits.state bytes); its mountinfo shows "/" as the root
+  of /state, not a host path; `capbus skills` (text and --json) shows the usage; a smaller
+  limits.state than what is stored is refused and the image kept.
+- persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
+  daemon leaves no mount and no loop device behind, a killed one leaves its mount for the next;
+  removing the manifest deletes the image.
+- a state directory of an earlier version is moved to <state_dir>/state-legacy/ID, not shown.
+- a host disk too small for the image: the skill is not started, nothing is left half made.
+- `capbus run` (no --state): the same limit on a fresh image, removed with the run.
+- bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
+
+Loop devices are a kernel feature: without /dev/loop-control the test skips, but fails under CI."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+
+from capbus_harness import SkillBus, TestFailure, check, run_test, skill_manifest, skip, wait_for
+
+MIB = 1 << 20
+
+
+def require_loop():
+    if not os.path.exists("/dev/loop-control"):
+        if os.environ.get("CI") == "true":
+            raise TestFailure("/dev/loop-control is missing: /state cannot be limited on this machine")
+        skip("no loop devices (/dev/loop-control)")
+
+
+def mounts_under(path, prefix=False):
+    """Mount points at or below path (or any whose path starts with it, with prefix), from our mountinfo."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mnt = line.split()[4]
+            if mnt == path or mnt.startswith(path if prefix else path.rstrip("/") + "/"):
+                out.append(mnt)
+    return out
+
+
+def loops_backed_by(path):
+    """Loop devices whose backing file is below path."""
+    out = []
+    for dev in os.listdir("/sys/block"):
+        try:
+            with open("/sys/block/%s/loop/backing_file" % dev) as f:
+                if f.read().strip().startswith(path):
+                    out.append(dev)
+        except OSError:
+            pass
+    return out
+
+
+def unmount_all(path):
+    """Leaves nothing mounted below path, whatever the daemon did (a test that failed half-way)."""
+    for mnt in sorted(mounts_under(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+def disk_use(path, skip=()):
+    """Bytes of the host file system allocated below path (not descending into other mounts)."""
+    dev = os.lstat(path).st_dev
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if os.lstat(os.path.join(root, d)).st_dev == dev]
+        for name in files + dirs:
+            if os.path.join(root, name) not in skip:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def spare(sb):
+    """The daemon's spare image and its mount point."""
+    return (os.path.join(sb.d.state_dir, "state-images", ".spare.img"), os.path.join(sb.d.state_dir, "state-spare"))
+
+
+def paths(sb, ident):
+    state = sb.d.state_dir
+    return os.path.join(state, "skills", ident), os.path.join(state, "state-images", ident + ".img")
+
+
+def fill():
+    limit = 16 * MIB
+    with SkillBus() as sb:
+        try:
+            sb.add_skill("st.fill", ["fill-state", "200"],
+                         {"memory": "32M", "pids": 16, "nofile": 64, "state": "16M"})
+            free_before = os.statvfs(sb.d.dir).f_bavail * os.statvfs(sb.d.dir).f_frsize
+            sb.reload()
+            rep = sb.wait_reports(["st.fill"], timeout=60)["st.fill"]["result"]
+            print("# fill: %r" % rep)
+            # The daemon makes a spare image for the next new skill: its own reservation, not this one's.
+            spare_img, spare_mnt = spare(sb)
+            wait_for(lambda: os.path.ismount(spare_mnt), 20, what="the spare image")
+            spare_bytes = os.stat(spare_img).st_blocks * 512
+            check(not rep["ok"] and rep["errno"] in ("ENOSPC", "EDQUOT"),
+                  "writing 200 MiB into a 16 MiB /state must fail with ENOSPC or EDQUOT: %r" % rep)
+            check(8 * MIB <= rep["written"] <= limit, "written before ENOSPC: %r" % rep)
+            check(rep["root"] == "/", "/state's mountinfo root shows a host path: %r" % rep)
+            check(0 < rep["total"] <= limit, "statvfs(/state) inside: %r" % rep)
+            st = os.statvfs(sb.d.dir)
+            fell = free_before - st.f_bavail * st.f_frsize - spare_bytes
+            used = disk_use(sb.d.dir, skip=(spare_img,))
+            print("# host: free space fell by %.1f MiB, the daemon's directory holds %.1f MiB" % (fell / MIB, used / MIB))
+            check(used <= limit + 2 * MIB, "the daemon's directory holds %d bytes for a 16 MiB limit" % used)
+            # Other processes share this disk: only a gross excess counts.
+            check(fell <= limit + 48 * MIB, "the host's free space fell by %d bytes" % fell)
+            _, image = paths(sb, "st.fill")
+            check(os.stat(image).st_size == limit, "the image is not limits.state bytes: %d" % os.stat(image).st_size)
+
+            # Usage in `capbus skills`: the supervisor looks once a second.
+            s = sb.wait_skill("st.fill", lambda s: (s.get("state_used") or 0) >= 8 * MIB, what="/state usage")
+            print("# skills --json: %r" % s)
+            check(s["state_limit"] == limit and 0 < s["state_size"] <= limit and s["state_used"] <= s["state_size"],
+                  "usage fields: %r" % s)
+            cp = sb.d.admin("skills")
+            line = next((l for l in cp.stdout.splitlines() if l.startswith("st.fill ")), "")
+            print("# skills: %s" % line)
+            check("/16M" in line, "`capbus skills` shows no /state usage: %r\n%s" % (line, cp.stdout))
+
+            # The next new skill of the default size gets the spare: the same file, renamed.
+            ino = os.stat(spare_img).st_ino
+            sb.add_skill("st.next", ["fill-state", "100"])
+            sb.reload()
+            rep = sb.wait_reports(["st.next"], timeout=60)["st.next"]["result"]
+            print("# next: %r" % rep)
+            _, next_img = paths(sb, "st.next")
+            check(os.stat(next_img).st_ino == ino, "the new skill did not get the spare image")
+            check(not rep["ok"] and rep["errno"] == "ENOSPC" and 48 * MIB <= rep["written"] <= 64 * MIB and
+                  rep["root"] == "/", "a skill on the spare image: %r" % rep)
+            wait_for(lambda: os.path.ismount(spare_mnt) and os.stat(spare_img).st_ino != ino, 20, what="a new spare")
+
+            # A smaller limit than what is stored: refused, the image kept as it was.
+            rewrite(sb, "st.fill", ["fill-state", "1"], "8M")
+            sb.reload()
+            s = sb.wait_skill("st.fill", lambda s: "File too large" in (s["last_exit"] or ""), what="a refused shrink")
+            print("# shrink below the data: %r" % s)
+            check(s["state_limit"] == 8 * MIB and s["state_used"] is None, "after a refused shrink: %r" % s)
+            check(os.stat(image).st_size == limit, "the image changed size: %d" % os.stat(image).st_size)
+            check("event=skill_state_shrink_failed" in sb.log_about("st.fill"), sb.log_about("st.fill"))
+            sb.pump(0.3)
+            check(len(sb.reports.get("st.fill", [])) == 1, "the skill ran on: %r" % sb.reports.get("st.fill"))
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def rewrite(sb, ident, args, state):
+    """A new manifest for an installed skill: only the manifest, as its program may still run."""
+    escape = os.path.join(sb.skills_dir, ident, "escape")
+    sb.d.write_manifest(ident, skill_manifest(ident, [escape] + args,
+                                              {"memory": "32M", "pids": 16, "nofile": 64, "state": state}))
+
+
+def rerun(sb, mark, state="12M"):
+    """Starts st.mark again (its manifest changed) writing mark; returns its report."""
+    sb.reports.clear()
+    rewrite(sb, "st.mark", ["state-mark", mark], state)
+    sb.reload()
+    return sb.wait_reports(["st.mark"])["st.mark"]["result"]
+
+
+def persistence():
+    with SkillBus() as sb:
+        try:
+            sb.add_skill("st.mark", ["state-mark", "one"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.mark"])["st.mark"]["result"]
+            check(rep["ok"] and rep["before"] == "", "first run: %r" % rep)
+            mnt, image = paths(sb, "st.mark")
+            check(os.path.ismount(mnt), "the image is not mounted at %s after the run" % mnt)
+
+            # A restart of the skill (its manifest changed) keeps /state.
+            rep = rerun(sb, "two", "8M")
+            check(rep["ok"] and rep["before"] == "one", "after a skill restart: %r" % rep)
+
+            # A bigger limit grows the image and keeps the data.
+            rep = rerun(sb, "three", "12M")
+            check(rep["ok"] and rep["before"] == "two", "after growing limits.state: %r" % rep)
+            check(os.stat(image).st_size == 12 * MIB, "image after growing: %d bytes" % os.stat(image).st_size)
+            s = sb.wait_skill("st.mark", lambda s: s["state_limit"] == 12 * MIB and (s["state_size"] or 0) > 8 * MIB)
+            print("# grown: %r" % s)
+
+            # A daemon that stops leaves no mount and no loop device; the next one mounts it again.
+            sb.d.stop()
+            check(not mounts_under(sb.d.dir), "mounts left by a stopped daemon: %r" % mounts_under(sb.d.dir))
+            # The kernel clears an autoclear loop device from a work queue, a moment after its last user.
+            wait_for(lambda: not loops_backed_by(sb.d.dir), 5, what="no loop device left by a stopped daemon")
+            check(os.path.exists(image), "the image went with the daemon")
+            sb.d.start()
+            sb.connect_observer()
+            # The restarted daemon ran the skill before the observer could subscribe: run it again.
+            rep = rerun(sb, "four")
+            check(rep["ok"] and rep["before"] == "three", "after a daemon restart: %r" % rep)
+
+            # A daemon killed outright leaves its mount; the next one finds it and uses it.
+            sb.d.signal(signal.SIGKILL)
+            sb.d.proc.wait(10)
+            sb.d.stop()
+            check(os.path.ismount(mnt), "SIGKILL: the mount should have stayed")
+            sb.d.start()
+            sb.connect_observer()
+            rep = rerun(sb, "five")
+            check(rep["ok"] and rep["before"] == "four", "after the daemon was killed: %r" % rep)
+            check(len([m for m in mounts_under(sb.d.dir) if m == mnt]) == 1, "mounted twice: %r" % mounts_under(sb.d.dir))
+
+            # Removing the skill deletes its image, its mount and its loop device.
+            sb.remove_manifest("st.mark")
+            sb.reload()
+            sb.d.wait_log("event=skill_state_removed", timeout=10)
+            check(not os.path.exists(image), "the image is still there after removal")
+            check(not os.path.ismount(mnt) and not os.path.exists(mnt), "mount point after removal: %s" % mnt)
+            # The file system is torn down by a helper in the background; the spare stays.
+            spare_img, _ = spare(sb)
+            wait_for(lambda: not [l for l in loops_backed_by(sb.d.dir) if l not in loops_backed_by(spare_img)], 10,
+                     what="the removed image's loop device to go")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def host_full():
+    """The daemon's state directory on a 24 MiB file system, a skill asking for 32 MiB."""
+    small = tempfile.mkdtemp(prefix="capbus-test-small.")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0711", "tmpfs", small], check=True)
+    try:
+        state = os.path.join(small, "state")
+        sb = SkillBus(state_dir=state)
+        sb.d.state_dir = state
+        with sb:
+            sb.add_skill("st.big", ["state-mark", "x"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "32M"})
+            sb.reload()
+            s = sb.wait_skill("st.big", lambda s: "state" in (s["last_exit"] or ""), what="a failed state step")
+            print("# host full: %r" % s)
+            check(s["state"] in ("restarting", "failed") and "No space left" in s["last_exit"], "%r" % s)
+            check(s["state_used"] is None and s["state_limit"] == 32 * MIB, "usage of a missing image: %r" % s)
+            sb.pump(0.5)
+            check("st.big" not in sb.reports, "the skill ran without its /state: %r" % sb.reports.get("st.big"))
+            images = os.path.join(state, "state-images")
+            check(os.listdir(images) == [], "half-made images: %r" % os.listdir(images))
+            check(not os.path.ismount(os.path.join(state, "skills", "st.big")), "a mount was left")
+            wait_for(lambda: not loops_backed_by(small), 5, what="no loop device left")
+            check("step=\"state\"" in sb.log_about("st.big"), sb.log_about("st.big"))
+    finally:
+        unmount_all(small)
+        os.rmdir(small)
+
+
+def legacy():
+    """A state directory of an earlier version (files, no image) moves aside once."""
+    with SkillBus() as sb:
+        try:
+            old = os.path.join(sb.d.state_dir, "skills", "st.legacy")
+            os.makedirs(old)
+            os.chmod(os.path.dirname(old), 0o711)
+            with open(os.path.join(old, "mark"), "w") as f:
+                f.write("old")
+            os.chown(old, 200123, 200123)
+            sb.add_skill("st.legacy", ["state-mark", "new"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "4M"})
+            sb.reload()
+            rep = sb.wait_reports(["st.legacy"])["st.legacy"]["result"]
+            check(rep["ok"] and rep["before"] == "", "a legacy directory leaked into the image: %r" % rep)
+            moved = os.path.join(sb.d.state_dir, "state-legacy", "st.legacy", "mark")
+            check(open(moved).read() == "old", "legacy state not kept at %s" % moved)
+            check(os.stat(os.path.dirname(os.path.dirname(moved))).st_mode & 0o777 == 0o700, "state-legacy mode")
+            check("event=skill_state_legacy" in sb.log_about("st.legacy"), sb.log_about("st.legacy"))
+            check(sb.skill("st.legacy") is not None and os.stat(old).st_uid == 200123, "uid not kept")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def foreground_run():
+    """`capbus run` without --state: /state is a fresh image of limits.state bytes, gone afterwards."""
+    with SkillBus() as sb:
+        try:
+            path = sb.add_skill("st.run", ["fill-state", "64"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "8M"})
+            sb.reload()
+            sb.wait_reports(["st.run"])  # the daemon's own launch; the run below is a second one
+            manifest = os.path.join(sb.d.manifest_dir, "st.run.json")
+            before = set(os.listdir("/tmp"))
+            cp = sb.d.admin("run", manifest, "--dir", os.path.dirname(path), timeout=60)
+            lines = [l for l in cp.stdout.splitlines() if l.startswith('{"attack"')]
+            print("# capbus run: rc %d %r" % (cp.returncode, lines))
+            check(lines, "capbus run printed no result: %r %r" % (cp.stdout, cp.stderr))
+            rep = json.loads(lines[-1])
+            check(not rep["ok"] and rep["errno"] in ("ENOSPC", "EDQUOT") and rep["written"] <= 8 * MIB and
+                  rep["root"] == "/", "capbus run's /state: %r" % rep)
+            left = [n for n in set(os.listdir("/tmp")) - before if n.startswith("capbus-run-")]
+            check(not left, "capbus run left %r in /tmp" % left)
+            check(not mounts_under("/tmp/capbus-run-", True), "capbus run left mounts %r" % mounts_under("/tmp/capbus-run-", True))
+            wait_for(lambda: not loops_backed_by("/tmp/capbus-run-"), 5, what="no loop device left by capbus run")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
+def bad_values():
+    with SkillBus() as sb:
+        for value, why in (('"3M"', "below 4M"), ('"65G"', "above 64G"), ('"4100K"', "not whole MiB"), ('"64m"', "unit")):
+            text = ('{\n  "manifest_version": 1,\n  "id": "st.bad",\n  "exec": ["/bin/true"],\n'
+                    '  "limits": {"state": %s}\n}\n' % value)
+            path = sb.d.write_manifest("st.bad", text)
+            cp = sb.d.cli("manifest", "check", path)
+            want = "%s:5:23: limits.state must be" % path
+            check(cp.returncode != 0 and want in cp.stderr + cp.stdout,
+                  "limits.state %s (%s): %r %r" % (value, why, cp.stdout, cp.stderr))
+        start = len(sb.d.log())
+        sb.reload()
+        sb.d.wait_log("st.bad.json:5:23: limits.state must be", start=start)
+
+
+if __name__ == "__main__":
+    require_loop()
+    run_test(lambda: (bad_values(), fill(), persistence(), legacy(), host_full(), foreground_run()))
