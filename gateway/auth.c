@@ -31,6 +31,14 @@ int gw_basic_parse(const char *value, size_t len, char token[GW_TOKEN_LEN + 1], 
 	b64_len = (size_t)(value + len - b64);
 	if (b64_len == 0 || b64_len % 4 != 0)
 		return -EINVAL;
+	/* The alphabet first: libsodium's decoder (1.0.18) takes some bytes >= 0x80 for digits.
+	 * "=" only as the last one or two characters. */
+	for (size_t i = 0; i < b64_len; i++) {
+		char c = b64[i];
+		bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (!digit && !(c == '=' && i >= b64_len - 2 && (i == b64_len - 1 || b64[b64_len - 1] == '=')))
+			return -EINVAL;
+	}
 	if (sodium_base642bin(bin, sizeof(bin), b64, b64_len, NULL, &bin_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != value + len)
 		goto out;

@@ -28,6 +28,15 @@ static bool is_lower_hex(const char *s, size_t n)
 	return true;
 }
 
+static bool is_b64url(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
 int gw_token_parse(const char *s, size_t len, char tid[GW_TID_LEN + 1], const char **secret)
 {
 	const size_t plen = sizeof(GW_TOKEN_PREFIX) - 1, soff = plen + GW_TID_LEN + 1;
@@ -36,10 +45,11 @@ int gw_token_parse(const char *s, size_t len, char tid[GW_TID_LEN + 1], const ch
 	const char *end = NULL;
 
 	if (!s || len != GW_TOKEN_LEN || memcmp(s, GW_TOKEN_PREFIX, plen) != 0 || !is_lower_hex(s + plen, GW_TID_LEN) ||
-	    s[plen + GW_TID_LEN] != '_')
+	    s[plen + GW_TID_LEN] != '_' || !is_b64url(s + soff, GW_TOKEN_SECRET_LEN))
 		return -EINVAL;
 	/* Strict base64url: exact length, no padding, canonical trailing bits (libsodium refuses
-	 * non-zero unused bits), nothing ignored. */
+	 * non-zero unused bits), nothing ignored. The alphabet is checked above because
+	 * libsodium's decoder (1.0.18) takes some bytes >= 0x80 for digits. */
 	if (sodium_base642bin(bin, sizeof(bin), s + soff, GW_TOKEN_SECRET_LEN, NULL, &bin_len, &end,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    bin_len != sizeof(bin) || end != s + len) {
