@@ -207,10 +207,13 @@ static void test_lookups(struct gw_diag *d)
 	/* Port reuse: A (mapped) connects from port P and resets; B (unmapped) binds the same P and
 	 * connects to the same listener, so the tuple of A's accepted socket now exists again. A's
 	 * socket gives nothing; B's gives B. */
-	uint16_t p = (uint16_t)(40000 + getpid() % 20000);
-	c = spawn_client(cg_a, (struct sockaddr *)&ls, llen, p, false);
+	c = spawn_client(cg_a, (struct sockaddr *)&ls, llen, 0, false);
 	int fd1 = accept4(l4, NULL, NULL, SOCK_CLOEXEC);
 	REQUIRE(fd1 >= 0);
+	struct sockaddr_storage pa;
+	socklen_t palen = sizeof(pa);
+	REQUIRE(getpeername(fd1, (struct sockaddr *)&pa, &palen) == 0);
+	uint16_t p = port_of(&pa);
 	client_do(&c, 'r');
 	client_end(&c);
 	struct client c2 = spawn_client(cg_b, (struct sockaddr *)&ls, llen, p, false);

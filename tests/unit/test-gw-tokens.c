@@ -221,10 +221,14 @@ static void test_store(void)
 	/* Unknown tid: refused without hashing, so it costs far less than a verify. */
 	char unknown[GW_TOKEN_LEN + 1], utid[GW_TID_LEN + 1];
 	gw_token_generate(unknown, utid);
-	t0 = now_s();
-	for (int i = 0; i < 10; i++)
+	/* The fastest of 20 tries, so that a preemption on a loaded machine does not count. */
+	double unknown_s = 1e9;
+	for (int i = 0; i < 20; i++) {
+		t0 = now_s();
 		CHECK(gw_tokens_verify(t, unknown, GW_TOKEN_LEN, id, tid) == -ENOENT);
-	double unknown_s = (now_s() - t0) / 10;
+		double d = now_s() - t0;
+		unknown_s = d < unknown_s ? d : unknown_s;
+	}
 	CHECK_MSG(unknown_s < known / 10, "unknown tid: %.3f ms, no hash computed", unknown_s * 1000);
 	CHECK(gw_tokens_verify(t, "cbt1_garbage", 12, id, tid) == -EINVAL);
 
