@@ -33,6 +33,7 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.state_dir = lp->state_dir,
 		.network = m->sandbox.network,
 		.seccomp_profile = m->sandbox.syscalls,
+		.filter = lp->filter,
 		.memory_max = m->limits.memory,
 		.pids_max = m->limits.pids,
 		.cpu_percent = m->limits.cpu_percent,
@@ -44,6 +45,11 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.cgroup_name = lp->cgroup_name,
 	};
 	return sandbox_plan_new(&spec, out);
+}
+
+int launch_filter(const struct manifest *m, struct sandbox_filter **out)
+{
+	return sandbox_filter_new(m->sandbox.syscalls, m->sandbox.network, false, out);
 }
 
 int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN])

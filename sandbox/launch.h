@@ -28,10 +28,16 @@ struct launch_params {
 	const char *cgroup_name;
 	int bus_fd;              /* becomes fd 3 (CAPBUS_FD) */
 	int key_fd;              /* becomes fd 4 (CAPBUS_KEY_FD) */
+	const struct sandbox_filter *filter; /* NULL, or launch_filter() of this manifest, kept by
+					      * the caller: saves compiling it again per start */
 };
 
 /* Builds the plan (cgroups created, seccomp compiled). Returns 0 or a negative errno. */
 int launch_plan(const struct launch_params *lp, struct sandbox_plan **out);
+
+/* The manifest's seccomp program, compiled (sandbox_filter_new) for its profile and network.
+ * Returns 0 or a negative errno; the caller frees *out (sandbox_filter_free). */
+int launch_filter(const struct manifest *m, struct sandbox_filter **out);
 
 /* A sealed, read-only memfd holding the key file of id. Returns the fd or a negative errno. */
 int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN]);

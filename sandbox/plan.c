@@ -10,6 +10,7 @@
 #include "landlock.h"
 #include "plan.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "util.h"
 
 static bool id_ok(unsigned id)
@@ -59,6 +60,65 @@ static int exec_paths(struct sandbox_plan *p, const char *arg0)
 	return 0;
 }
 
+struct sandbox_filter {
+	bool python, network, permissive;
+	struct filter_prog prog;
+};
+
+static int profile_is_python(const char *profile, bool *python)
+{
+	if (!profile || streq(profile, "default"))
+		*python = false;
+	else if (streq(profile, "python"))
+		*python = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int sandbox_filter_new(const char *profile, bool network, bool permissive, struct sandbox_filter **ret)
+{
+	struct sandbox_filter *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	if ((r = profile_is_python(profile, &f->python)) < 0 ||
+	    (r = filter_compile(profile, network, permissive, &f->prog)) < 0) {
+		free(f);
+		return r;
+	}
+	f->network = network;
+	f->permissive = permissive;
+	*ret = f;
+	return 0;
+}
+
+void sandbox_filter_free(struct sandbox_filter *f)
+{
+	if (!f)
+		return;
+	filter_prog_done(&f->prog);
+	free(f);
+}
+
+/* The spec's program: a copy of the precompiled one when it was compiled for exactly this
+ * profile, network and mode, never a different one. */
+static int plan_filter(const struct sandbox_spec *spec, struct filter_prog *prog)
+{
+	const struct sandbox_filter *f = spec->filter;
+	bool python;
+	int r;
+
+	if (!f)
+		return filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, prog);
+	if ((r = profile_is_python(spec->seccomp_profile, &python)) < 0)
+		return r;
+	if (f->python != python || f->network != spec->network || f->permissive != spec->seccomp_permissive)
+		return -EINVAL;
+	return filter_prog_copy(&f->prog, prog);
+}
+
 int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 {
 	_cleanup_sandbox_plan_ struct sandbox_plan *p = NULL;
@@ -96,13 +156,18 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	p->cwd = spec->skill_dir ? realpath(spec->skill_dir, NULL) : strdup("/");
 	if (!p->hostname || !p->cwd)
 		return p->cwd ? -ENOMEM : negative_errno();
+	STARTUP_TRACE("plan: copied");
 	if ((r = mount_plan_build(spec, &p->mounts)) < 0)
 		return r;
-	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->seccomp_permissive, &p->filter)) < 0)
+	STARTUP_TRACE("plan: mounts planned");
+	if ((r = plan_filter(spec, &p->filter)) < 0)
 		return r;
+	STARTUP_TRACE("plan: filter compiled");
 	p->landlock_abi = landlock_abi();
+	STARTUP_TRACE("plan: landlock probed");
 	if ((r = cg_set_create(spec->cgroup_name, spec->cgroup_up, &lim, &p->cg)) < 0)
 		return r;
+	STARTUP_TRACE("plan: cgroups made");
 	*ret = TAKE_PTR(p);
 	return 0;
 }

@@ -43,6 +43,8 @@ struct sandbox_spec {
 	bool network;                  /* false: a new network namespace holding only loopback, down */
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
+	const struct sandbox_filter *filter; /* NULL, or precompiled for the same seccomp_profile,
+					      * network and seccomp_permissive (else -EINVAL) */
 	uint64_t memory_max;           /* bytes; 0 = no limit */
 	uint64_t pids_max;             /* tasks, the sandbox's init included; 0 = no limit */
 	unsigned cpu_percent;          /* percent of one CPU; 0 = no limit */
@@ -61,6 +63,14 @@ struct sandbox_spec {
 };
 
 struct sandbox_plan;
+struct sandbox_filter;
+
+/* The seccomp program of a profile, compiled once (libseccomp takes milliseconds per compile)
+ * for any number of plans: a spec whose `filter` points at it is planned with a copy of this
+ * program instead of compiling its own. profile, network and permissive mean what they mean in
+ * struct sandbox_spec. Returns 0, -EINVAL for an unknown profile, or a negative errno. */
+int sandbox_filter_new(const char *profile, bool network, bool permissive, struct sandbox_filter **ret);
+void sandbox_filter_free(struct sandbox_filter *f);
 
 /* Validate the spec, resolve paths, compile the seccomp program and create the cgroups (limits
  * written). On success *ret owns all of that; the spec may be freed. Returns 0, -EINVAL for a bad

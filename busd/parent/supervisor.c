@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "manifest.h"
 #include "sandbox.h"
+#include "trace.h"
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -27,6 +28,7 @@
 #define CRASHES_BEFORE_FAILED 5
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
+#define MAX_FILTERS 8 /* seccomp profiles x network: a handful in practice */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -50,6 +52,13 @@ struct skill {
 	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
 };
 
+/* A compiled seccomp program, shared by every skill with this profile and network setting. */
+struct filter_entry {
+	char *profile;
+	bool network;
+	struct sandbox_filter *filter;
+};
+
 struct supervisor {
 	const struct config *cfg;
 	const uint8_t *master;
@@ -57,6 +66,8 @@ struct supervisor {
 	struct supervisor_ops ops;
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
+	struct filter_entry filters[MAX_FILTERS];
+	size_t n_filters;
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -141,6 +152,33 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	return 0;
 }
 
+/* The manifest's seccomp program, compiled the first time a manifest asks for its profile and
+ * kept for the daemon's lifetime, so a start copies a program instead of compiling one. NULL
+ * when it cannot be compiled (an unknown profile): the plan then compiles and reports why. */
+static const struct sandbox_filter *filter_for(struct supervisor *s, const struct manifest *m)
+{
+	const char *profile = m->sandbox.syscalls ? m->sandbox.syscalls : "default";
+	struct filter_entry *e;
+
+	for (size_t i = 0; i < s->n_filters; i++)
+		if (streq(s->filters[i].profile, profile) && s->filters[i].network == m->sandbox.network)
+			return s->filters[i].filter;
+	if (s->n_filters == MAX_FILTERS)
+		return NULL;
+	e = &s->filters[s->n_filters];
+	e->profile = strdup(profile);
+	if (!e->profile)
+		return NULL;
+	if (launch_filter(m, &e->filter) < 0) {
+		free(e->profile);
+		e->profile = NULL;
+		return NULL;
+	}
+	e->network = m->sandbox.network;
+	s->n_filters++;
+	return e->filter;
+}
+
 static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd)
 {
 	_cleanup_free_ char *state_dir = NULL, *skill_dir = NULL, *cgroup = NULL;
@@ -164,13 +202,15 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 				  LOG_Q(cgroup), LOG_Q(strerror(-r)));
 		k->reclaimed = true;
 	}
+	STARTUP_TRACE("state + reclaim");
 	struct launch_params lp = {
 		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
-		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd,
+		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd, .filter = filter_for(s, k->manifest),
 	};
 	r = launch_plan(&lp, &k->plan);
 	if (r < 0)
 		return r;
+	STARTUP_TRACE("plan built");
 	if (!s->guard || !guardctl_enabled(s->guard)) {
 		if (k->manifest->sandbox.network)
 			log_event(LOG_LEVEL_WARNING, "skill_egress_unenforced",
@@ -204,6 +244,7 @@ static void set_state(struct supervisor *s, struct skill *k, enum skill_state st
 /* One launch: a fresh plan (fresh cgroups, fresh counters) around this launch's two fds. */
 static int start_skill(struct supervisor *s, struct skill *k)
 {
+	STARTUP_TRACE("start_skill");
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -217,6 +258,7 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		close(sv[1]);
 		return key_fd;
 	}
+	STARTUP_TRACE("key memfd");
 	int r = build_plan(s, k, sv[1], key_fd);
 	const char *step = "plan";
 	if (r == 0) {
@@ -233,11 +275,13 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		drop_plan(k);
 		return r;
 	}
+	STARTUP_TRACE("spawned");
 	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, sv[0]);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
 	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,
 		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)));
+	STARTUP_TRACE("adopted + logged");
 	set_state(s, k, SKILL_RUNNING);
 	return 0;
 }
@@ -364,6 +408,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 	}
 	k->manifest = m;
 	k->manifest_text = strndup(text, len);
+	(void)filter_for(s, m); /* compiled at load, not at the first start */
 	k->seen = true;
 	k->crashes = 0;
 	k->state = SKILL_STOPPED;
@@ -442,5 +487,9 @@ void supervisor_free(struct supervisor *s)
 			pidfd_signal(s->skills[i]->pidfd, SIGTERM);
 	for (size_t i = 0; i < s->n_skills; i++)
 		skill_free(s->skills[i]);
+	for (size_t i = 0; i < s->n_filters; i++) {
+		sandbox_filter_free(s->filters[i].filter);
+		free(s->filters[i].profile);
+	}
 	free(s);
 }
