@@ -12,8 +12,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "cgroupfs.h"
@@ -372,6 +374,55 @@ int cg_set_join_v1(const struct cg_set *s, pid_t pid)
 			return r;
 	}
 	return 0;
+}
+
+/* Runs on its own stack in our address space: system calls only, result ignored. "0" moves the
+ * writer itself; it stays in the cgroup it already is in. */
+static int warm_v1(void *procs)
+{
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	return 0;
+}
+
+int cg_set_warm_v1(const struct cg_set *s, char *stack, size_t stack_size, pid_t *ret)
+{
+	*ret = 0;
+	for (int c = 0; c < _CG_MAX; c++) {
+		if (!s->made[c])
+			continue;
+		/* Our own cgroup in that hierarchy: the parent of the leaf. */
+		size_t n = strrchr(s->dir[c], '/') - s->dir[c];
+		if (n + sizeof("/cgroup.procs") > stack_size / 4)
+			return -ENAMETOOLONG;
+		char *procs = stack; /* the path at the bottom, the stack grows down from the top */
+		memcpy(procs, s->dir[c], n);
+		memcpy(procs + n, "/cgroup.procs", sizeof("/cgroup.procs"));
+		/* Exit signal 0: the supervisor's SIGCHLD handling never sees it; reaped with __WCLONE. */
+		pid_t pid = clone(warm_v1, stack + stack_size, CLONE_VM, procs);
+		if (pid < 0)
+			return negative_errno();
+		*ret = pid;
+		return 0;
+	}
+	return 0;
+}
+
+void cg_warm_reap(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
+		;
+}
+
+bool cg_warm_done(pid_t pid)
+{
+	return pid <= 0 || waitpid(pid, NULL, __WCLONE | WNOHANG) == pid;
 }
 
 /* "key value" lines; returns the value of key. */

@@ -183,6 +183,7 @@ void sandbox_plan_free(struct sandbox_plan *p)
 		return;
 	if (p->status_fd >= 0)
 		close(p->status_fd);
+	cg_warm_reap(p->warm_pid); /* before its stack goes */
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);

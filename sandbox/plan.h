@@ -36,4 +36,6 @@ struct sandbox_plan {
 	uint64_t oom_base;       /* OOM kills counted before the last spawn */
 	int status_fd;           /* read end: the program's wait status from init, -1 if none */
 	const char *failed_step; /* child step that failed in the last spawn */
+	pid_t warm_pid;          /* cg_set_warm_v1's helper, reaped by the next spawn or the free */
+	char warm_stack[8192] __attribute__((aligned(16)));
 };

@@ -120,6 +120,11 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	}
 	p->oom_base = 0;
 	(void)cg_set_oom_kills(p->cg, &p->oom_base);
+	/* Best effort: without it the join below only takes longer. A helper still running from the
+	 * last spawn is waited for first: it runs on the plan's stack. */
+	cg_warm_reap(p->warm_pid);
+	p->warm_pid = 0;
+	(void)cg_set_warm_v1(p->cg, p->warm_stack, sizeof(p->warm_stack), &p->warm_pid);
 
 	STARTUP_TRACE("spawn: clone3");
 	pid = (pid_t)sb_clone3(&args);
@@ -171,6 +176,8 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 		n = read(err_r, &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
 	STARTUP_TRACE("spawn: exec seen");
+	if (cg_warm_done(p->warm_pid))
+		p->warm_pid = 0;
 	if (n == 0) { /* close-on-exec closed the pipe: execve succeeded */
 		*ret_pid = pid;
 		*ret_pidfd = TAKE_FD(pidfd);

@@ -29,6 +29,7 @@
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
 #define MAX_FILTERS 8 /* seccomp profiles x network: a handful in practice */
+#define PREPARE_AHEAD_MS 250 /* a restart's plan is made this long before it is due */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -37,8 +38,10 @@ struct skill {
 	char id[PS_ID_LEN];
 	char *manifest_text;       /* to notice changes on reload */
 	struct manifest *manifest;
-	struct sandbox_plan *plan;
+	struct sandbox_plan *plan; /* the running launch's, or the next one, prepared */
 	struct egress *egress;     /* attached to the skill's cgroup while it exists */
+	int bus_fd, child_bus_fd;  /* the next launch's socketpair (router's end, skill's end) */
+	int key_fd;                /* the next launch's key memfd */
 	uid_t uid;
 	enum skill_state state;
 	pid_t pid;
@@ -47,6 +50,7 @@ struct skill {
 	uint32_t crashes;          /* within the current window */
 	uint64_t window_start_ms;
 	uint64_t next_start_ms;    /* when restarting */
+	bool prepared;             /* the restart's plan was made (or tried) ahead */
 	char last_exit[48];
 	bool seen;                 /* present in the latest sync */
 	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
@@ -227,12 +231,48 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	return r;
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Frees the plan (its cgroups go with it) and a prepared launch's descriptors. */
 static void drop_plan(struct skill *k)
 {
 	egress_free(k->egress);
 	k->egress = NULL;
 	sandbox_plan_free(k->plan);
 	k->plan = NULL;
+	close_fd(&k->bus_fd);
+	close_fd(&k->child_bus_fd);
+	close_fd(&k->key_fd);
+}
+
+/* Everything a launch needs before it can spawn: the socketpair, the key memfd, and the plan
+ * around them (fresh cgroups with limits and egress rules, the mount list, the seccomp program).
+ * Done at the start itself, or ahead of a planned restart, so the restart only spawns. The
+ * cgroups are new either way: no process tree ever finds another one's leaves. */
+static int prepare_launch(struct supervisor *s, struct skill *k)
+{
+	int sv[2];
+
+	if (k->plan)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	k->bus_fd = sv[0];
+	k->child_bus_fd = sv[1];
+	uint8_t key[CAPBUS_KEY_LEN];
+	keys_derive(s->master, k->id, key);
+	k->key_fd = launch_key_memfd(k->id, key);
+	sodium_memzero(key, sizeof(key));
+	STARTUP_TRACE("key memfd");
+	int r = k->key_fd < 0 ? k->key_fd : build_plan(s, k, k->child_bus_fd, k->key_fd);
+	if (r < 0)
+		drop_plan(k);
+	return r;
 }
 
 static void set_state(struct supervisor *s, struct skill *k, enum skill_state state)
@@ -241,34 +281,20 @@ static void set_state(struct supervisor *s, struct skill *k, enum skill_state st
 	report(s, k);
 }
 
-/* One launch: a fresh plan (fresh cgroups, fresh counters) around this launch's two fds. */
+/* One launch: the prepared plan (or one made now) around this launch's two fds. */
 static int start_skill(struct supervisor *s, struct skill *k)
 {
 	STARTUP_TRACE("start_skill");
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return negative_errno();
-	uint8_t key[CAPBUS_KEY_LEN];
-	keys_derive(s->master, k->id, key);
-	int key_fd = launch_key_memfd(k->id, key);
-	sodium_memzero(key, sizeof(key));
-	if (key_fd < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return key_fd;
-	}
-	STARTUP_TRACE("key memfd");
-	int r = build_plan(s, k, sv[1], key_fd);
+	int r = prepare_launch(s, k);
 	const char *step = "plan";
 	if (r == 0) {
 		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);
 		step = sandbox_plan_failed_step(k->plan);
 	}
-	close(sv[1]);
-	close(key_fd);
+	/* The skill's copies: only the sandbox may hold them now. */
+	close_fd(&k->child_bus_fd);
+	close_fd(&k->key_fd);
 	if (r < 0) {
-		close(sv[0]);
 		log_event(LOG_LEVEL_ERROR, "skill_start_failed", "id=%s step=%s error=%s", LOG_Q(k->id),
 			  step ? LOG_Q(step) : "-", LOG_Q(strerror(-r)));
 		snprintf(k->last_exit, sizeof(k->last_exit), "sandbox %s: %s", step ? step : "setup", strerror(-r));
@@ -276,7 +302,9 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		return r;
 	}
 	STARTUP_TRACE("spawned");
-	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, sv[0]);
+	int bus_fd = k->bus_fd;
+	k->bus_fd = -1;
+	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, bus_fd);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
 	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,
@@ -302,6 +330,7 @@ static void crashed(struct supervisor *s, struct skill *k, uint64_t now)
 	}
 	uint64_t delay = BACKOFF_FIRST_MS << (k->crashes - 1);
 	k->next_start_ms = now + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
+	k->prepared = false;
 	k->restarts++;
 	set_state(s, k, SKILL_RESTARTING);
 }
@@ -329,10 +358,11 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 	k->pid = 0;
 	if (expected)
 		return;
-	if (clean)
+	if (clean) {
 		set_state(s, k, SKILL_STOPPED);
-	else
-		crashed(s, k, monotonic_ms());
+		return;
+	}
+	crashed(s, k, monotonic_ms());
 }
 
 /* Stops a skill: SIGTERM, a grace period, then its whole cgroup is killed with the plan. */
@@ -403,7 +433,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 			return -ENOMEM;
 		}
 		snprintf(k->id, sizeof(k->id), "%s", id);
-		k->pidfd = -1;
+		k->pidfd = k->bus_fd = k->child_bus_fd = k->key_fd = -1;
 		s->skills[s->n_skills++] = k;
 	}
 	k->manifest = m;
@@ -449,7 +479,8 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 		if (k->pidfd >= 0 && n < max)
 			fds[n++] = (struct pollfd){ .fd = k->pidfd, .events = POLLIN };
 		if (k->state == SKILL_RESTARTING) {
-			int wait = k->next_start_ms > now ? (int)(k->next_start_ms - now) : 0;
+			uint64_t at = k->prepared ? k->next_start_ms : k->next_start_ms - PREPARE_AHEAD_MS;
+			int wait = at > now ? (int)(at - now) : 0;
 			if (*timeout_ms < 0 || wait < *timeout_ms)
 				*timeout_ms = wait;
 		}
@@ -471,8 +502,15 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 	uint64_t now = monotonic_ms();
 	for (size_t i = 0; i < s->n_skills; i++) {
 		struct skill *k = s->skills[i];
-		if (k->state == SKILL_RESTARTING && now >= k->next_start_ms && start_skill(s, k) < 0 &&
-		    k->state != SKILL_FAILED)
+		if (k->state != SKILL_RESTARTING)
+			continue;
+		/* The backoff is idle time: the restart's plan is made shortly before it is due, so the
+		 * restart only spawns (a failure here is retried, and reported, by the start itself). */
+		if (!k->prepared && now + PREPARE_AHEAD_MS >= k->next_start_ms && now < k->next_start_ms) {
+			k->prepared = true;
+			(void)prepare_launch(s, k);
+		}
+		if (now >= k->next_start_ms && start_skill(s, k) < 0 && k->state != SKILL_FAILED)
 			crashed(s, k, now);
 	}
 }
