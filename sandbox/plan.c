@@ -3,7 +3,8 @@
  *
  * Parent side. Every decision and every allocation happens here: ids checked against the
  * reserved range, argv/envp copied, paths resolved into the mount list, the seccomp program
- * compiled, the Landlock ABI probed, the cgroups created with their limits. */
+ * compiled (or copied from one precompiled by sandbox_filter_new), the Landlock ABI probed, the
+ * cgroups created with their limits. */
 #include <fcntl.h>
 #include <stdio.h>
 

@@ -3,7 +3,8 @@
  *
  * Used by the privileged supervisor (and by the standalone capbus-sandbox tool). Everything that
  * can fail for a reason the caller controls fails in sandbox_plan_new(), in the parent: paths are
- * resolved, the seccomp program compiled, the mount list and the cgroups prepared. The child then
+ * resolved, the seccomp program compiled (or copied from a sandbox_filter), the mount list and
+ * the cgroups prepared. The child then
  * runs a short fixed list of steps and execs, or _exit(127)s: it never runs the program with a
  * half-applied sandbox. The library does not log; it returns negative errno values. */
 #pragma once
@@ -86,7 +87,9 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
  * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
  * dies with the calling thread (PR_SET_PDEATHSIG), so spawn from a thread that lives as long as
  * the supervisor, and keep SIGCHLD not ignored so the child can be reaped. A plan may be
- * spawned again once its previous child is gone. */
+ * spawned again once its previous child is gone. On the hybrid cgroup layout it also starts a
+ * short-lived helper process with no exit signal (the v1 migration warm-up, cgroup.h) that the
+ * plan reaps itself. */
 int sandbox_spawn(struct sandbox_plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* The child step that failed in the last sandbox_spawn(), or NULL. Static string. */
