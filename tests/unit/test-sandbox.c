@@ -346,6 +346,44 @@ out:
 	free(dir);
 }
 
+static void note_layout(struct sandbox_plan *plan, void *data)
+{
+	*(bool *)data = strcmp(sandbox_plan_cgroup_layout(plan), "hybrid") == 0;
+}
+
+/* The program itself (not only the sandbox's init) is in every cgroup with a limit from its
+ * first instruction: on the hybrid layout the parent moves the child into its v1 leaves while
+ * the child builds its mounts, and the child waits for that before the program is forked. */
+static void test_program_in_cgroups(void)
+{
+	const char *argv[] = { "/bin/cat", "/proc/self/cgroup", NULL };
+	struct sandbox_spec s = { .argv = argv, .memory_max = 64 << 20, .pids_max = 16 };
+	char cg[64], want[96];
+	bool hybrid = false;
+	struct run r;
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, note_layout, &hybrid);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0, "cat /proc/self/cgroup runs");
+	bool ok;
+	if (!hybrid) {
+		/* v2 only: born in the leaf, which is the root of its cgroup namespace. */
+		ok = strstr(r.out, "0::/\n") != NULL;
+		CHECK_MSG(ok, "v2: the program is in its leaf");
+	} else {
+		/* Inside its cgroup namespace the v1 leaves show as /NAME (the namespace's root is
+		 * where the child was born, our own v1 cgroup). */
+		snprintf(want, sizeof(want), ":memory:/%s\n", cg);
+		ok = strstr(r.out, want) != NULL;
+		CHECK_MSG(ok, "hybrid: the program is in its v1 memory leaf");
+		snprintf(want, sizeof(want), ":pids:/%s\n", cg);
+		ok = ok && strstr(r.out, want) != NULL;
+		CHECK_MSG(strstr(r.out, want) != NULL, "hybrid: the program is in its v1 pids leaf");
+	}
+	if (!ok)
+		fprintf(stderr, "# the program's /proc/self/cgroup:\n%s", r.out);
+}
+
 /* A caller that blocks and ignores signals must not pass that on to the program. */
 static void test_signals(const char *escape)
 {
@@ -408,6 +446,7 @@ int main(int argc, char **argv)
 	test_cgroup_lifecycle();
 	test_cgroup_up();
 	test_exits();
+	test_program_in_cgroups();
 	{
 		char *escape = realpath(argv[1], NULL);
 		if (!escape)
