@@ -285,6 +285,7 @@ static void set_state(struct supervisor *s, struct skill *k, enum skill_state st
 static int start_skill(struct supervisor *s, struct skill *k)
 {
 	STARTUP_TRACE("start_skill");
+	bool ahead = k->plan != NULL;
 	int r = prepare_launch(s, k);
 	const char *step = "plan";
 	if (r == 0) {
@@ -307,8 +308,8 @@ static int start_skill(struct supervisor *s, struct skill *k)
 	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, bus_fd);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
-	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,
-		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)));
+	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s prepared_ahead=%s", LOG_Q(k->id), (int)k->pid,
+		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)), ahead ? "yes" : "no");
 	STARTUP_TRACE("adopted + logged");
 	set_state(s, k, SKILL_RUNNING);
 	return 0;
@@ -508,7 +509,9 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 		 * restart only spawns (a failure here is retried, and reported, by the start itself). */
 		if (!k->prepared && now + PREPARE_AHEAD_MS >= k->next_start_ms && now < k->next_start_ms) {
 			k->prepared = true;
-			(void)prepare_launch(s, k);
+			int r = prepare_launch(s, k);
+			log_event(r < 0 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "skill_restart_prepared", "id=%s result=%s",
+				  LOG_Q(k->id), LOG_Q(r < 0 ? strerror(-r) : "ok"));
 		}
 		if (now >= k->next_start_ms && start_skill(s, k) < 0 && k->state != SKILL_FAILED)
 			crashed(s, k, now);
