@@ -51,6 +51,18 @@ int cg_set_v2_fd(const struct cg_set *s);
 /* Move pid into the v1 leaves (hybrid layout); nothing to do on v2-only. */
 int cg_set_join_v1(const struct cg_set *s, pid_t pid);
 
+/* The kernel's cgroup migration lock needs an RCU grace period to switch to writers after a
+ * quiet spell (milliseconds on a busy machine): the first v1 move after an idle period pays it.
+ * This starts a helper (sharing our memory, on `stack`, which must outlive it) that makes a no-op
+ * move of itself within its own v1 cgroup, so the grace period runs while the launch goes on and
+ * cg_set_join_v1() finds the lock ready. *ret is its pid, 0 when there is nothing to warm (no v1
+ * leaf). Returns 0 or a negative errno; the caller reaps with cg_warm_reap(). */
+int cg_set_warm_v1(const struct cg_set *s, char *stack, size_t stack_size, pid_t *ret);
+void cg_warm_reap(pid_t pid);
+
+/* Reaps the helper if it has ended; true if it has (or there was none). */
+bool cg_warm_done(pid_t pid);
+
 /* OOM kills counted so far in the memory leaf (memory.events or memory.oom_control). */
 int cg_set_oom_kills(const struct cg_set *s, uint64_t *ret);
 

@@ -27,6 +27,7 @@
 #include "kernel.h"
 #include "landlock.h"
 #include "sandbox.h"
+#include "trace.h"
 
 /* Where the new root is assembled: our mount namespace is private, so covering /tmp here does
  * not touch the host, and every source was opened before. */
@@ -53,6 +54,22 @@ static int step_wait_parent(struct child_ctx *c)
 		return negative_errno();
 	/* Kept open: step_rearm_death_signal uses it to see whether the parent is still there. */
 	return n == 1 ? 0 : -ECANCELED; /* EOF: the parent gave up on us */
+}
+
+/* The parent moves us into the v1 cgroups (hybrid layout) while we build the mount namespace;
+ * nothing of the program's runs before they are joined. The pids and memory limits then cover
+ * every task the program can make: init forks it only in step_exec. */
+static int step_wait_cgroups(struct child_ctx *c)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = read(c->sync_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	return n == 1 && b == 'c' ? 0 : -ECANCELED;
 }
 
 /* Any change of uid, gid or fsuid clears the parent-death signal: set it again after the last
@@ -358,6 +375,7 @@ static const struct {
 	{ "fs-ids", step_fs_ids },
 	{ "mounts", step_mounts },
 	{ "chdir", step_chdir },
+	{ "wait-cgroups", step_wait_cgroups },
 	{ "drop-privileges", step_drop_privileges },
 	{ "rearm-death-signal", step_rearm_death_signal },
 	{ "no-new-privs", step_no_new_privs },
@@ -384,6 +402,7 @@ void child_run(struct sandbox_plan *plan, int sync_fd, int err_fd, int status_fd
 		int r;
 
 		c.step = i;
+		STARTUP_TRACE(steps[i].name);
 		r = steps[i].run(&c);
 
 		if (r < 0) {

@@ -229,6 +229,16 @@ void filter_prog_done(struct filter_prog *prog)
 	prog->len = 0;
 }
 
+int filter_prog_copy(const struct filter_prog *src, struct filter_prog *dst)
+{
+	dst->insns = malloc(src->len * sizeof(*src->insns));
+	if (!dst->insns)
+		return -ENOMEM;
+	memcpy(dst->insns, src->insns, src->len * sizeof(*src->insns));
+	dst->len = src->len;
+	return 0;
+}
+
 int filter_install(const struct filter_prog *prog)
 {
 	struct sock_fprog fp = { .len = prog->len, .filter = prog->insns };

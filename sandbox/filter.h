@@ -20,5 +20,8 @@ int filter_compile(const char *profile, bool network, bool listen, bool permissi
 
 void filter_prog_done(struct filter_prog *prog);
 
+/* A copy of src (its own instructions). Returns 0 or -ENOMEM. */
+int filter_prog_copy(const struct filter_prog *src, struct filter_prog *dst);
+
 /* Child side: install the program on the calling thread. Needs no_new_privs. */
 int filter_install(const struct filter_prog *prog);

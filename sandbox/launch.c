@@ -56,6 +56,7 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.listen_ports = m->sandbox.listen,
 		.n_listen_ports = m->sandbox.n_listen,
 		.seccomp_profile = m->sandbox.syscalls,
+		.filter = lp->filter,
 		.memory_max = m->limits.memory,
 		.pids_max = m->limits.pids,
 		.cpu_percent = m->limits.cpu_percent,
@@ -67,6 +68,11 @@ int launch_plan(const struct launch_params *lp, struct sandbox_plan **out)
 		.cgroup_name = lp->cgroup_name,
 	};
 	return sandbox_plan_new(&spec, out);
+}
+
+int launch_filter(const struct manifest *m, struct sandbox_filter **out)
+{
+	return sandbox_filter_new(m->sandbox.syscalls, m->sandbox.network, m->sandbox.n_listen > 0, false, out);
 }
 
 int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN])

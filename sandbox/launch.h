@@ -31,10 +31,16 @@ struct launch_params {
 	/* Fds 1 and 2: a pipe's write end each (the daemon reads the other ends), or
 	 * SANDBOX_FD_INHERIT (0, the default: `capbus run` prints to the author's terminal). */
 	int stdout_fd, stderr_fd;
+	const struct sandbox_filter *filter; /* NULL, or launch_filter() of this manifest, kept by
+					      * the caller: saves compiling it again per start */
 };
 
 /* Builds the plan (cgroups created, seccomp compiled). Returns 0 or a negative errno. */
 int launch_plan(const struct launch_params *lp, struct sandbox_plan **out);
+
+/* The manifest's seccomp program, compiled (sandbox_filter_new) for its profile and network.
+ * Returns 0 or a negative errno; the caller frees *out (sandbox_filter_free). */
+int launch_filter(const struct manifest *m, struct sandbox_filter **out);
 
 /* A sealed, read-only memfd holding the key file of id. Returns the fd or a negative errno. */
 int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN]);

@@ -3,7 +3,8 @@
  *
  * Parent side. Every decision and every allocation happens here: ids checked against the
  * reserved range, argv/envp copied, paths resolved into the mount list, the seccomp program
- * compiled, the Landlock ABI probed, the cgroups created with their limits. */
+ * compiled (or copied from one precompiled by sandbox_filter_new), the Landlock ABI probed, the
+ * cgroups created with their limits. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include "landlock.h"
 #include "plan.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "util.h"
 
 static bool id_ok(unsigned id)
@@ -133,6 +135,68 @@ static int init_memfd(int *ret)
 	return 0;
 }
 
+struct sandbox_filter {
+	bool python, network, listen, permissive;
+	struct filter_prog prog;
+};
+
+static int profile_is_python(const char *profile, bool *python)
+{
+	if (!profile || streq(profile, "default"))
+		*python = false;
+	else if (streq(profile, "python"))
+		*python = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int sandbox_filter_new(const char *profile, bool network, bool listen, bool permissive, struct sandbox_filter **ret)
+{
+	struct sandbox_filter *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	if ((r = profile_is_python(profile, &f->python)) < 0 ||
+	    (r = filter_compile(profile, network, listen, permissive, &f->prog)) < 0) {
+		free(f);
+		return r;
+	}
+	f->network = network;
+	f->listen = listen;
+	f->permissive = permissive;
+	*ret = f;
+	return 0;
+}
+
+void sandbox_filter_free(struct sandbox_filter *f)
+{
+	if (!f)
+		return;
+	filter_prog_done(&f->prog);
+	free(f);
+}
+
+/* The spec's program: a copy of the precompiled one when it was compiled for exactly this
+ * profile, network, inbound-port setting and mode, never a different one. */
+static int plan_filter(const struct sandbox_spec *spec, struct filter_prog *prog)
+{
+	const struct sandbox_filter *f = spec->filter;
+	bool python;
+	int r;
+
+	if (!f)
+		return filter_compile(spec->seccomp_profile, spec->network, spec->n_listen_ports > 0, spec->seccomp_permissive,
+				      prog);
+	if ((r = profile_is_python(spec->seccomp_profile, &python)) < 0)
+		return r;
+	if (f->python != python || f->network != spec->network || f->listen != (spec->n_listen_ports > 0) ||
+	    f->permissive != spec->seccomp_permissive)
+		return -EINVAL;
+	return filter_prog_copy(&f->prog, prog);
+}
+
 int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 {
 	_cleanup_sandbox_plan_ struct sandbox_plan *p = NULL;
@@ -180,14 +244,18 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 		return -ENOMEM;
 	if (spec->skill_dir && (r = skill_paths_inside(p, spec->skill_dir)) < 0)
 		return r;
+	STARTUP_TRACE("plan: copied");
 	if ((r = mount_plan_build(spec, &p->mounts)) < 0 || (r = init_memfd(&p->init_fd)) < 0)
 		return r;
-	if ((r = filter_compile(spec->seccomp_profile, spec->network, spec->n_listen_ports > 0, spec->seccomp_permissive,
-				  &p->filter)) < 0)
+	STARTUP_TRACE("plan: mounts planned");
+	if ((r = plan_filter(spec, &p->filter)) < 0)
 		return r;
+	STARTUP_TRACE("plan: filter compiled");
 	p->landlock_abi = landlock_abi();
+	STARTUP_TRACE("plan: landlock probed");
 	if ((r = cg_set_create(spec->cgroup_name, spec->cgroup_up, &lim, &p->cg)) < 0)
 		return r;
+	STARTUP_TRACE("plan: cgroups made");
 	*ret = TAKE_PTR(p);
 	return 0;
 }
@@ -211,6 +279,7 @@ void sandbox_plan_free(struct sandbox_plan *p)
 	netstack_stop(&p->stack); /* before the cgroups go: it lives in them */
 	if (p->init_fd >= 0)
 		close(p->init_fd);
+	cg_warm_reap(p->warm_pid); /* before its stack goes */
 	cg_set_free(p->cg);
 	mount_plan_done(&p->mounts);
 	filter_prog_done(&p->filter);

@@ -40,4 +40,6 @@ struct sandbox_plan {
 	int status_fd;           /* read end: the program's wait status from init, -1 if none */
 	int init_fd;             /* sealed memfd holding capbus-init, close-on-exec */
 	const char *failed_step; /* child step that failed in the last spawn */
+	pid_t warm_pid;          /* cg_set_warm_v1's helper, reaped by the next spawn or the free */
+	char warm_stack[8192] __attribute__((aligned(16)));
 };

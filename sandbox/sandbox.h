@@ -3,7 +3,8 @@
  *
  * Used by the privileged supervisor (and by the standalone capbus-sandbox tool). Everything that
  * can fail for a reason the caller controls fails in sandbox_plan_new(), in the parent: paths are
- * resolved, the seccomp program compiled, the mount list and the cgroups prepared. The child then
+ * resolved, the seccomp program compiled (or copied from a sandbox_filter), the mount list and
+ * the cgroups prepared. The child then
  * runs a short fixed list of steps and execs, or _exit(127)s: it never runs the program with a
  * half-applied sandbox. The library does not log; it returns negative errno values. */
 #pragma once
@@ -59,6 +60,8 @@ struct sandbox_spec {
 	size_t n_listen_ports;         /* none: listen() fails with EPERM. At most 8 */
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
+	const struct sandbox_filter *filter; /* NULL, or precompiled for the same seccomp_profile,
+					      * network and seccomp_permissive (else -EINVAL) */
 	uint64_t memory_max;           /* bytes; 0 = no limit */
 	uint64_t pids_max;             /* tasks, the sandbox's init included; 0 = no limit */
 	unsigned cpu_percent;          /* percent of one CPU; 0 = no limit */
@@ -77,6 +80,14 @@ struct sandbox_spec {
 };
 
 struct sandbox_plan;
+struct sandbox_filter;
+
+/* The seccomp program of a profile, compiled once (libseccomp takes milliseconds per compile)
+ * for any number of plans: a spec whose `filter` points at it is planned with a copy of this
+ * program instead of compiling its own. profile, network and permissive mean what they mean in
+ * struct sandbox_spec. Returns 0, -EINVAL for an unknown profile, or a negative errno. */
+int sandbox_filter_new(const char *profile, bool network, bool listen, bool permissive, struct sandbox_filter **ret);
+void sandbox_filter_free(struct sandbox_filter *f);
 
 /* Validate the spec, resolve paths, compile the seccomp program and create the cgroups (limits
  * written). On success *ret owns all of that; the spec may be freed. Returns 0, -EINVAL for a bad
@@ -94,7 +105,9 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
  * reaps orphans and exits when the program does; SIGKILL ends the whole sandbox. The sandbox
  * dies with the calling thread (PR_SET_PDEATHSIG), so spawn from a thread that lives as long as
  * the supervisor, and keep SIGCHLD not ignored so the child can be reaped. A plan may be
- * spawned again once its previous child is gone. */
+ * spawned again once its previous child is gone. On the hybrid cgroup layout it also starts a
+ * short-lived helper process with no exit signal (the v1 migration warm-up, cgroup.h) that the
+ * plan reaps itself. */
 int sandbox_spawn(struct sandbox_plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* The child step that failed in the last sandbox_spawn(), or NULL. Static string. */

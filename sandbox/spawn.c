@@ -3,9 +3,11 @@
  *
  * Parent side of the launch. clone3 creates the child with every namespace, a pidfd and
  * CLONE_INTO_CGROUP, so it never runs a single instruction outside its v2 cgroup. While the child
- * waits on the sync pipe the parent writes its id maps and rlimits and moves it into the v1
- * cgroups (hybrid layout) and, for a networked sandbox, starts its user-mode network stack
- * (netstack.c); then the error pipe tells whether the program reached execve, and
+ * waits on the sync pipe the parent writes its id maps and rlimits and, for a networked sandbox,
+ * starts its user-mode network stack (netstack.c); then, while the child builds its mount
+ * namespace, the parent moves it into the v1 cgroups (hybrid layout) and tells it so with a
+ * second byte it waits for before dropping privileges; then the error pipe tells whether
+ * the program reached execve, and
  * the status pipe later carries how the program ended, from the sandbox's init. */
 #include <fcntl.h>
 #include <sched.h>
@@ -18,6 +20,7 @@
 #include "netstack.h"
 #include "pidfd-util.h"
 #include "sandbox.h"
+#include "trace.h"
 
 static int write_proc(pid_t pid, const char *file, const char *value)
 {
@@ -73,9 +76,7 @@ static int setup_child(struct sandbox_plan *p, pid_t pid)
 	snprintf(map, sizeof(map), "%u %u 1\n", SANDBOX_INNER_ID, (unsigned)p->gid);
 	if ((r = write_proc(pid, "gid_map", map)) < 0)
 		return r;
-	if ((r = set_rlimits(p, pid)) < 0)
-		return r;
-	return cg_set_join_v1(p->cg, pid);
+	return set_rlimits(p, pid);
 }
 
 /* The stack configures the namespace from outside while the child still waits, so the program
@@ -129,7 +130,13 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	}
 	p->oom_base = 0;
 	(void)cg_set_oom_kills(p->cg, &p->oom_base);
+	/* Best effort: without it the join below only takes longer. A helper still running from the
+	 * last spawn is waited for first: it runs on the plan's stack. */
+	cg_warm_reap(p->warm_pid);
+	p->warm_pid = 0;
+	(void)cg_set_warm_v1(p->cg, p->warm_stack, sizeof(p->warm_stack), &p->warm_pid);
 
+	STARTUP_TRACE("spawn: clone3");
 	pid = (pid_t)sb_clone3(&args);
 	if (pid < 0)
 		return negative_errno();
@@ -144,6 +151,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	close(TAKE_FD(err_w));
 	close(TAKE_FD(stat_w));
 
+	STARTUP_TRACE("spawn: cloned");
 	if ((r = setup_child(p, pid)) < 0) {
 		/* The child sees EOF on the sync pipe and exits; make sure. */
 		(void)pidfd_signal(pidfd, SIGKILL);
@@ -157,7 +165,26 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 		p->failed_step = "netstack";
 		return r;
 	}
+	STARTUP_TRACE("spawn: child set up");
 	if (write(sync_w, "g", 1) != 1) {
+		r = negative_errno();
+		(void)pidfd_signal(pidfd, SIGKILL);
+		reap(pidfd);
+		netstack_stop(&p->stack);
+		return r;
+	}
+	/* The v1 moves (hybrid layout) wait on the kernel's cgroup locks; the child builds its
+	 * mount namespace meanwhile and waits for the second byte (step "wait-cgroups") before it
+	 * drops privileges, so the program still starts in every cgroup. */
+	if ((r = cg_set_join_v1(p->cg, pid)) < 0) {
+		(void)pidfd_signal(pidfd, SIGKILL);
+		reap(pidfd);
+		netstack_stop(&p->stack);
+		p->failed_step = "parent-setup";
+		return r;
+	}
+	STARTUP_TRACE("spawn: v1 cgroups joined");
+	if (write(sync_w, "c", 1) != 1) {
 		r = negative_errno();
 		(void)pidfd_signal(pidfd, SIGKILL);
 		reap(pidfd);
@@ -167,6 +194,9 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	do
 		n = read(err_r, &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
+	STARTUP_TRACE("spawn: exec seen");
+	if (cg_warm_done(p->warm_pid))
+		p->warm_pid = 0;
 	if (n == 0) { /* close-on-exec closed the pipe: execve succeeded */
 		*ret_pid = pid;
 		*ret_pidfd = TAKE_FD(pidfd);

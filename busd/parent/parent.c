@@ -27,6 +27,7 @@
 #include "parent/routerproc.h"
 #include "common/privsep.h"
 #include "parent/supervisor.h"
+#include "trace.h"
 
 #define ROUTER_RESTART_WINDOW_MS 60000
 #define ROUTER_RESTART_MAX 5
@@ -101,6 +102,7 @@ static int reload(struct parent *p)
 	int r = p->router_fd >= 0 ? bundle_send(p->router_fd, p->cfg, p->master) : 0;
 	if (r < 0)
 		router_lost(p, r);
+	STARTUP_TRACE("bundle sent");
 	if (p->supervisor)
 		supervisor_sync(p->supervisor);
 	return r;
@@ -300,6 +302,7 @@ static int handle_signal(struct parent *p, bool *stop)
 		*stop = true;
 		return 0;
 	case SIGHUP:
+		STARTUP_TRACE("SIGHUP");
 		log_event(LOG_LEVEL_INFO, "reload", "reason=SIGHUP");
 		if (p->cfg->path) {
 			char *error = NULL;

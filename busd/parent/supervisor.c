@@ -23,6 +23,7 @@
 #include "sandbox.h"
 #include "parent/skillstate.h"
 #include "stateimg.h"
+#include "trace.h"
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -31,6 +32,8 @@
 #define STOP_GRACE_MS 1500
 #define MAX_SKILLS 256
 #define USAGE_EVERY_MS 1000        /* how often `capbus skills` learns /state's usage */
+#define MAX_FILTERS 8 /* seccomp profiles x network: a handful in practice */
+#define PREPARE_AHEAD_MS 250 /* a restart's plan is made this long before it is due */
 
 enum skill_state { SKILL_STOPPED, SKILL_RUNNING, SKILL_RESTARTING, SKILL_FAILED };
 static const char *const state_names[] = { "stopped", "running", "restarting", "failed" };
@@ -39,8 +42,11 @@ struct skill {
 	char id[PS_ID_LEN];
 	char *manifest_text;       /* to notice changes on reload */
 	struct manifest *manifest;
-	struct sandbox_plan *plan;
+	struct sandbox_plan *plan; /* the running launch's, or the next one, prepared */
 	struct egress *egress;     /* attached to the skill's cgroup while it exists */
+	int bus_fd, child_bus_fd;  /* the next launch's socketpair (router's end, skill's end) */
+	int key_fd;                /* the next launch's key memfd */
+	int out_w, err_w;          /* the next launch's stdout and stderr (write ends of its pipes) */
 	uid_t uid;
 	enum skill_state state;
 	pid_t pid;
@@ -49,6 +55,7 @@ struct skill {
 	uint32_t crashes;          /* within the current window */
 	uint64_t window_start_ms;
 	uint64_t next_start_ms;    /* when restarting */
+	bool prepared;             /* the restart's plan was made (or tried) ahead */
 	char last_exit[48];
 	uint64_t started_ms;       /* the current or last start (monotonic) */
 	struct ps_skill_exit exits[PS_SKILL_EXITS]; /* the most recent exits, the oldest first */
@@ -61,6 +68,14 @@ struct skill {
 	uint64_t state_used, state_size; /* the image's statvfs at the last look */
 };
 
+/* A compiled seccomp program, shared by every skill with this profile, network setting and
+ * inbound-port setting (listen() is allowed only with a `listen` port). */
+struct filter_entry {
+	char *profile;
+	bool network, listen;
+	struct sandbox_filter *filter;
+};
+
 struct supervisor {
 	const struct config *cfg;
 	const uint8_t *master;
@@ -71,6 +86,8 @@ struct supervisor {
 	size_t n_skills;
 	uint64_t next_usage_ms;
 	struct skillstate *state;  /* the skills' /state images */
+	struct filter_entry filters[MAX_FILTERS];
+	size_t n_filters;
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -214,6 +231,35 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	return 0;
 }
 
+/* The manifest's seccomp program, compiled the first time a manifest asks for its profile and
+ * kept for the daemon's lifetime, so a start copies a program instead of compiling one. NULL
+ * when it cannot be compiled (an unknown profile): the plan then compiles and reports why. */
+static const struct sandbox_filter *filter_for(struct supervisor *s, const struct manifest *m)
+{
+	const char *profile = m->sandbox.syscalls ? m->sandbox.syscalls : "default";
+	struct filter_entry *e;
+
+	for (size_t i = 0; i < s->n_filters; i++)
+		if (streq(s->filters[i].profile, profile) && s->filters[i].network == m->sandbox.network &&
+		    s->filters[i].listen == (m->sandbox.n_listen > 0))
+			return s->filters[i].filter;
+	if (s->n_filters == MAX_FILTERS)
+		return NULL;
+	e = &s->filters[s->n_filters];
+	e->profile = strdup(profile);
+	if (!e->profile)
+		return NULL;
+	if (launch_filter(m, &e->filter) < 0) {
+		free(e->profile);
+		e->profile = NULL;
+		return NULL;
+	}
+	e->network = m->sandbox.network;
+	e->listen = m->sandbox.n_listen > 0;
+	s->n_filters++;
+	return e->filter;
+}
+
 static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key_fd, int out_fd, int err_fd,
 		      const char **step)
 {
@@ -239,13 +285,16 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 				  LOG_Q(cgroup), LOG_Q(strerror(-r)));
 		k->reclaimed = true;
 	}
+	STARTUP_TRACE("state + reclaim");
 	struct launch_params lp = {
 		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
 		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
+		.filter = filter_for(s, k->manifest),
 	};
 	r = launch_plan(&lp, &k->plan);
 	if (r < 0)
 		return r;
+	STARTUP_TRACE("plan built");
 	if (!s->guard || !guardctl_enabled(s->guard)) {
 		if (k->manifest->sandbox.network)
 			log_event(LOG_LEVEL_WARNING, "skill_egress_unenforced",
@@ -262,12 +311,59 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	return r;
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Frees the plan (its cgroups go with it) and a prepared launch's descriptors. */
 static void drop_plan(struct skill *k)
 {
 	egress_free(k->egress);
 	k->egress = NULL;
 	sandbox_plan_free(k->plan);
 	k->plan = NULL;
+	close_fd(&k->bus_fd);
+	close_fd(&k->child_bus_fd);
+	close_fd(&k->key_fd);
+	close_fd(&k->out_w);
+	close_fd(&k->err_w);
+}
+
+/* Everything a launch needs before it can spawn: the socketpair, the key memfd, and the plan
+ * around them (fresh cgroups with limits and egress rules, the mount list, the seccomp program).
+ * Done at the start itself, or ahead of a planned restart, so the restart only spawns. The
+ * cgroups are new either way: no process tree ever finds another one's leaves. */
+static int prepare_launch(struct supervisor *s, struct skill *k, const char **step)
+{
+	int sv[2];
+
+	if (k->plan)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	k->bus_fd = sv[0];
+	k->child_bus_fd = sv[1];
+	uint8_t key[CAPBUS_KEY_LEN];
+	keys_derive(s->master, k->id, key);
+	k->key_fd = launch_key_memfd(k->id, key);
+	sodium_memzero(key, sizeof(key));
+	STARTUP_TRACE("key memfd");
+	int r = k->key_fd;
+	if (r >= 0) {
+		/* Fresh pipes for fds 1 and 2: the skill never gets a descriptor of the daemon's. */
+		*step = "output pipes";
+		r = skillout_open(k->out, &k->out_w, &k->err_w);
+	}
+	if (r >= 0) {
+		*step = "plan";
+		r = build_plan(s, k, k->child_bus_fd, k->key_fd, k->out_w, k->err_w, step);
+	}
+	if (r < 0)
+		drop_plan(k);
+	return r;
 }
 
 static void set_state(struct supervisor *s, struct skill *k, enum skill_state state)
@@ -292,43 +388,24 @@ static void record_exit(struct skill *k, uint64_t now)
 	memcpy(ex->reason, k->last_exit, n);
 }
 
-/* One launch: a fresh plan (fresh cgroups, fresh counters) around this launch's two fds. */
+/* One launch: the prepared plan (or one made now) around this launch's two fds. */
 static int start_skill(struct supervisor *s, struct skill *k)
 {
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return negative_errno();
-	uint8_t key[CAPBUS_KEY_LEN];
-	keys_derive(s->master, k->id, key);
-	int key_fd = launch_key_memfd(k->id, key);
-	sodium_memzero(key, sizeof(key));
-	if (key_fd < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return key_fd;
-	}
-	/* Fresh pipes for fds 1 and 2: the skill never gets a descriptor of the daemon's. */
-	int out_w = -1, err_w = -1;
-	int r = skillout_open(k->out, &out_w, &err_w);
-	const char *step = "output pipes";
-	if (r == 0) {
-		step = "plan";
-		r = build_plan(s, k, sv[1], key_fd, out_w, err_w, &step);
-	}
+	STARTUP_TRACE("start_skill");
+	bool ahead = k->plan != NULL;
+	const char *step = "plan";
+	int r = prepare_launch(s, k, &step);
 	k->started_ms = monotonic_ms();
 	if (r == 0) {
 		r = sandbox_spawn(k->plan, &k->pid, &k->pidfd);
 		step = sandbox_plan_failed_step(k->plan);
 	}
-	close(sv[1]);
-	close(key_fd);
-	if (out_w >= 0)
-		close(out_w);
-	if (err_w >= 0)
-		close(err_w);
+	/* The skill's copies: only the sandbox may hold them now. */
+	close_fd(&k->child_bus_fd);
+	close_fd(&k->key_fd);
+	close_fd(&k->out_w);
+	close_fd(&k->err_w);
 	if (r < 0) {
-		close(sv[0]);
 		log_event(LOG_LEVEL_ERROR, "skill_start_failed", "id=%s step=%s error=%s", LOG_Q(k->id),
 			  step ? LOG_Q(step) : "-", LOG_Q(strerror(-r)));
 		snprintf(k->last_exit, sizeof(k->last_exit), "sandbox %s: %s", step ? step : "setup", strerror(-r));
@@ -336,11 +413,15 @@ static int start_skill(struct supervisor *s, struct skill *k)
 		drop_plan(k);
 		return r;
 	}
-	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, sv[0]);
+	STARTUP_TRACE("spawned");
+	int bus_fd = k->bus_fd;
+	k->bus_fd = -1;
+	r = s->ops.adopt(s->ops.userdata, k->id, k->pid, k->uid, bus_fd);
 	if (r < 0)
 		log_event(LOG_LEVEL_ERROR, "skill_adopt_failed", "id=%s error=%s", LOG_Q(k->id), LOG_Q(strerror(-r)));
-	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s", LOG_Q(k->id), (int)k->pid,
-		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)));
+	log_event(LOG_LEVEL_INFO, "skill_started", "id=%s pid=%d cgroups=%s prepared_ahead=%s", LOG_Q(k->id), (int)k->pid,
+		  LOG_Q(sandbox_plan_cgroup_layout(k->plan)), ahead ? "yes" : "no");
+	STARTUP_TRACE("adopted + logged");
 	set_state(s, k, SKILL_RUNNING);
 	return 0;
 }
@@ -369,6 +450,7 @@ static void crashed(struct supervisor *s, struct skill *k, uint64_t now)
 		ex->next_start_ms = k->next_start_ms;
 		ex->backoff_ms = (uint32_t)delay;
 	}
+	k->prepared = false;
 	k->restarts++;
 	set_state(s, k, SKILL_RESTARTING);
 }
@@ -398,10 +480,11 @@ static void reap(struct supervisor *s, struct skill *k, bool expected)
 	k->pid = 0;
 	if (expected)
 		return;
-	if (clean)
+	if (clean) {
 		set_state(s, k, SKILL_STOPPED);
-	else
-		crashed(s, k, now);
+		return;
+	}
+	crashed(s, k, now);
 }
 
 /* Stops a skill: SIGTERM, a grace period, then its whole cgroup is killed with the plan. */
@@ -513,7 +596,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 			return -ENOMEM;
 		}
 		snprintf(k->id, sizeof(k->id), "%s", id);
-		k->pidfd = -1;
+		k->pidfd = k->bus_fd = k->child_bus_fd = k->key_fd = k->out_w = k->err_w = -1;
 		if (skillout_new(id, &s->out_limits, &k->out) < 0) {
 			manifest_free(m);
 			free(k);
@@ -523,6 +606,7 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 	}
 	k->manifest = m;
 	k->manifest_text = strndup(text, len);
+	(void)filter_for(s, m); /* compiled at load, not at the first start */
 	k->seen = true;
 	k->crashes = 0;
 	k->state = SKILL_STOPPED;
@@ -570,7 +654,8 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 		n += skillout_pollfds(k->out, fds + n, max - n);
 		int wait = skillout_tick(k->out, now);
 		if (k->state == SKILL_RESTARTING) {
-			int restart = k->next_start_ms > now ? (int)(k->next_start_ms - now) : 0;
+			uint64_t at = k->prepared ? k->next_start_ms : k->next_start_ms - PREPARE_AHEAD_MS;
+			int restart = at > now ? (int)(at - now) : 0;
 			if (wait < 0 || restart < wait)
 				wait = restart;
 		}
@@ -609,8 +694,18 @@ void supervisor_dispatch(struct supervisor *s, const struct pollfd *fds, size_t 
 	uint64_t now = monotonic_ms();
 	for (size_t i = 0; i < s->n_skills; i++) {
 		struct skill *k = s->skills[i];
-		if (k->state == SKILL_RESTARTING && now >= k->next_start_ms && start_skill(s, k) < 0 &&
-		    k->state != SKILL_FAILED)
+		if (k->state != SKILL_RESTARTING)
+			continue;
+		/* The backoff is idle time: the restart's plan is made shortly before it is due, so the
+		 * restart only spawns (a failure here is retried, and reported, by the start itself). */
+		if (!k->prepared && now + PREPARE_AHEAD_MS >= k->next_start_ms && now < k->next_start_ms) {
+			k->prepared = true;
+			const char *step = "plan";
+			int r = prepare_launch(s, k, &step);
+			log_event(r < 0 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "skill_restart_prepared", "id=%s result=%s",
+				  LOG_Q(k->id), LOG_Q(r < 0 ? strerror(-r) : "ok"));
+		}
+		if (now >= k->next_start_ms && start_skill(s, k) < 0 && k->state != SKILL_FAILED)
 			crashed(s, k, now);
 	}
 	if (now >= s->next_usage_ms) {
@@ -646,5 +741,9 @@ void supervisor_free(struct supervisor *s)
 		skill_free(s->skills[i]);
 	}
 	skillstate_free(s->state);
+	for (size_t i = 0; i < s->n_filters; i++) {
+		sandbox_filter_free(s->filters[i].filter);
+		free(s->filters[i].profile);
+	}
 	free(s);
 }

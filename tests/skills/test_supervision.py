@@ -66,6 +66,16 @@ def crashes(sb):
               "%s: restarts went %s" % (ident, restarts[ident]))
         starts = [l for l in sb.log_about(ident).splitlines() if "event=skill_started" in l]
         check(len(starts) == 5, "%s: %d starts logged" % (ident, len(starts)))
+        # Every restart was prepared during its backoff (plan, cgroups, fds made before it was
+        # due), so the restart itself only spawned.
+        events = [l for l in sb.log_about(ident).splitlines()
+                  if "event=skill_started" in l or "event=skill_restart_prepared" in l]
+        kinds = ["prepared" if "skill_restart_prepared" in l else "started" for l in events]
+        check(kinds == ["started"] + ["prepared", "started"] * 4 and
+              all('result="ok"' in l or "result=ok" in l for l in events if "skill_restart_prepared" in l),
+              "%s: restarts not prepared ahead: %s" % (ident, kinds))
+        ahead = [l.split("prepared_ahead=")[1].split()[0] if "prepared_ahead=" in l else "?" for l in starts]
+        check(ahead == ["no"] + ["yes"] * 4, "%s: starts used a plan made ahead: %s" % (ident, ahead))
     s = states["s.exit0"]
     check(s["state"] == "stopped" and s["restarts"] == 0 and s["last_exit"] == "exit 0", "s.exit0: %r" % s)
     check("restarting" not in seen["s.exit0"], "s.exit0 was restarting: %s" % seen["s.exit0"])

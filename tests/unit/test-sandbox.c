@@ -302,6 +302,88 @@ static void test_permissive(const char *escape)
 	free(dir);
 }
 
+/* A precompiled program (sandbox_filter_new, what capbusd keeps per profile) is used only for
+ * the profile, network setting and mode it was compiled for, and confines exactly like one
+ * compiled by the plan: the forbidden call still kills, the allowed ones still work. */
+static void test_precompiled_filter(const char *escape)
+{
+	struct sandbox_filter *def = NULL, *py = NULL, *net = NULL;
+	char *dir = harness_dir_of(escape), cg[64];
+	const char *kill_argv[] = { escape, "bpf", NULL }, *ok_argv[] = { "/bin/sh", "-c", "echo fine", NULL };
+	struct sandbox_spec s;
+	struct run r;
+
+	CHECK_MSG(sandbox_filter_new("nope", false, false, &def) == -EINVAL, "unknown profile: no filter");
+	CHECK_MSG(sandbox_filter_new(NULL, false, false, &def) == 0 && sandbox_filter_new("python", false, false, &py) == 0 &&
+			  sandbox_filter_new("default", true, false, &net) == 0,
+		      "filters compile for default, python and with network");
+	if (!def || !py || !net)
+		goto out;
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .filter = def }) == 0,
+		      "a filter of the spec's own profile is accepted");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .seccomp_profile = "default", .filter = def }) == 0,
+		      "\"default\" and no profile are the same profile");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .filter = py }) == -EINVAL,
+		      "a python filter for a default-profile spec is refused");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .filter = net }) == -EINVAL,
+		      "a networked filter for a spec without network is refused");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .seccomp_permissive = true, .filter = def }) == -EINVAL,
+		      "a killing filter for a permissive spec is refused");
+
+	s = (struct sandbox_spec){ .argv = kill_argv, .skill_dir = dir, .filter = def };
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, NULL, NULL);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_SECCOMP, "a precompiled filter kills bpf() (SIGSYS)");
+	s = (struct sandbox_spec){ .argv = ok_argv, .filter = def };
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, NULL, NULL);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0 && strcmp(r.out, "fine\n") == 0,
+		      "a precompiled filter runs a shell");
+out:
+	sandbox_filter_free(def);
+	sandbox_filter_free(py);
+	sandbox_filter_free(net);
+	free(dir);
+}
+
+static void note_layout(struct sandbox_plan *plan, void *data)
+{
+	*(bool *)data = strcmp(sandbox_plan_cgroup_layout(plan), "hybrid") == 0;
+}
+
+/* The program itself (not only the sandbox's init) is in every cgroup with a limit from its
+ * first instruction: on the hybrid layout the parent moves the child into its v1 leaves while
+ * the child builds its mounts, and the child waits for that before the program is forked. */
+static void test_program_in_cgroups(void)
+{
+	const char *argv[] = { "/bin/cat", "/proc/self/cgroup", NULL };
+	struct sandbox_spec s = { .argv = argv, .memory_max = 64 << 20, .pids_max = 16 };
+	char cg[64], want[96];
+	bool hybrid = false;
+	struct run r;
+
+	harness_spec(&h, &s, cg, sizeof(cg));
+	harness_run(&s, &r, note_layout, &hybrid);
+	CHECK_MSG(r.spawn_r == 0 && r.ex.reason == SANDBOX_EXIT_CODE && r.ex.status == 0, "cat /proc/self/cgroup runs");
+	bool ok;
+	if (!hybrid) {
+		/* v2 only: born in the leaf, which is the root of its cgroup namespace. */
+		ok = strstr(r.out, "0::/\n") != NULL;
+		CHECK_MSG(ok, "v2: the program is in its leaf");
+	} else {
+		/* Inside its cgroup namespace the v1 leaves show as /NAME (the namespace's root is
+		 * where the child was born, our own v1 cgroup). */
+		snprintf(want, sizeof(want), ":memory:/%s\n", cg);
+		ok = strstr(r.out, want) != NULL;
+		CHECK_MSG(ok, "hybrid: the program is in its v1 memory leaf");
+		snprintf(want, sizeof(want), ":pids:/%s\n", cg);
+		ok = ok && strstr(r.out, want) != NULL;
+		CHECK_MSG(strstr(r.out, want) != NULL, "hybrid: the program is in its v1 pids leaf");
+	}
+	if (!ok)
+		fprintf(stderr, "# the program's /proc/self/cgroup:\n%s", r.out);
+}
+
 /* A caller that blocks and ignores signals must not pass that on to the program. */
 static void test_signals(const char *escape)
 {
@@ -364,12 +446,14 @@ int main(int argc, char **argv)
 	test_cgroup_lifecycle();
 	test_cgroup_up();
 	test_exits();
+	test_program_in_cgroups();
 	{
 		char *escape = realpath(argv[1], NULL);
 		if (!escape)
 			check_skip("helper binary missing");
 		test_permissive(escape);
 		test_signals(escape);
+		test_precompiled_filter(escape);
 		free(escape);
 	}
 	test_landlock_reported();
