@@ -307,17 +307,19 @@ static void test_permissive(const char *escape)
  * compiled by the plan: the forbidden call still kills, the allowed ones still work. */
 static void test_precompiled_filter(const char *escape)
 {
-	struct sandbox_filter *def = NULL, *py = NULL, *net = NULL;
+	struct sandbox_filter *def = NULL, *py = NULL, *net = NULL, *lis = NULL;
 	char *dir = harness_dir_of(escape), cg[64];
 	const char *kill_argv[] = { escape, "bpf", NULL }, *ok_argv[] = { "/bin/sh", "-c", "echo fine", NULL };
 	struct sandbox_spec s;
 	struct run r;
 
-	CHECK_MSG(sandbox_filter_new("nope", false, false, &def) == -EINVAL, "unknown profile: no filter");
-	CHECK_MSG(sandbox_filter_new(NULL, false, false, &def) == 0 && sandbox_filter_new("python", false, false, &py) == 0 &&
-			  sandbox_filter_new("default", true, false, &net) == 0,
-		      "filters compile for default, python and with network");
-	if (!def || !py || !net)
+	CHECK_MSG(sandbox_filter_new("nope", false, false, false, &def) == -EINVAL, "unknown profile: no filter");
+	CHECK_MSG(sandbox_filter_new(NULL, false, false, false, &def) == 0 &&
+			  sandbox_filter_new("python", false, false, false, &py) == 0 &&
+			  sandbox_filter_new("default", true, false, false, &net) == 0 &&
+			  sandbox_filter_new("default", true, true, false, &lis) == 0,
+		      "filters compile for default, python, with network and with inbound ports");
+	if (!def || !py || !net || !lis)
 		goto out;
 	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .filter = def }) == 0,
 		      "a filter of the spec's own profile is accepted");
@@ -327,6 +329,10 @@ static void test_precompiled_filter(const char *escape)
 		      "a python filter for a default-profile spec is refused");
 	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .filter = net }) == -EINVAL,
 		      "a networked filter for a spec without network is refused");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .network = true, .filter = net }) == 0,
+		      "a networked filter for a networked spec is accepted");
+	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .network = true, .filter = lis }) == -EINVAL,
+		      "a filter that allows listen() for a spec without inbound ports is refused");
 	CHECK_MSG(plan_result(&(struct sandbox_spec){ .argv = ok_argv, .seccomp_permissive = true, .filter = def }) == -EINVAL,
 		      "a killing filter for a permissive spec is refused");
 
@@ -343,6 +349,7 @@ out:
 	sandbox_filter_free(def);
 	sandbox_filter_free(py);
 	sandbox_filter_free(net);
+	sandbox_filter_free(lis);
 	free(dir);
 }
 
