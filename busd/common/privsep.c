@@ -44,6 +44,7 @@ static const struct ps_type_info ps_table[] = {
 	/* arg + body: at most PS_TEXT_MAX bytes together; admin.c checks how they split */
 	[PS_ADMIN] = { "admin", PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false,
 		       { FIELD(ps_admin, id) } },
+	[PS_GATEWAY_PEER] = { "gateway_peer", PS_TO_ROUTER, sizeof(struct ps_gateway_peer), 0, false, false, { { 0 } } },
 };
 
 /* Every fixed part must fit the decoded message's union, and every packet the receive buffer. */

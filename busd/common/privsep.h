@@ -51,6 +51,8 @@ enum ps_type {
 	PS_ADMIN_NONCE = 20,   /* router -> parent: struct ps_request; answered by PS_NONCE */
 	PS_NONCE = 21,         /* parent -> router: struct ps_nonce */
 	PS_ADMIN = 22,         /* router -> parent: struct ps_admin + arg + body; answered by PS_REPLY */
+	/* delegated sessions (docs/protocol.md "Delegated sessions") */
+	PS_GATEWAY_PEER = 23,  /* parent -> router: struct ps_gateway_peer */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -138,6 +140,20 @@ struct ps_peer_verdict {
 	uint64_t serial;
 	uint32_t allowed;
 };
+
+/* Who may open delegated sessions (AUTH_D as "gateway"). Sent after the peer policy at every
+ * router start, and again whenever it changes (the supervised gateway restarted). */
+enum ps_delegation {
+	PS_DELEGATION_OFF = 0,        /* no AUTH_D accepted: the default */
+	PS_DELEGATION_ANY = 1,        /* any peer with the gateway's key (gateway.supervise false) */
+	PS_DELEGATION_SUPERVISED = 2, /* only a peer in cgroup_id (non-zero) running as uid */
+};
+struct ps_gateway_peer {
+	uint64_t cgroup_id; /* cgroup v2 id of the supervised gateway's cgroup; 0 until one runs */
+	uint32_t uid;
+	uint32_t mode;      /* enum ps_delegation; any other value is treated as off */
+};
+_Static_assert(sizeof(struct ps_gateway_peer) == 16, "struct ps_gateway_peer has a fixed wire size");
 
 #define PS_GUARD_UIDS 32
 #define PS_GUARD_CGROUPS 8
@@ -230,6 +246,7 @@ struct ps_msg {
 		struct ps_router_config router_config;
 		struct ps_nonce nonce;
 		struct ps_admin admin;
+		struct ps_gateway_peer gateway_peer;
 	} u;
 };
 

@@ -52,9 +52,10 @@ static const struct expect expected[] = {
 	{ 20, PS_TO_PARENT, sizeof(struct ps_request), 0, false, false },         /* admin_nonce */
 	{ 21, PS_TO_ROUTER, sizeof(struct ps_nonce), 0, false, false },           /* nonce */
 	{ 22, PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false }, /* admin: arg + body */
+	{ 23, PS_TO_ROUTER, sizeof(struct ps_gateway_peer), 0, false, false },    /* gateway_peer */
 };
 /* Numbers with no row: the removed admin requests and the first past the end. */
-static const uint32_t no_such_type[] = { 5, 6, 7, 8, 23 };
+static const uint32_t no_such_type[] = { 5, 6, 7, 8, 24 };
 
 static enum ps_dir other(enum ps_dir d)
 {
@@ -193,7 +194,9 @@ static void test_table(void)
 	CHECK_STREQ(ps_type_name(12345), "unknown");
 	/* The values the other process (and other branches) rely on. */
 	CHECK(PS_RELOAD == 9 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
-	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22);
+	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22 && PS_GATEWAY_PEER == 23);
+	CHECK(sizeof(struct ps_gateway_peer) == 16 && PS_DELEGATION_OFF == 0 && PS_DELEGATION_ANY == 1 &&
+	      PS_DELEGATION_SUPERVISED == 2);
 	CHECK(sizeof(struct ps_router_config) == 96);
 	CHECK(sizeof(struct ps_nonce) == 40 && sizeof(struct ps_admin) == 160);
 	/* Senders check against the same rows. */
