@@ -310,7 +310,7 @@ static void test_bad_packets(void)
 		expect_malformed(sv[1], PS_TO_PARENT, "length_mismatch", PS_ADMIN_NONCE, "length mismatch");
 	}
 	/* Types that do not exist, with and without a descriptor. */
-	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 23, 200, UINT32_MAX };
+	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 24, 200, UINT32_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
 		send_raw(sv[0], unknown[i], 8, (int)(i % 2));
 		expect_malformed(sv[1], PS_TO_PARENT, "unknown_type", unknown[i], "unknown type");
