@@ -17,6 +17,7 @@
 #include "pidfd-util.h"
 #include "router/callroute.h"
 #include "router/confine.h"
+#include "router/delegate.h"
 #include "frame.h"
 #include "mac.h"
 #include "common/privsep.h"
@@ -567,93 +568,19 @@ static bool count_identity_conn(struct router *r, struct conn *c)
 	return false;
 }
 
-/* The router's half of hs_server_dauth(): may this connection delegate, and to whom? */
-struct dauth_ctx {
-	struct router *r;
-	struct conn *c;
-	int checked;     /* what check_delegation() returned */
-	const char *why; /* and why, when it refused */
-};
-
-static int delegation_decide(struct dauth_ctx *x, const struct hs_delegation *d, uint8_t gw_key[CAPBUS_KEY_LEN],
-			     uint8_t subject_key[CAPBUS_KEY_LEN]);
-
-static int check_delegation(void *userdata, const struct hs_delegation *d, uint8_t gw_key[CAPBUS_KEY_LEN],
-			    uint8_t subject_key[CAPBUS_KEY_LEN])
-{
-	struct dauth_ctx *x = userdata;
-	x->checked = delegation_decide(x, d, gw_key, subject_key);
-	return x->checked;
-}
-
-/* Why a delegation was refused, for the log: the gateway's proof overrides what the router
- * decided (hs_server_dauth), so a status that differs from it comes from a proof. */
-static const char *dauth_reason(const struct dauth_ctx *x, uint8_t status)
-{
-	if (status == HS_DSTATUS_REFUSED && x->checked != HS_DSTATUS_REFUSED)
-		return "wrong_gateway_proof";
-	if (status == HS_DSTATUS_CHALLENGE_FAILED && x->checked == HS_DSTATUS_OK)
-		return "wrong_inner_proof";
-	return x->why;
-}
-
-static int delegation_decide(struct dauth_ctx *x, const struct hs_delegation *d, uint8_t gw_key[CAPBUS_KEY_LEN],
-			     uint8_t subject_key[CAPBUS_KEY_LEN])
-{
-	struct router *r = x->r;
-	struct conn *c = x->c;
-	const struct identity *gw = policy_find(r->policy, HS_GATEWAY_ID);
-	const struct ps_gateway_peer *peer = &r->gateway;
-
-	if (gw && gw->is_gateway && gw->has_key)
-		memcpy(gw_key, gw->key, CAPBUS_KEY_LEN);
-	if (peer->mode != PS_DELEGATION_ANY && peer->mode != PS_DELEGATION_SUPERVISED) {
-		x->why = "delegation_off";
-		return HS_DSTATUS_REFUSED;
-	}
-	/* The supervised gateway is known by the cgroup and uid the parent gave it: its key alone,
-	 * stolen, opens nothing from another process. */
-	if (peer->mode == PS_DELEGATION_SUPERVISED &&
-	    (peer->cgroup_id == 0 || c->cgroup_id != peer->cgroup_id || c->uid != peer->uid)) {
-		x->why = "not_the_gateway_process";
-		return HS_DSTATUS_REFUSED;
-	}
-	if (!streq(d->gateway_id, HS_GATEWAY_ID) || !gw) {
-		x->why = "not_the_gateway";
-		return HS_DSTATUS_REFUSED;
-	}
-	/* A launched skill's connection may be its own identity and nothing else. */
-	if (c->expected_id[0]) {
-		x->why = "skill_connection";
-		return HS_DSTATUS_REFUSED;
-	}
-	const struct identity *subject = policy_find(r->policy, d->subject_id);
-	if (!subject || !subject->has_key || !identity_delegable(subject)) {
-		x->why = "not_delegable";
-		return HS_DSTATUS_NOT_DELEGABLE;
-	}
-	if (d->via == HS_VIA_CHALLENGE)
-		memcpy(subject_key, subject->key, CAPBUS_KEY_LEN);
-	return HS_DSTATUS_OK;
-}
-
-static const char *via_name(uint8_t via)
-{
-	return via == HS_VIA_LOCAL ? "local" : via == HS_VIA_TOKEN ? "token" : "challenge";
-}
-
 static void handle_auth(struct router *r, struct conn *c, const struct frame_view *v)
 {
 	uint8_t reply[HS_DRESULT_MAX];
 	size_t reply_len = 0;
 	struct hs_session session;
 	struct hs_delegation d = { 0 };
-	struct dauth_ctx dx = { .r = r, .c = c, .checked = HS_DSTATUS_OK, .why = "" };
+	struct delegate_ctx dx = { .policy = r->policy, .mode = &r->gateway, .cgroup_id = c->cgroup_id, .uid = c->uid,
+				   .adopted = c->expected_id[0] != '\0', .checked = HS_DSTATUS_OK, .why = "" };
 	uint64_t suppressed;
 	bool delegated = hs_is_delegated_auth(v->body, v->body_len);
 
 	memset(&session, 0, sizeof(session));
-	int ret = delegated ? hs_server_dauth(&c->hs, v->body, v->body_len, check_delegation, &dx, &d, &session, reply,
+	int ret = delegated ? hs_server_dauth(&c->hs, v->body, v->body_len, delegate_check, &dx, &d, &session, reply,
 					      &reply_len) :
 			      hs_server_auth(&c->hs, v->body, v->body_len, lookup_key, r, &session, reply, &reply_len);
 	if (ret == HS_MALFORMED) {
@@ -671,8 +598,8 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 		if (log_ratelimit_ok(&r->rl_auth, r->now_ms, &suppressed))
 			log_event(LOG_LEVEL_WARNING, "delegation_refused",
 				  "status=%u reason=%s gateway=%s id=%s via=%s peer=%s pid=%d uid=%u suppressed=%llu",
-				  (unsigned)reply[HS_MAGIC_LEN], dauth_reason(&dx, reply[HS_MAGIC_LEN]),
-				  LOG_Q(d.gateway_id), LOG_Q(d.subject_id), via_name(d.via), LOG_Q(d.peer), (int)c->pid,
+				  (unsigned)reply[HS_MAGIC_LEN], delegate_reason(&dx, reply[HS_MAGIC_LEN]),
+				  LOG_Q(d.gateway_id), LOG_Q(d.subject_id), delegate_via_name(d.via), LOG_Q(d.peer), (int)c->pid,
 				  (unsigned)c->uid, (unsigned long long)suppressed);
 		conn_close_after_flush(r, c);
 		return;
@@ -719,7 +646,7 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 	memcpy(c->peer_desc, d.peer, sizeof(c->peer_desc));
 	r->counters.delegated++;
 	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s via=gateway method=%s peer=%s pid=%d uid=%u",
-		  LOG_Q(c->session.id), via_name(d.via), LOG_Q(d.peer), (int)c->pid, (unsigned)c->uid);
+		  LOG_Q(c->session.id), delegate_via_name(d.via), LOG_Q(d.peer), (int)c->pid, (unsigned)c->uid);
 	if (d.flags & HS_DFLAG_SUB_PERMITTED) {
 		/* Mycroft clients hear the whole bus: "*" here, and delivery still goes through the
 		 * manifest's receive list (router_deliver), so it is exactly what the identity may hear.
