@@ -17,6 +17,7 @@ Checked, by attack class:
   not run yet; on with "supervise": false;
 - a manifest edited to drop "gateway" revokes live delegated sessions on reload.
 """
+import json
 import os
 import signal
 import struct
@@ -91,11 +92,12 @@ def exchange_and_filtering(d, key):
     a.send("greet.hello", {"n": 1}, context={"sender": "admin"})
     m = bob.recv_message(5)
     check(m["type"] == "greet.hello" and m["context"]["sender"] == "alice", "bob got %r" % m)
+    # Its own message comes back (alice may hear greet.*), as on Mycroft's bus.
+    echo = a.recv_message(5)
+    check(echo["type"] == "greet.hello" and echo["context"]["sender"] == "alice", "no echo: %r" % echo)
     # Outside alice's send list: denied, the session stays.
     a.send("news.fake", {})
     e = a.recv_message(5)
-    while e["type"] == "greet.hello":  # its own echo (alice may hear greet.*)
-        e = a.recv_message(5)
     check(e["type"] == "bus.error" and e["data"]["code"] == "denied", "forbidden send answered %r" % e)
     # SUB_PERMITTED: everything alice may hear and nothing else.
     bob.send("other.secret", {})
@@ -112,6 +114,17 @@ def exchange_and_filtering(d, key):
     bob.send("news.quiet", {})
     bob.ping()
     check(quiet.drain(0.3) == [], "a session without SUB_PERMITTED heard something unasked")
+    check([m["type"] for m in a.drain(0.3)] == ["news.quiet"], "alice should have heard news.quiet only")
+    # Calls are bound to the delegated connection: the reply reaches it alone, bound.
+    a.send("greet.ask", {}, context={"call_id": "q1", "reply_type": "news.answer"})
+    req = bob.recv_message(5)
+    check(req["type"] == "greet.ask" and req["context"]["call_id"].startswith("capbus:"), "bob got %r" % req)
+    bob.send("news.answer", {"ok": 1}, context={"call_id": req["context"]["call_id"]})
+    bob.ping()
+    got = [m for m in a.drain(0.5) if m["type"] != "greet.ask"]
+    check(len(got) == 1 and got[0]["type"] == "news.answer" and got[0]["context"].get("bound_call") == "q1" and
+          got[0]["context"]["sender"] == "bob", "call reply to the delegated session: %r" % got)
+    check(quiet.drain(0.2) == [], "another session of alice got the reply")
     # webonly: delegable although it has no native login.
     w = delegate(d, key, "webonly", flags=DFLAG_SUB_PERMITTED)
     w.send("greet.web", {})
@@ -247,6 +260,21 @@ def reload_revokes(d, key):
     native.close()
 
 
+def reserved(d):
+    """"gateway" is reserved: no manifest of that name is installed or loaded."""
+    path = os.path.join(d.dir, "gateway.json")
+    with open(path, "w") as f:
+        json.dump(manifest("gateway", ["greet.*"], ["news.*"], transports=BOTH), f)
+    cp = d.admin("install", path)
+    check(cp.returncode != 0 and "reserved" in cp.stderr, "install gateway.json: %d %r" % (cp.returncode, cp.stderr))
+    d.write_manifest("gateway", manifest("gateway", ["*"], ["*"], transports=BOTH))
+    start = len(d.log())
+    d.signal(signal.SIGHUP)
+    log = d.wait_log("policy_loaded", start=start)
+    check("gateway.json" in log[start:] and "manifest_skipped" in log[start:], "gateway.json was not skipped")
+    os.unlink(os.path.join(d.manifest_dir, "gateway.json"))
+
+
 def modes():
     # No "gateway" object: off, even with the right key.
     with Daemon(manifests()) as d:
@@ -288,6 +316,7 @@ def main():
         not_delegable(d, key)
         only_the_gateway(d, key)
         malformed(d, key)
+        reserved(d)
         reload_revokes(d, key)
         check(d.alive(), "daemon died")
     with Daemon(manifests(), gateway=DELEGATE, max_identity_connections=2) as d:
