@@ -61,7 +61,6 @@ struct conn {
 	char expected_id[PS_ID_LEN]; /* adopted skill connections: the only identity accepted */
 	bool via_gateway;        /* a delegated session (AUTH_D): session.id is the subject */
 	bool sub_permitted;      /* AUTH_D asked for "*", delivery filtered by the manifest */
-	uint8_t via;             /* enum hs_via, for the log */
 	char peer_desc[HS_PEER_MAX + 1]; /* the gateway's description of the client, for the log */
 	char **subs;             /* subscribed patterns */
 	uint32_t n_subs;

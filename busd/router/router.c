@@ -642,7 +642,6 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 		return;
 	}
 	c->via_gateway = true;
-	c->via = d.via;
 	memcpy(c->peer_desc, d.peer, sizeof(c->peer_desc));
 	r->counters.delegated++;
 	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s via=gateway method=%s peer=%s pid=%d uid=%u",

@@ -41,6 +41,8 @@ def manifests():
         "carol": manifest("carol", ["greet.*"], ["news.*"]),
         "bob": manifest("bob", ["news.*", "other.*"], ["greet.*"]),
         "slow": manifest("slow", ["greet.*"], [], transports=BOTH, limits={"msg_rate": 5}),
+        # a skill capbusd launches (it may fail to start here: only its identity matters)
+        "skill": manifest("skill", ["greet.*"], ["news.*"], exec=["/bin/true"]),
     }
 
 
@@ -145,14 +147,16 @@ def challenge(d, key):
     _, carol_key = read_key_file(d.keygen("carol"))
     refused(d, key, "carol", DSTATUS_CHALLENGE_FAILED, via=VIA_CHALLENGE, subject_key=carol_key)
     refused(d, key, "nobody", DSTATUS_CHALLENGE_FAILED, via=VIA_CHALLENGE, subject_key=os.urandom(32))
+    _, skill_key = read_key_file(d.keygen("skill"))
+    refused(d, key, "skill", DSTATUS_CHALLENGE_FAILED, via=VIA_CHALLENGE, subject_key=skill_key)
 
 
 def not_delegable(d, key):
     before = d.stats()["delegation_refused"]
-    for who in ("carol", "bob", "admin", "gateway", "nobody"):
+    for who in ("carol", "bob", "admin", "gateway", "nobody", "skill"):
         for via in (VIA_LOCAL, VIA_TOKEN):
             refused(d, key, who, DSTATUS_NOT_DELEGABLE, via=via)
-    check(d.stats()["delegation_refused"] == before + 10, "delegation_refused did not count 10")
+    check(d.stats()["delegation_refused"] == before + 12, "delegation_refused did not count 12")
 
 
 def only_the_gateway(d, key):
