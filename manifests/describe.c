@@ -287,9 +287,13 @@ char *manifest_describe(const struct manifest *m, const struct level_policy *lp)
 			put_arg(f, m->exec[i]);
 		}
 		fputs("\n", f);
-	} else {
+	} else if (m->transports & MANIFEST_T_SOCKET) {
 		fputs("External client: capbus does not start or sandbox it; it connects with its own key\n", f);
+	} else {
+		fputs("External client: capbus does not start or sandbox it; it has no connection of its own to the bus\n", f);
 	}
+	if (m->transports & MANIFEST_T_GATEWAY)
+		fputs("May be reached through the WebSocket gateway (from the network, with a token or a browser key)\n", f);
 	put_permissions(f, lp, PERM_SEND, m->send, m->n_send);
 	put_permissions(f, lp, PERM_RECEIVE, m->receive, m->n_receive);
 	if (m->exec)

@@ -451,6 +451,27 @@ static int parse_bus(struct json_doc *doc, const struct json_node *item, struct 
 	return 0;
 }
 
+/* "transports": a non-empty array of unique names from {"socket", "gateway"}. */
+static int parse_transports(struct json_doc *doc, const struct json_node *item, struct manifest *m)
+{
+	static const char *const names[] = { "socket", "gateway" };
+	static const uint32_t bits[] = { MANIFEST_T_SOCKET, MANIFEST_T_GATEWAY };
+	const char *const what = "\"transports\" must be a non-empty array of unique names from \"socket\" and \"gateway\"";
+
+	if (!json_is(item, JSON_ARRAY) || !item->child)
+		return json_doc_fail(doc, item, false, "%s", what);
+	m->transports = 0;
+	for (const struct json_node *c = item->child; c; c = c->next) {
+		size_t i;
+		for (i = 0; i < ARRAY_SIZE(names) && !(json_is(c, JSON_STRING) && streq(c->string, names[i])); i++)
+			;
+		if (i == ARRAY_SIZE(names) || (m->transports & bits[i]))
+			return json_doc_fail(doc, c, false, "%s", what);
+		m->transports |= bits[i];
+	}
+	return 0;
+}
+
 static int empty_strv(char ***v)
 {
 	if (*v)
@@ -461,7 +482,8 @@ static int empty_strv(char ***v)
 
 static int parse_root(struct json_doc *doc, struct manifest *m)
 {
-	static const char *const keys[] = { "manifest_version", "id", "version", "exec", "bus", "sandbox", "limits" };
+	static const char *const keys[] = { "manifest_version", "id", "version", "exec", "bus", "sandbox", "limits",
+					    "transports" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	uint64_t v;
 	int r;
@@ -507,6 +529,14 @@ static int parse_root(struct json_doc *doc, struct manifest *m)
 		return r;
 	if (f[6] && (r = parse_limits(doc, f[6], &m->limits)))
 		return r;
+	if (f[7] && (r = parse_transports(doc, f[7], m)))
+		return r;
+	/* A launched skill has one way to the bus, the connection capbusd hands it: a session opened
+	 * from the network in its name would escape everything its sandbox promises. */
+	if (f[3] && (m->transports & MANIFEST_T_GATEWAY))
+		return json_doc_fail(doc, f[7], false,
+				     "\"transports\": a skill launched by capbusd reaches the bus through its inherited "
+				     "connection; \"gateway\" is only for external clients");
 	if (!m->sandbox.syscalls && !(m->sandbox.syscalls = strdup(MANIFEST_DEFAULT_SYSCALLS)))
 		return -ENOMEM;
 	if ((r = empty_strv(&m->send)) < 0 || (r = empty_strv(&m->receive)) < 0 ||
@@ -533,6 +563,7 @@ int manifest_parse(const char *text, size_t len, const char *filename, struct ma
 		.msg_rate = MANIFEST_DEFAULT_MSG_RATE,
 		.state = MANIFEST_DEFAULT_STATE,
 	};
+	m->transports = MANIFEST_T_SOCKET;
 	r = json_doc_parse(&doc, text, len, filename, MANIFEST_MAX_SIZE, MANIFEST_MAX_DEPTH, NULL);
 	if (r == 0)
 		r = parse_root(&doc, m);

@@ -86,6 +86,11 @@ struct manifest_limits {
 	uint64_t state;	   /* bytes of /state, whole MiB: the size of its file-system image */
 };
 
+/* How an identity may reach the bus ("transports"): its own connection to the socket, and/or
+ * sessions the WebSocket gateway opens on its behalf (docs/protocol.md "Delegated sessions"). */
+#define MANIFEST_T_SOCKET 0x1u
+#define MANIFEST_T_GATEWAY 0x2u
+
 struct manifest {
 	unsigned manifest_version; /* always 1 */
 	char *id;		   /* [a-z0-9._-]{1,64}, starts with a letter or digit */
@@ -98,6 +103,7 @@ struct manifest {
 	size_t n_receive;
 	struct manifest_sandbox sandbox;
 	struct manifest_limits limits;
+	uint32_t transports; /* MANIFEST_T_* bits; default MANIFEST_T_SOCKET, never empty */
 };
 
 /* Parses and validates text[0..len). filename only labels errors. On success returns 0 and a

@@ -152,7 +152,7 @@ static const char *const config_keys[] = {
 	"max_pending_per_uid", "max_pending_per_peer", "max_identity_connections", "max_subscriptions",
 	"max_subscription_bytes", "max_identity_subscriptions", "max_identity_subscription_bytes",
 	"max_partial_bytes", "max_identity_partial_bytes",
-	"skill_log_rate", "skill_log_burst", "skill_log_lines", "skill_log_bytes",
+	"skill_log_rate", "skill_log_burst", "skill_log_lines", "skill_log_bytes", "gateway",
 };
 
 /* Fills the shares and caps the file left out (still 0) from the limits above them, so that a
@@ -335,6 +335,28 @@ static int parse_guard(struct json_doc *doc, const struct json_node *obj, struct
 	return 0;
 }
 
+/* "gateway": its presence turns delegated sessions on (docs/protocol.md "Delegated sessions").
+ * Only "supervise" so far: false lets any peer holding the gateway's key delegate (development);
+ * true (the default) only the gateway capbusd supervises, of which none runs yet, so no AUTH_D
+ * is accepted until one does. */
+static int parse_gateway(struct json_doc *doc, const struct json_node *obj, struct config *cfg)
+{
+	static const char *const keys[] = { "supervise" };
+	const struct json_node *f[ARRAY_SIZE(keys)];
+	int r = json_doc_members(doc, obj, "gateway", keys, ARRAY_SIZE(keys), f);
+
+	if (r)
+		return r;
+	cfg->gateway = true;
+	cfg->gateway_supervise = true;
+	if (f[0]) {
+		if (!json_is(f[0], JSON_TRUE) && !json_is(f[0], JSON_FALSE))
+			return json_doc_fail(doc, f[0], false, "\"gateway.supervise\" must be true or false");
+		cfg->gateway_supervise = json_is(f[0], JSON_TRUE);
+	}
+	return 0;
+}
+
 static int apply_item(struct json_doc *doc, struct config *cfg, const struct json_node *item)
 {
 	const char *key = item->key;
@@ -388,6 +410,8 @@ static int apply_item(struct json_doc *doc, struct config *cfg, const struct jso
 		cfg->socket_mode = (uint32_t)v;
 		return 0;
 	}
+	if (streq(key, "gateway"))
+		return parse_gateway(doc, item, cfg);
 	/* json_doc_members() let only config_keys through. */
 	assert(streq(key, "guard"));
 	return parse_guard(doc, item, &cfg->guard);

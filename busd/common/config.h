@@ -58,6 +58,8 @@ struct config {
 	uint32_t skill_log_bytes;    /* 262144 */
 	uint32_t socket_mode;        /* path sockets: 0660 */
 	struct guard_config guard;
+	bool gateway;                /* a "gateway" object: delegated sessions may be opened */
+	bool gateway_supervise;      /* gateway.supervise (default true): only the supervised gateway */
 	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */
 };
 

@@ -47,6 +47,7 @@ static const struct ps_type_info ps_table[] = {
 	[PS_LOGS_QUERY] = { "logs_query", PS_TO_PARENT, sizeof(struct ps_logs_query), 0, false, false,
 			    { FIELD(ps_logs_query, id) } },
 	[PS_LOGS] = { "logs", PS_TO_ROUTER, sizeof(struct ps_logs), PS_TEXT_MAX, false, false, { { 0 } } },
+	[PS_GATEWAY_PEER] = { "gateway_peer", PS_TO_ROUTER, sizeof(struct ps_gateway_peer), 0, false, false, { { 0 } } },
 };
 
 /* Every fixed part must fit the decoded message's union, and every packet the receive buffer. */

@@ -54,6 +54,8 @@ enum ps_type {
 	/* a skill's recent output (`capbus logs`): read-only, like PS_GUARD_QUERY */
 	PS_LOGS_QUERY = 23,    /* router -> parent: struct ps_logs_query; answered by PS_LOGS */
 	PS_LOGS = 24,          /* parent -> router: struct ps_logs + the lines as text */
+	/* delegated sessions (docs/protocol.md "Delegated sessions") */
+	PS_GATEWAY_PEER = 25,  /* parent -> router: struct ps_gateway_peer */
 };
 
 enum ps_file_kind { PS_FILE_LEVELS = 1, PS_FILE_MANIFEST, PS_FILE_GRANTS };
@@ -184,6 +186,20 @@ struct ps_peer_verdict {
 	uint32_t allowed;
 };
 
+/* Who may open delegated sessions (AUTH_D as "gateway"). Sent after the peer policy at every
+ * router start, and again whenever it changes (the supervised gateway restarted). */
+enum ps_delegation {
+	PS_DELEGATION_OFF = 0,        /* no AUTH_D accepted: the default */
+	PS_DELEGATION_ANY = 1,        /* any peer with the gateway's key (gateway.supervise false) */
+	PS_DELEGATION_SUPERVISED = 2, /* only a peer in cgroup_id (non-zero) running as uid */
+};
+struct ps_gateway_peer {
+	uint64_t cgroup_id; /* cgroup v2 id of the supervised gateway's cgroup; 0 until one runs */
+	uint32_t uid;
+	uint32_t mode;      /* enum ps_delegation; any other value is treated as off */
+};
+_Static_assert(sizeof(struct ps_gateway_peer) == 16, "struct ps_gateway_peer has a fixed wire size");
+
 #define PS_GUARD_UIDS 32
 #define PS_GUARD_CGROUPS 8
 struct ps_guard_info {
@@ -277,6 +293,7 @@ struct ps_msg {
 		struct ps_admin admin;
 		struct ps_logs_query logs_query;
 		struct ps_logs logs;
+		struct ps_gateway_peer gateway_peer;
 	} u;
 };
 

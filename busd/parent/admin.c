@@ -161,7 +161,7 @@ static int do_install(struct admin *a, struct admin_request *req)
 	_cleanup_free_ char *grants = NULL;
 	const char *id = req->fixed.id;
 
-	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin"))
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || streq(id, HS_GATEWAY_ID))
 		return -EINVAL;
 	int r = manifest_parse(req->body, req->fixed.body_len, "manifest", &m, NULL);
 	if (r != 0)

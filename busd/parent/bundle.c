@@ -134,7 +134,8 @@ int bundle_foreach_manifest(const struct config *cfg, bundle_manifest_fn fn, voi
 			r = -ENOMEM;
 			goto next;
 		}
-		if (len - 5 >= sizeof(id) || !hs_id_is_valid(name, len - 5) || streq(name, "admin.json")) {
+		if (len - 5 >= sizeof(id) || !hs_id_is_valid(name, len - 5) || streq(name, "admin.json") ||
+		    streq(name, HS_GATEWAY_ID ".json")) {
 			log_event(LOG_LEVEL_WARNING, "manifest_skipped", "path=%s reason=\"file name is not a valid identity\"",
 				  LOG_Q(path));
 			goto next;
@@ -186,6 +187,8 @@ int bundle_send(int fd, const struct config *cfg, const uint8_t *master)
 		r = send_levels(fd, cfg, buf);
 	if (r == 0)
 		r = send_key(fd, master, "admin");
+	if (r == 0)
+		r = send_key(fd, master, HS_GATEWAY_ID); /* proves delegated sessions; never a session itself */
 	if (r == 0) {
 		struct send_ctx ctx = { .fd = fd, .cfg = cfg, .master = master, .grants_fd = grants_fd, .buf = buf };
 		r = bundle_foreach_manifest(cfg, send_one, &ctx);
@@ -228,7 +231,7 @@ int bundle_install(const struct config *cfg, const char *id, const char *manifes
 	_cleanup_free_ char *gdir = NULL, *name = NULL;
 	int r;
 
-	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || !text_is_plain(manifest, manifest_len) ||
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || streq(id, HS_GATEWAY_ID) || !text_is_plain(manifest, manifest_len) ||
 	    !text_is_plain(grants, grants_len))
 		return -EINVAL;
 	if (asprintf(&name, "%s.json", id) < 0)
@@ -301,7 +304,7 @@ int bundle_remove(const struct config *cfg, const char *id)
 	_cleanup_(filetxn_done) struct filetxn t = FILETXN_INIT;
 	_cleanup_free_ char *manifest = NULL, *gdir = NULL;
 
-	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin"))
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || streq(id, HS_GATEWAY_ID))
 		return -EINVAL;
 	if (asprintf(&manifest, "%s.json", id) < 0 || asprintf(&gdir, "%s/grants", cfg->state_dir) < 0)
 		return -ENOMEM;

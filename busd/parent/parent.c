@@ -122,7 +122,19 @@ static int prepare_state_dir(const char *dir)
 	return 0;
 }
 
-/* Executes the router and sends what it needs first: configuration, peer policy, a bundle. */
+/* Who may open delegated sessions: off without a "gateway" object; any holder of the gateway's
+ * key with gateway.supervise false; else only the gateway capbusd supervises, named by its
+ * cgroup and uid once it runs (none yet: cgroup 0 matches no peer, so AUTH_D is refused). */
+static int send_gateway_peer(struct parent *p)
+{
+	struct ps_gateway_peer gp = { .mode = !p->cfg->gateway ? PS_DELEGATION_OFF :
+					       p->cfg->gateway_supervise ? PS_DELEGATION_SUPERVISED : PS_DELEGATION_ANY };
+
+	return ps_send(p->router_fd, PS_GATEWAY_PEER, &gp, sizeof(gp), NULL, 0);
+}
+
+/* Executes the router and sends what it needs first: configuration, peer policy, delegation, a
+ * bundle. */
 static int spawn_router(struct parent *p)
 {
 	int r = router_proc_spawn(&p->router, p->listener.fd, &p->router_fd, &p->router_pid);
@@ -136,6 +148,8 @@ static int spawn_router(struct parent *p)
 	struct ps_peer_policy pp = { .check = guardctl_enabled(p->guard) };
 	if (r == 0)
 		r = ps_send(p->router_fd, PS_PEER_POLICY, &pp, sizeof(pp), NULL, 0);
+	if (r == 0)
+		r = send_gateway_peer(p);
 	if (r == 0)
 		r = bundle_send(p->router_fd, p->cfg, p->master);
 	if (r < 0)
@@ -457,7 +471,8 @@ int parent_run(struct config *cfg, const char *router_override)
 			supervisor_sync(p.supervisor);
 	}
 	if (r == 0) {
-		log_event(LOG_LEVEL_INFO, "ready", "socket=%s state_dir=%s", LOG_Q(cfg->socket), LOG_Q(cfg->state_dir));
+		log_event(LOG_LEVEL_INFO, "ready", "socket=%s state_dir=%s delegation=%s", LOG_Q(cfg->socket),
+			  LOG_Q(cfg->state_dir), !cfg->gateway ? "off" : cfg->gateway_supervise ? "supervised" : "any");
 		r = parent_loop(&p);
 	} else {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=%s", LOG_Q(strerror(-r)));

@@ -59,6 +59,9 @@ struct conn {
 	struct hs_session session;
 	const struct identity *ident;
 	char expected_id[PS_ID_LEN]; /* adopted skill connections: the only identity accepted */
+	bool via_gateway;        /* a delegated session (AUTH_D): session.id is the subject */
+	bool sub_permitted;      /* AUTH_D asked for "*", delivery filtered by the manifest */
+	char peer_desc[HS_PEER_MAX + 1]; /* the gateway's description of the client, for the log */
 	char **subs;             /* subscribed patterns */
 	uint32_t n_subs;
 	uint64_t sub_bytes;      /* accounted bytes of subs (router_subscribe) */

@@ -295,6 +295,7 @@ static void do_stats(struct router *r, struct conn *c, const struct envelope *en
 		{ "refused_pending", k->refused_pending }, { "evicted_pending", k->evicted_pending },
 		{ "refused_identity_connections", k->refused_identity_connections },
 		{ "refused_subscriptions", k->refused_subscriptions },
+		{ "delegated", k->delegated }, { "delegation_refused", k->delegation_refused },
 	};
 	if (!data)
 		return;
@@ -367,9 +368,11 @@ static void do_install(struct router *r, struct conn *c, const struct envelope *
 		refuse(r, c, env, "invalid", err ? err : "invalid manifest");
 		return;
 	}
-	if (streq(m->id, "admin")) {
+	if (streq(m->id, "admin") || streq(m->id, HS_GATEWAY_ID)) {
+		bool admin = streq(m->id, "admin");
 		manifest_free(m);
-		refuse(r, c, env, "invalid", "\"admin\" is reserved for the bus administrator");
+		refuse(r, c, env, "invalid", admin ? "\"admin\" is reserved for the bus administrator" :
+						  "\"gateway\" is reserved for the WebSocket gateway");
 		return;
 	}
 	ret = permissions_compile(m, router_policy(r)->levels, granted, n_granted, &perms);

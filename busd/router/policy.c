@@ -161,6 +161,12 @@ static int compile_identity(const struct pending_identity *it, const struct leve
 	if (streq(it->id, "admin")) {
 		out->is_admin = true;
 		out->msg_rate = UINT32_MAX;
+		out->transports = MANIFEST_T_SOCKET;
+		return 0;
+	}
+	if (streq(it->id, HS_GATEWAY_ID)) {
+		/* Only its key matters: it proves who opens delegated sessions and is never a session. */
+		out->is_gateway = true;
 		return 0;
 	}
 	if (!it->manifest_text)
@@ -193,6 +199,7 @@ static int compile_identity(const struct pending_identity *it, const struct leve
 		return err ? push_error(errors, n_errors, err) < 0 ? -ENOMEM : 1 : 1;
 	}
 	out->msg_rate = out->manifest->limits.msg_rate;
+	out->transports = out->manifest->transports;
 	return 0;
 }
 
@@ -261,25 +268,37 @@ const struct identity *policy_find(const struct policy *p, const char *id)
 	return bsearch(&key, p->identities, p->n_identities, sizeof(key), cmp_identity);
 }
 
+/* The gateway has no permissions (perms NULL): it never holds a session of its own. */
 bool identity_may_send(const struct identity *ident, const char *type, size_t len)
 {
 	if (ident->is_admin)
 		return type_is_valid(type, len);
-	return pattern_set_match(ident->perms->send, type, len);
+	return ident->perms && pattern_set_match(ident->perms->send, type, len);
 }
 
 bool identity_may_receive(const struct identity *ident, const char *type, size_t len)
 {
 	if (ident->is_admin)
 		return type_is_valid(type, len);
-	return pattern_set_match(ident->perms->receive, type, len);
+	return ident->perms && pattern_set_match(ident->perms->receive, type, len);
 }
 
 bool identity_may_subscribe(const struct identity *ident, const char *pattern)
 {
 	if (ident->is_admin)
 		return pattern_validate(pattern) == 0;
-	return pattern_set_covers(ident->perms->receive, pattern);
+	return ident->perms && pattern_set_covers(ident->perms->receive, pattern);
+}
+
+bool identity_native_login(const struct identity *ident)
+{
+	return !ident->is_gateway && (ident->transports & MANIFEST_T_SOCKET);
+}
+
+bool identity_delegable(const struct identity *ident)
+{
+	return !ident->is_admin && !ident->is_gateway && ident->manifest && !ident->manifest->exec &&
+	       (ident->transports & MANIFEST_T_GATEWAY);
 }
 
 bool identity_has_grant(const struct identity *ident, const char *pattern)

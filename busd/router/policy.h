@@ -22,6 +22,7 @@ struct permissions;
 struct identity {
 	char id[PS_ID_LEN];
 	bool is_admin;
+	bool is_gateway;             /* the reserved "gateway": opens sessions for others, never its own */
 	bool has_key;
 	uint8_t *key;                /* CAPBUS_KEY_LEN bytes inside the policy's locked key arena */
 	struct manifest *manifest;   /* NULL for admin */
@@ -29,6 +30,7 @@ struct identity {
 	char **grants;               /* granted patterns, NULL-terminated */
 	size_t n_grants;
 	uint32_t msg_rate;           /* messages per second */
+	uint32_t transports;         /* MANIFEST_T_* (manifest.h); admin: socket only; gateway: none */
 };
 
 struct policy {
@@ -57,6 +59,12 @@ bool identity_may_send(const struct identity *ident, const char *type, size_t le
 bool identity_may_receive(const struct identity *ident, const char *type, size_t len);
 /* A subscription pattern inside the receive permissions. */
 bool identity_may_subscribe(const struct identity *ident, const char *pattern);
+/* May this identity log in on its own connection (native AUTH)? Not the gateway, and not an
+ * identity whose manifest leaves "socket" out of "transports". */
+bool identity_native_login(const struct identity *ident);
+/* May the gateway open sessions on its behalf? Only a manifest with "gateway" in "transports",
+ * never admin, the gateway itself or a skill capbusd launches ("exec"). */
+bool identity_delegable(const struct identity *ident);
 /* Is pattern granted to this identity (exact text)? */
 bool identity_has_grant(const struct identity *ident, const char *pattern);
 

@@ -56,6 +56,7 @@ struct router {
 	bool stop;
 	int exit_code;            /* 1 after a protocol violation by the parent */
 	bool peer_check;          /* ask the parent about every accepted peer */
+	struct ps_gateway_peer gateway; /* who may open delegated sessions (mode 0 until told) */
 	struct counters counters;
 	struct skill_status *skills; /* reported by the parent's supervisor */
 	size_t n_skills;

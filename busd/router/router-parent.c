@@ -77,13 +77,25 @@ static void policy_swap(struct router *r, struct policy *p)
 			continue;
 		}
 		const struct identity *ident = policy_find(p, c->session.id);
+		/* A delegated session lives only as long as its manifest still accepts the gateway. */
 		if (!ident) {
 			conn_lose_identity(r, c);
 			continue;
 		}
+		if (c->via_gateway && !identity_delegable(ident)) {
+			c->ident = NULL;
+			r->counters.revoked++;
+			log_event(LOG_LEVEL_INFO, "delegation_revoked", "id=%s peer=%s", LOG_Q(c->session.id),
+				  LOG_Q(c->peer_desc));
+			conn_send_error(r, c, "revoked", "this identity no longer accepts sessions through the gateway", NULL,
+					NULL);
+			conn_close_after_flush(r, c);
+			continue;
+		}
 		c->ident = ident;
 		for (uint32_t i = 0; i < c->n_subs;) {
-			if (identity_may_subscribe(c->ident, c->subs[i])) {
+			/* The "*" of a delegated session never passed the subscribe check: delivery filters. */
+			if (identity_may_subscribe(c->ident, c->subs[i]) || (c->sub_permitted && streq(c->subs[i], "*"))) {
 				i++;
 				continue;
 			}
@@ -201,6 +213,11 @@ void router_parent_message(struct router *r)
 		break;
 	case PS_NONCE:
 		control_nonce(r, &msg.u.nonce);
+		break;
+	case PS_GATEWAY_PEER:
+		/* Applies to handshakes from now on; sessions already open stay (a restarted gateway's
+		 * old connections ended with its process). */
+		r->gateway = msg.u.gateway_peer;
 		break;
 	default:
 		/* Well-formed but not now: the configuration comes once, before the loop. */

@@ -17,6 +17,7 @@
 #include "pidfd-util.h"
 #include "router/callroute.h"
 #include "router/confine.h"
+#include "router/delegate.h"
 #include "frame.h"
 #include "mac.h"
 #include "common/privsep.h"
@@ -533,7 +534,9 @@ static bool lookup_key(void *userdata, const char *id, uint8_t key[CAPBUS_KEY_LE
 	struct router *r = userdata;
 	const struct identity *ident = policy_find(r->policy, id);
 
-	if (!ident || !ident->has_key)
+	/* The gateway's key opens delegated sessions only, and an identity whose manifest leaves
+	 * "socket" out of "transports" has no login of its own. */
+	if (!ident || !ident->has_key || !identity_native_login(ident))
 		return false;
 	memcpy(key, ident->key, CAPBUS_KEY_LEN);
 	return true;
@@ -567,12 +570,19 @@ static bool count_identity_conn(struct router *r, struct conn *c)
 
 static void handle_auth(struct router *r, struct conn *c, const struct frame_view *v)
 {
-	uint8_t reply[HS_RESULT_OK_LEN];
+	uint8_t reply[HS_DRESULT_MAX];
 	size_t reply_len = 0;
 	struct hs_session session;
+	struct hs_delegation d = { 0 };
+	struct delegate_ctx dx = { .policy = r->policy, .mode = &r->gateway, .cgroup_id = c->cgroup_id, .uid = c->uid,
+				   .adopted = c->expected_id[0] != '\0', .checked = HS_DSTATUS_OK, .why = "" };
 	uint64_t suppressed;
+	bool delegated = hs_is_delegated_auth(v->body, v->body_len);
 
-	int ret = hs_server_auth(&c->hs, v->body, v->body_len, lookup_key, r, &session, reply, &reply_len);
+	memset(&session, 0, sizeof(session));
+	int ret = delegated ? hs_server_dauth(&c->hs, v->body, v->body_len, delegate_check, &dx, &d, &session, reply,
+					      &reply_len) :
+			      hs_server_auth(&c->hs, v->body, v->body_len, lookup_key, r, &session, reply, &reply_len);
 	if (ret == HS_MALFORMED) {
 		r->counters.malformed++;
 		conn_doom(r, c, "malformed_handshake");
@@ -582,6 +592,17 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 	if (b) {
 		conn_push(r, c, b, false);
 		msgbuf_unref(b);
+	}
+	if (ret == HS_REJECTED && delegated) {
+		r->counters.delegation_refused++;
+		if (log_ratelimit_ok(&r->rl_auth, r->now_ms, &suppressed))
+			log_event(LOG_LEVEL_WARNING, "delegation_refused",
+				  "status=%u reason=%s gateway=%s id=%s via=%s peer=%s pid=%d uid=%u suppressed=%llu",
+				  (unsigned)reply[HS_MAGIC_LEN], delegate_reason(&dx, reply[HS_MAGIC_LEN]),
+				  LOG_Q(d.gateway_id), LOG_Q(d.subject_id), delegate_via_name(d.via), LOG_Q(d.peer), (int)c->pid,
+				  (unsigned)c->uid, (unsigned long long)suppressed);
+		conn_close_after_flush(r, c);
+		return;
 	}
 	if (ret == HS_REJECTED) {
 		r->counters.auth_failed++;
@@ -615,8 +636,27 @@ static void handle_auth(struct router *r, struct conn *c, const struct frame_vie
 	if (!count_identity_conn(r, c))
 		return;
 	r->counters.authenticated++;
-	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s pid=%d uid=%u", LOG_Q(c->session.id), (int)c->pid,
-		  (unsigned)c->uid);
+	if (!delegated) {
+		log_event(LOG_LEVEL_INFO, "authenticated", "id=%s pid=%d uid=%u", LOG_Q(c->session.id), (int)c->pid,
+			  (unsigned)c->uid);
+		return;
+	}
+	c->via_gateway = true;
+	memcpy(c->peer_desc, d.peer, sizeof(c->peer_desc));
+	r->counters.delegated++;
+	log_event(LOG_LEVEL_INFO, "authenticated", "id=%s via=gateway method=%s peer=%s pid=%d uid=%u",
+		  LOG_Q(c->session.id), delegate_via_name(d.via), LOG_Q(d.peer), (int)c->pid, (unsigned)c->uid);
+	if (d.flags & HS_DFLAG_SUB_PERMITTED) {
+		/* Mycroft clients hear the whole bus: "*" here, and delivery still goes through the
+		 * manifest's receive list (router_deliver), so it is exactly what the identity may hear.
+		 * It takes one subscription of the identity's quota like any other. */
+		c->sub_permitted = true;
+		int sr = router_subscribe(r, c, "*");
+		if (sr < 0)
+			conn_doom(r, c, "out_of_memory");
+		else if (sr > 0)
+			conn_send_error(r, c, "quota", "no subscription left for \"*\"", "*", NULL);
+	}
 }
 
 static void handle_frame(struct router *r, struct conn *c, const struct frame_view *v)
@@ -692,7 +732,7 @@ static void conn_readable(struct router *r, struct conn *c)
 			conn_doom(r, c, "spoke_before_hello");
 			return;
 		}
-		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_AUTH_MAX;
+		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_CLIENT_MSG_MAX;
 		int ret = frame_parse(c->in + off, c->in_len - off, max, tag_len, &v, &needed);
 		if (ret == FRAME_INCOMPLETE) {
 			/* Grow only to what the declared (already bounded) frame needs. */

@@ -29,6 +29,8 @@ struct counters {
 	uint64_t calls, call_replies, call_timeouts, call_no_responder, call_refused;
 	/* refused_connections counts every refusal at accept; these say which limit refused. */
 	uint64_t refused_pending, evicted_pending, refused_identity_connections, refused_subscriptions;
+	/* delegated sessions opened (AUTH_D accepted) and refused (RESULT_D status 1, 2 or 3) */
+	uint64_t delegated, delegation_refused;
 };
 
 /* Registers a new connection and greets it. accepted: it came through the listening socket, so it

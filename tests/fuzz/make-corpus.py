@@ -35,6 +35,19 @@ def auth(ident, key, nc=CLIENT_NONCE, ns=SERVER_NONCE):
     return MAGIC + nc + proof(key, b"capbus-v1 client", ns, nc, ident) + bytes([len(ident)]) + ident
 
 
+SUBJECT_KEY = bytes(0x40 + i for i in range(32))
+
+
+def dauth(via, flags, subject, peer, key=ALICE_KEY, gateway=b"gateway", inner_key=None):
+    """An AUTH_D body (docs/protocol.md "Delegated sessions") against the fixed server nonce."""
+    tail = bytes([via, flags, len(gateway)]) + gateway + bytes([len(subject)]) + subject + bytes([len(peer)]) + peer
+    if via == 3:
+        inner_nc = bytes([0x5A] * 32)
+        tail += inner_nc + proof(inner_key, b"capbus-ws-v1 client", SERVER_NONCE, inner_nc, subject)
+    p = hmac.new(key, b"capbus-v2 delegate client" + SERVER_NONCE + CLIENT_NONCE + tail, hashlib.sha256).digest()
+    return b"CAPBUS\x01\x02" + CLIENT_NONCE + p + tail
+
+
 def seeds():
     msg = b'{"type":"speak","data":{"utterance":"It is sunny"},"context":{"sender":"org.example.weather"}}'
     hello = MAGIC + SERVER_NONCE
@@ -65,6 +78,18 @@ def seeds():
     yield "handshake-client", "short-hello", bytes([39]) + hello[:39] + ok
     hello_v1 = b"CAPBUS\x00\x01" + SERVER_NONCE
     yield "handshake-client", "version-1-hello", bytes([len(hello_v1)]) + hello_v1 + ok
+
+    # fuzz-delegate-auth: AUTH_D bodies against the fixed nonce; the gateway's key is ALICE_KEY,
+    # the only delegable subject "alice" (key SUBJECT_KEY).
+    yield "delegate-auth", "token-alice", dauth(2, 0, b"alice", b"203.0.113.7:51234")
+    yield "delegate-auth", "local-sub", dauth(1, 1, b"alice", b"cg:181931")
+    yield "delegate-auth", "challenge-alice", dauth(3, 1, b"alice", b"[::1]:443", inner_key=SUBJECT_KEY)
+    yield "delegate-auth", "challenge-wrong", dauth(3, 0, b"alice", b"", inner_key=bytes(32))
+    yield "delegate-auth", "not-delegable", dauth(2, 0, b"carol", b"x")
+    yield "delegate-auth", "wrong-gateway-key", dauth(2, 0, b"alice", b"x", key=bytes(32))
+    yield "delegate-auth", "other-delegator", dauth(2, 0, b"alice", b"x", gateway=b"alice")
+    yield "delegate-auth", "longest", dauth(3, 1, b"a" * 64, b"~" * 64, inner_key=SUBJECT_KEY)
+    yield "delegate-auth", "truncated", dauth(2, 0, b"alice", b"peer")[:-1]
 
     # fuzz-envelope: max_depth byte, then a message body.
     envelopes = {

@@ -3,6 +3,8 @@
 
 Part of the test harness: tests import these names from capbus_harness.
 """
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -229,3 +231,105 @@ def bad_auth_frame(hello_body, ident="nobody", key=None):
     hs = protocol.ClientHandshake(ident, key or os.urandom(protocol.KEY_LEN))
     auth = hs.auth(hello_body)
     return protocol.header(len(auth)) + auth
+
+
+# -- delegated sessions (docs/protocol.md "Delegated sessions") ------------------------------
+
+MAGIC_D = b"CAPBUS\x01" + bytes([protocol.PROTOCOL_VERSION])
+VIA_LOCAL, VIA_TOKEN, VIA_CHALLENGE = 1, 2, 3
+DFLAG_SUB_PERMITTED = 0x01
+DSTATUS_OK, DSTATUS_REFUSED, DSTATUS_NOT_DELEGABLE, DSTATUS_CHALLENGE_FAILED = 0, 1, 2, 3
+
+
+class DelegationRefused(Exception):
+    """RESULT_D carried a non-zero status."""
+
+    def __init__(self, status):
+        super().__init__("delegation refused with status %d" % status)
+        self.status = status
+
+
+def ws_proof(key, server, ns, nc, ident):
+    """The browser's (challenge method) proof: HMAC-SHA256(K_id, "capbus-ws-v1 client|server" | ns | nc | id_len | id)."""
+    label = b"capbus-ws-v1 server" if server else b"capbus-ws-v1 client"
+    ident = ident.encode()
+    return hmac.new(key, label + ns + nc + bytes([len(ident)]) + ident, hashlib.sha256).digest()
+
+
+def dauth_tail(via, flags, gateway, subject, peer, inner_nc=b"", inner_proof=b""):
+    g, i, p = gateway.encode(), subject.encode(), peer.encode()
+    return (bytes([via, flags, len(g)]) + g + bytes([len(i)]) + i + bytes([len(p)]) + p + inner_nc + inner_proof)
+
+
+class DelegatedHandshake:
+    """The gateway's side of AUTH_D: proves K_gateway only; the session is bound to the subject."""
+
+    def __init__(self, gw_key, subject, via=VIA_TOKEN, flags=0, peer="203.0.113.7:51234",
+                 gateway="gateway", subject_key=None, client_nonce=None, inner_nonce=None):
+        self.gw_key = gw_key
+        self.subject = subject
+        self.via = via
+        self.flags = flags
+        self.peer = peer
+        self.gateway = gateway
+        self.subject_key = subject_key
+        self.nc = client_nonce or os.urandom(protocol.NONCE_LEN)
+        self.inner_nc = inner_nonce or os.urandom(protocol.NONCE_LEN)
+        self.ns = None
+        self.tail = None
+
+    def auth(self, hello):
+        if len(hello) != protocol.HELLO_LEN or hello[:len(protocol.MAGIC)] != protocol.MAGIC:
+            raise protocol.ProtocolError("bad hello")
+        self.ns = hello[len(protocol.MAGIC):]
+        inner = b""
+        if self.via == VIA_CHALLENGE:
+            # What the browser computes from the challenge (ns) with its own key.
+            inner = self.inner_nc + ws_proof(self.subject_key, False, self.ns, self.inner_nc, self.subject)
+        self.tail = dauth_tail(self.via, self.flags, self.gateway, self.subject, self.peer)
+        if inner:
+            self.tail += inner
+        proof = hmac.new(self.gw_key, b"capbus-v2 delegate client" + self.ns + self.nc + self.tail,
+                         hashlib.sha256).digest()
+        return MAGIC_D + self.nc + proof + self.tail
+
+    def finish(self, result):
+        """The Session, and the inner server proof (via 3, checked here as a browser would) or None."""
+        if len(result) < len(MAGIC_D) + 1 or result[:len(MAGIC_D)] != MAGIC_D:
+            raise protocol.ProtocolError("bad RESULT_D %r" % result)
+        status = result[len(MAGIC_D)]
+        if status != DSTATUS_OK:
+            check(len(result) == len(MAGIC_D) + 1, "a refusal is MAGIC_D | status, got %d bytes" % len(result))
+            raise DelegationRefused(status)
+        want = len(MAGIC_D) + 1 + protocol.PROOF_LEN * (2 if self.via == VIA_CHALLENGE else 1)
+        check(len(result) == want, "RESULT_D ok is %d bytes, got %d" % (want, len(result)))
+        sp = hmac.new(self.gw_key, b"capbus-v2 delegate server" + self.ns + self.nc + self.tail,
+                      hashlib.sha256).digest()
+        check(hmac.compare_digest(sp, result[9:41]), "the daemon's server proof is wrong")
+        inner_sp = None
+        if self.via == VIA_CHALLENGE:
+            inner_sp = result[41:73]
+            check(hmac.compare_digest(inner_sp, ws_proof(self.subject_key, True, self.ns, self.inner_nc,
+                                                         self.subject)),
+                  "the inner server proof is wrong")
+        session = hashlib.blake2b(b"capbus-v2 delegate session" + self.ns + self.nc + self.tail,
+                                  digest_size=32, key=self.gw_key).digest()
+        return protocol.Session(self.subject, tx_key=protocol._kdf(session, 1),
+                                rx_key=protocol._kdf(session, 2)), inner_sp
+
+
+class DelegatedClient(RawClient):
+    """A RawClient whose connection is opened by the gateway on behalf of subject (AUTH_D)."""
+
+    def __init__(self, socket_path, gw_key, subject, timeout=5.0, **hs_args):
+        super().__init__(socket_path, ident=subject, key=None, timeout=timeout)
+        self.hs = DelegatedHandshake(gw_key, subject, **hs_args)
+        self.inner_sp = None
+
+    def handshake(self, client_nonce=None):
+        auth = self.hs.auth(self.hello())
+        self.auth_frame = protocol.header(len(auth)) + auth
+        self.send_raw(self.auth_frame)
+        _, result, _ = self.recv_frame(tagged=False)
+        self.session, self.inner_sp = self.hs.finish(result)
+        return self.session

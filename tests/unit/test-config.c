@@ -333,6 +333,29 @@ static void test_positions(void)
 		    "1:36: \"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
 	check_error("{\"guard\": {\"simulate_missing_hook\": 1}}",
 		    "1:37: \"guard.simulate_missing_hook\" must be true or false");
+	check_error("{\"gateway\": {\"supervise\": \"no\"}}", "1:27: \"gateway.supervise\" must be true or false");
+	check_error("{\"gateway\": {\"superviser\": false}}", "1:14: unknown key \"superviser\" in gateway");
+	check_error("{\"gateway\": true}", "1:13: gateway must be an object, not a boolean");
+}
+
+/* The "gateway" object turns delegated sessions on; supervise picks who may open them. */
+static void test_gateway(void)
+{
+	struct config cfg;
+	char *error = NULL;
+
+	CHECK(load("{}", &cfg, &error) == 0);
+	CHECK(!cfg.gateway);
+	config_free(&cfg);
+	CHECK(load("{\"gateway\": {}}", &cfg, &error) == 0);
+	CHECK(cfg.gateway && cfg.gateway_supervise);
+	config_free(&cfg);
+	CHECK(load("{\"gateway\": {\"supervise\": false}}", &cfg, &error) == 0);
+	CHECK(cfg.gateway && !cfg.gateway_supervise);
+	config_free(&cfg);
+	CHECK(load("{\"gateway\": {\"supervise\": true}}", &cfg, &error) == 0);
+	CHECK(cfg.gateway && cfg.gateway_supervise);
+	config_free(&cfg);
 }
 
 static void test_guard(void)
@@ -438,6 +461,7 @@ int main(void)
 	test_strict();
 	test_positions();
 	test_guard();
+	test_gateway();
 	test_files();
 	unlink(path);
 	rmdir(dir);

@@ -64,6 +64,18 @@ static void test_external(const struct level_policy *lp)
 	CHECK(d && !strstr(d, "Network"));
 	CHECK(d && !strstr(d, "Limits"));
 	CHECK_CONTAINS(d, "Messages: at most 1000 per second\n");
+	CHECK(d && !strstr(d, "gateway"));
+}
+
+static void test_gateway(const struct level_policy *lp)
+{
+	_cleanup_free_ char *both = describe("{\"manifest_version\":1,\"id\":\"web\",\"transports\":[\"socket\",\"gateway\"]}", lp);
+	_cleanup_free_ char *only = describe("{\"manifest_version\":1,\"id\":\"web\",\"transports\":[\"gateway\"]}", lp);
+
+	CHECK_CONTAINS(both, "External client: capbus does not start or sandbox it; it connects with its own key\n");
+	CHECK_CONTAINS(both, "May be reached through the WebSocket gateway (from the network, with a token or a browser key)\n");
+	CHECK_CONTAINS(only, "External client: capbus does not start or sandbox it; it has no connection of its own to the bus\n");
+	CHECK_CONTAINS(only, "May be reached through the WebSocket gateway (from the network, with a token or a browser key)\n");
 }
 
 static void test_sizes(const struct level_policy *lp)
@@ -113,6 +125,7 @@ int main(void)
 	if (lp) {
 		test_skill(lp);
 		test_external(lp);
+		test_gateway(lp);
 		test_sizes(lp);
 	}
 	test_explain();

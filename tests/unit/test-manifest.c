@@ -152,6 +152,7 @@ static void test_defaults(void)
 	CHECK(m->limits.nofile == 128);
 	CHECK(m->limits.msg_rate == 1000);
 	CHECK(m->limits.state == 64u << 20);
+	CHECK(m->transports == MANIFEST_T_SOCKET);
 	manifest_free(m);
 	manifest_free(NULL);
 }
@@ -472,6 +473,41 @@ static void test_positions(void)
 	       "t.json:5:3: duplicate key \"exec\" in the manifest");
 }
 
+/* "transports": default socket; socket and/or gateway; never gateway for a launched skill. */
+static void test_transports(void)
+{
+	const char *const ok[][2] = {
+		{ WITH("\"bus\":{}"), "1" },
+		{ WITH("\"transports\":[\"socket\"]"), "1" },
+		{ WITH("\"transports\":[\"gateway\"]"), "2" },
+		{ WITH("\"transports\":[\"gateway\",\"socket\"]"), "3" },
+		{ WITH("\"exec\":[\"/bin/x\"],\"transports\":[\"socket\"]"), "1" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		struct manifest *m = parse_ok(ok[i][0]);
+		CHECK_MSG(m && m->transports == (uint32_t)atoi(ok[i][1]), "%s", ok[i][0]);
+		manifest_free(m);
+	}
+	CHECK(MANIFEST_T_SOCKET == 1 && MANIFEST_T_GATEWAY == 2);
+	const char *const what = "\"transports\" must be a non-empty array of unique names from \"socket\" and \"gateway\"";
+	char want[256];
+	snprintf(want, sizeof(want), "t.json:1:45: %s", what);
+	EXPECT(WITH("\"transports\":[]"), want);
+	EXPECT(WITH("\"transports\":\"gateway\""), want);
+	snprintf(want, sizeof(want), "t.json:1:46: %s", what);
+	EXPECT(WITH("\"transports\":[\"websocket\"]"), want);
+	EXPECT(WITH("\"transports\":[\"Socket\"]"), want);
+	EXPECT(WITH("\"transports\":[null]"), want);
+	snprintf(want, sizeof(want), "t.json:1:55: %s", what);
+	EXPECT(WITH("\"transports\":[\"socket\",\"socket\"]"), want);
+	EXPECT(WITH("\"exec\":[\"/bin/x\"],\"transports\":[\"socket\",\"gateway\"]"),
+	       "t.json:1:63: \"transports\": a skill launched by capbusd reaches the bus through its inherited connection; "
+	       "\"gateway\" is only for external clients");
+	EXPECT(WITH("\"transports\":[\"gateway\"],\"exec\":[\"/bin/x\"]"),
+	       "t.json:1:45: \"transports\": a skill launched by capbusd reaches the bus through its inherited connection; "
+	       "\"gateway\" is only for external clients");
+}
+
 static void test_net_rules(void)
 {
 	static const char *const good[] = { "tcp:443", "udp:53", "tcp:1", "tcp:65535", "udp:127.0.0.53:53",
@@ -614,6 +650,7 @@ int main(void)
 	test_syntax_errors();
 	test_schema_errors();
 	test_positions();
+	test_transports();
 	test_net_rules();
 	test_counts();
 	test_lengths();

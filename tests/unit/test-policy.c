@@ -272,10 +272,61 @@ static void test_builder_edges(void)
 	policy_builder_free(NULL);
 }
 
+/* Who may log in natively and who may be delegated: "transports", admin, gateway, skills. */
+static void test_transports(void)
+{
+	static const struct {
+		const char *id, *manifest; /* NULL manifest: a key only (admin, gateway) */
+		bool native, delegable;
+	} cases[] = {
+		{ "admin", NULL, true, false },
+		{ "gateway", NULL, false, false },
+		{ "plain", "{\"manifest_version\":1,\"id\":\"plain\"}", true, false },
+		{ "both", "{\"manifest_version\":1,\"id\":\"both\",\"transports\":[\"socket\",\"gateway\"]}", true, true },
+		{ "web", "{\"manifest_version\":1,\"id\":\"web\",\"transports\":[\"gateway\"]}", false, true },
+		{ "skill", "{\"manifest_version\":1,\"id\":\"skill\",\"exec\":[\"/bin/x\"]}", true, false },
+	};
+	struct policy_builder *b = NULL;
+	struct policy *p = NULL;
+	char **errors = NULL;
+	size_t n_errors = 0;
+	uint8_t key[CAPBUS_KEY_LEN];
+
+	CHECK(policy_builder_new(&b) == 0);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		key_for(key, (uint8_t)(0x60 + i));
+		CHECK(policy_builder_add_key(b, cases[i].id, key) == 0);
+		if (cases[i].manifest)
+			CHECK(policy_builder_add_file(b, PS_FILE_MANIFEST, cases[i].id, "/m/x.json", cases[i].manifest,
+						      strlen(cases[i].manifest)) == 0);
+	}
+	/* A gateway.json (which the parent never sends) would not make the gateway a session. */
+	const char gw[] = "{\"manifest_version\":1,\"id\":\"gateway\",\"bus\":{\"send\":[\"*\"]}}";
+	CHECK(policy_builder_add_file(b, PS_FILE_MANIFEST, "gateway", "/m/gateway.json", gw, strlen(gw)) == 0);
+	CHECK(policy_builder_finish(b, 1, &p, &errors, &n_errors) == 0);
+	CHECK(n_errors == 0);
+	for (size_t i = 0; p && i < ARRAY_LEN(cases); i++) {
+		const struct identity *ident = policy_find(p, cases[i].id);
+		CHECK_MSG(ident != NULL, "%s missing", cases[i].id);
+		if (!ident)
+			continue;
+		CHECK_MSG(identity_native_login(ident) == cases[i].native, "%s: native login", cases[i].id);
+		CHECK_MSG(identity_delegable(ident) == cases[i].delegable, "%s: delegable", cases[i].id);
+	}
+	const struct identity *g = p ? policy_find(p, "gateway") : NULL;
+	CHECK(g && g->is_gateway && !g->is_admin && g->has_key && !g->manifest && !g->perms);
+	/* It has no permissions of its own. */
+	CHECK(g && !identity_may_send(g, "speak", 5) && !identity_may_receive(g, "speak", 5) &&
+	      !identity_may_subscribe(g, "*"));
+	free_errors(errors, n_errors);
+	policy_free(p);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 99;
+	test_transports();
 	test_identities();
 	test_grants();
 	test_levels_file();

@@ -54,9 +54,10 @@ static const struct expect expected[] = {
 	{ 22, PS_TO_PARENT, sizeof(struct ps_admin), PS_TEXT_MAX, false, false }, /* admin: arg + body */
 	{ 23, PS_TO_PARENT, sizeof(struct ps_logs_query), 0, false, false },      /* logs_query */
 	{ 24, PS_TO_ROUTER, sizeof(struct ps_logs), PS_TEXT_MAX, false, false },  /* logs: the lines */
+	{ 25, PS_TO_ROUTER, sizeof(struct ps_gateway_peer), 0, false, false },    /* gateway_peer */
 };
 /* Numbers with no row: the removed admin requests and the first past the end. */
-static const uint32_t no_such_type[] = { 5, 6, 7, 8, 25 };
+static const uint32_t no_such_type[] = { 5, 6, 7, 8, 26 };
 
 static enum ps_dir other(enum ps_dir d)
 {
@@ -195,7 +196,9 @@ static void test_table(void)
 	CHECK_STREQ(ps_type_name(12345), "unknown");
 	/* The values the other process (and other branches) rely on. */
 	CHECK(PS_RELOAD == 9 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
-	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22);
+	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22 && PS_GATEWAY_PEER == 23);
+	CHECK(sizeof(struct ps_gateway_peer) == 16 && PS_DELEGATION_OFF == 0 && PS_DELEGATION_ANY == 1 &&
+	      PS_DELEGATION_SUPERVISED == 2);
 	CHECK(sizeof(struct ps_router_config) == 96);
 	CHECK(sizeof(struct ps_nonce) == 40 && sizeof(struct ps_admin) == 160);
 	/* Senders check against the same rows. */
@@ -309,7 +312,7 @@ static void test_bad_packets(void)
 		expect_malformed(sv[1], PS_TO_PARENT, "length_mismatch", PS_ADMIN_NONCE, "length mismatch");
 	}
 	/* Types that do not exist, with and without a descriptor. */
-	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 25, 200, UINT32_MAX };
+	const uint32_t unknown[] = { 0, 5, 6, 7, 8, 26, 200, UINT32_MAX };
 	for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
 		send_raw(sv[0], unknown[i], 8, (int)(i % 2));
 		expect_malformed(sv[1], PS_TO_PARENT, "unknown_type", unknown[i], "unknown type");
