@@ -16,6 +16,7 @@
  * the skill in its cgroup before it creates any socket. */
 #include "vmlinux-min.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "egress_guard.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -55,7 +56,22 @@ static __always_inline __u8 proto_of(__u32 type, __u32 protocol)
 	return 0;
 }
 
-/* Exact, any address, any port, both. */
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 (addresses in network byte order). */
+static __always_inline bool is_loopback(const struct egress_key *k)
+{
+	if (k->family == 4)
+		return (bpf_ntohl(k->addr[0]) >> 24) == 127;
+	if (k->addr[0] != 0 || k->addr[1] != 0)
+		return false;
+	if (k->addr[2] == 0 && k->addr[3] == bpf_htonl(1))
+		return true;
+	return k->addr[2] == bpf_htonl(0xffff) && (bpf_ntohl(k->addr[3]) >> 24) == 127;
+}
+
+/* Exact, any address, any port, both. A rule for any address never covers a loopback
+ * destination: the user-mode stack reaches the host's loopback from inside the skill's cgroup,
+ * so "any host" would otherwise open every host-local service on that port; loopback is reached
+ * only through a rule that names it. */
 static __always_inline bool rule_matches(struct egress_key *k)
 {
 	__u32 a0 = k->addr[0], a1 = k->addr[1], a2 = k->addr[2], a3 = k->addr[3];
@@ -68,6 +84,8 @@ static __always_inline bool rule_matches(struct egress_key *k)
 	k->port = 0;
 	if (bpf_map_lookup_elem(&rules, k))
 		return true;
+	if (is_loopback(k))
+		return false;
 	k->wild = EGRESS_WILD_ADDR;
 	k->port = port;
 	k->addr[0] = k->addr[1] = k->addr[2] = k->addr[3] = 0;

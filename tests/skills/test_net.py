@@ -139,6 +139,9 @@ def main():
                     "n.allowed": (["connect-tcp", GATEWAY, str(allowed.port)], lo_rule),
                     "n.other-port": (["connect-tcp", GATEWAY, str(other.port)], lo_rule),
                     "n.any-host": (["connect-tcp", GATEWAY, str(allowed.port)], ["tcp:%d" % allowed.port]),
+                    # With the host's loopback mapped (a rule names 127.0.0.1), an any-host rule
+                    # still does not reach another of its ports.
+                    "n.any-host-mapped": (["connect-tcp", GATEWAY, str(other.port)], {"connect": lo_rule["connect"] + ["tcp:%d" % other.port]}),
                     "n.abstract": (["abstract-unix", marker], lo_rule),
                     "n.listen": (["listen-accept", str(inbound)], {"listen": [inbound]}),
                     "n.hold": (["hold"], lo_rule),
@@ -193,6 +196,8 @@ def main():
                       "a host loopback port not granted: %r" % r)
                 r = reps["n.any-host"]["result"]
                 check(not r["ok"], "an any-host rule must not open the host's loopback: %r" % r)
+                r = reps["n.any-host-mapped"]["result"]
+                check(not r["ok"], "an any-host rule must not open the host's loopback, also where a rule maps it: %r" % r)
                 check(allowed.hits == 1, "the granted service saw %d clients, want 1" % allowed.hits)
                 check(other.hits == 0, "the service not granted was reached %d times" % other.hits)
                 r = reps["n.abstract"]["result"]

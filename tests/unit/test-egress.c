@@ -6,8 +6,10 @@
  * created by the test process outside the subtree. Needs root and the unix hook: exit 77
  * otherwise (fail when CI=true). */
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -41,6 +43,31 @@ static int child_inet(void *p)
 	const struct inet_arg *a = p;
 
 	return tl_connect_inet(a->type, a->addr, a->port);
+}
+
+/* connect() on a UDP socket: judged by the connect hook like TCP, and sends nothing. */
+static int child_udp_connect(void *p)
+{
+	const struct inet_arg *a = p;
+	int family = strchr(a->addr, ':') ? AF_INET6 : AF_INET;
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(a->port) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(a->port) };
+	_cleanup_close_ int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return errno;
+	if (family == AF_INET6 ? inet_pton(AF_INET6, a->addr, &s6.sin6_addr) != 1 : inet_pton(AF_INET, a->addr, &s4.sin_addr) != 1)
+		return EINVAL;
+	if (family == AF_INET6 ? connect(fd, (struct sockaddr *)&s6, sizeof(s6)) < 0 : connect(fd, (struct sockaddr *)&s4, sizeof(s4)) < 0)
+		return errno;
+	return 0;
+}
+
+static int udp_connect_in(const char *cg, const char *addr, uint16_t port)
+{
+	struct inet_arg a = {.type = SOCK_DGRAM, .addr = addr, .port = port};
+
+	return tl_run_in(cg, child_udp_connect, &a);
 }
 
 static int child_unix_connect(void *p)
@@ -246,11 +273,16 @@ static void test_rules(const struct tl_subtree *t, const struct listeners *l, co
 	REQUIRE_EQ(connect_in(NULL, SOCK_STREAM, "127.0.0.1", l->p2), 0);
 }
 
+/* Wildcards: any port of a named address; any address, except loopback, on a port. The user-mode
+ * stack of a networked skill reaches the host's loopback from the skill's cgroup, so "any host"
+ * must not cover 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: only a rule naming the address does.
+ * A UDP connect() sends nothing, so a documentation address (192.0.2.1) shows the rule's verdict
+ * without any traffic leaving the machine. */
 static void test_wildcards(const struct tl_subtree *t, const struct listeners *l)
 {
 	_cleanup_(egress_freep) struct egress *e = NULL;
 	_cleanup_close_ int cgfd = -1;
-	struct egress_rule rules[2];
+	struct egress_rule rules[4];
 	char cg[PATH_MAX], spec[64];
 
 	tl_path(t, "wild", cg, sizeof(cg));
@@ -258,14 +290,25 @@ static void test_wildcards(const struct tl_subtree *t, const struct listeners *l
 	snprintf(spec, sizeof(spec), "tcp4:*:%u", l->p1);
 	REQUIRE_EQ(egress_rule_parse(spec, &rules[0]), 0);
 	REQUIRE_EQ(egress_rule_parse("tcp:127.0.0.1:*", &rules[1]), 0);
+	snprintf(spec, sizeof(spec), "udp4:*:%u", l->pu);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[2]), 0);
+	snprintf(spec, sizeof(spec), "udp6:*:%u", l->pu);
+	REQUIRE_EQ(egress_rule_parse(spec, &rules[3]), 0);
 	REQUIRE_EQ(egress_attach(&e, cgfd, rules, ARRAY_SIZE(rules)), 0);
 
-	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), 0); /* any port */
-	if (l->have_lo2)
-		REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), 0); /* any addr */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p2), 0); /* any port of a named address */
+	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p1), 0);
+	if (l->have_lo2) /* any address: but not loopback */
+		REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p1), EPERM);
 	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.2", l->p2), EPERM);
 	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "::1", l->p6a), EPERM);
-	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), EPERM);
+	REQUIRE(udp_connect_in(cg, "192.0.2.1", l->pu) != EPERM); /* any address */
+	REQUIRE_EQ(udp_connect_in(cg, "192.0.2.1", (uint16_t)(l->pu + 1)), EPERM); /* another port */
+	REQUIRE_EQ(udp_connect_in(cg, "127.0.0.1", l->pu), EPERM);
+	REQUIRE_EQ(udp_connect_in(cg, "127.9.9.9", l->pu), EPERM);
+	REQUIRE_EQ(udp_connect_in(cg, "::1", l->pu), EPERM);
+	REQUIRE_EQ(udp_connect_in(cg, "::ffff:127.0.0.1", l->pu), EPERM);
+	REQUIRE(udp_connect_in(cg, "2001:db8::1", l->pu) != EPERM);
 }
 
 /* The rule kinds that name no destination: a TCP port that may be bound (the manifest's
@@ -295,7 +338,7 @@ static void test_listen_and_udp_socket(const struct tl_subtree *t, const struct 
 	REQUIRE_EQ(bind_in(cg, "::1", port), EPERM); /* no family-6 rule: no IPv6 socket */
 	REQUIRE_EQ(connect_in(cg, SOCK_STREAM, "127.0.0.1", l->p1), EPERM); /* no destination */
 	REQUIRE_EQ(socket_in(cg, AF_INET, SOCK_DGRAM, 0), 0);
-	REQUIRE_EQ(connect_in(cg, SOCK_DGRAM, "127.0.0.1", l->pu), EPERM);
+	REQUIRE_EQ(udp_connect_in(cg, "127.0.0.1", l->pu), EPERM);
 	REQUIRE_EQ(socket_in(cg, AF_INET6, SOCK_DGRAM, 0), EPERM);
 
 	struct egress_rule bad[] = {
