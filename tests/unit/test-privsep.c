@@ -196,7 +196,8 @@ static void test_table(void)
 	CHECK_STREQ(ps_type_name(12345), "unknown");
 	/* The values the other process (and other branches) rely on. */
 	CHECK(PS_RELOAD == 9 && PS_REPLY == 10 && PS_GUARD_INFO == 17 && PS_ROUTER_CONFIG == 18 && PS_ROUTER_READY == 19);
-	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22 && PS_GATEWAY_PEER == 23);
+	CHECK(PS_ADMIN_NONCE == 20 && PS_NONCE == 21 && PS_ADMIN == 22 && PS_LOGS_QUERY == 23 && PS_LOGS == 24 &&
+	      PS_GATEWAY_PEER == 25);
 	CHECK(sizeof(struct ps_gateway_peer) == 16 && PS_DELEGATION_OFF == 0 && PS_DELEGATION_ANY == 1 &&
 	      PS_DELEGATION_SUPERVISED == 2);
 	CHECK(sizeof(struct ps_router_config) == 96);
