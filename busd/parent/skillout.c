@@ -286,11 +286,12 @@ static void line(struct skillout *so, struct stream *s, const uint8_t *raw, size
 		memcpy(text + n, CUT_MARK, sizeof(CUT_MARK));
 		n += sizeof(CUT_MARK) - 1;
 	}
-	uint64_t cost = (uint64_t)h + n + 1;
+	size_t out_len = (size_t)h + n + 1;
+	uint64_t cost = out_len;
 	refill(so, now);
 	if (so->tokens < cost) {
 		count_drop(so, DROP_RATE, cost);
-	} else if (deliver(so, s->kind, s->name, out, cost, text, n) < 0) {
+	} else if (deliver(so, s->kind, s->name, out, out_len, text, n) < 0) {
 		count_drop(so, DROP_BLOCKED, cost);
 	} else {
 		so->tokens -= cost;
