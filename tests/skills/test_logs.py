@@ -237,6 +237,8 @@ def slow_log():
         ident = "o.slowflood"
         sb.add_skill("o.quiet", ["log-ticks", "1000"])
         sb.add_skill(ident, ["log-flood", "30"])
+        # Lines that grow when logged: a blocking parent would wait tens of seconds per read.
+        sb.add_skill("o.slowamp", ["log-amplify", "2"])
         sb.reload()
         time.sleep(2)  # the pipe to the log is full by now
 
@@ -253,8 +255,9 @@ def slow_log():
             print("# capbus %s during the flood: %s in %.2fs" % (" ".join(args), cp and cp.returncode, took))
             check(cp is not None and cp.returncode == 0 and took < 5,
                   "capbus %s took %.1fs (%r) while the daemon's log was slow" % (" ".join(args), took, cp and cp.stderr))
-        rep = sb.wait_reports([ident], timeout=30)[ident]["result"]
-        check(rep["ok"] is True and rep["written"] == 30 << 20, "the flood: %r" % rep)
+        reps = sb.wait_reports([ident, "o.slowamp"], timeout=30)
+        check(reps[ident]["result"]["ok"] is True and reps[ident]["result"]["written"] == 30 << 20, "the flood: %r" % reps)
+        check(reps["o.slowamp"]["result"]["ok"] is True, "the flood of empty lines: %r" % reps)
         sb.wait_skill(ident, lambda s: s["state"] == "stopped")
         cp, took = timed("logs", ident)
         check(cp is not None and cp.returncode == 0 and took < 5, "capbus logs %s took %.1fs" % (ident, took))
@@ -281,10 +284,14 @@ def slow_log():
         # Whole lines only: the flood's lines each complete, nothing glued to another line.
         raw = log_bytes(sb)
         check(raw.endswith(b"\n"), "the log ends in the middle of a line")
+        amp = b"skill o.slowamp[stdout]: "
         for l in raw.split(b"\n")[:-1]:
             if l.startswith(("skill %s[stdout]: " % ident).encode()):
                 body = l[len("skill %s[stdout]: " % ident):]
                 check(len(body) == 1023 or body.startswith(b"{"), "a flood line cut or glued: %r" % l[:80])
+            elif l.startswith(amp):
+                body = l[len(amp):]
+                check(body in (b"", b"\\x01" * 15) or body.startswith(b"{"), "a line cut or glued: %r" % l[:80])
             else:
                 check(l.startswith(b"capbusd[") or l.startswith(b"skill "), "not a whole line: %r" % l[:80])
 
