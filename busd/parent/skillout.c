@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 
 #ifdef HAVE_LIBSYSTEMD
