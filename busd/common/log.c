@@ -32,25 +32,42 @@ bool log_enabled(enum log_level level)
 	return level >= log_min_level;
 }
 
+static size_t log_vformat(char *buf, size_t size, enum log_level level, const char *event, const char *fmt, va_list ap)
+{
+	if (!log_enabled(level) || size < 2)
+		return 0;
+	int n = snprintf(buf, size, "capbusd[%s]: level=%s event=%s ", log_role, level_names[level], event);
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	if (vsnprintf(buf + n, size - (size_t)n, fmt, ap) < 0)
+		return 0;
+	size_t len = strlen(buf);
+	if (len >= size - 1)
+		len = size - 2;
+	buf[len++] = '\n';
+	return len;
+}
+
+size_t log_format(char *buf, size_t size, enum log_level level, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	size_t len = log_vformat(buf, size, level, event, fmt, ap);
+	va_end(ap);
+	return len;
+}
+
 void log_event(enum log_level level, const char *event, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
 
-	if (!log_enabled(level))
-		return;
-	int n = snprintf(line, sizeof(line), "capbusd[%s]: level=%s event=%s ", log_role, level_names[level], event);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	size_t len = log_vformat(line, sizeof(line), level, event, fmt, ap);
 	va_end(ap);
-	if (m < 0)
+	if (!len)
 		return;
-	size_t len = strlen(line);
-	if (len >= sizeof(line) - 1)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
 	/* One write per line so lines from the parent and the router never interleave. */
 	ssize_t w _unused_ = write(STDERR_FILENO, line, len);
 }

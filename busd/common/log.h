@@ -21,6 +21,11 @@ bool log_enabled(enum log_level level);
 /* fmt holds the key=value fields after level and event. */
 void log_event(enum log_level level, const char *event, const char *fmt, ...) _printf_(3, 4);
 
+/* The line log_event() would write (newline included, not terminated), for a caller that writes
+ * it itself. Returns its length, 0 when the level is not logged or size is too small. */
+size_t log_format(char *buf, size_t size, enum log_level level, const char *event, const char *fmt, ...)
+	_printf_(5, 6);
+
 /* Quotes s into buf ("..." with \\, \", \xNN escapes, truncated with "..."). Returns buf. */
 const char *log_quote(char *buf, size_t size, const char *s);
 #define LOG_Q(s) log_quote((char[200]){ 0 }, 200, (s))

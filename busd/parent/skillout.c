@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 
 #ifdef HAVE_LIBSYSTEMD
@@ -13,10 +12,24 @@
 
 #include "common/log.h"
 #include "handshake.h"
+#include "parent/logsink.h"
 #include "util.h"
 
 #define CUT_MARK " [cut: line longer than 4096 bytes]"
 #define REPORT_INTERVAL_MS 1000
+/* How soon to try again to finish a line the log took only part of. */
+#define RETRY_MS 10
+/* "skill ID[stdout]: " */
+#define HEAD_MAX (HS_ID_MAX + 32)
+
+/* Why lines were dropped. */
+enum drop_reason { DROP_RATE, DROP_BLOCKED, DROP_REASONS };
+static const char *const drop_names[DROP_REASONS] = { "rate", "log_blocked" };
+static const char *const drop_notes[DROP_REASONS] = { "by the rate limit", "because the daemon's log would block" };
+
+struct drops {
+	uint64_t lines, bytes;
+};
 
 struct stream {
 	int fd;                  /* read end, or -1 */
@@ -34,8 +47,10 @@ struct skillout {
 	struct stream out, err;
 	/* token bucket in bytes, refilled from the monotonic clock */
 	uint64_t tokens, refilled_ms;
-	/* dropped by the bucket and not reported yet */
-	uint64_t dropped_lines, dropped_bytes, last_report_ms;
+	/* dropped lines not yet in a note of the ring, and not yet in a line of the log (that line
+	 * itself may find the log blocked: then its counts wait for the next one) */
+	struct drops ring_drops[DROP_REASONS], log_drops[DROP_REASONS];
+	uint64_t last_report_ms;
 };
 
 static uint64_t realtime_ms(void)
@@ -71,6 +86,20 @@ int skillout_new(const char *id, const struct skillout_limits *lim, struct skill
 	return 0;
 }
 
+/* Characters that end a line for some readers (U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR;
+ * Python's splitlines() splits at them) or that reorder or hide text on a terminal or in a viewer
+ * without being seen themselves: the zero-width ones, the bidirectional marks, embeddings,
+ * overrides and isolates, the invisible operators, and the byte order mark. A skill could make
+ * its line look like another one, or like two. */
+static bool invisible_format(uint32_t cp)
+{
+	return cp == 0x061c ||                   /* ARABIC LETTER MARK */
+	       (cp >= 0x200b && cp <= 0x200f) || /* ZWSP, ZWNJ, ZWJ, LRM, RLM */
+	       (cp >= 0x2028 && cp <= 0x202e) || /* LS, PS, LRE, RLE, PDF, LRO, RLO */
+	       (cp >= 0x2060 && cp <= 0x2069) || /* WJ, invisible operators, LRI, RLI, FSI, PDI */
+	       cp == 0xfeff;                     /* ZERO WIDTH NO-BREAK SPACE (BOM) */
+}
+
 /* A complete UTF-8 sequence at p (n bytes left) that is no control character: its length, else 0. */
 static size_t utf8_printable(const uint8_t *p, size_t n)
 {
@@ -100,7 +129,7 @@ static size_t utf8_printable(const uint8_t *p, size_t n)
 	}
 	/* overlong forms, surrogates, beyond Unicode, and the C1 controls (0x9b is a CSI) */
 	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (cp >= 0x80 && cp <= 0x9f))
+	    (cp >= 0x80 && cp <= 0x9f) || invisible_format(cp))
 		return 0;
 	return len;
 }
@@ -159,41 +188,73 @@ bool skillout_journal_wanted(void)
 #endif
 }
 
-/* One line that passed the bucket (already escaped) to the daemon's log, and to the ring. */
-static void deliver(struct skillout *so, enum outring_stream kind, const char *name, const char *text, size_t len)
+/* One line that passed the bucket to the daemon's log. line: the whole line as written to
+ * standard error (head, escaped text, newline); text: the escaped text in it, NUL-terminated
+ * where the newline goes. Returns 0, or -EAGAIN when the log would block (nothing written). */
+static int deliver(struct skillout *so, enum outring_stream kind, const char *name, char *line, size_t len,
+		   char *text, size_t text_len)
 {
-	bool sent = false;
 #ifdef HAVE_LIBSYSTEMD
 	/* The journal socket may be gone while stderr still leads somewhere: then stderr. */
-	if (so->lim.journal)
-		sent = sd_journal_send("MESSAGE=%s", text, "CAPBUS_SKILL=%s", so->id, "CAPBUS_STREAM=%s", name,
-				       "PRIORITY=%d", kind == OUTRING_STDERR ? 4 : 6, "SYSLOG_IDENTIFIER=%s", so->id,
-				       NULL) >= 0;
+	if (so->lim.journal && sd_journal_send("MESSAGE=%s", text, "CAPBUS_SKILL=%s", so->id, "CAPBUS_STREAM=%s", name,
+					       "PRIORITY=%d", kind == OUTRING_STDERR ? 4 : 6, "SYSLOG_IDENTIFIER=%s",
+					       so->id, NULL) >= 0)
+		return 0;
+#else
+	(void)kind;
+	(void)name;
 #endif
-	if (!sent) {
-		/* One write per line, like log_event(), so lines never interleave with the daemon's. */
-		char head[HS_ID_MAX + 32];
-		int n = snprintf(head, sizeof(head), "skill %s[%s]: ", so->id, name);
-		struct iovec iov[3] = { { head, n > 0 ? (size_t)n : 0 }, { (void *)text, len }, { "\n", 1 } };
-		ssize_t w _unused_ = writev(STDERR_FILENO, iov, 3);
-	}
-	(void)outring_push(so->ring, kind, realtime_ms(), text, len); /* -ENOMEM: the ring misses one line */
+	text[text_len] = '\n';
+	if (!so->lim.sink)
+		return 0;
+	/* One write per line, so lines never interleave with the daemon's; never a wait. */
+	int r = logsink_write(so->lim.sink, line, len);
+	return r == -EAGAIN ? r : 0; /* any other error: the log is gone, the ring still has the line */
 }
 
+static void count_drop(struct skillout *so, enum drop_reason why, uint64_t bytes)
+{
+	so->ring_drops[why].lines++;
+	so->ring_drops[why].bytes += bytes;
+	so->log_drops[why].lines++;
+	so->log_drops[why].bytes += bytes;
+}
+
+static bool drops_pending(const struct skillout *so)
+{
+	for (int i = 0; i < DROP_REASONS; i++)
+		if (so->ring_drops[i].lines || so->log_drops[i].lines)
+			return true;
+	return false;
+}
+
+/* A note in the ring and a daemon line per reason for the lines dropped since the last report. A
+ * daemon line goes through the same sink as the skill's lines, so it never blocks either: when the
+ * log cannot take it, its counts are added to the next one. */
 static void report_dropped(struct skillout *so, uint64_t now)
 {
-	char text[160];
+	char text[160], line[1024];
 
-	if (!so->dropped_lines)
-		return;
-	log_event(LOG_LEVEL_WARNING, "skill_output_suppressed", "id=%s lines=%llu bytes=%llu rate=%u burst=%u",
-		  LOG_Q(so->id), (unsigned long long)so->dropped_lines, (unsigned long long)so->dropped_bytes,
-		  so->lim.rate, so->lim.burst);
-	int n = snprintf(text, sizeof(text), "capbusd: %llu lines (%llu bytes) suppressed by the rate limit",
-			 (unsigned long long)so->dropped_lines, (unsigned long long)so->dropped_bytes);
-	if (n > 0)
-		(void)outring_push(so->ring, OUTRING_DAEMON, realtime_ms(), text, (size_t)n);
-	so->dropped_lines = so->dropped_bytes = 0;
+	for (int i = 0; i < DROP_REASONS; i++) {
+		struct drops *d = &so->ring_drops[i];
+		if (d->lines) {
+			int n = snprintf(text, sizeof(text), "capbusd: %llu lines (%llu bytes) suppressed %s",
+					 (unsigned long long)d->lines, (unsigned long long)d->bytes, drop_notes[i]);
+			if (n > 0)
+				(void)outring_push(so->ring, OUTRING_DAEMON, realtime_ms(), text, (size_t)n);
+			*d = (struct drops){ 0 };
+		}
+		d = &so->log_drops[i];
+		if (!d->lines)
+			continue;
+		size_t len = log_format(line, sizeof(line), LOG_LEVEL_WARNING, "skill_output_suppressed",
+					"id=%s lines=%llu bytes=%llu rate=%u burst=%u reason=%s", LOG_Q(so->id),
+					(unsigned long long)d->lines, (unsigned long long)d->bytes, so->lim.rate,
+					so->lim.burst, drop_names[i]);
+		if (len && so->lim.sink && logsink_write(so->lim.sink, line, len) == -EAGAIN)
+			continue;
+		*d = (struct drops){ 0 };
+	}
 	so->last_report_ms = now;
 }
 
@@ -208,30 +269,36 @@ static void refill(struct skillout *so, uint64_t now)
 	so->refilled_ms = now;
 }
 
-/* A complete line of the stream (raw bytes, no newline): through the bucket, escaped, out. */
+/* A complete line of the stream (raw bytes, no newline): escaped, through the bucket, out. The
+ * bucket pays for the line as the log gets it: head, escaped text, cut mark, newline. */
 static void line(struct skillout *so, struct stream *s, const uint8_t *raw, size_t len, bool cut)
 {
-	char esc[SKILLOUT_ESCAPED_MAX];
-	uint64_t now = monotonic_ms(), cost = len + 1;
+	char out[HEAD_MAX + SKILLOUT_ESCAPED_MAX + 2];
+	uint64_t now = monotonic_ms();
+	int h = snprintf(out, HEAD_MAX, "skill %s[%s]: ", so->id, s->name);
 
-	refill(so, now);
-	if (so->tokens < cost) {
-		so->dropped_lines++;
-		so->dropped_bytes += cost;
-		if (now - so->last_report_ms >= REPORT_INTERVAL_MS)
-			report_dropped(so, now);
-		return;
-	}
-	so->tokens -= cost;
-	/* Once a second at most, even when the flood lets a line through now and then. */
-	if (so->dropped_lines && now - so->last_report_ms >= REPORT_INTERVAL_MS)
-		report_dropped(so, now);
-	size_t n = skillout_escape(raw, len, esc);
+	if (h < 0 || h >= HEAD_MAX)
+		return; /* not with an id of at most HS_ID_MAX bytes */
+	char *text = out + h;
+	size_t n = skillout_escape(raw, len, text);
 	if (cut) {
-		memcpy(esc + n, CUT_MARK, sizeof(CUT_MARK));
+		memcpy(text + n, CUT_MARK, sizeof(CUT_MARK));
 		n += sizeof(CUT_MARK) - 1;
 	}
-	deliver(so, s->kind, s->name, esc, n);
+	size_t out_len = (size_t)h + n + 1;
+	uint64_t cost = out_len;
+	refill(so, now);
+	if (so->tokens < cost) {
+		count_drop(so, DROP_RATE, cost);
+	} else if (deliver(so, s->kind, s->name, out, out_len, text, n) < 0) {
+		count_drop(so, DROP_BLOCKED, cost);
+	} else {
+		so->tokens -= cost;
+		(void)outring_push(so->ring, s->kind, realtime_ms(), text, n); /* -ENOMEM: the ring misses one line */
+	}
+	/* Once a second at most, even when the flood lets a line through now and then. */
+	if (drops_pending(so) && now - so->last_report_ms >= REPORT_INTERVAL_MS)
+		report_dropped(so, now);
 }
 
 /* Splits freshly read bytes into lines; a line that fills the buffer is cut there and the rest,
@@ -372,13 +439,21 @@ void skillout_dispatch(struct skillout *so, const struct pollfd *fds, size_t n)
 
 int skillout_tick(struct skillout *so, uint64_t now_ms)
 {
-	if (!so->dropped_lines)
-		return -1;
-	if (now_ms - so->last_report_ms >= REPORT_INTERVAL_MS) {
+	int wait = -1;
+
+	if (so->lim.sink && logsink_flush(so->lim.sink) < 0)
+		wait = RETRY_MS;
+	if (!drops_pending(so))
+		return wait;
+	if (now_ms - so->last_report_ms >= REPORT_INTERVAL_MS)
 		report_dropped(so, now_ms);
-		return -1;
-	}
-	return (int)(REPORT_INTERVAL_MS - (now_ms - so->last_report_ms));
+	if (!drops_pending(so))
+		return wait;
+	/* What the log could not take yet is tried again a second later. */
+	int report = now_ms - so->last_report_ms >= REPORT_INTERVAL_MS
+			     ? 0
+			     : (int)(REPORT_INTERVAL_MS - (now_ms - so->last_report_ms));
+	return wait < 0 || report < wait ? report : wait;
 }
 
 const struct outring *skillout_ring(const struct skillout *so)

@@ -6,13 +6,16 @@
  * pipe cannot be truncated, seeked or reopened as the daemon's log). The parent reads the other
  * ends without ever blocking, at most SKILLOUT_READ_BUDGET bytes per stream per wakeup, splits
  * the bytes into lines of at most SKILLOUT_LINE_MAX bytes (longer ones are cut and marked),
- * escapes control characters, backslashes and invalid UTF-8 (a skill cannot start a line of its
- * own or send a terminal escape), and passes each line through a token bucket of bytes. A line
- * within the budget is written as `skill ID[stdout]: TEXT` to the daemon's stderr, or to the
- * journal with CAPBUS_SKILL=ID when the daemon's stderr is the journal, and kept in the skill's
- * ring (outring.h) for `capbus logs`; a line over the budget is dropped and counted, and one
- * daemon line per second at most says how many were. Memory per skill is bounded by the ring's
- * budget plus two line buffers. */
+ * escapes control characters, backslashes, invalid UTF-8 and invisible formatting characters (a
+ * skill cannot start a line of its own, send a terminal escape or reorder the text shown), and
+ * passes each line through a token bucket of bytes that charges the line as the log gets it
+ * (`skill ID[stdout]: `, the escaped text, the newline). A line within the budget is written as
+ * `skill ID[stdout]: TEXT` to the daemon's stderr through a logsink (logsink.h: never blocking,
+ * a whole line or nothing), or to the journal with CAPBUS_SKILL=ID when the daemon's stderr is the
+ * journal, and kept in the skill's ring (outring.h) for `capbus logs`. A line over the budget, or
+ * one the log would block on, is dropped and counted, and per reason one daemon line per second
+ * at most says how many were. Memory per skill is bounded by the ring's budget plus two line
+ * buffers. */
 #pragma once
 
 #include <poll.h>
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parent/logsink.h"
 #include "parent/outring.h"
 
 #define SKILLOUT_LINE_MAX 4096
@@ -35,6 +39,7 @@ struct skillout_limits {
 	uint32_t ring_lines; /* lines kept for `capbus logs` */
 	uint32_t ring_bytes; /* bytes kept (escaped text) */
 	bool journal;        /* write to the journal instead of stderr (skillout_journal_wanted()) */
+	struct logsink *sink; /* the daemon's stderr, borrowed, outliving every skillout; NULL: no log */
 };
 
 /* id is copied. Returns 0 or -ENOMEM. */
@@ -52,16 +57,18 @@ int skillout_open(struct skillout *so, int *out_w, int *err_w);
 size_t skillout_pollfds(const struct skillout *so, struct pollfd *fds, size_t max);
 /* Reads the entries that are its own and ready; closes a stream at end of file. */
 void skillout_dispatch(struct skillout *so, const struct pollfd *fds, size_t n);
-/* Reports lines dropped by the rate limit, at most once a second. Returns the milliseconds until
- * it wants to be called again, or -1 when nothing is pending. */
+/* Reports lines dropped (by the rate limit, or because the log would block), at most once a
+ * second, and tries again to finish a line the log took only part of. Returns the milliseconds
+ * until it wants to be called again, or -1 when nothing is pending. */
 int skillout_tick(struct skillout *so, uint64_t now_ms);
 
 /* The ring, for `capbus logs`. */
 const struct outring *skillout_ring(const struct skillout *so);
 
 /* Escapes len bytes of a skill's line into out (room for 4 * len + 1 bytes), NUL-terminated:
- * bytes below 0x20 but tab, DEL, C1 controls (U+0080..U+009F), backslashes and bytes that are not
- * valid UTF-8 become \xNN (a backslash \\). Returns the length written. */
+ * bytes below 0x20 but tab, DEL, C1 controls (U+0080..U+009F), backslashes, bytes that are not
+ * valid UTF-8, and each byte of U+061C, U+200B..U+200F, U+2028..U+202E, U+2060..U+2069 and U+FEFF
+ * become \xNN (a backslash \\). Returns the length written. */
 size_t skillout_escape(const uint8_t *in, size_t len, char *out);
 
 /* True when the daemon's stderr is the journal: $JOURNAL_STREAM names the device and inode of

@@ -82,6 +82,7 @@ struct supervisor {
 	struct guardctl *guard;
 	struct supervisor_ops ops;
 	struct skillout_limits out_limits;
+	struct logsink *log;       /* the daemon's stderr as the skills' lines reach it */
 	struct skill *skills[MAX_SKILLS];
 	size_t n_skills;
 	uint64_t next_usage_ms;
@@ -146,6 +147,11 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 	s->out_limits = (struct skillout_limits){ .rate = cfg->skill_log_rate, .burst = cfg->skill_log_burst,
 						  .ring_lines = cfg->skill_log_lines, .ring_bytes = cfg->skill_log_bytes,
 						  .journal = skillout_journal_wanted() };
+	if (logsink_new(STDERR_FILENO, &s->log) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->out_limits.sink = s->log;
 	/* A daemon killed with -9 leaves its skills' cgroups behind, with whatever still ran in them
 	 * (the skills die with it, their orphans need not), and skills removed while it was down
 	 * are nowhere in the new configuration: reclaim every leaf of this daemon's prefix before
@@ -158,6 +164,7 @@ int supervisor_new(const struct config *cfg, const uint8_t *master, struct guard
 	if (n > 0)
 		log_event(LOG_LEVEL_INFO, "skill_cgroups_reclaimed", "prefix=%s count=%u", LOG_Q(prefix), n);
 	if (skillstate_new(cfg->state_dir, &s->state) < 0) {
+		logsink_free(s->log);
 		free(s);
 		return -ENOMEM;
 	}
@@ -741,6 +748,7 @@ void supervisor_free(struct supervisor *s)
 		skill_free(s->skills[i]);
 	}
 	skillstate_free(s->state);
+	logsink_free(s->log); /* after the skills: their last lines go through it */
 	for (size_t i = 0; i < s->n_filters; i++) {
 		sandbox_filter_free(s->filters[i].filter);
 		free(s->filters[i].profile);

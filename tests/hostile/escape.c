@@ -10,8 +10,9 @@
  * {"attack": NAME, "result": <the last line printed>, "results": [<every line>], "exit": CODE}.
  * Programs it executes run without $CAPBUS_FD; their lines are relayed. A few modes exist for
  * supervision tests: "exit CODE [DELAY_MS]", "segv [DELAY_MS]" and "hold" (report, then wait).
- * The log-* modes attack the daemon's handling of a skill's stdout and stderr: a flood, forged
- * lines, truncating or seeking fds 1 and 2, a line per run, a line every few milliseconds.
+ * The log-* modes attack the daemon's handling of a skill's stdout and stderr: a flood, a flood
+ * of lines that grow when logged (empty, or escaped), forged lines, truncating or seeking fds 1
+ * and 2, a line per run, a line every few milliseconds.
  * Two for /state: "fill-state MIB" and "state-mark TEXT". */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -821,13 +822,36 @@ static int attack(int argc, char **argv)
 		snprintf(extra, sizeof(extra), "\"written\":%ld", done);
 		return report(a, done == total ? 0 : -1, extra);
 	}
+	if (!strcmp(a, "log-amplify")) { /* argv[2]: MiB of empty lines and lines of control characters */
+		static char chunk[65536];
+		long total = (long)num(arg) << 20, done = 0;
+		/* 48 empty lines, then 15 bytes of \x01 (60 once escaped) and a newline, per 64 bytes */
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = i % 64 < 48 || i % 64 == 63 ? '\n' : '\x01';
+		while (done < total) {
+			ssize_t w = write(1, chunk, sizeof(chunk));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			done += w;
+		}
+		char extra[64];
+		snprintf(extra, sizeof(extra), "\"written\":%ld", done);
+		return report(a, done == total ? 0 : -1, extra);
+	}
 	if (!strcmp(a, "log-forge")) { /* lines that try to pass for the daemon's, or to rewrite the screen */
 		static const char forged[] =
 			"capbusd[parent]: level=error event=forged_plain id=\"x\"\n"
 			"harmless\rcapbusd[parent]: level=error event=forged_cr\n"
 			"\x1b[2K\x1b[1Gcapbusd[parent]: level=error event=forged_esc\n"
 			"\xc2\x9b" "2Kcapbusd[parent]: level=error event=forged_csi\n"
-			"two\x0bthree\x0c" "four back\\slash \xff" " caf\xc3\xa9\n";
+			"two\x0bthree\x0c" "four back\\slash \xff" " caf\xc3\xa9\n"
+			/* a line break for some readers (U+2028, U+2029, NEL), and text that a terminal shows
+			 * reordered (RLO ... PDF, RLI ... PDI) or hidden (ZWSP, ZWJ, WJ, BOM) */
+			"ls\xe2\x80\xa8" "capbusd[parent]: level=error event=forged_ls \xe2\x80\xa9 ps \xc2\x85 nel"
+			" \xe2\x80\xae" "rlo\xe2\x80\xac \xe2\x81\xa7" "rli\xe2\x81\xa9 zw\xe2\x80\x8b\xe2\x80\x8d\xe2\x81\xa0"
+			" bom\xef\xbb\xbf end\n";
 		ssize_t w = write(1, forged, sizeof(forged) - 1);
 		static const char err_forged[] = "\ncapbusd[parent]: level=error event=forged_stderr\n";
 		(void)!write(2, err_forged, sizeof(err_forged) - 1);
