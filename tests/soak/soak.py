@@ -55,6 +55,7 @@ from capbus_harness import (BUILD_DIR, Closed, Daemon, RawClient, TestFailure, b
 # -- tunables ---------------------------------------------------------------------------------
 
 MAX_FRAME = 65536
+HS_MSG_MAX = 333  # the largest handshake message a client may send (lib/handshake.h HS_CLIENT_MSG_MAX)
 # Small, so that a reader that stalls is cut within a couple of seconds, yet large enough that a
 # well-behaved subscriber descheduled for a second or two on a loaded machine is not.
 MAX_QUEUE = 1024 * 1024
@@ -303,9 +304,9 @@ class Attacks:
         data = bytearray(os.urandom(random.randint(1, 400)))
         if len(data) >= 4 and random.random() < 0.5:
             # Plausible lengths too, not just the huge ones random bytes mostly give.
-            data[:4] = protocol.header(random.choice([0, 1, 17, 90, 137, 138, 300, MAX_FRAME, MAX_FRAME + 1]))
+            data[:4] = protocol.header(random.choice([0, 1, 17, 90, 137, 138, 300, HS_MSG_MAX, HS_MSG_MAX + 1, MAX_FRAME, MAX_FRAME + 1]))
         data = bytes(data)
-        limit, tag = (MAX_FRAME, 16) if authed else (137, 0)
+        limit, tag = (MAX_FRAME, 16) if authed else (HS_MSG_MAX, 0)
         length = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else None
         if length is None:
             outcome = None
@@ -340,7 +341,7 @@ class Attacks:
     def oversized_handshake(self):
         with self.raw() as c:
             c.hello()
-            n = random.choice([138, 4096, MAX_FRAME + 1, 0xFFFFFFFF, random.randint(138, 0xFFFFFFFF)])
+            n = random.choice([HS_MSG_MAX + 1, 4096, MAX_FRAME + 1, 0xFFFFFFFF, random.randint(HS_MSG_MAX + 1, 0xFFFFFFFF)])
             self.send_quietly(c, protocol.header(n) + os.urandom(random.randint(0, 200)))
             self.expect_closed(c, "oversized_handshake", pre="too_large")
         return {"too_large": 1}
