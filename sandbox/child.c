@@ -286,6 +286,7 @@ static int step_seccomp(struct child_ctx *c)
 #define INIT_STATUS_FD 3
 #define INIT_IMAGE_FD 4
 #define INIT_ERR_FD 5
+#define INIT_GATE_FD 6 /* the program's gate: closes with capbus-init's exec */
 
 /* pid 1 of the namespace becomes capbus-init, a program of its own exec'd from a sealed memfd:
  * /proc/1/cmdline, exe and environ show "capbus-init PID", a memfd and nothing, rather than this
@@ -293,20 +294,21 @@ static int step_seccomp(struct child_ctx *c)
  * filter and Landlock domain. The error pipe is close-on-exec here too, so the launcher sees EOF
  * only once both the program and capbus-init have exec'd; if capbus-init cannot be exec'd, the
  * program is killed and the step reported. Never returns. */
-static _noreturn_ void exec_init(struct child_ctx *c, pid_t program)
+static _noreturn_ void exec_init(struct child_ctx *c, pid_t program, int gate_w)
 {
 	struct child_failure f = { .step = c->step };
 	char pid[16], *const argv[] = { "capbus-init", pid, NULL }, *const envp[] = { NULL };
-	int status, image, err;
+	int status, image, err, gate;
 	size_t n = 0;
 	char digits[16];
 
 	/* Above the target slots first, so no dup clobbers a source. */
-	if ((status = fcntl(c->status_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
-	    (image = fcntl(c->init_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
-	    (err = fcntl(c->err_fd, F_DUPFD_CLOEXEC, INIT_ERR_FD + 1)) < 0 ||
+	if ((status = fcntl(c->status_fd, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
+	    (image = fcntl(c->init_fd, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
+	    (err = fcntl(c->err_fd, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
+	    (gate = fcntl(gate_w, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
 	    dup3(status, INIT_STATUS_FD, 0) < 0 || dup3(image, INIT_IMAGE_FD, O_CLOEXEC) < 0 ||
-	    dup3(err, INIT_ERR_FD, O_CLOEXEC) < 0) {
+	    dup3(err, INIT_ERR_FD, O_CLOEXEC) < 0 || dup3(gate, INIT_GATE_FD, O_CLOEXEC) < 0) {
 		f.err = errno;
 		(void)!write(c->err_fd, &f, sizeof(f));
 		(void)kill(program, SIGKILL);
@@ -314,7 +316,7 @@ static _noreturn_ void exec_init(struct child_ctx *c, pid_t program)
 	}
 	/* Nothing but these: the program's stdio and bus connection are its own. */
 	(void)syscall(SYS_close_range, 0U, 2U, 0);
-	(void)syscall(SYS_close_range, (unsigned)INIT_ERR_FD + 1, ~0U, 0);
+	(void)syscall(SYS_close_range, (unsigned)INIT_GATE_FD + 1, ~0U, 0);
 	for (unsigned v = (unsigned)program; n == 0 || v; v /= 10)
 		digits[n++] = (char)('0' + v % 10);
 	for (size_t i = 0; i < n; i++)
@@ -327,27 +329,36 @@ static _noreturn_ void exec_init(struct child_ctx *c, pid_t program)
 	_exit(127);
 }
 
-/* Only vfork, execve and what init needs are allowed from here. All signals are blocked across
- * the vfork and stay blocked through capbus-init's exec (the mask and pending signals survive
- * execve), so init misses none; the program gets an empty mask back. vfork, because a copy of
- * the address space (the supervisor's, as inherited by clone3) is wasted on an exec; the vfork
- * child only makes system calls and never returns from this function. */
+/* Only fork, execve and what init needs are allowed from here. All signals are blocked across
+ * the fork and stay blocked through capbus-init's exec (the mask and pending signals survive
+ * execve), so init misses none; the program gets an empty mask back. The program waits at a gate
+ * (a pipe whose only write end this process holds close-on-exec) until capbus-init has replaced
+ * this process: before that, /proc/1 is a copy of the launcher, whose command line names host
+ * paths, and the program must never see it. */
 static int step_exec(struct child_ctx *c)
 {
 	struct sandbox_plan *p = c->plan;
 	sigset_t all, none;
+	int gate[2];
 	pid_t pid;
 
 	sigfillset(&all);
 	sigemptyset(&none);
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		return negative_errno();
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		return negative_errno();
-	pid = vfork();
+	pid = fork();
 	if (pid < 0)
 		return negative_errno();
 	if (pid == 0) {
 		struct child_failure f = { .step = c->step, .err = ENOENT };
+		char b;
 
+		close(gate[1]);
+		while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+			;
+		close(gate[0]);
 		if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 			f.err = errno;
 		else
@@ -359,7 +370,8 @@ static int step_exec(struct child_ctx *c)
 		(void)!write(c->err_fd, &f, sizeof(f));
 		_exit(127);
 	}
-	exec_init(c, pid);
+	close(gate[0]);
+	exec_init(c, pid, gate[1]);
 }
 
 static const struct {

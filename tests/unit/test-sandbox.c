@@ -391,6 +391,29 @@ static void test_program_in_cgroups(void)
 		fprintf(stderr, "# the program's /proc/self/cgroup:\n%s", r.out);
 }
 
+/* The program's very first look at pid 1 already sees capbus-init: until capbus-init is exec'd,
+ * pid 1 is a copy of the launcher, whose command line names host paths. Launched many times,
+ * since a program that runs before that exec would see it only now and then. */
+static void test_init_before_program(void)
+{
+	const char *argv[] = { "/bin/cat", "/proc/1/cmdline", NULL };
+	unsigned bad = 0;
+
+	for (int i = 0; i < 40; i++) {
+		struct sandbox_spec s = { .argv = argv };
+		char cg[64];
+		struct run r;
+
+		harness_spec(&h, &s, cg, sizeof(cg));
+		harness_run(&s, &r, NULL, NULL);
+		if (r.spawn_r != 0 || r.ex.reason != SANDBOX_EXIT_CODE || strncmp(r.out, "capbus-init", 11) != 0) {
+			if (!bad++)
+				fprintf(stderr, "# /proc/1/cmdline as the program saw it: %.200s\n", r.out);
+		}
+	}
+	CHECK_MSG(bad == 0, "pid 1 is capbus-init before the program runs (40 launches)");
+}
+
 /* A caller that blocks and ignores signals must not pass that on to the program. */
 static void test_signals(const char *escape)
 {
@@ -454,6 +477,7 @@ int main(int argc, char **argv)
 	test_cgroup_up();
 	test_exits();
 	test_program_in_cgroups();
+	test_init_before_program();
 	{
 		char *escape = realpath(argv[1], NULL);
 		if (!escape)
