@@ -63,8 +63,8 @@ static int run_tool(char *const argv[], char *const envp[])
 
 /* Reserves the image's blocks now, so the host cannot run out under a skill later and a full
  * host disk is an error here rather than I/O errors inside the skill. Done again after mkfs and
- * resize2fs: where they zero a range of a regular file they punch a hole in it, and a hole is
- * disk the image would take from the host later. posix_fallocate() only fills holes: data stays. */
+ * resize2fs: e2fsprogs may zero a range of a regular file by punching a hole in it, and a hole
+ * is disk the image would take from the host later. posix_fallocate() only fills holes: data stays. */
 static int reserve(int fd, uint64_t size)
 {
 	int r = posix_fallocate(fd, 0, (off_t)size);
