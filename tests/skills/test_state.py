@@ -253,7 +253,8 @@ def orphan():
             # The daemon looks once, at its first reading of the manifests, before anything else.
             sb.skills()
             check(not os.path.ismount(mnt), "the image of a skill without a manifest is still mounted at %s" % mnt)
-            check('event=skill_state_orphan_unmounted id="st.orphan"' in sb.d.log()[log_start:], sb.d.log()[log_start:])
+            # The log reaches its file a moment after the unmount.
+            sb.d.wait_log('event=skill_state_orphan_unmounted id="st.orphan"', start=log_start)
             check(os.path.exists(image), "the image of a skill without a manifest was deleted")
             check(os.path.ismount(keep_mnt), "a skill with a manifest lost its mount")
             check("orphan_unmounted id=\"st.keep\"" not in sb.d.log()[log_start:], sb.d.log()[log_start:])
