@@ -205,13 +205,12 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		bool made = mkdtemp(tmp_dir) != NULL;
 		int e = !made ? negative_errno() : 0;
 		if (e == 0) {
-			_cleanup_free_ char *owner = NULL;
-			char pid[16];
+			char owner[sizeof(tmp_dir) + sizeof(RUN_OWNER)], pid[16];
 			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-			_cleanup_close_ int ofd = asprintf(&owner, "%s/" RUN_OWNER, tmp_dir) < 0 ? -1 :
-				open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			snprintf(owner, sizeof(owner), "%s/" RUN_OWNER, tmp_dir);
+			_cleanup_close_ int ofd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (ofd < 0 || write(ofd, pid, (size_t)n) != n)
-				e = ofd < 0 && !owner ? -ENOMEM : negative_errno();
+				e = ofd < 0 ? negative_errno() : -EIO;
 		}
 		if (e == 0 && chmod(tmp_dir, 0711) < 0)
 			e = negative_errno();
