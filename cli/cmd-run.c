@@ -4,7 +4,10 @@
  * For skill authors: the same sandbox capbusd builds (launch.c), with the skill's directory
  * defaulting to the manifest's own, its output on this terminal, and its exit reason printed.
  * Without --state, /state is a fresh image of limits.state bytes, as under capbusd, deleted
- * afterwards; --state DIR binds the author's own directory as it is, without a size limit. */
+ * afterwards; --state DIR binds the author's own directory as it is, without a size limit.
+ * A run killed with SIGKILL cannot clean up: the next run removes what it left (its image's
+ * mount and directory, its cgroups), recognised by the dead pid in their names. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -28,10 +31,84 @@
 #include "stateimg.h"
 #include "util.h"
 
+#define RUN_PREFIX "capbus-run-" /* of its /tmp directory and of its cgroup leaves */
+#define RUN_OWNER "owner"        /* in its /tmp directory: the run's pid */
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;
 	return remove(path);
+}
+
+/* A run that is gone: no process has its pid. A pid reused since leaves its leftovers to a later
+ * run, the safe way round. */
+static bool run_dead(const char *digits)
+{
+	uint64_t pid;
+
+	return parse_u64(digits, INT32_MAX, &pid) == 0 && pid > 0 && (pid_t)pid != getpid() &&
+	       kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* "capbus-run-PID-ID": a cgroup leaf of a run that is gone. */
+static bool leaf_stale(const char *name, void *userdata)
+{
+	const char *p = name + strlen(RUN_PREFIX);
+	size_t n = strspn(p, "0123456789");
+	char digits[16];
+
+	(void)userdata;
+	if (n == 0 || n >= sizeof(digits) || p[n] != '-')
+		return false;
+	memcpy(digits, p, n);
+	digits[n] = '\0';
+	return run_dead(digits);
+}
+
+/* /tmp/capbus-run-XXXXXX of a run that is gone: a directory of root's holding the run's pid. Its
+ * image is unmounted and the directory removed. Returns true if it was. */
+static bool reclaim_dir(int tmp, const char *name)
+{
+	_cleanup_free_ char *dir = NULL, *state = NULL, *image = NULL;
+	char digits[16];
+	struct stat st;
+
+	_cleanup_close_ int fd = openat(tmp, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != 0)
+		return false;
+	_cleanup_close_ int owner = openat(fd, RUN_OWNER, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = owner < 0 ? -1 : read(owner, digits, sizeof(digits) - 1);
+	if (n <= 0)
+		return false; /* not a run's, or one that has only just begun */
+	digits[n] = '\0';
+	digits[strcspn(digits, "\n")] = '\0';
+	if (!run_dead(digits))
+		return false;
+	if (asprintf(&dir, "/tmp/%s", name) < 0 || asprintf(&state, "%s/state", dir) < 0 ||
+	    asprintf(&image, "%s/state.img", dir) < 0 || stateimg_remove(image, state) < 0)
+		return false;
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0;
+}
+
+/* What runs killed before they could clean up left behind: their /state images (mounted, on
+ * loop devices) and their cgroup leaves beneath ours, with whatever still runs there. */
+static void reclaim_dead_runs(void)
+{
+	unsigned dirs = 0, leaves = 0;
+	DIR *d = opendir("/tmp");
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, RUN_PREFIX, strlen(RUN_PREFIX)) == 0 && reclaim_dir(dirfd(d), de->d_name))
+			dirs++;
+	if (d)
+		closedir(d);
+	int r = sandbox_cgroup_reclaim_stale(RUN_PREFIX, leaf_stale, NULL, &leaves);
+	if (dirs || leaves)
+		fprintf(stderr, "capbus: run: removed what earlier runs killed before they could clean up left: "
+			"%u /state image(s), %u cgroup(s)\n", dirs, leaves);
+	if (r < 0)
+		fprintf(stderr, "capbus: run: warning: cannot remove a cgroup of an earlier run: %s\n", strerror(-r));
 }
 
 static int run_skill(struct sandbox_plan *plan)
@@ -121,10 +198,22 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	uid_t uid = launch_default_uid(m->id, 0);
+	reclaim_dead_runs();
 	if (!state) {
-		/* Root's directory holding the image and its mount point; the skill's uid may only pass. */
+		/* Root's directory holding the image and its mount point; the skill's uid may only pass.
+		 * Our pid in it says whose it is, for a run after us if we are killed. */
 		bool made = mkdtemp(tmp_dir) != NULL;
-		int e = !made || chmod(tmp_dir, 0711) < 0 ? negative_errno() : 0;
+		int e = !made ? negative_errno() : 0;
+		if (e == 0) {
+			char owner[sizeof(tmp_dir) + sizeof(RUN_OWNER)], pid[16];
+			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			snprintf(owner, sizeof(owner), "%s/" RUN_OWNER, tmp_dir);
+			_cleanup_close_ int ofd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (ofd < 0 || write(ofd, pid, (size_t)n) != n)
+				e = ofd < 0 ? negative_errno() : -EIO;
+		}
+		if (e == 0 && chmod(tmp_dir, 0711) < 0)
+			e = negative_errno();
 		if (e == 0 && (asprintf(&tmp_state, "%s/state", tmp_dir) < 0 || asprintf(&tmp_image, "%s/state.img", tmp_dir) < 0))
 			e = -ENOMEM;
 		if (e == 0 && (mkdir(tmp_state, 0700) < 0 || chown(tmp_state, uid, uid) < 0))

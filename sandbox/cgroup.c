@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
@@ -132,11 +133,14 @@ static int write_file(const char *dir, const char *file, const char *value)
 	return 0;
 }
 
+/* A leaf is one directory entry: the kernel's limit for its name (NAME_MAX) is the only one. The
+ * callers prefix an id of up to 64 characters ("capbus-HASH-", "capbus-run-PID-"), and ids may
+ * grow: a shorter limit here would make a valid skill impossible to start. */
 static bool name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n > 64 || name[0] == '.')
+	if (n == 0 || n > NAME_MAX || name[0] == '.')
 		return false;
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-@", *p))
@@ -381,6 +385,12 @@ static void kill_v1(const char *dir)
 
 int cg_reclaim_prefix(const char *prefix, unsigned *ret_count)
 {
+	return cg_reclaim_prefix_if(prefix, NULL, NULL, ret_count);
+}
+
+int cg_reclaim_prefix_if(const char *prefix, bool (*stale)(const char *name, void *userdata), void *userdata,
+			 unsigned *ret_count)
+{
 	_cleanup_(cg_layout_done) struct cg_layout l = {0};
 	unsigned count = 0;
 	int r, result = 0;
@@ -402,7 +412,8 @@ int cg_reclaim_prefix(const char *prefix, unsigned *ret_count)
 
 			/* Only leaves named like ours: a sibling cgroup of the host is never touched. */
 			if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
-			    !name_ok(e->d_name) || asprintf(&leaf, "%s/%s", dir, e->d_name) < 0)
+			    !name_ok(e->d_name) || (stale && !stale(e->d_name, userdata)) ||
+			    asprintf(&leaf, "%s/%s", dir, e->d_name) < 0)
 				continue;
 			if (c < 0)
 				wait_empty(leaf);

@@ -25,7 +25,8 @@ struct cg_limits {
 
 struct cg_set;
 
-/* Create the leaf `name` beneath our own cgroup in the v2 hierarchy (or beneath its ancestor
+/* Create the leaf `name` (1 to NAME_MAX characters of [A-Za-z0-9._@-], not starting with '.')
+ * beneath our own cgroup in the v2 hierarchy (or beneath its ancestor
  * v2_up levels above, for a daemon that moved itself into a leaf of its delegated subtree) and,
  * for controllers that are not on v2, beneath our own cgroup in their v1 hierarchies; write the
  * limits. Returns 0, -EINVAL for a bad name or v2_up, -EEXIST, -EOPNOTSUPP (no cgroup2 mount, or
@@ -44,6 +45,11 @@ int cg_reclaim(const char *name);
  * behind, including those of skills removed since. *ret_count (may be NULL) gets the number
  * removed. Returns 0, -EINVAL for a bad prefix, or the first error met (others are still tried). */
 int cg_reclaim_prefix(const char *prefix, unsigned *ret_count);
+
+/* The same for only those leaves of prefix that stale() (NULL: every one) calls leftovers, for
+ * callers whose leaves carry their owner in the name (`capbus run`: its pid). */
+int cg_reclaim_prefix_if(const char *prefix, bool (*stale)(const char *name, void *userdata), void *userdata,
+			 unsigned *ret_count);
 
 /* O_DIRECTORY fd of the v2 leaf, for clone3(CLONE_INTO_CGROUP). Owned by the set. */
 int cg_set_v2_fd(const struct cg_set *s);

@@ -270,6 +270,12 @@ int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count)
 	return cg_reclaim_prefix(prefix, ret_count);
 }
 
+int sandbox_cgroup_reclaim_stale(const char *prefix, bool (*stale)(const char *name, void *userdata), void *userdata,
+				 unsigned *ret_count)
+{
+	return cg_reclaim_prefix_if(prefix, stale, userdata, ret_count);
+}
+
 void sandbox_plan_free(struct sandbox_plan *p)
 {
 	if (!p)

@@ -162,6 +162,11 @@ int sandbox_cgroup_reclaim(const char *cgroup_name);
  * number of leaves removed. Returns 0, -EINVAL for a bad prefix, or the first error met. */
 int sandbox_cgroup_reclaim_prefix(const char *prefix, unsigned *ret_count);
 
+/* The same, for only the leaves of prefix that stale() (NULL: every one) says are leftovers:
+ * `capbus run` names its leaves after its pid and reclaims those of runs no longer alive. */
+int sandbox_cgroup_reclaim_stale(const char *prefix, bool (*stale)(const char *name, void *userdata), void *userdata,
+				 unsigned *ret_count);
+
 /* Kill anything left in the cgroups, remove them and free the plan. Accepts NULL. */
 void sandbox_plan_free(struct sandbox_plan *plan);
 

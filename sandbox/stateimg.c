@@ -29,14 +29,19 @@
 #define E2FSCK "/usr/sbin/e2fsck"
 #define RESIZE2FS "/usr/sbin/resize2fs"
 #define MOUNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME)
+/* noinit_itable: the kernel's lazy zeroing of inode tables writes zeroes to the loop device,
+ * which the loop driver turns into holes punched in the image. The tables are zeroed by mkfs
+ * and resize2fs instead (below), so there is nothing left for the kernel to do. */
+#define MOUNT_OPTIONS "errors=remount-ro,noinit_itable"
 #define LOOP_TRIES 16
 #define RELEASE_TRIES 100 /* x 10 ms */
 #define LOOP_MAJOR 7
 
-/* Runs a tool to completion; returns its exit status (0..255) or -errno. */
-static int run_tool(char *const argv[])
+/* Runs a tool to completion with the environment envp (NULL: an empty one); returns its exit
+ * status (0..255) or -errno. */
+static int run_tool(char *const argv[], char *const envp[])
 {
-	static char *const envp[] = { NULL };
+	static char *const empty[] = { NULL };
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status, r;
@@ -46,7 +51,7 @@ static int run_tool(char *const argv[])
 	for (int fd = 0; fd < 3 && r == 0; fd++)
 		r = posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
 	if (r == 0)
-		r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+		r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp ? envp : empty);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
 		return -r;
@@ -57,7 +62,9 @@ static int run_tool(char *const argv[])
 }
 
 /* Reserves the image's blocks now, so the host cannot run out under a skill later and a full
- * host disk is an error here rather than I/O errors inside the skill. */
+ * host disk is an error here rather than I/O errors inside the skill. Done again after mkfs and
+ * resize2fs: e2fsprogs may zero a range of a regular file by punching a hole in it, and a hole
+ * is disk the image would take from the host later. posix_fallocate() only fills holes: data stays. */
 static int reserve(int fd, uint64_t size)
 {
 	int r = posix_fallocate(fd, 0, (off_t)size);
@@ -68,7 +75,7 @@ static int reserve(int fd, uint64_t size)
 static int make_image(const char *image, uint64_t size, uid_t uid)
 {
 	_cleanup_free_ char *tmp = NULL;
-	char owner[32], *mkfs[] = { MKFS_EXT4, "-q", "-F", "-m", "0", "-E", NULL, "--", NULL, NULL };
+	char owner[96], *mkfs[] = { MKFS_EXT4, "-q", "-F", "-m", "0", "-E", NULL, "--", NULL, NULL };
 	int r;
 
 	if (asprintf(&tmp, "%s.new", image) < 0)
@@ -79,15 +86,20 @@ static int make_image(const char *image, uint64_t size, uid_t uid)
 	_cleanup_close_ int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return negative_errno();
-	snprintf(owner, sizeof(owner), "nodiscard,root_owner=%u:%u", (unsigned)uid, (unsigned)uid);
+	/* lazy_*_init=0: the inode tables and the journal are zeroed now, not by the kernel after
+	 * the mount (MOUNT_OPTIONS). */
+	snprintf(owner, sizeof(owner), "nodiscard,lazy_itable_init=0,lazy_journal_init=0,root_owner=%u:%u", (unsigned)uid,
+		 (unsigned)uid);
 	mkfs[6] = owner;
 	mkfs[8] = tmp;
 	r = reserve(fd, size);
 	if (r == 0) {
-		r = run_tool(mkfs);
+		r = run_tool(mkfs, NULL);
 		if (r > 0)
 			r = -EIO;
 	}
+	if (r == 0)
+		r = reserve(fd, size);
 	if (r == 0 && fsync(fd) < 0)
 		r = negative_errno();
 	if (r == 0 && rename(tmp, image) < 0)
@@ -103,10 +115,12 @@ static int resize_image(const char *image, uint64_t old_size, uint64_t size)
 {
 	char kib[32], *fsck[] = { E2FSCK, "-f", "-p", "--", (char *)image, NULL };
 	char *resize[] = { RESIZE2FS, "--", (char *)image, kib, NULL };
+	/* Without it, resize2fs leaves the new groups' inode tables to the kernel's lazy init. */
+	char *resize_env[] = { "RESIZE2FS_FORCE_ITABLE_INIT=1", NULL };
 	int r;
 
 	/* resize2fs insists on a freshly checked file system; 0 and 1 (errors fixed) will do. */
-	r = run_tool(fsck);
+	r = run_tool(fsck, NULL);
 	if (r < 0)
 		return r;
 	if (r > 1)
@@ -118,20 +132,22 @@ static int resize_image(const char *image, uint64_t old_size, uint64_t size)
 	if (size > old_size) {
 		if ((r = reserve(fd, size)) < 0)
 			return r;
-		r = run_tool(resize);
+		r = run_tool(resize, resize_env);
 		if (r != 0) {
 			/* Give the host its space back; the file system still ends where it did. */
 			(void)!ftruncate(fd, (off_t)old_size);
 			return r < 0 ? r : -EIO;
 		}
-		return 0;
+		return reserve(fd, size);
 	}
-	r = run_tool(resize);
+	r = run_tool(resize, resize_env);
 	if (r < 0)
 		return r;
 	if (r > 0)
 		return STATEIMG_SHRINK_FAILED;
-	return ftruncate(fd, (off_t)size) < 0 ? negative_errno() : 0;
+	if (ftruncate(fd, (off_t)size) < 0)
+		return negative_errno();
+	return reserve(fd, size);
 }
 
 /* Attaches image to a free loop device (autoclear) and mounts it at mountpoint. */
@@ -146,6 +162,14 @@ static int attach_and_mount(const char *image, const char *mountpoint)
 	_cleanup_close_ int backing = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (backing < 0)
 		return negative_errno();
+	/* An image mounted by an earlier version (without noinit_itable) may have holes the kernel
+	 * punched: fill them before the skill can use the space (nothing to do for the others). */
+	struct stat st;
+	if (fstat(backing, &st) < 0)
+		return negative_errno();
+	if ((r = reserve(backing, (uint64_t)st.st_size)) < 0)
+		return r;
+	r = -EBUSY;
 	_cleanup_close_ int loop = -1;
 	/* Another process may take the free device between the two calls: ask again. */
 	for (int tries = 0; tries < LOOP_TRIES; tries++) {
@@ -171,7 +195,7 @@ static int attach_and_mount(const char *image, const char *mountpoint)
 	if (r < 0)
 		return r;
 	/* From here the mount holds the device; closing ours (cleanup) clears it if mount failed. */
-	if (mount(dev, mountpoint, "ext4", MOUNT_FLAGS, "errors=remount-ro") < 0)
+	if (mount(dev, mountpoint, "ext4", MOUNT_FLAGS, MOUNT_OPTIONS) < 0)
 		return negative_errno();
 	return 0;
 }

@@ -217,6 +217,34 @@ void skillstate_unmount(struct skillstate *ss, const char *id, const char *dir)
 		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=%s error=%s", LOG_Q(id), LOG_Q(strerror(-r)));
 }
 
+void skillstate_unmount_others(struct skillstate *ss, bool (*keep)(const char *id, void *userdata), void *userdata)
+{
+	_cleanup_free_ char *skills = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	if (asprintf(&skills, "%s/skills", ss->state_dir) < 0 || !(d = opendir(skills)))
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *dir = NULL, *image = NULL;
+
+		/* Ids never start with '.'; anything else that is not an id has no image of that name. */
+		if (de->d_name[0] == '.' || (keep && keep(de->d_name, userdata)))
+			continue;
+		if (asprintf(&dir, "%s/%s", skills, de->d_name) < 0 || !(image = image_path(ss, de->d_name)) ||
+		    !stateimg_is_mounted(image, dir))
+			continue;
+		int r = stateimg_unmount(image, dir);
+		if (r < 0)
+			log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=%s error=%s", LOG_Q(de->d_name),
+				  LOG_Q(strerror(-r)));
+		else
+			log_event(LOG_LEVEL_INFO, "skill_state_orphan_unmounted", "id=%s image=%s", LOG_Q(de->d_name),
+				  LOG_Q(image));
+	}
+	closedir(d);
+}
+
 /* The file system's teardown (write-back, the loop device) happens in a helper holding its last
  * reference, so that removing a skill costs the loop almost nothing. */
 void skillstate_remove(struct skillstate *ss, const char *id, const char *dir)

@@ -31,6 +31,11 @@ bool skillstate_is_mounted(struct skillstate *ss, const char *id, const char *di
 /* Unmounts id's image, keeping it (the daemon stops, the manifest became invalid). */
 void skillstate_unmount(struct skillstate *ss, const char *id, const char *dir);
 
+/* Unmounts, keeping the images, every image mounted under <state_dir>/skills/ whose id keep()
+ * rejects (keep NULL: every one): mounts a daemon killed with SIGKILL left for skills that have
+ * no manifest any more. Only a mount of the id's own image is touched; logs each. */
+void skillstate_unmount_others(struct skillstate *ss, bool (*keep)(const char *id, void *userdata), void *userdata);
+
 /* Deletes id's image and its mount point dir (the manifest was deleted). */
 void skillstate_remove(struct skillstate *ss, const char *id, const char *dir);
 

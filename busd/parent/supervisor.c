@@ -89,6 +89,7 @@ struct supervisor {
 	struct skillstate *state;  /* the skills' /state images */
 	struct filter_entry filters[MAX_FILTERS];
 	size_t n_filters;
+	bool swept;                /* mounts of skills without a manifest were looked for */
 };
 
 static void report(struct supervisor *s, const struct skill *k)
@@ -622,6 +623,12 @@ static int sync_one(const char *id, const char *path, const char *text, size_t l
 	return 0;
 }
 
+/* skillstate_unmount_others(): a skill with a valid manifest keeps its mount. */
+static bool has_manifest(const char *id, void *userdata)
+{
+	return find(userdata, id) != NULL;
+}
+
 void supervisor_sync(struct supervisor *s)
 {
 	for (size_t i = 0; i < s->n_skills; i++)
@@ -646,6 +653,12 @@ void supervisor_sync(struct supervisor *s)
 			remove_state(s, k->id);
 		skill_free(k);
 		s->skills[i] = s->skills[--s->n_skills];
+	}
+	/* A daemon killed with SIGKILL leaves every mount; a skill removed before this start is in
+	 * no list, so nothing else would ever unmount its image (the image itself stays). */
+	if (!s->swept) {
+		skillstate_unmount_others(s->state, has_manifest, s);
+		s->swept = true;
 	}
 }
 
@@ -747,6 +760,8 @@ void supervisor_free(struct supervisor *s)
 		unmount_state(s, s->skills[i]);
 		skill_free(s->skills[i]);
 	}
+	/* Any other image mount under skills/ (one this daemon never knew of) goes too. */
+	skillstate_unmount_others(s->state, NULL, NULL);
 	skillstate_free(s->state);
 	logsink_free(s->log); /* after the skills: their last lines go through it */
 	for (size_t i = 0; i < s->n_filters; i++) {

@@ -7,7 +7,10 @@ SIGKILL: the daemon cannot clean up, but every skill process still dies with it 
 dies with its launcher); cgroup leaves it left behind are reclaimed by the next daemon, which
 starts the skill again in fresh leaves of the same names. It reclaims every leaf of its own
 prefix, not only those of the skills it runs: a skill removed while it was down, and a leaf that
-still holds a process, are gone (the process killed) before it starts anything."""
+still holds a process, are gone (the process killed) before it starts anything.
+
+One skill has an id of 64 characters, the longest a manifest allows: its cgroup names (the
+daemon's prefix and the id, 80 characters) are made, removed and reclaimed like the others."""
 import os
 import signal
 import subprocess
@@ -16,7 +19,8 @@ import time
 from capbus_harness import (SkillBus, TestFailure, cgroup_procs, check, children_of, pid_alive, remove_cgroups, run_test,
                             skill_cgroups, wait_for)
 
-IDS = ["d.hold", "d.hold2"]
+LONG = "d.long-" + "0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdefghij"  # 64 characters
+IDS = ["d.hold", "d.hold2", LONG]
 
 
 def running(sb, log_from=None, ids=None):
@@ -62,6 +66,7 @@ def ppid(pid):
 
 
 def main():
+    check(len(LONG) == 64, "the long id has %d characters" % len(LONG))
     failures = []
     try:
         with SkillBus() as sb:
@@ -130,7 +135,7 @@ def main():
 
             log_start = len(sb.d.log())
             restart(sb)
-            procs3 = running(sb, log_start, ["d.hold"])
+            procs3 = running(sb, log_start, ["d.hold", LONG])
             try:
                 wait_for(lambda: not pid_alive(stray_pid), 5, what="the stray process to be killed")
             except TestFailure:
@@ -140,7 +145,7 @@ def main():
                   % (left, sb.d.log()[log_start:][-3000:]))
             check("event=skill_cgroups_reclaimed" in sb.d.log()[log_start:],
                   "no skill_cgroups_reclaimed event:\n%s" % sb.d.log()[log_start:][-3000:])
-            for i in ["d.hold"]:
+            for i in ["d.hold", LONG]:
                 now = skill_cgroups(i)
                 check(now == cg_names[i], "%s: cgroups after the restart %s, before %s" % (i, now, cg_names[i]))
                 check(all(procs3[i][0] in cgroup_procs(c) for c in now), "%s: not in its fresh leaves" % i)
@@ -148,7 +153,7 @@ def main():
             check("skill_cgroup_leftover" not in new_log and "skill_start_failed" not in new_log,
                   "the restarted daemon could not reclaim the leftovers:\n%s" % new_log[-4000:])
             states = sb.skills()
-            for i in ["d.hold"]:
+            for i in ["d.hold", LONG]:
                 check(states[i]["restarts"] == 0, "%s after the restart: %r" % (i, states[i]))
             print("# restarted after SIGKILL: %s, leftovers reclaimed" % procs3)
             sb.d.stop()

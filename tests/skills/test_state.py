@@ -9,9 +9,14 @@
 - persistence: what a skill wrote survives its restart and a restart of the daemon; a stopped
   daemon leaves no mount and no loop device behind, a killed one leaves its mount for the next;
   removing the manifest deletes the image.
+- a skill removed while the daemon was down (after a SIGKILL left its mount): the next daemon
+  unmounts its image at start and keeps the file; a stopping daemon unmounts every image mounted
+  under its state directory, also one it never knew of.
 - a state directory of an earlier version is moved to <state_dir>/state-legacy/ID, not shown.
 - a host disk too small for the image: the skill is not started, nothing is left half made.
-- `capbus run` (no --state): the same limit on a fresh image, removed with the run.
+- `capbus run` (no --state): the same limit on a fresh image, removed with the run; what a run
+  killed with SIGKILL left (its image's mount, loop device and directory, its cgroups) is removed
+  by the next run.
 - bad limits.state values are reported as FILE:LINE:COL, by `capbus manifest check` and the daemon.
 
 Loop devices are a kernel feature: without /dev/loop-control the test skips, but fails under CI."""
@@ -21,7 +26,8 @@ import signal
 import subprocess
 import tempfile
 
-from capbus_harness import SkillBus, TestFailure, check, run_test, skill_manifest, skip, wait_for
+from capbus_harness import (SkillBus, TestFailure, check, cgroup_procs, remove_cgroups, run_test, skill_cgroups,
+                            skill_manifest, skip, wait_for)
 
 MIB = 1 << 20
 
@@ -225,6 +231,50 @@ def persistence():
             unmount_all(sb.d.dir)
 
 
+def orphan():
+    """A skill removed while the daemon was down keeps no mount through the next start and stop."""
+    limits = {"memory": "32M", "pids": 16, "nofile": 64, "state": "4M"}
+    with SkillBus() as sb:
+        try:
+            for i in ("st.keep", "st.orphan"):
+                sb.add_skill(i, ["state-mark", "x"], limits)
+            sb.reload()
+            sb.wait_reports(["st.keep", "st.orphan"])
+            mnt, image = paths(sb, "st.orphan")
+            keep_mnt, _ = paths(sb, "st.keep")
+            sb.d.signal(signal.SIGKILL)
+            sb.d.proc.wait(10)
+            sb.d.stop()
+            check(os.path.ismount(mnt) and os.path.ismount(keep_mnt), "SIGKILL: the mounts should have stayed")
+            sb.remove_manifest("st.orphan")
+            log_start = len(sb.d.log())
+            sb.d.start()
+            sb.connect_observer()
+            # The daemon looks once, at its first reading of the manifests, before anything else.
+            sb.skills()
+            check(not os.path.ismount(mnt), "the image of a skill without a manifest is still mounted at %s" % mnt)
+            # The log reaches its file a moment after the unmount.
+            sb.d.wait_log('event=skill_state_orphan_unmounted id="st.orphan"', start=log_start)
+            check(os.path.exists(image), "the image of a skill without a manifest was deleted")
+            check(os.path.ismount(keep_mnt), "a skill with a manifest lost its mount")
+            check("orphan_unmounted id=\"st.keep\"" not in sb.d.log()[log_start:], sb.d.log()[log_start:])
+            print("# start: st.orphan unmounted, its image kept")
+
+            # A mount the daemon never made (its image, by hand) goes with the daemon's stop too.
+            subprocess.run(["mount", "-o", "loop,nosuid,nodev,noexec", image, mnt], check=True)
+            check(os.path.ismount(mnt), "could not mount %s by hand" % image)
+            log_start = len(sb.d.log())
+            sb.d.stop()
+            check('event=skill_state_orphan_unmounted id="st.orphan"' in sb.d.log()[log_start:], sb.d.log()[log_start:])
+            check(not mounts_under(sb.d.dir), "mounts left by a stopped daemon: %r" % mounts_under(sb.d.dir))
+            wait_for(lambda: not loops_backed_by(sb.d.dir), 5, what="no loop device left by a stopped daemon")
+            check(os.path.exists(image), "the image went with the daemon")
+            print("# stop: no mount and no loop device left")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
 def host_full():
     """The daemon's state directory on a 24 MiB file system, a skill asking for 32 MiB."""
     small = tempfile.mkdtemp(prefix="capbus-test-small.")
@@ -284,7 +334,29 @@ def foreground_run():
             sb.reload()
             sb.wait_reports(["st.run"])  # the daemon's own launch; the run below is a second one
             manifest = os.path.join(sb.d.manifest_dir, "st.run.json")
+            # A run killed with SIGKILL leaves its image mounted and its cgroups (its sandbox dies
+            # with it); the next run removes them.
+            hold = sb.add_skill("st.runhold", ["hold"], {"memory": "32M", "pids": 16, "nofile": 64, "state": "4M"})
+            sb.reload()
+            sb.wait_reports(["st.runhold"])
             before = set(os.listdir("/tmp"))
+            killed = sb.d.cli_popen("run", os.path.join(sb.d.manifest_dir, "st.runhold.json"), "--dir",
+                                    os.path.dirname(hold), key=sb.d.admin_key)
+            mine = "capbus-run-%d-" % killed.pid
+
+            def run_leaves():
+                return [c for c in skill_cgroups("st.runhold") if os.path.basename(c).startswith(mine)]
+            wait_for(lambda: run_leaves() and any(cgroup_procs(c) for c in run_leaves()), 30, what="the run's skill")
+            killed.kill()
+            killed.wait(10)
+            left_dirs = [n for n in set(os.listdir("/tmp")) - before if n.startswith("capbus-run-")]
+            left_leaves = run_leaves()
+            left_mounts = mounts_under("/tmp/capbus-run-", True)
+            print("# SIGKILLed run left %r, mounts %r, cgroups %r" % (left_dirs, left_mounts, left_leaves))
+            check(left_dirs and left_mounts and left_leaves, "the killed run left nothing to reclaim")
+            wait_for(lambda: not any(cgroup_procs(c) for c in run_leaves()), 5, what="the killed run's skill to end")
+
+            before = set(os.listdir("/tmp")) - set(left_dirs)
             cp = sb.d.admin("run", manifest, "--dir", os.path.dirname(path), timeout=60)
             lines = [l for l in cp.stdout.splitlines() if l.startswith('{"attack"')]
             print("# capbus run: rc %d %r" % (cp.returncode, lines))
@@ -296,7 +368,15 @@ def foreground_run():
             check(not left, "capbus run left %r in /tmp" % left)
             check(not mounts_under("/tmp/capbus-run-", True), "capbus run left mounts %r" % mounts_under("/tmp/capbus-run-", True))
             wait_for(lambda: not loops_backed_by("/tmp/capbus-run-"), 5, what="no loop device left by capbus run")
+            check(not [d for d in left_dirs if os.path.exists(os.path.join("/tmp", d))],
+                  "the killed run's directory is still there: %r" % left_dirs)
+            check(not run_leaves(), "the killed run's cgroups are still there: %r" % run_leaves())
+            check("removed what earlier runs killed before they could clean up left: 1 /state image(s)" in cp.stderr,
+                  "capbus run said: %r" % cp.stderr)
         finally:
+            leaves = [c for c in skill_cgroups("st.runhold") if os.path.basename(c).startswith("capbus-run-")]
+            if leaves:
+                remove_cgroups(leaves)
             sb.d.stop()
             unmount_all(sb.d.dir)
 
@@ -318,4 +398,4 @@ def bad_values():
 
 if __name__ == "__main__":
     require_loop()
-    run_test(lambda: (bad_values(), fill(), persistence(), legacy(), host_full(), foreground_run()))
+    run_test(lambda: (bad_values(), fill(), persistence(), orphan(), legacy(), host_full(), foreground_run()))

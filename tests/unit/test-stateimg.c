@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* test-stateimg.c - sandbox/stateimg.c on real loop devices (root): the size holds, an image is
- * reserved rather than sparse, reused, grown, refused a shrink below its data, adopted from a
- * spare, detached, and never half made on a full disk. Skips (77) without root or loop devices
+ * reserved rather than sparse (also after a resize and while mounted), reused, grown, refused a
+ * shrink below its data, adopted from a spare, detached, and never half made on a full disk. Skips (77) without root or loop devices
  * unless CI=true. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +77,46 @@ static int loops_here(void)
 	return n;
 }
 
+/* Every byte of the image is the host's disk already: no hole anywhere. */
+static bool dense(const char *image)
+{
+	struct stat st;
+
+	return stat(image, &st) == 0 && (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size;
+}
+
+static void print_blocks(const char *what, const char *image)
+{
+	struct stat st;
+
+	if (stat(image, &st) == 0)
+		fprintf(stderr, "# %s: size %lld, allocated %lld\n", what, (long long)st.st_size,
+			(long long)st.st_blocks * 512);
+}
+
+/* Block groups whose inode table is not yet zeroed (dumpe2fs of an unmounted image): the kernel
+ * would zero them after a mount, through the loop device, which punches holes in the image. */
+static int groups_not_zeroed(const char *image)
+{
+	char cmd[400], line[512];
+	int groups = 0, zeroed = 0;
+
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/dumpe2fs '%s' 2>/dev/null", image);
+	FILE *f = popen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Group ", 6) == 0 && line[6] >= '0' && line[6] <= '9') { /* "Group 3: ..." */
+			groups++;
+			zeroed += strstr(line, "ITABLE_ZEROED") != NULL;
+		}
+	if (!f || pclose(f) != 0 || groups == 0)
+		return -1;
+	return groups - zeroed;
+}
+
 static void cleanup(void)
 {
 	stateimg_remove(at("a.img"), at("a"));
+	stateimg_remove(at("c.img"), at("c"));
 	stateimg_remove(at("b.img"), at("b"));
 	stateimg_remove(at(".spare.img"), at("spare"));
 	umount2(at("small"), MNT_DETACH);
@@ -136,6 +174,26 @@ int main(void)
 	CHECK(!stateimg_is_mounted(at("a.img"), at("a")));
 	CHECK(stateimg_mount(at("a.img"), at("a"), 12 * MIB, 200123, &res) == 0 && !res.created && !res.resized);
 	CHECK(access(at("a/data"), F_OK) == 0 && access(at("a/mark"), F_OK) == 0);
+
+	/* Nothing sparse, after mkfs, after a resize and while mounted: mkfs.ext4 and resize2fs punch
+	 * holes where they zero a regular file, and the kernel zeroes inode tables left to it (its
+	 * lazy init, within 5 s of a mount) through the loop device, which punches holes too. Big
+	 * enough for several block groups. */
+	REQUIRE(mkdir(at("c"), 0700) == 0);
+	CHECK(stateimg_mount(at("c.img"), at("c"), 64 * MIB, 200126, &res) == 0 && res.created);
+	print_blocks("made", at("c.img"));
+	CHECK_MSG(dense(at("c.img")), "a new image is sparse");
+	CHECK(stateimg_mount(at("c.img"), at("c"), 96 * MIB, 200126, &res) == 0 && res.resized);
+	print_blocks("grown", at("c.img"));
+	CHECK_MSG(dense(at("c.img")), "a grown image is sparse");
+	for (int i = 0; i < 70 && dense(at("c.img")); i++)
+		usleep(100 * 1000);
+	print_blocks("mounted 7 s", at("c.img"));
+	CHECK_MSG(dense(at("c.img")), "a mounted image became sparse");
+	CHECK(stateimg_unmount(at("c.img"), at("c")) == 0);
+	int left = groups_not_zeroed(at("c.img"));
+	CHECK_MSG(left == 0, "%d block groups of the image left for the kernel to zero", left);
+	CHECK(stateimg_remove(at("c.img"), at("c")) == 0);
 
 	/* A spare made ahead becomes another skill's image under its name. */
 	REQUIRE(mkdir(at("spare"), 0700) == 0 && mkdir(at("b"), 0700) == 0);
