@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* gw-confine.h - the gateway's post-initialisation restrictions (confine.c). */
+#pragma once
+
+/* When running as root and user is non-empty: switch every id to that user (no groups).
+ * 0 (nothing to do, or done), -ENOENT unknown user, -EPERM user is root or the drop did not
+ * stick, other -errno. */
+int gw_drop_user(const char *user);
+/* no_new_privs, not dumpable, and a stacked seccomp filter: socket() only AF_UNIX/AF_NETLINK,
+ * no bind/listen/exec/ptrace/process_vm_*. 0 or -errno. */
+int gw_confine(void);
