@@ -48,6 +48,8 @@ struct gw_conn {
 	struct lws *ws;          /* the client's wsi, once bound */
 	struct lws *bus_wsi;     /* the adopted bus socket (a child of ws) */
 	enum gw_conn_state state;
+	int fd;                  /* the accepted socket (lws owns it) */
+	bool cut;                /* shut down for taking too long to upgrade */
 	bool attempted;          /* one credential attempt per TCP connection */
 	bool refused_close;      /* a final refusal: send a close frame with close_code */
 	uint16_t close_code;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -188,6 +189,7 @@ static int filter_connection(struct gw *gw, struct lws *listener, struct lws_fil
 	gw->conns = conn;
 	gw->n_conns++;
 	gw->c.accepted++;
+	conn->fd = fd;
 	gw->by_fd[fd] = conn;
 	return 0;
 }
@@ -476,17 +478,30 @@ static void sweep_revoked(struct gw *gw)
 		}
 }
 
+/* A connection that has not completed its upgrade within the handshake timeout is cut: lws's
+ * own idle timer for a connection that sends nothing is longer, and a request trickled byte by
+ * byte would hold a slot. shutdown() (not close: lws owns the fd) makes lws see the end. */
+static void sweep_slow(struct gw *gw, uint64_t now)
+{
+	for (struct gw_conn *c = gw->conns; c; c = c->next)
+		if (c->state == GW_ACCEPTED && now - c->opened_ms > gw->cfg.handshake_timeout_ms && !c->cut) {
+			c->cut = true;
+			shutdown(c->fd, SHUT_RDWR);
+		}
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct gw *gw = lws_container_of(sul, struct gw, tick);
 	uint64_t now = gw_now_ms();
 
 	sweep_revoked(gw);
+	sweep_slow(gw, now);
 	if (now - gw->last_stats_ms >= 60000) {
 		gw_ws_log_stats(gw);
 		gw->last_stats_ms = now;
 	}
-	lws_sul_schedule(gw->ctx, 0, &gw->tick, tick, LWS_US_PER_SEC);
+	lws_sul_schedule(gw->ctx, 0, &gw->tick, tick, 250000);
 }
 
 void gw_ws_log_stats(struct gw *gw)
@@ -560,6 +575,7 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 		v.port = l->port;
 		v.protocols = ws_protocols;
 		v.retry_and_idle_policy = &retry;
+		v.keepalive_timeout = (int)((gw->cfg.handshake_timeout_ms + 999) / 1000);
 		v.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 		if (l->family == AF_INET6)
 			v.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
