@@ -83,6 +83,25 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Writes what the socket takes now, and asks for a writable callback for the rest. Writing at
+ * once (not only from the callback) matters: a client that sends and then closes at once would
+ * otherwise lose its last message with the bus connection lws closes alongside it. */
+static int flush(struct gw_conn *conn)
+{
+	if (!conn->bus_wsi || conn->bout_off == conn->bout_len)
+		return 0;
+	ssize_t n = write(lws_get_socket_fd(conn->bus_wsi), conn->bout + conn->bout_off, conn->bout_len - conn->bout_off);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return negative_errno();
+	if (n > 0)
+		conn->bout_off += (size_t)n;
+	if (conn->bout_off == conn->bout_len)
+		conn->bout_off = conn->bout_len = 0;
+	else
+		lws_callback_on_writable(conn->bus_wsi);
+	return 0;
+}
+
 /* Appends one frame (tagged once the session is open) to the bus out-queue. */
 static int queue_frame(struct gw_conn *conn, const uint8_t *body, size_t len, bool tagged)
 {
@@ -98,9 +117,7 @@ static int queue_frame(struct gw_conn *conn, const uint8_t *body, size_t len, bo
 	if (tagged)
 		mac_sign(&conn->session.tx, p, p + FRAME_HEADER_LEN, len, p + FRAME_HEADER_LEN + len);
 	conn->bout_len += total;
-	if (conn->bus_wsi)
-		lws_callback_on_writable(conn->bus_wsi);
-	return 0;
+	return flush(conn);
 }
 
 int gw_bus_send(struct gw_conn *conn, const uint8_t *body, size_t len)
@@ -111,7 +128,7 @@ int gw_bus_send(struct gw_conn *conn, const uint8_t *body, size_t len)
 		return -EMSGSIZE;
 	int r = queue_frame(conn, body, len, true);
 	if (r < 0)
-		return r;
+		return r == -ENOMEM ? r : -EPIPE;
 	conn->n_in++;
 	return conn->bout_len - conn->bout_off > GW_QUEUE_HIGH ? -ENOBUFS : 0;
 }
@@ -288,6 +305,17 @@ void gw_bus_release(struct gw_conn *conn)
 	conn->bus_wsi = NULL;
 }
 
+static void bus_gone(lws_sorted_usec_list_t *sul)
+{
+	struct gw_conn *conn = lws_container_of(sul, struct gw_conn, bus_gone);
+
+	if (conn->state == GW_CLOSING)
+		return;
+	conn->gw->c.bus_lost++;
+	log_event(LOG_LEVEL_INFO, "gateway_bus_closed", "id=%s source=%s", LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc));
+	gw_ws_end(conn, 0); /* the daemon went away: no close frame, so clients retry */
+}
+
 int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct gw_conn *conn = lws_get_opaque_user_data(wsi);
@@ -309,18 +337,10 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			goto bad;
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE: {
-		if (!conn || conn->bout_off == conn->bout_len)
+		if (!conn)
 			return 0;
-		ssize_t n = write(lws_get_socket_fd(wsi), conn->bout + conn->bout_off, conn->bout_len - conn->bout_off);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			n = 0;
-		if (n < 0)
+		if (flush(conn) < 0)
 			goto bad;
-		conn->bout_off += (size_t)n;
-		if (conn->bout_off < conn->bout_len)
-			lws_callback_on_writable(wsi);
-		else
-			conn->bout_off = conn->bout_len = 0;
 		if (conn->ws_paused && conn->state == GW_OPEN && conn->bout_len - conn->bout_off < GW_QUEUE_LOW) {
 			conn->ws_paused = false;
 			lws_rx_flow_control(conn->ws, 1);
@@ -330,10 +350,10 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (conn) {
 			conn->bus_wsi = NULL;
-			if (conn->state != GW_CLOSING) {
-				conn->gw->c.bus_lost++;
-				gw_ws_end(conn, 0); /* the daemon went away: no close frame, clients retry */
-			}
+			/* lws also closes us first when the WebSocket itself is closing: decide on the
+			 * next loop turn, when a dying WebSocket has freed its conn (and this timer) */
+			if (conn->state != GW_CLOSING)
+				lws_sul_schedule(lws_get_context(wsi), 0, &conn->bus_gone, bus_gone, 1);
 		}
 		return 0;
 	default:

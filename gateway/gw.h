@@ -61,6 +61,7 @@ struct gw_conn {
 	/* bus side (bus.c) */
 	struct hs_dclient hs;
 	struct hs_session session;
+	lws_sorted_usec_list_t bus_gone;      /* deferred reaction to the bus closing */
 	bool hello_done;
 	bool session_ok;
 	uint8_t *bin; size_t bin_len, bin_cap;   /* bytes read from the bus, not yet whole frames */

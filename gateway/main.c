@@ -359,6 +359,8 @@ int main(int argc, char **argv)
 		log_event(LOG_LEVEL_ERROR, "gateway_confine", "error=%s", strerror(-r));
 		return 1;
 	}
+	if (r == GW_CONFINE_SKIPPED)
+		log_event(LOG_LEVEL_WARNING, "gateway_seccomp_skipped", "reason=\"sanitizer build\"");
 	log_event(LOG_LEVEL_WARNING, "gateway_unsandboxed", "hint=%s",
 		  LOG_Q("standalone: no namespaces, Landlock or cgroup; capbusd's supervision adds them"));
 	log_event(LOG_LEVEL_INFO, "gateway_started", "listeners=%zu route=%s max_message=%u tokens=%zu",

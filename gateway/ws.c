@@ -65,6 +65,7 @@ static void conn_free(struct gw_conn *conn)
 		log_event(LOG_LEVEL_INFO, "gateway_session_closed", "id=%s source=%s in=%llu out=%llu",
 			  LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc), (unsigned long long)conn->n_in,
 			  (unsigned long long)conn->n_out);
+	lws_sul_schedule(gw->ctx, 0, &conn->bus_gone, NULL, LWS_SET_TIMER_USEC_CANCEL);
 	if (conn->bus_wsi)
 		lws_set_opaque_user_data(conn->bus_wsi, NULL);
 	if (conn->ws)
@@ -567,7 +568,7 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 	for (size_t i = 0; i < gw->cfg.n_listen; i++) {
 		const struct gw_listen *l = &gw->cfg.listen[i];
 		struct lws_context_creation_info v = { 0 };
-		char name[16];
+		char name[24];
 
 		snprintf(name, sizeof(name), "ws%zu", i);
 		v.vhost_name = name;

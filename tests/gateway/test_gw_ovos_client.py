@@ -80,6 +80,8 @@ def main():
             bob.subscribe("ovos.*")
             c.emit("ovos.after", {"n": 1})
             m = bob.recv_message(timeout=10)
+            while m["type"] == "ovos.session.sync":  # the reconnect's own on_open message
+                m = bob.recv_message(timeout=10)
             check(m["type"] == "ovos.after" and m["context"]["sender"] == "ovos-core", "after reconnect: %r" % m)
         finally:
             c.stop = True

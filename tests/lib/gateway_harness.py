@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 from capbus_harness import BUILD_DIR, Daemon, TestFailure, check, wait_for  # noqa: F401
@@ -128,6 +129,7 @@ class GatewayDaemon(Daemon):
         rc = self.stop_gateway()
         if rc not in (None, 0, -signal.SIGKILL):
             self.sanitizer_findings.append("capbus-gateway exited with %d" % rc)
+            sys.stdout.write("---- gateway log ----\n%s\n" % self.gw_log()[-20000:])
         self._scan_sanitizers(self.gw_log(), "gateway log")
         rc = super().stop(timeout)
         if self.router_killed:  # the test killed it on purpose: not a crash
