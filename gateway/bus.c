@@ -202,6 +202,11 @@ int gw_bus_challenge_answer(struct gw_conn *conn, const char *json, size_t len)
 	return 0;
 }
 
+static const char *method_name(enum gw_method m)
+{
+	return m == GW_M_LOCAL ? "local" : m == GW_M_TOKEN ? "token" : m == GW_M_CHALLENGE ? "challenge" : "none";
+}
+
 static void on_result(struct gw_conn *conn, const uint8_t *body, size_t len)
 {
 	struct gw *gw = conn->gw;
@@ -214,8 +219,8 @@ static void on_result(struct gw_conn *conn, const uint8_t *body, size_t len)
 	if (r != HS_OK) {
 		if (status == HS_DSTATUS_NOT_DELEGABLE || status == HS_DSTATUS_CHALLENGE_FAILED) {
 			gw->c.delegation_refused++;
-			log_event(LOG_LEVEL_WARNING, "gateway_delegation_refused", "id=%s method=%d status=%d source=%s",
-				  LOG_Q(conn->dec.id), conn->dec.method, status, LOG_Q(conn->peer.desc));
+			log_event(LOG_LEVEL_WARNING, "gateway_delegation_refused", "id=%s method=%s status=%d source=%s",
+				  LOG_Q(conn->dec.id), method_name(conn->dec.method), status, LOG_Q(conn->peer.desc));
 			if (challenge) {
 				static const char denied[] = "{\"type\":\"bus.error\",\"data\":{\"code\":\"denied\","
 							     "\"message\":\"authentication failed\"},\"context\":{}}";
@@ -237,7 +242,7 @@ static void on_result(struct gw_conn *conn, const uint8_t *body, size_t len)
 	gw->c.sessions++;
 	gw_sources_success(gw->sources, &conn->peer.key);
 	log_event(LOG_LEVEL_INFO, "gateway_session_open", "id=%s method=%s source=%s tid=%s",
-		  LOG_Q(conn->dec.id), conn->dec.method == GW_M_LOCAL ? "local" : challenge ? "challenge" : "token",
+		  LOG_Q(conn->dec.id), method_name(conn->dec.method),
 		  LOG_Q(conn->peer.desc), conn->dec.tid[0] ? conn->dec.tid : "-");
 	if (challenge) {
 		char text[256];
@@ -257,8 +262,9 @@ static void on_result(struct gw_conn *conn, const uint8_t *body, size_t len)
 static int consume(struct gw_conn *conn)
 {
 	size_t off = 0;
-	/* The router never sends more than max_frame; allow the handshake's sizes before that. */
-	uint32_t max = conn->gw->cfg.max_frame > HS_DRESULT_MAX ? conn->gw->cfg.max_frame : HS_DRESULT_MAX;
+	/* A delivered copy carries context.sender and may pass max_frame; the router never sends a
+	 * body above the protocol's hard cap. */
+	uint32_t max = FRAME_MAX_BODY_HARD;
 
 	while (off < conn->bin_len && conn->state != GW_CLOSING) {
 		struct frame_view f;
@@ -326,8 +332,8 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_RAW_RX:
 		if (!conn || conn->state == GW_CLOSING)
 			return 0;
-		if (conn->bin_len + len > (size_t)conn->gw->cfg.max_frame + 4096 + FRAME_HEADER_LEN + FRAME_TAG_LEN &&
-		    conn->bin_len + len > 2 * (size_t)conn->gw->cfg.max_frame)
+		/* consume() leaves less than one whole frame behind */
+		if (conn->bin_len + len > (size_t)FRAME_MAX_BODY_HARD + FRAME_HEADER_LEN + FRAME_TAG_LEN + len)
 			goto bad;
 		if (reserve(&conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
 			goto bad;

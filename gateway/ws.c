@@ -49,8 +49,13 @@ static void peer_describe(struct gw_peer *p)
 		snprintf(p->desc, sizeof(p->desc), "%s:%u", a, port);
 	} else if (p->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&p->addr;
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
 		port = ntohs(s6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) { /* an IPv4 peer of a dual-stack listener */
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], a, sizeof(a));
+			snprintf(p->desc, sizeof(p->desc), "%s:%u", a, port);
+			return;
+		}
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
 		snprintf(p->desc, sizeof(p->desc), "[%s]:%u", a, port);
 	} else {
 		snprintf(p->desc, sizeof(p->desc), "unknown");

@@ -44,7 +44,7 @@ def main():
         op, data = c.recv_data(control_frame=True)
         check(op == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1008,
               "not delegable: got opcode %d %r" % (op, data))
-        d.wait_gw_log("event=gateway_delegation_refused id=\"native\"")
+        d.wait_gw_log("event=gateway_delegation_refused id=\"native\" method=token status=2")
 
         ok = d.ws("token=" + good)
         recv_until(ok, lambda m: m["type"] == "connected")
