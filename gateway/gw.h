@@ -49,7 +49,7 @@ struct gw_conn {
 	struct lws *bus_wsi;     /* the adopted bus socket (a child of ws) */
 	enum gw_conn_state state;
 	int fd;                  /* the accepted socket (lws owns it) */
-	bool cut;                /* shut down for taking too long to upgrade */
+	bool cut;                /* killed for taking too long to upgrade */
 	bool attempted;          /* one credential attempt per TCP connection */
 	bool refused_close;      /* a final refusal: send a close frame with close_code */
 	uint16_t close_code;
@@ -88,13 +88,12 @@ struct gw {
 	struct gw_tokens *tokens;                /* NULL: no store given */
 	struct gw_diag *diag;                    /* NULL: no local map */
 	struct gw_sources *sources;
-	struct gw_conn **by_fd;                  /* accepted, not yet bound to a wsi */
-	size_t by_fd_len;
 	uint32_t n_conns;
 	uint32_t max_message;                    /* effective: min(max_message or max_frame, max_frame) */
 	struct gw_counters c;
 	lws_sorted_usec_list_t tick;
 	struct gw_conn *conns;                   /* every live conn */
+	struct gw_conn *just_admitted;           /* admitted by the filter, wsi not yet created */
 	struct log_ratelimit rl;                 /* peer-triggered log lines */
 	uint64_t last_stats_ms;
 	volatile int stop;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -93,24 +92,20 @@ static void conn_free(struct gw_conn *conn)
 	free(conn);
 }
 
-/* The conn of a wsi: bound already, or waiting in the accept table under its fd. */
+/* The conn of a client wsi: its opaque pointer, or the conn bound to it at WSI_CREATE (lws
+ * resets the opaque pointer after WSI_CREATE: adoption copies its own, NULL, in). */
 static struct gw_conn *conn_of(struct lws *wsi)
 {
 	struct gw_conn *conn = lws_get_opaque_user_data(wsi);
-	struct gw *gw;
-	int fd;
 
 	if (conn)
 		return conn;
-	gw = gw_of(wsi);
-	fd = lws_get_socket_fd(wsi);
-	if (fd < 0 || (size_t)fd >= gw->by_fd_len || !gw->by_fd[fd])
-		return NULL;
-	conn = gw->by_fd[fd];
-	gw->by_fd[fd] = NULL;
-	conn->ws = wsi;
-	lws_set_opaque_user_data(wsi, conn);
-	return conn;
+	for (conn = gw_of(wsi)->conns; conn; conn = conn->next)
+		if (conn->ws == wsi) {
+			lws_set_opaque_user_data(wsi, conn);
+			return conn;
+		}
+	return NULL;
 }
 
 static bool ratelimited(struct gw *gw)
@@ -130,10 +125,11 @@ static int filter_connection(struct gw *gw, struct lws *listener, struct lws_fil
 	uint64_t now = gw_now_ms(), retry = 0;
 	char kbuf[64];
 
-	if (fd < 0 || (size_t)fd >= gw->by_fd_len)
+	if (fd < 0)
 		return 1;
-	if (gw->by_fd[fd]) /* that fd's earlier connection died before binding: it is gone */
-		conn_free(gw->by_fd[fd]);
+	if (gw->just_admitted && !gw->just_admitted->ws) /* admitted, but lws never made its wsi */
+		conn_free(gw->just_admitted);
+	gw->just_admitted = NULL;
 	memcpy(&peer.addr, &a->cli_addr, sizeof(peer.addr));
 	peer.addrlen = a->clilen;
 	peer.loopback = gw_addr_is_loopback((const struct sockaddr *)&peer.addr);
@@ -196,7 +192,7 @@ static int filter_connection(struct gw *gw, struct lws *listener, struct lws_fil
 	gw->n_conns++;
 	gw->c.accepted++;
 	conn->fd = fd;
-	gw->by_fd[fd] = conn;
+	gw->just_admitted = conn;
 	return 0;
 }
 
@@ -424,6 +420,15 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return filter_connection(gw, wsi, user);
+	case LWS_CALLBACK_WSI_CREATE:
+		/* lws creates the accepted connection's wsi right after the filter admitted it (its fd
+		 * is not set yet): bind now, so WSI_DESTROY frees the conn even when the peer closes
+		 * before sending anything */
+		conn = gw->just_admitted;
+		gw->just_admitted = NULL;
+		if (conn && !conn->ws)
+			conn->ws = wsi;
+		return 0;
 	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
 		conn_of(wsi);
 		return 0;
@@ -460,7 +465,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		conn = conn_of(wsi);
 		return conn ? on_writeable(gw, wsi, conn) : -1;
 	case LWS_CALLBACK_WSI_DESTROY:
-		conn = lws_get_opaque_user_data(wsi);
+		conn = conn_of(wsi);
 		if (conn && conn->ws == wsi)
 			conn_free(conn);
 		return 0;
@@ -486,13 +491,13 @@ static void sweep_revoked(struct gw *gw)
 
 /* A connection that has not completed its upgrade within the handshake timeout is cut: lws's
  * own idle timer for a connection that sends nothing is longer, and a request trickled byte by
- * byte would hold a slot. shutdown() (not close: lws owns the fd) makes lws see the end. */
+ * byte would hold a slot. */
 static void sweep_slow(struct gw *gw, uint64_t now)
 {
 	for (struct gw_conn *c = gw->conns; c; c = c->next)
-		if (c->state == GW_ACCEPTED && now - c->opened_ms > gw->cfg.handshake_timeout_ms && !c->cut) {
+		if (c->state == GW_ACCEPTED && c->ws && !c->cut && now - c->opened_ms > gw->cfg.handshake_timeout_ms) {
 			c->cut = true;
-			shutdown(c->fd, SHUT_RDWR);
+			lws_set_timeout(c->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		}
 }
 
@@ -609,10 +614,6 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the bus vhost");
 		return -ENOMEM;
 	}
-	gw->by_fd_len = info.fd_limit_per_thread + 64;
-	gw->by_fd = calloc(gw->by_fd_len, sizeof(*gw->by_fd));
-	if (!gw->by_fd)
-		return -ENOMEM;
 	gw->last_stats_ms = gw_now_ms();
 	lws_sul_schedule(gw->ctx, 0, &gw->tick, tick, LWS_US_PER_SEC);
 	return 0;
@@ -623,9 +624,7 @@ void gw_ws_destroy(struct gw *gw)
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx);
 	gw->ctx = NULL;
-	for (size_t i = 0; i < gw->by_fd_len; i++)
-		if (gw->by_fd[i])
-			conn_free(gw->by_fd[i]);
-	free(gw->by_fd);
-	gw->by_fd = NULL;
+	if (gw->just_admitted && !gw->just_admitted->ws)
+		conn_free(gw->just_admitted);
+	gw->just_admitted = NULL;
 }

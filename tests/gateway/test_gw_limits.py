@@ -3,7 +3,8 @@
 """The gateway's limits, against real clients:
 - a message above gateway.max_message is answered with close 1009 (and counted in the log);
 - with max_frame 16 MiB a 10 MiB message (what Mycroft clients may send) passes whole;
-- max_per_source: the connection after the limit is closed before any HTTP answer;
+- max_per_source: the connection after the limit is closed before any HTTP answer, and
+  connections that closed without a request do not count;
 - a TCP connection that sends no request is closed after the handshake timeout;
 - the subject's manifest msg_rate applies per session: rate_limited errors, session kept."""
 import json
@@ -33,6 +34,10 @@ def main():
               "oversized: opcode %d %r" % (op, data[:2]))
         d.wait_gw_log("event=gateway_message_too_big")
 
+        # connections closed before sending anything give their per-source slot back
+        for _ in range(6):
+            socket.create_connection(("127.0.0.1", d.port), timeout=5).close()
+        time.sleep(0.5)
         # three live connections from 127.0.0.1, the fourth is refused at accept
         live = [d.ws("token=" + tok) for _ in range(3)]
         for x in live:
