@@ -8,11 +8,13 @@
  * process_vm_* refused. Trust level: runs in the gateway before it serves anyone. */
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/netlink.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gw-confine.h"
@@ -24,10 +26,27 @@ static void ctx_release(scmp_filter_ctx *c)
 		seccomp_release(*c);
 }
 
+/* Every capability gone, the bounding set included, ids unchanged: root without a user to
+ * switch to still owns its files, but can no longer bypass permissions or act on others. */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return negative_errno();
+	if (syscall(SYS_capset, &h, d) < 0)
+		return negative_errno();
+	return 0;
+}
+
 int gw_drop_user(const char *user)
 {
-	if (geteuid() != 0 || !user || !user[0])
+	if (geteuid() != 0)
 		return 0;
+	if (!user || !user[0])
+		return drop_caps();
 	struct passwd *pw = getpwnam(user);
 	if (!pw)
 		return -ENOENT;
