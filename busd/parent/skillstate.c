@@ -20,7 +20,7 @@
  * to be past its own CPU-heavy part (the helper's fork and mkfs compete for the CPU), short
  * enough that a skill installed a few hundred ms later finds the spare ready (making one is
  * mostly disk wait: 150-250 ms on a busy host). */
-#define SPARE_DELAY_MS 20
+#define SPARE_DELAY_MS 50
 #define REAP_EVERY_MS 250   /* while helpers run */
 #define MAX_HELPERS 8       /* children doing slow /state work at once */
 
