@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "trace.h"
 #include "util.h"
 
 /* e2fsprogs is "required" priority in Debian: always installed, always at these paths. */
@@ -339,13 +340,16 @@ int stateimg_adopt(const char *spare, const char *spare_mnt, const char *image, 
 	/* The name first: a bind of the file system under the old name would look like the spare's. */
 	if (rename(spare, image) < 0)
 		return negative_errno();
+	STARTUP_TRACE("adopt: renamed");
 	if (mount(spare_mnt, mountpoint, NULL, MS_BIND, NULL) < 0) {
 		int r = negative_errno();
 		(void)rename(image, spare);
 		return r;
 	}
 	/* The bind holds the file system: detaching the spare's own mount costs nothing. */
+	STARTUP_TRACE("adopt: bound");
 	(void)umount2(spare_mnt, MNT_DETACH);
+	STARTUP_TRACE("adopt: spare detached");
 	return own_root(mountpoint, uid, true);
 }
 

@@ -13,9 +13,14 @@
 #include "common/log.h"
 #include "manifest.h"
 #include "stateimg.h"
+#include "trace.h"
 #include "util.h"
 
-#define SPARE_DELAY_MS 100  /* after a new skill started, before its successor's image is made */
+/* After a new skill started, before its successor's image is made: long enough for the launch
+ * to be past its own CPU-heavy part (the helper's fork and mkfs compete for the CPU), short
+ * enough that a skill installed a few hundred ms later finds the spare ready (making one is
+ * mostly disk wait: 150-250 ms on a busy host). */
+#define SPARE_DELAY_MS 50
 #define REAP_EVERY_MS 250   /* while helpers run */
 #define MAX_HELPERS 8       /* children doing slow /state work at once */
 
@@ -83,12 +88,14 @@ static pid_t helper_fork(struct skillstate *ss, int keep_fd)
 	return pid;
 }
 
-/* Reaps finished helpers, by pid: skills are reaped through their pidfds, never here. */
-static void reap_helpers(struct skillstate *ss, bool wait)
+/* Reaps finished helpers, by pid: skills are reaped through their pidfds, never here. With
+ * wait, waits for every helper, or only for `only` when it is not 0. */
+static void reap_helpers(struct skillstate *ss, bool wait, pid_t only)
 {
 	for (size_t i = 0; i < ss->n_helpers;) {
 		int status;
-		pid_t r = waitpid(ss->helpers[i], &status, wait ? 0 : WNOHANG);
+		bool block = wait && (only == 0 || ss->helpers[i] == only);
+		pid_t r = waitpid(ss->helpers[i], &status, block ? 0 : WNOHANG);
 		if (r == 0 || (r < 0 && errno == EINTR)) {
 			i++;
 			continue;
@@ -125,8 +132,13 @@ static bool take_spare(struct skillstate *ss, const char *id, const char *dir, c
 	_cleanup_free_ char *spare_dir = NULL, *spare = NULL;
 	struct stat st;
 
-	if (limit != MANIFEST_DEFAULT_STATE || ss->spare_pid || lstat(image, &st) == 0 ||
-	    spare_paths(ss, &spare_dir, &spare) < 0 || !stateimg_is_mounted(spare, spare_dir))
+	if (limit != MANIFEST_DEFAULT_STATE || lstat(image, &st) == 0)
+		return false;
+	/* A spare half made is nearer than a new image: the rest of its disk wait is shorter than a
+	 * whole one, and a second mkfs beside it would only slow both. */
+	if (ss->spare_pid)
+		reap_helpers(ss, true, ss->spare_pid);
+	if (spare_paths(ss, &spare_dir, &spare) < 0 || !stateimg_is_mounted(spare, spare_dir))
 		return false;
 	int r = stateimg_adopt(spare, spare_dir, image, dir, uid);
 	if (r < 0)
@@ -179,7 +191,9 @@ int skillstate_mount(struct skillstate *ss, const char *id, const char *dir, uin
 		return negative_errno();
 	if ((r = set_legacy_aside(ss, id, dir, image, uid)) < 0)
 		return r;
+	STARTUP_TRACE("state: legacy checked");
 	bool spare = take_spare(ss, id, dir, image, limit, uid);
+	STARTUP_TRACE(spare ? "state: spare taken" : "state: no spare");
 	if (spare)
 		res = (struct stateimg_result){ .created = true }; /* r is 0 */
 	else
@@ -286,7 +300,7 @@ int skillstate_timeout(struct skillstate *ss, uint64_t now_ms)
 
 void skillstate_tick(struct skillstate *ss, uint64_t now_ms)
 {
-	reap_helpers(ss, false);
+	reap_helpers(ss, false, 0);
 	if (ss->spare_at_ms && now_ms >= ss->spare_at_ms)
 		make_spare(ss);
 }
@@ -297,7 +311,7 @@ void skillstate_free(struct skillstate *ss)
 
 	if (!ss)
 		return;
-	reap_helpers(ss, true);
+	reap_helpers(ss, true, 0);
 	int r = spare_paths(ss, &spare_dir, &spare);
 	if (r == 0 && (r = stateimg_unmount(spare, spare_dir)) < 0)
 		log_event(LOG_LEVEL_WARNING, "skill_state_unmount_failed", "id=.spare error=%s", LOG_Q(strerror(-r)));

@@ -21,8 +21,9 @@ int skillstate_new(const char *state_dir, struct skillstate **out);
 void skillstate_free(struct skillstate *ss);
 
 /* Mounts id's image of limit bytes at dir (an existing directory owned by uid:uid), making it
- * (from the spare when one fits), growing or shrinking it as needed; logs what it did. Returns 0,
- * -EFBIG when the data does not fit a smaller limit (nothing changed), or another -errno. */
+ * (from the spare when one fits, waiting for a spare still being made), growing or shrinking it
+ * as needed; logs what it did. Returns 0, -EFBIG when the data does not fit a smaller limit
+ * (nothing changed), or another -errno. */
 int skillstate_mount(struct skillstate *ss, const char *id, const char *dir, uint64_t limit, uid_t uid);
 
 /* True iff id's image is mounted at dir. */

@@ -229,7 +229,9 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	} else if (errno != EEXIST) {
 		return negative_errno();
 	}
+	STARTUP_TRACE("state: dir made");
 	r = skillstate_mount(s->state, k->id, dir, k->manifest->limits.state, *uid);
+	STARTUP_TRACE("state: mounted");
 	/* A failed resize leaves it unmounted: statvfs there would measure the host's disk. */
 	k->state_mounted = r == 0 || skillstate_is_mounted(s->state, k->id, dir);
 	if (r < 0)
@@ -280,6 +282,7 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 		return r;
 	}
 	k->uid = uid;
+	STARTUP_TRACE("state ready");
 	char prefix[32];
 	cgroup_prefix(s, prefix, sizeof(prefix));
 	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 
 from capbus_harness import (SkillBus, TestFailure, check, cgroup_procs, remove_cgroups, run_test, skill_cgroups,
                             skill_manifest, skip, wait_for)
@@ -86,6 +87,18 @@ def spare(sb):
     return (os.path.join(sb.d.state_dir, "state-images", ".spare.img"), os.path.join(sb.d.state_dir, "state-spare"))
 
 
+def being_made(path, timeout=20):
+    """The inode of path (a spare image under its temporary name) once it exists. Polled often:
+    it exists only while the helper reserves, formats and syncs it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return os.stat(path).st_ino
+        except FileNotFoundError:
+            time.sleep(0.002)
+    raise TestFailure("no spare was being made (%s) within %d s" % (path, timeout))
+
+
 def paths(sb, ident):
     state = sb.d.state_dir
     return os.path.join(state, "skills", ident), os.path.join(state, "state-images", ident + ".img")
@@ -141,6 +154,20 @@ def fill():
             check(not rep["ok"] and rep["errno"] == "ENOSPC" and 48 * MIB <= rep["written"] <= 64 * MIB and
                   rep["root"] == "/", "a skill on the spare image: %r" % rep)
             wait_for(lambda: os.path.ismount(spare_mnt) and os.stat(spare_img).st_ino != ino, 20, what="a new spare")
+
+            # A new skill that comes while the next spare is still being made (its image under the
+            # temporary name, begun after st.third took the ready one) waits for it instead of
+            # making an image of its own beside it.
+            escape = sb.install_escape("st.fourth")
+            sb.add_skill("st.third", ["fill-state", "1"])
+            sb.reload()
+            ino2 = being_made(spare_img + ".new")
+            sb.d.write_manifest("st.fourth", skill_manifest("st.fourth", [escape, "fill-state", "1"]))
+            sb.reload()
+            rep = sb.wait_reports(["st.third", "st.fourth"], timeout=60)["st.fourth"]["result"]
+            _, fourth_img = paths(sb, "st.fourth")
+            check(os.stat(fourth_img).st_ino == ino2, "a skill installed while the spare was being made did not get it")
+            check(rep["root"] == "/", "a skill on the waited-for spare: %r" % rep)
 
             # A smaller limit than what is stored: refused, the image kept as it was.
             rewrite(sb, "st.fill", ["fill-state", "1"], "8M")
