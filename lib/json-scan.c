@@ -17,14 +17,16 @@ struct scan {
 	struct json_scan_error err;
 };
 
-size_t json_utf8_sequence(const uint8_t *p, size_t n)
+size_t json_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp_out)
 {
 	uint8_t b = p[0];
 	size_t len;
 	uint32_t cp;
 
-	if (b < 0x80)
+	if (b < 0x80) {
+		*cp_out = b;
 		return 1;
+	}
 	if (b >= 0xc2 && b <= 0xdf) {
 		len = 2;
 		cp = b & 0x1f;
@@ -44,10 +46,19 @@ size_t json_utf8_sequence(const uint8_t *p, size_t n)
 			return 0;
 		cp = cp << 6 | (p[i] & 0x3f);
 	}
+	/* overlong forms, surrogates, beyond Unicode */
 	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cp_out = cp;
 	return len;
+}
+
+size_t json_utf8_sequence(const uint8_t *p, size_t n)
+{
+	uint32_t cp;
+
+	return json_utf8_decode(p, n, &cp);
 }
 
 /* Bytes that need no attention inside a string: printable ASCII other than '"' and '\\'.

@@ -73,3 +73,5 @@ void json_index_done(struct json_index *idx);
 
 /* Number of bytes of a valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
 size_t json_utf8_sequence(const uint8_t *p, size_t n);
+/* The same, also giving the code point it encodes. */
+size_t json_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp);

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "handshake.h"
+#include "json-scan.h"
 #include "parent/logsink.h"
 #include "util.h"
 
@@ -104,32 +105,10 @@ static bool invisible_format(uint32_t cp)
 static size_t utf8_printable(const uint8_t *p, size_t n)
 {
 	uint32_t cp;
-	size_t len;
+	size_t len = p[0] < 0x80 ? 0 : json_utf8_decode(p, n, &cp);
 
-	if (p[0] < 0x80)
-		return 0;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond Unicode, and the C1 controls (0x9b is a CSI) */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (cp >= 0x80 && cp <= 0x9f) || invisible_format(cp))
+	/* and the C1 controls (0x9b is a CSI) */
+	if (len == 0 || (cp >= 0x80 && cp <= 0x9f) || invisible_format(cp))
 		return 0;
 	return len;
 }
