@@ -265,9 +265,12 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 
 	if (r)
 		return r;
-	if (!f[0])
+	if (f[6] && (r = bool_member(doc, f[6], "gateway.supervise", &c->supervise)))
+		return r;
+	/* Without supervision capbusd starts nothing: only delegation is configured (development). */
+	if (!f[0] && c->supervise)
 		return json_doc_fail(doc, obj, false, "gateway.listen: missing (at least one \"ADDR:PORT\")");
-	if ((r = parse_listen(doc, f[0], c)))
+	if (f[0] && (r = parse_listen(doc, f[0], c)))
 		return r;
 	if (f[1]) {
 		if ((r = copy_str(doc, f[1], "gateway.route", c->route, sizeof(c->route))))
@@ -282,8 +285,6 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 	if (f[4] && (r = parse_allow_from(doc, f[4], c)))
 		return r;
 	if (f[5] && (r = parse_local(doc, f[5], c)))
-		return r;
-	if (f[6] && (r = bool_member(doc, f[6], "gateway.supervise", &c->supervise)))
 		return r;
 	if (f[7] && (r = copy_str(doc, f[7], "gateway.user", c->user, sizeof(c->user))))
 		return r;
@@ -303,7 +304,7 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 	/* Plain text only on loopback and only when asked for; everything else is TLS. */
 	for (size_t i = 0; i < c->n_listen; i++) {
 		struct gw_listen *l = &c->listen[i];
-		const struct json_node *at = f[0]->child;
+		const struct json_node *at = f[0] ? f[0]->child : obj;
 		for (size_t j = 0; j < i; j++)
 			at = at->next;
 		l->tls = !(l->loopback && c->plain_loopback);
@@ -385,6 +386,9 @@ int gw_config_parse(const char *text, size_t len, struct gw_config *out, char *e
 		r = gw_config_from_doc(&doc, gw, out, false);
 	if (r == 0)
 		r = gw_config_check_frame(&doc, gw, out);
+	/* The gateway itself has nothing to do without an address. */
+	if (r == 0 && out->n_listen == 0)
+		r = json_doc_fail(&doc, gw, false, "gateway.listen: missing (at least one \"ADDR:PORT\")");
 	if (r == JSON_DOC_INVALID) {
 		r = GW_CONFIG_INVALID;
 		if (err && errlen)
