@@ -496,6 +496,14 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 	cJSON_AddStringToObject(data, "id", id);
 	if (revoke || revoke_all) {
 		const char *tid = revoke_all ? "*" : argv[3];
+		bool hex = strlen(tid) == GW_TID_LEN;
+		for (size_t i = 0; hex && i < GW_TID_LEN; i++)
+			hex = (tid[i] >= '0' && tid[i] <= '9') || (tid[i] >= 'a' && tid[i] <= 'f');
+		if (!revoke_all && !hex) {
+			cJSON_Delete(data);
+			fprintf(stderr, "capbus: token: \"%s\" is not a token id (16 lowercase hex digits)\n", tid);
+			return EXIT_USAGE;
+		}
 		cJSON_AddStringToObject(data, "tid", tid);
 		int rc = signed_request(cli, "token", "capbus.token_revoke", AUTHORITY_OP_TOKEN_REVOKE, id, tid, NULL, data,
 					&reply);
