@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """gateway.allow_from in the kernel: capbusd attaches the ingress program to the supervised
-gateway's cgroup leaf before it starts. Two network namespaces, each joined to the host by a
+gateway's cgroup leaf before it starts. Two network namespaces (each held by a process, joined to the host by a
 veth pair (10.77.0.2 -> host 10.77.0.1, 10.77.1.2 -> host 10.77.1.1); the gateway (the stand-in)
 listens on both host addresses and allow_from holds 10.77.0.2/32 only. A TCP handshake from
 namespace A succeeds and the gateway accepts it; one from namespace B never completes (its SYN
 is dropped) and the gateway never sees it. With allow_from left out, B connects too."""
 import os
+import shutil
 import subprocess
 import time
 
 from capbus_harness import Daemon, GuardDaemon, Subtree, check, require_skills_env, run_test, skip
 from gwtest import delegable, free_port, standin_dir, wait_events
 
-NS = {"a": ("capbus-gwa-%d" % os.getpid(), "cbgwa%d" % (os.getpid() % 10000), "10.77.0"),
-      "b": ("capbus-gwb-%d" % os.getpid(), "cbgwb%d" % (os.getpid() % 10000), "10.77.1")}
+NS = {"a": ("cbgwa%d" % (os.getpid() % 100000), "10.77.0"), "b": ("cbgwb%d" % (os.getpid() % 100000), "10.77.1")}
+HOLDERS = {}  # which -> the process holding that network namespace
 
 
 def sh(*argv, check_rc=True):
@@ -24,30 +25,44 @@ def sh(*argv, check_rc=True):
     return p
 
 
+def in_ns(which, *argv, check_rc=True):
+    return sh("nsenter", "-t", str(HOLDERS[which].pid), "-n", *argv, check_rc=check_rc)
+
+
 def netns_up():
-    for ns, veth, net in NS.values():
-        sh("ip", "netns", "add", ns)
+    """Namespaces held by a sleeping process each (no /run/netns names, which other programs on
+    the machine may list and delete)."""
+    own = os.readlink("/proc/self/ns/net")
+    for which, (veth, net) in NS.items():
+        h = HOLDERS[which] = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+        deadline = time.monotonic() + 5
+        while os.readlink("/proc/%d/ns/net" % h.pid) == own:
+            check(time.monotonic() < deadline, "unshare --net did not take")
+            time.sleep(0.01)
         sh("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p")
-        sh("ip", "link", "set", veth + "p", "netns", ns)
+        sh("ip", "link", "set", veth + "p", "netns", str(h.pid))
         sh("ip", "addr", "add", net + ".1/24", "dev", veth)
         sh("ip", "link", "set", veth, "up")
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", net + ".2/24", "dev", veth + "p")
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", veth + "p", "up")
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        in_ns(which, "ip", "addr", "add", net + ".2/24", "dev", veth + "p")
+        in_ns(which, "ip", "link", "set", veth + "p", "up")
+        in_ns(which, "ip", "link", "set", "lo", "up")
 
 
 def netns_down():
-    for ns, veth, _ in NS.values():
+    for which, (veth, _) in NS.items():
         sh("ip", "link", "del", veth, check_rc=False)
-        sh("ip", "netns", "del", ns, check_rc=False)
+        h = HOLDERS.pop(which, None)
+        if h:
+            h.kill()
+            h.wait()
 
 
 def connect(which, port):
     """A TCP handshake from namespace which to the host address on its link: True if it completed."""
-    ns, _, net = NS[which]
+    net = NS[which][1]
     code = ("import socket,sys\ntry:\n socket.create_connection(('%s.1', %d), timeout=3).close()\n"
             "except OSError as e:\n print(e); sys.exit(1)\n" % (net, port))
-    return sh("ip", "netns", "exec", ns, "python3", "-c", code, check_rc=False).returncode == 0
+    return in_ns(which, "python3", "-c", code, check_rc=False).returncode == 0
 
 
 def run(sub, prog, allow):
@@ -73,15 +88,15 @@ def run(sub, prog, allow):
 def main():
     global CERT, KEY
     require_skills_env()
-    if not os.path.exists("/usr/sbin/ip") and not os.path.exists("/sbin/ip"):
-        skip("ip(8) is not installed")
+    for tool in ("ip", "unshare", "nsenter"):
+        if not shutil.which(tool):
+            skip("%s is not installed" % tool)
     sdir, prog = standin_dir()
     CERT, KEY = os.path.join(sdir, "gw.crt"), os.path.join(sdir, "gw.key")
     for path in (CERT, KEY):
         with open(path, "w") as f:
             f.write("placeholder: the stand-in does not speak TLS\n")
         os.chmod(path, 0o600)
-    netns_down()
     try:
         netns_up()
         with Subtree("gwallow") as sub:
