@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """gateway.allow_from in the kernel: capbusd attaches the ingress program to the supervised
-gateway's cgroup leaf before it starts. Two network namespaces (each held by a process, joined to the host by a
-veth pair (10.77.0.2 -> host 10.77.0.1, 10.77.1.2 -> host 10.77.1.1); the gateway (the stand-in)
+gateway's cgroup leaf before it starts. Two network namespaces, each held by a process and joined
+to the host by a veth pair (10.77.0.2 -> host 10.77.0.1, 10.77.1.2 -> host 10.77.1.1); the gateway (the stand-in)
 listens on both host addresses and allow_from holds 10.77.0.2/32 only. A TCP handshake from
 namespace A succeeds and the gateway accepts it; one from namespace B never completes (its SYN
 is dropped) and the gateway never sees it. With allow_from left out, B connects too."""
