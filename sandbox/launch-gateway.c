@@ -49,6 +49,7 @@ int launch_gateway_plan(const struct launch_gateway_params *gp, struct sandbox_p
 		.skill_dir = outside_usr ? dirname(dir_copy) : NULL,
 		.read_paths = read_paths,
 		.host_network = true,
+		.cgroup_view = gp->cgroup_v2,
 		/* The stand-ins of development may be Python scripts; the installed program is C. */
 		.seccomp_profile = outside_usr ? "python" : "default",
 		.memory_max = 256u << 20,

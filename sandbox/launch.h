@@ -63,6 +63,7 @@ struct launch_gateway_params {
 	size_t n_fds;                  /* 2, or 4 with TLS */
 	int stderr_fd;                 /* fds 1 and 2: a pipe the daemon reads */
 	uint32_t max_connections;      /* RLIMIT_NOFILE = 2 * this + 64 */
+	const char *cgroup_v2;         /* the v2 mount, seen read-only at /cgroup; NULL: none */
 };
 int launch_gateway_plan(const struct launch_gateway_params *gp, struct sandbox_plan **out);
 

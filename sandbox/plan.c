@@ -44,6 +44,8 @@ static int check_spec(const struct sandbox_spec *s)
 		return -EINVAL;
 	if (s->host_network && (s->network || s->n_listen_ports))
 		return -EINVAL;
+	if (s->cgroup_view && (!s->host_network || s->cgroup_view[0] != '/'))
+		return -EINVAL;
 	if (s->n_listen_ports > NETSTACK_MAX_LISTEN || (s->n_listen_ports && (!s->listen_ports || !s->network)))
 		return -EINVAL;
 	for (size_t i = 0; i < s->n_listen_ports; i++)

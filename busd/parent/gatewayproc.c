@@ -233,13 +233,15 @@ static int start(struct gatewayproc *g, bool *fatal)
 	}
 	if (r >= 0 && pipe2(out, O_CLOEXEC) < 0)
 		r = negative_errno();
+	char v2[256];
+	bool have_v2 = cgroup_v2_mount(v2, sizeof(v2)) == 0;
 	if (r >= 0) {
 		step = "plan";
 		struct launch_gateway_params lp = {
 			.exec = g->exec, .uid = g->uid, .cgroup_name = g->cgroup,
 			.read_paths = { g->tokens_dir, NULL },
 			.fds = { fds[0], fds[1], fds[2], fds[3] }, .n_fds = n_fds, .stderr_fd = out[1],
-			.max_connections = c->max_connections,
+			.max_connections = c->max_connections, .cgroup_v2 = have_v2 ? v2 : NULL,
 		};
 		(void)sandbox_cgroup_reclaim(g->cgroup); /* left by a daemon killed with -9 */
 		r = launch_gateway_plan(&lp, &g->plan);

@@ -38,7 +38,8 @@ def main():
     info = {k: v.strip() for k, v in (line.split(":", 1) for line in status.splitlines())}
     say("started", "uid=%s" % info["Uid"].split()[0], "nonewprivs=%s" % info["NoNewPrivs"],
         "seccomp=%s" % info["Seccomp"], "capeff=%s" % info["CapEff"], "keyid=%s" % fields["id"],
-        "etc_capbus=%s" % os.path.exists("/etc/capbus"))
+        "etc_capbus=%s" % os.path.exists("/etc/capbus"),
+        "cgroupfs=%s" % os.path.exists("/cgroup/cgroup.controllers"))
     subject = cfg["gateway"].get("local", {}).get("/standin")
     if subject:
         try:

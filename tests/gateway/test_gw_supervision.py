@@ -47,6 +47,7 @@ def main():
         check(fields["nonewprivs"] == "1" and fields["seccomp"] == "2" and fields["capeff"] == "0000000000000000",
               "gateway not confined: %r" % fields)
         check(fields["etc_capbus"] == "False" and fields["keyid"] == "gateway", "gateway sees %r" % fields)
+        check(fields["cgroupfs"] == "True", "the cgroup v2 hierarchy is not at /cgroup: %r" % fields)
         cg = open("/proc/%d/cgroup" % init).read()
         check("-gateway" in cg and first["cgroup"] in cg, "gateway not in its leaf: %r" % cg)
         # The gateway's key alone opens nothing: this process is outside its cgroup.
