@@ -421,6 +421,17 @@ bool gatewayproc_dispatch(struct gatewayproc *g, const struct pollfd *fds, size_
 	return changed;
 }
 
+void gatewayproc_retry(struct gatewayproc *g)
+{
+	if (!g->failed)
+		return;
+	g->failed = false;
+	g->crashes = 0;
+	g->window_start_ms = monotonic_ms();
+	g->next_start_ms = monotonic_ms(); /* the next dispatch starts it */
+	log_event(LOG_LEVEL_INFO, "gateway_retry", "reason=SIGHUP");
+}
+
 void gatewayproc_free(struct gatewayproc *g)
 {
 	if (!g)

@@ -37,5 +37,8 @@ size_t gatewayproc_pollfds(struct gatewayproc *g, struct pollfd *fds, size_t max
  * true when the peer changed and the router must be sent gatewayproc_peer() again. */
 bool gatewayproc_dispatch(struct gatewayproc *g, const struct pollfd *fds, size_t n);
 
+/* SIGHUP: a gateway that failed (too many exits) is started again, with a fresh count. */
+void gatewayproc_retry(struct gatewayproc *g);
+
 /* SIGTERM, 5 s grace, SIGKILL; the cgroup and the allow-list go with it. Accepts NULL. */
 void gatewayproc_free(struct gatewayproc *g);

@@ -333,6 +333,8 @@ static int handle_signal(struct parent *p, bool *stop)
 			free(error);
 		}
 		reload(p); /* a router that cannot take the new policy is dropped and restarted */
+		if (p->gateway)
+			gatewayproc_retry(p->gateway);
 		return 0;
 	case SIGCHLD: {
 		int status;

@@ -85,6 +85,22 @@ def main():
         check(not pid_alive(int(third["pid"])), "the gateway outlived capbusd")
         check(not skill_cgroups("gateway"), "the gateway's cgroups outlived capbusd: %r" % skill_cgroups("gateway"))
         check(events(d.log(), "gateway_stopped"), "no gateway_stopped logged")
+    # A gateway that keeps exiting: restarted 5 times with growing delays, then given up
+    # (gateway_failed) while the daemon goes on serving; SIGHUP tries again.
+    gw = dict(gw, origins=["standin:exit"], listen=["127.0.0.1:%d" % free_port()])
+    with Daemon({"alice": delegable("alice")}, start=False, socket=abstract_name(), gateway=gw) as d:
+        os.chmod(d.dir, 0o755)
+        d.start(gateway=prog)
+        wait_events(d, "gateway_failed", timeout=40)
+        planned = [int(e["backoff_ms"]) for e in events(d.log(), "gateway_restart_planned")]
+        check(planned == [500, 1000, 2000, 4000, 8000], "backoffs %r" % planned)
+        check(len(events(d.log(), "gateway_started")) == 6, "starts: %d" % len(events(d.log(), "gateway_started")))
+        time.sleep(1.0)
+        check(len(events(d.log(), "gateway_started")) == 6, "restarted after gateway_failed")
+        d.client("alice").ping()
+        os.kill(d.pid, signal.SIGHUP)
+        wait_events(d, "gateway_retry")
+        wait_events(d, "gateway_started", 7)
     return 0
 
 
