@@ -35,6 +35,7 @@
 #define GW_STOP_GRACE_MS 5000
 #define GW_TLS_FILE_MAX (1024 * 1024)
 #define GW_OUT_LINE_MAX 1024
+#define GW_INGRESS_LOG_MS 60000
 
 struct gatewayproc {
 	const struct config *cfg;
@@ -55,6 +56,8 @@ struct gatewayproc {
 	uint64_t window_start_ms;
 	unsigned crashes;
 	bool failed;
+	uint64_t next_stats_ms;  /* the ingress counters are logged when they changed, once a minute */
+	struct ingress_stats logged;
 	char line[GW_OUT_LINE_MAX];
 	size_t line_len;
 };
@@ -122,8 +125,30 @@ static int file_memfd(const char *path, bool private, const char **why)
 	return fd;
 }
 
+/* `gateway_ingress dropped=N unparsed=N`: the allow_from programs' counters of this run, when
+ * they moved since the last line (or always, at the end of a run). */
+static void log_ingress(struct gatewayproc *g, bool final)
+{
+	struct ingress_stats sum = { 0 };
+
+	if (!g->n_ingress)
+		return;
+	for (size_t i = 0; i < g->n_ingress; i++) {
+		struct ingress_stats st;
+		if (ingress_get_stats(g->ingress[i], &st) == 0) {
+			sum.dropped += st.dropped;
+			sum.unparsed += st.unparsed;
+		}
+	}
+	if (final || sum.dropped != g->logged.dropped || sum.unparsed != g->logged.unparsed)
+		log_event(LOG_LEVEL_INFO, "gateway_ingress", "dropped=%llu unparsed=%llu", (unsigned long long)sum.dropped,
+			  (unsigned long long)sum.unparsed);
+	g->logged = final ? (struct ingress_stats){ 0 } : sum;
+}
+
 static void free_ingress(struct gatewayproc *g)
 {
+	log_ingress(g, true);
 	for (size_t i = 0; i < g->n_ingress; i++)
 		ingress_free(g->ingress[i]);
 	g->n_ingress = 0;
@@ -341,6 +366,14 @@ size_t gatewayproc_pollfds(struct gatewayproc *g, struct pollfd *fds, size_t max
 		fds[n++] = (struct pollfd){ .fd = g->pidfd, .events = POLLIN };
 	if (g->out_r >= 0 && n < max)
 		fds[n++] = (struct pollfd){ .fd = g->out_r, .events = POLLIN };
+	if (g->n_ingress) {
+		uint64_t now = monotonic_ms();
+		if (!g->next_stats_ms)
+			g->next_stats_ms = now + GW_INGRESS_LOG_MS;
+		int wait = g->next_stats_ms > now ? (int)(g->next_stats_ms - now) : 0;
+		if (*timeout_ms < 0 || wait < *timeout_ms)
+			*timeout_ms = wait;
+	}
 	if (g->next_start_ms) {
 		uint64_t now = monotonic_ms();
 		int wait = g->next_start_ms > now ? (int)(g->next_start_ms - now) : 0;
@@ -410,6 +443,10 @@ bool gatewayproc_dispatch(struct gatewayproc *g, const struct pollfd *fds, size_
 			reap(g);
 			changed = true;
 		}
+	}
+	if (g->n_ingress && g->next_stats_ms && monotonic_ms() >= g->next_stats_ms) {
+		log_ingress(g, false);
+		g->next_stats_ms = monotonic_ms() + GW_INGRESS_LOG_MS;
 	}
 	if (g->next_start_ms && monotonic_ms() >= g->next_start_ms && g->pidfd < 0) {
 		bool fatal;

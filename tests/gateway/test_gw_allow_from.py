@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from capbus_harness import Daemon, GuardDaemon, Subtree, check, require_skills_env, run_test, skip
-from gwtest import delegable, free_port, standin_dir, wait_events
+from gwtest import delegable, events, free_port, standin_dir, wait_events
 
 NS = {"a": ("cbgwa%d" % (os.getpid() % 100000), "10.77.0"), "b": ("cbgwb%d" % (os.getpid() % 100000), "10.77.1")}
 HOLDERS = {}  # which -> the process holding that network namespace
@@ -81,6 +81,7 @@ def run(sub, prog, allow):
             time.sleep(0.05)
         a, b = connect("a", port), connect("b", port)
         time.sleep(0.3)
+        d.stop()
         log = d.log()
         return a, b, "standin accepted 10.77.0.2" in log, "standin accepted 10.77.1.2" in log, log
 
@@ -104,6 +105,8 @@ def main():
             check(a and acc_a, "the allowed source could not connect (%s %s):\n%s" % (a, acc_a, log[-4000:]))
             check(not b and not acc_b, "a source outside allow_from connected (%s %s):\n%s" % (b, acc_b, log[-4000:]))
             check("event=gateway_allow_from_unenforced" not in log, "allow_from not enforced:\n%s" % log[-3000:])
+            counts = events(log, "gateway_ingress")
+            check(counts and int(counts[-1]["dropped"]) > 0, "the ingress counter did not move: %r" % counts)
             # Control: without allow_from the same client connects, so the refusal above was the list.
             a, b, acc_a, acc_b, log = run(sub, prog, None)
             check(a and b and acc_b, "without allow_from B could not connect either: the setup is broken\n%s" % log[-3000:])
