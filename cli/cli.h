@@ -45,6 +45,8 @@ int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_guard(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_gateway_cert(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
 
 /* Asks the daemon (admin key) for the key of id; prints why not. Returns an exit code. */
 int cli_fetch_key(struct cli *cli, const char *what, const char *id, uint8_t key[32]);

@@ -17,6 +17,7 @@
 #include "keyfile.h"
 #include "levels.h"
 #include "manifest.h"
+#include "gw-tokens.h"
 #include "regfile.h"
 #include "util.h"
 
@@ -473,5 +474,63 @@ int cmd_reload(struct cli *cli, int argc, char **argv)
 	}
 	int rc = admin_request(cli, "reload", "capbus.reload", NULL, &reply);
 	capbus_msg_free(reply);
+	return rc;
+}
+
+/* capbus token ID: a new gateway token, printed once. The token and its hash are made here; only
+ * the hash (crypto_pwhash_str) goes to the daemon, in a request signed like every policy change.
+ * capbus token ID --revoke TID|--revoke-all: removes one token of ID, or all of them. */
+int cmd_token(struct cli *cli, int argc, char **argv)
+{
+	bool revoke = argc == 4 && streq(argv[2], "--revoke"), revoke_all = argc == 3 && streq(argv[2], "--revoke-all");
+
+	if (argc != 2 && !revoke && !revoke_all) {
+		fprintf(stderr, "capbus: usage: token ID [--revoke TID | --revoke-all]\n");
+		return EXIT_USAGE;
+	}
+	const char *id = argv[1];
+	cJSON *data = cJSON_CreateObject();
+	capbus_msg *reply = NULL;
+	if (!data)
+		return EXIT_USAGE;
+	cJSON_AddStringToObject(data, "id", id);
+	if (revoke || revoke_all) {
+		const char *tid = revoke_all ? "*" : argv[3];
+		bool hex = strlen(tid) == GW_TID_LEN;
+		for (size_t i = 0; hex && i < GW_TID_LEN; i++)
+			hex = (tid[i] >= '0' && tid[i] <= '9') || (tid[i] >= 'a' && tid[i] <= 'f');
+		if (!revoke_all && !hex) {
+			cJSON_Delete(data);
+			fprintf(stderr, "capbus: token: \"%s\" is not a token id (16 lowercase hex digits)\n", tid);
+			return EXIT_USAGE;
+		}
+		cJSON_AddStringToObject(data, "tid", tid);
+		int rc = signed_request(cli, "token", "capbus.token_revoke", AUTHORITY_OP_TOKEN_REVOKE, id, tid, NULL, data,
+					&reply);
+		capbus_msg_free(reply);
+		if (rc == EXIT_OK)
+			fprintf(stderr, "capbus: revoked %s of %s\n", revoke_all ? "every token" : tid, id);
+		return rc;
+	}
+	char token[GW_TOKEN_LEN + 1], tid[GW_TID_LEN + 1], hash[crypto_pwhash_STRBYTES];
+	gw_token_generate(token, tid);
+	int r = gw_token_hash(token, strlen(token), hash);
+	if (r < 0) {
+		sodium_memzero(token, sizeof(token));
+		cJSON_Delete(data);
+		fprintf(stderr, "capbus: token: cannot hash the token: %s\n", strerror(-r));
+		return EXIT_USAGE;
+	}
+	cJSON_AddStringToObject(data, "tid", tid);
+	cJSON_AddStringToObject(data, "hash", hash);
+	int rc = signed_request(cli, "token", "capbus.token_add", AUTHORITY_OP_TOKEN_ADD, id, tid, hash, data, &reply);
+	capbus_msg_free(reply);
+	if (rc == EXIT_OK) {
+		printf("%s\n", token);
+		fflush(stdout);
+		fprintf(stderr, "capbus: token %s for %s: use ws(s)://HOST:PORT/core?token=... or Authorization: Basic; "
+			"it is shown once\n", tid, id);
+	}
+	sodium_memzero(token, sizeof(token));
 	return rc;
 }

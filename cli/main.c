@@ -27,8 +27,11 @@ static void usage(FILE *f)
 	      "  guard                                        kernel guard state, allow-list, denials (JSON)\n"
 	      "  reload                                       re-read manifests and grants\n"
 	      "  run MANIFEST [--dir D] [--state D]          run one skill in its sandbox, in the foreground\n"
+	      "  token ID [--revoke TID | --revoke-all]      a new gateway token for ID (printed once), or revoke\n"
 	      "Local:\n"
 	      "  manifest check FILE                          validate and explain a manifest\n"
+	      "  gateway-cert [--cert F] [--key F] [--name N]... [--days N] [--force]\n"
+	      "                                               self-signed TLS pair for capbus-gateway\n"
 	      "\n"
 	      "Defaults: --socket $CAPBUS_SOCKET or " CAPBUS_DEFAULT_SOCKET ", --key $CAPBUS_KEY;\n"
 	      "inside a sandbox the inherited bus connection is used when no key is given.\n"
@@ -112,6 +115,7 @@ static const struct {
 	{ "manifest", cmd_manifest }, { "install", cmd_install }, { "remove", cmd_remove }, { "grant", cmd_grant },
 	{ "revoke", cmd_revoke },   { "skills", cmd_skills },   { "stats", cmd_stats },   { "logs", cmd_logs },   { "reload", cmd_reload },
 	{ "guard", cmd_guard },     { "run", cmd_run },
+	{ "gateway-cert", cmd_gateway_cert }, { "token", cmd_token },
 };
 
 int main(int argc, char **argv)

@@ -43,6 +43,17 @@ struct gw_config {
  * one-line "gateway.listen[1]: ..." in err; -ENOMEM. Library code: no logging. */
 int gw_config_parse(const char *text, size_t len, struct gw_config *out, char *err, size_t errlen);
 
+/* (gwconfig.c) For capbusd's own reader (busd/common/config.c), so its errors read
+ * "FILE:LINE:COL: gateway...": the built-in values of every member (and of the daemon's top-level
+ * ones), the object obj of doc read into c (0, JSON_DOC_INVALID with doc->error set, -ENOMEM;
+ * check_files: the TLS files must be readable now), and, once c's max_frame is the daemon's,
+ * max_message checked against it (0 means max_frame). */
+struct json_doc;
+struct json_node;
+void gw_config_defaults(struct gw_config *c);
+int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct gw_config *c, bool check_files);
+int gw_config_check_frame(struct json_doc *doc, const struct json_node *obj, struct gw_config *c);
+
 /* (gwnet.c) A CIDR "ADDR/PREFIX" (IPv4 dotted quad or IPv6, prefix in decimal, no leading zero)
  * with every host bit zero, as bpf/ingress.c's ingress_net_parse wants. A bare address is a
  * host (/32, /128). 0 or -EINVAL; *out untouched on failure. */

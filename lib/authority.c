@@ -11,6 +11,7 @@
 static const char *const op_names[] = {
 	[AUTHORITY_OP_KEYGEN] = "keygen", [AUTHORITY_OP_INSTALL] = "install", [AUTHORITY_OP_REMOVE] = "remove",
 	[AUTHORITY_OP_GRANT] = "grant",   [AUTHORITY_OP_REVOKE] = "revoke",
+	[AUTHORITY_OP_TOKEN_ADD] = "token_add", [AUTHORITY_OP_TOKEN_REVOKE] = "token_revoke",
 };
 
 const char *authority_op_name(uint32_t op)

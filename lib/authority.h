@@ -24,6 +24,8 @@ enum authority_op {
 	AUTHORITY_OP_REMOVE,
 	AUTHORITY_OP_GRANT,
 	AUTHORITY_OP_REVOKE,
+	AUTHORITY_OP_TOKEN_ADD,    /* id: the identity; arg: the token's tid; body: its pwhash string */
+	AUTHORITY_OP_TOKEN_REVOKE, /* id: the identity; arg: a tid, or "*" for all of id's tokens */
 };
 
 /* "keygen", "install", ... or NULL for a number that is no operation. */

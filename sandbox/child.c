@@ -273,7 +273,8 @@ static int step_signals(struct child_ctx *c)
 
 static int step_landlock(struct child_ctx *c)
 {
-	return landlock_apply(&c->plan->mounts, c->plan->landlock_abi, c->plan->network);
+	return landlock_apply(&c->plan->mounts, c->plan->landlock_abi, c->plan->network || c->plan->host_network,
+			      c->plan->host_network);
 }
 
 static int step_seccomp(struct child_ctx *c)

@@ -36,7 +36,7 @@ static uint64_t handled_fs(int abi)
 	return m;
 }
 
-int landlock_apply(const struct mount_plan *mp, int abi, bool network)
+int landlock_apply(const struct mount_plan *mp, int abi, bool network, bool host_network)
 {
 	struct sb_landlock_ruleset_attr attr = { .handled_access_fs = handled_fs(abi) };
 	size_t size = sizeof(attr.handled_access_fs);
@@ -51,7 +51,9 @@ int landlock_apply(const struct mount_plan *mp, int abi, bool network)
 		size = offsetof(struct sb_landlock_ruleset_attr, scoped);
 	}
 	if (abi >= 6) {
-		attr.scoped = SB_LL_SCOPE_ABSTRACT_UNIX_SOCKET | SB_LL_SCOPE_SIGNAL;
+		/* In the host's network namespace the abstract names are the host's, the bus socket's
+		 * among them, which the gateway must reach: only signals are scoped there. */
+		attr.scoped = (host_network ? 0 : SB_LL_SCOPE_ABSTRACT_UNIX_SOCKET) | SB_LL_SCOPE_SIGNAL;
 		size = sizeof(attr);
 	}
 	rs = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);

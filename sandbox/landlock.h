@@ -15,4 +15,4 @@ int landlock_abi(void);
 
 /* Child side: create the ruleset, add the rules, restrict the calling thread. Needs
  * no_new_privs. abi 0 does nothing. No allocation. */
-int landlock_apply(const struct mount_plan *mp, int abi, bool network);
+int landlock_apply(const struct mount_plan *mp, int abi, bool network, bool host_network);

@@ -51,5 +51,21 @@ int launch_key_memfd(const char *id, const uint8_t key[CAPBUS_KEY_LEN]);
  * attachment to free with the plan (egress_free). */
 int launch_egress(const struct sandbox_plan *plan, const struct manifest_sandbox *sb, struct egress **out);
 
+/* capbus-gateway under capbusd (launch-gateway.c): host network namespace, its own cgroup leaf,
+ * fds 3.. in order: the configuration, the gateway's key file, and with TLS the certificate and
+ * its key (all sealed memfds). */
+struct launch_gateway_params {
+	const char *exec;              /* absolute; outside /usr its directory is copied in */
+	uid_t uid;                     /* outer uid and gid, from the sandbox's range */
+	const char *cgroup_name;
+	const char *read_paths[2];     /* read-only at their own paths when they are directories */
+	int fds[4];
+	size_t n_fds;                  /* 2, or 4 with TLS */
+	int stderr_fd;                 /* fds 1 and 2: a pipe the daemon reads */
+	uint32_t max_connections;      /* RLIMIT_NOFILE = 2 * this + 64 */
+	const char *cgroup_v2;         /* the v2 mount, seen read-only at /cgroup; NULL: none */
+};
+int launch_gateway_plan(const struct launch_gateway_params *gp, struct sandbox_plan **out);
+
 /* The uid a skill gets when nothing pins it yet: derived from its id, stable across runs. */
 uid_t launch_default_uid(const char *id, uint32_t attempt);

@@ -314,6 +314,10 @@ int mount_plan_build(const struct sandbox_spec *spec, struct mount_plan *mp)
 		r = -ENOTDIR;
 		goto fail;
 	}
+	/* Not through add_user: the cgroup mount lives under /sys, which callers may not bind. */
+	if (spec->cgroup_view && (r = add(mp, MNT_BIND, spec->cgroup_view, SANDBOX_CGROUP_PATH, true,
+					   RO_ATTRS | SB_MOUNT_ATTR_NOEXEC, LL_RO)) < 0)
+		goto fail;
 	return 0;
 fail:
 	mount_plan_done(mp);

@@ -42,6 +42,10 @@ static int check_spec(const struct sandbox_spec *s)
 		return -EINVAL;
 	if (s->hostname && (strlen(s->hostname) == 0 || strlen(s->hostname) > 64))
 		return -EINVAL;
+	if (s->host_network && (s->network || s->n_listen_ports))
+		return -EINVAL;
+	if (s->cgroup_view && (!s->host_network || s->cgroup_view[0] != '/'))
+		return -EINVAL;
 	if (s->n_listen_ports > NETSTACK_MAX_LISTEN || (s->n_listen_ports && (!s->listen_ports || !s->network)))
 		return -EINVAL;
 	for (size_t i = 0; i < s->n_listen_ports; i++)
@@ -187,11 +191,12 @@ static int plan_filter(const struct sandbox_spec *spec, struct filter_prog *prog
 	int r;
 
 	if (!f)
-		return filter_compile(spec->seccomp_profile, spec->network, spec->n_listen_ports > 0, spec->seccomp_permissive,
-				      prog);
+		return filter_compile(spec->seccomp_profile, spec->network || spec->host_network,
+				      spec->n_listen_ports > 0 || spec->host_network, spec->seccomp_permissive, prog);
 	if ((r = profile_is_python(spec->seccomp_profile, &python)) < 0)
 		return r;
-	if (f->python != python || f->network != spec->network || f->listen != (spec->n_listen_ports > 0) ||
+	if (f->python != python || f->network != (spec->network || spec->host_network) ||
+	    f->listen != (spec->n_listen_ports > 0 || spec->host_network) ||
 	    f->permissive != spec->seccomp_permissive)
 		return -EINVAL;
 	return filter_prog_copy(&f->prog, prog);
@@ -219,6 +224,7 @@ int sandbox_plan_new(const struct sandbox_spec *spec, struct sandbox_plan **ret)
 	p->uid = spec->uid;
 	p->gid = spec->gid;
 	p->network = spec->network;
+	p->host_network = spec->host_network;
 	p->net.host_loopback = spec->host_loopback;
 	p->net.n_listen = spec->n_listen_ports;
 	for (size_t i = 0; i < spec->n_listen_ports; i++)

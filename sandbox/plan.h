@@ -24,6 +24,7 @@ struct sandbox_plan {
 	uid_t uid;
 	gid_t gid;
 	bool network;
+	bool host_network;          /* no network namespace of its own (sandbox_spec) */
 	struct netstack_config net; /* when network */
 	struct netstack stack;      /* the running stack of the last spawn */
 	uint64_t nofile, nproc;

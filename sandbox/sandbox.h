@@ -27,6 +27,9 @@
 /* Where the state directory appears inside. */
 #define SANDBOX_STATE_PATH "/state"
 
+/* Where a host_network sandbox sees the cgroup v2 hierarchy (sandbox_spec.cgroup_view). */
+#define SANDBOX_CGROUP_PATH "/cgroup"
+
 /* Where the skill directory's copy appears inside (the program's working directory). */
 #define SANDBOX_SKILL_PATH "/skill"
 
@@ -56,6 +59,13 @@ struct sandbox_spec {
 					* down; true: its own namespace too, whose only way out is a
 					* user-mode stack (slirp4netns) started in the sandbox's cgroups */
 	bool host_loopback;            /* network: the gateway 10.0.2.2 reaches the host's 127.0.0.1 */
+	bool host_network;             /* instead of network: the host's network namespace, TCP and
+					* netlink sockets and listen() allowed (capbus-gateway, which
+					* accepts connections on host addresses; its own cgroup's ingress
+					* program is what limits who reaches it). Not with network */
+	const char *cgroup_view;       /* host_network only: the host's cgroup v2 mount, bound read-only
+					* and noexec at SANDBOX_CGROUP_PATH (the gateway maps local
+					* services' cgroup paths to ids there); NULL: none */
 	const uint16_t *listen_ports;  /* network: TCP ports forwarded from the host's 127.0.0.1; */
 	size_t n_listen_ports;         /* none: listen() fails with EPERM. At most 8 */
 	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */

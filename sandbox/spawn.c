@@ -101,7 +101,7 @@ int sandbox_spawn(struct sandbox_plan *p, pid_t *ret_pid, int *ret_pidfd)
 	struct child_failure f;
 	struct sb_clone_args args = {
 		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			 CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_INTO_CGROUP | CLONE_NEWNET,
+			 CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_INTO_CGROUP | (p->host_network ? 0 : CLONE_NEWNET),
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 		.cgroup = (uint64_t)cg_set_v2_fd(p->cg),

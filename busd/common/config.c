@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "frame.h"
+#include "gwconfig.h"
 #include "json-doc.h"
 #include "regfile.h"
 
@@ -335,26 +336,46 @@ static int parse_guard(struct json_doc *doc, const struct json_node *obj, struct
 	return 0;
 }
 
-/* "gateway": its presence turns delegated sessions on (docs/protocol.md "Delegated sessions").
- * Only "supervise" so far: false lets any peer holding the gateway's key delegate (development);
- * true (the default) only the gateway capbusd supervises, of which none runs yet, so no AUTH_D
- * is accepted until one does. */
+/* "gateway": its presence turns delegated sessions on (docs/protocol.md "Delegated sessions")
+ * and, unless "supervise" is false, makes capbusd start and supervise capbus-gateway
+ * (parent/gatewayproc.c). The object is read by gateway/gwconfig.c, the same code the gateway
+ * reads its copy with; its TLS files must be readable now, so a missing one is named at start-up.
+ * supervise false lets any peer holding the gateway's key delegate (development). */
 static int parse_gateway(struct json_doc *doc, const struct json_node *obj, struct config *cfg)
 {
-	static const char *const keys[] = { "supervise" };
-	const struct json_node *f[ARRAY_SIZE(keys)];
-	int r = json_doc_members(doc, obj, "gateway", keys, ARRAY_SIZE(keys), f);
+	struct gw_config *gw = calloc(1, sizeof(*gw));
+	int r;
 
+	if (!gw)
+		return -ENOMEM;
+	free(cfg->gw);
+	cfg->gw = gw;
+	gw_config_defaults(gw);
+	r = gw_config_from_doc(doc, obj, gw, true);
 	if (r)
 		return r;
 	cfg->gateway = true;
-	cfg->gateway_supervise = true;
-	if (f[0]) {
-		if (!json_is(f[0], JSON_TRUE) && !json_is(f[0], JSON_FALSE))
-			return json_doc_fail(doc, f[0], false, "\"gateway.supervise\" must be true or false");
-		cfg->gateway_supervise = json_is(f[0], JSON_TRUE);
-	}
+	cfg->gateway_supervise = gw->supervise;
 	return 0;
+}
+
+/* The gateway's copy of the daemon-wide values it needs, and its max_message against max_frame:
+ * known only once the whole top level is read. */
+static int finish_gateway(struct json_doc *doc, const struct json_node *const *f, struct config *cfg)
+{
+	struct gw_config *gw = cfg->gw;
+
+	if (!gw)
+		return 0;
+	if (strlen(cfg->socket) >= sizeof(gw->socket) || strlen(cfg->state_dir) >= sizeof(gw->state_dir))
+		return json_doc_fail(doc, member(f, "gateway"), false, "gateway: socket or state_dir path too long for the gateway");
+	strcpy(gw->socket, cfg->socket);
+	strcpy(gw->state_dir, cfg->state_dir);
+	gw->max_frame = cfg->max_frame;
+	gw->handshake_timeout_ms = cfg->handshake_timeout_ms;
+	gw->max_partial_bytes = cfg->max_partial_bytes;
+	gw->max_queue = cfg->max_queue;
+	return gw_config_check_frame(doc, member(f, "gateway"), gw);
 }
 
 static int apply_item(struct json_doc *doc, struct config *cfg, const struct json_node *item)
@@ -483,7 +504,10 @@ static int apply_doc(struct json_doc *doc, struct config *cfg)
 	r = check_limits(doc, f, cfg);
 	if (r)
 		return r;
-	return check_partial(doc, f, cfg);
+	r = check_partial(doc, f, cfg);
+	if (r)
+		return r;
+	return finish_gateway(doc, f, cfg);
 }
 
 int config_load(const char *path, struct config *cfg, char **error)
@@ -538,6 +562,8 @@ void config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->skills_dir);
 	free(cfg->path);
+	free(cfg->gw);
+	free(cfg->gateway_exec);
 	guard_config_free(&cfg->guard);
 	memset(cfg, 0, sizeof(*cfg));
 }

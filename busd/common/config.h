@@ -10,6 +10,8 @@
 
 #include "common/log.h"
 
+struct gw_config;
+
 enum kernel_guard_mode { KERNEL_GUARD_OFF, KERNEL_GUARD_AUTO, KERNEL_GUARD_REQUIRED };
 
 /* Who may reach the bus socket: enforced by the kernel guard and by the daemon's own peer check. */
@@ -60,6 +62,9 @@ struct config {
 	struct guard_config guard;
 	bool gateway;                /* a "gateway" object: delegated sessions may be opened */
 	bool gateway_supervise;      /* gateway.supervise (default true): only the supervised gateway */
+	struct gw_config *gw;        /* the "gateway" object (gateway/gwconfig.h), NULL without one */
+	char *gateway_exec;          /* --gateway PATH (development, tests): program run instead of
+				      * the installed capbus-gateway; NULL: the installed one */
 	char *path;                  /* the file it came from (re-read on SIGHUP), NULL for --demo */
 };
 

@@ -2,10 +2,16 @@
 /* admin.c - check the admin's authority on an admin request, then act (privileged parent). */
 #include "parent/admin.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "gw-tokens.h"
+#include "regfile.h"
 #include "grants.h"
+#include "launch.h"
 #include "manifest.h"
 #include "parent/bundle.h"
 #include "parent/keys.h"
@@ -221,6 +227,82 @@ static int do_grant(struct admin *a, struct admin_request *req, bool grant)
 	return r;
 }
 
+/* <state_dir>/gateway/tokens, rewritten whole: a temporary file, fsync, rename, directory fsync.
+ * Owner root, group the gateway's gid (its sandbox uid and gid are equal), mode 0640 in a 0750
+ * directory: the supervised gateway reads it, nobody else does. */
+static int write_tokens(const struct admin *a, const char *text, size_t len)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL;
+	gid_t gid = (gid_t)launch_default_uid(HS_GATEWAY_ID, 0);
+
+	if (asprintf(&dir, "%s/gateway", a->cfg->state_dir) < 0 || asprintf(&path, "%s/tokens", dir) < 0 ||
+	    asprintf(&tmp, "%s/.tokens.tmp", dir) < 0)
+		return -ENOMEM;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (chown(dir, 0, gid) < 0 || chmod(dir, 0750) < 0)
+		return negative_errno();
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, text, len) != (ssize_t)len || fchown(fd, 0, gid) < 0 || fchmod(fd, 0640) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int r = errno ? -errno : -EIO;
+		unlink(tmp);
+		return r;
+	}
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+}
+
+/* token_add and token_revoke: the store with one line added, or one (or all of an identity's)
+ * removed. The line is checked as the gateway will read it. */
+static int do_token(struct admin *a, struct admin_request *req, bool add)
+{
+	const char *id = req->fixed.id;
+	_cleanup_free_ char *path = NULL, *old = malloc(GW_TOKENS_FILE_MAX + 1), *text = NULL;
+	struct gw_token_entry e = { 0 };
+	size_t len = 0;
+
+	if (!old || asprintf(&path, "%s/gateway/tokens", a->cfg->state_dir) < 0)
+		return -ENOMEM;
+	if (!hs_id_is_valid(id, strlen(id)) || streq(id, "admin") || streq(id, HS_GATEWAY_ID))
+		return -EINVAL;
+	if (add) {
+		char line[GW_TID_LEN + HS_ID_MAX + crypto_pwhash_STRBYTES + 32];
+		int n = snprintf(line, sizeof(line), "%s %s %llu %s", req->arg, id, (unsigned long long)time(NULL),
+				 req->body ? req->body : "");
+		if (n < 0 || (size_t)n >= sizeof(line) || gw_token_line_parse(line, (size_t)n, &e) < 0)
+			return -EINVAL;
+	} else if (!req->arg || (!streq(req->arg, "*") && strlen(req->arg) != GW_TID_LEN)) {
+		return -EINVAL;
+	}
+	ssize_t n = regfile_read(AT_FDCWD, path, 0, GW_TOKENS_FILE_MAX, old, NULL);
+	if (n == -ENOENT)
+		n = 0;
+	if (n < 0)
+		return (int)n;
+	if (!add && !streq(req->arg, "*")) {
+		/* A tid names one identity's token: revoking another's through this id is refused. */
+		_cleanup_free_ char *only = NULL;
+		size_t only_len = 0;
+		int r = gw_tokens_edit(old, (size_t)n, NULL, NULL, id, &only, &only_len);
+		if (r < 0)
+			return r;
+		_cleanup_free_ char *probe = NULL;
+		size_t probe_len = 0;
+		if (gw_tokens_edit(only, only_len, NULL, req->arg, NULL, &probe, &probe_len) == 0)
+			return -ENOENT; /* still there once id's tokens are gone: another identity's */
+	}
+	int r = gw_tokens_edit(old, (size_t)n, add ? &e : NULL, add || streq(req->arg, "*") ? NULL : req->arg,
+			       !add && streq(req->arg, "*") ? id : NULL, &text, &len);
+	if (r < 0)
+		return r;
+	return write_tokens(a, text, len);
+}
+
 /* Runs an authorised operation. Returns its status; *key is set for keygen. */
 static int act(struct admin *a, struct admin_request *req, uint8_t key[CAPBUS_KEY_LEN], bool *issued)
 {
@@ -244,6 +326,10 @@ static int act(struct admin *a, struct admin_request *req, uint8_t key[CAPBUS_KE
 	case AUTHORITY_OP_REVOKE:
 		r = req->fixed.body_len ? -EINVAL : do_grant(a, req, req->fixed.op == AUTHORITY_OP_GRANT);
 		break;
+	case AUTHORITY_OP_TOKEN_ADD:
+	case AUTHORITY_OP_TOKEN_REVOKE:
+		/* The gateway re-reads the store itself: no policy reload. */
+		return do_token(a, req, req->fixed.op == AUTHORITY_OP_TOKEN_ADD);
 	default:
 		return -EINVAL;
 	}

@@ -22,6 +22,7 @@ struct guardctl {
 	size_t n_uids;
 	uint64_t *cgroup_ids;
 	size_t n_cgroup_ids;
+	uint64_t gateway_cgroup; /* the supervised gateway's leaf, allowed besides the list; 0: none */
 };
 
 static const char *const mode_names[] = { "off", "auto", "required" };
@@ -180,10 +181,26 @@ static bool path_within(const char *path, const char *allowed)
 	return strncmp(path, allowed, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+int guardctl_set_gateway(struct guardctl *g, uint64_t cgroup_id)
+{
+	uint64_t old = g->gateway_cgroup;
+	int r = 0;
+
+	g->gateway_cgroup = cgroup_id;
+	if (!g->guard)
+		return 0;
+	if (cgroup_id)
+		r = guard_allow_cgroup(g->guard, cgroup_id);
+	/* The old leaf is gone with its gateway; an id on the configured list stays. */
+	if (old && old != cgroup_id && !has_id(g->cgroup_ids, g->n_cgroup_ids, old))
+		(void)guard_disallow_cgroup(g->guard, old);
+	return r;
+}
+
 bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, uint64_t cgroup_id)
 {
 	char cgroup[1024];
-	bool ok = false;
+	bool ok = cgroup_id != 0 && cgroup_id == g->gateway_cgroup;
 
 	for (size_t i = 0; i < g->gc->n_allow_uids && !ok; i++)
 		ok = g->gc->allow_uids[i] == uid;

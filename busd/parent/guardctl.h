@@ -28,6 +28,10 @@ void guardctl_dispatch(struct guardctl *g);
 
 /* The peer check: uid on the list, or its cgroup (by id, as read at accept; 0 if unknown) within
  * an allowed subtree. pid is for the log only. */
+/* The supervised gateway's cgroup v2 leaf (its id; 0: none runs): its processes may reach the
+ * socket besides the configured allow-list, in the kernel and in the peer check. Returns 0 or a
+ * negative errno from the guard. */
+int guardctl_set_gateway(struct guardctl *g, uint64_t cgroup_id);
 bool guardctl_peer_allowed(struct guardctl *g, uint32_t uid, pid_t pid, uint64_t cgroup_id);
 
 void guardctl_info(const struct guardctl *g, struct ps_guard_info *info);

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 	      "      --demo DIR      no configuration file: socket DIR/run/bus.sock, state DIR/state,\n"
 	      "                      manifests DIR/manifests, skills DIR/skills\n"
 	      "      --router PATH   development: execute PATH as the router instead of capbusd-router\n"
+	      "      --gateway PATH  development: execute PATH as the supervised gateway instead of\n"
+	      "                      capbus-gateway (only with a \"gateway\" object in the configuration)\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       version\n",
 	      f);
@@ -27,11 +29,11 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "demo", required_argument, NULL, 'd' },
-		{ "router", required_argument, NULL, 'r' },
+		{ "router", required_argument, NULL, 'r' }, { "gateway", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *demo_dir = NULL, *router_path = NULL;
+	const char *config_path = NULL, *demo_dir = NULL, *router_path = NULL, *gateway_path = NULL;
 	struct config cfg;
 	char *error = NULL;
 	int opt, r;
@@ -46,6 +48,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			router_path = optarg;
+			break;
+		case 'g':
+			gateway_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -85,6 +90,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capbusd: %s\n", error ? error : strerror(-r));
 		free(error);
 		config_free(&cfg); /* config_load's contract: cfg holds allocations either way */
+		return 1;
+	}
+	if (gateway_path && !(cfg.gateway_exec = strdup(gateway_path))) {
+		config_free(&cfg);
 		return 1;
 	}
 	log_setup(cfg.log_level, "main");

@@ -19,6 +19,7 @@
 
 #include "parent/admin.h"
 #include "parent/bundle.h"
+#include "parent/gatewayproc.h"
 #include "parent/guardctl.h"
 #include "keyfile.h"
 #include "parent/keys.h"
@@ -45,6 +46,7 @@ struct parent {
 	unsigned restarts;
 	struct supervisor *supervisor;
 	struct admin *admin;
+	struct gatewayproc *gateway; /* NULL unless a "gateway" object with supervise true */
 	bool router_lost;     /* the channel is shut down, waiting to be closed by the main loop */
 	bool router_is_ready; /* it sent router_ready: confined, serving */
 };
@@ -124,12 +126,14 @@ static int prepare_state_dir(const char *dir)
 
 /* Who may open delegated sessions: off without a "gateway" object; any holder of the gateway's
  * key with gateway.supervise false; else only the gateway capbusd supervises, named by its
- * cgroup and uid once it runs (none yet: cgroup 0 matches no peer, so AUTH_D is refused). */
+ * cgroup and uid while it runs (between runs cgroup 0 matches no peer: AUTH_D is refused). */
 static int send_gateway_peer(struct parent *p)
 {
 	struct ps_gateway_peer gp = { .mode = !p->cfg->gateway ? PS_DELEGATION_OFF :
 					       p->cfg->gateway_supervise ? PS_DELEGATION_SUPERVISED : PS_DELEGATION_ANY };
 
+	if (p->gateway)
+		gatewayproc_peer(p->gateway, &gp);
 	return ps_send(p->router_fd, PS_GATEWAY_PEER, &gp, sizeof(gp), NULL, 0);
 }
 
@@ -329,6 +333,8 @@ static int handle_signal(struct parent *p, bool *stop)
 			free(error);
 		}
 		reload(p); /* a router that cannot take the new policy is dropped and restarted */
+		if (p->gateway)
+			gatewayproc_retry(p->gateway);
 		return 0;
 	case SIGCHLD: {
 		int status;
@@ -343,8 +349,9 @@ static int handle_signal(struct parent *p, bool *stop)
 	}
 }
 
-/* the signal, the router, the guard's events, and per skill its pidfd and two output pipes */
-#define POLL_MAX (3 + 3 * 256)
+/* the signal, the router, the guard's events, the gateway's pidfd and output, and per skill its
+ * pidfd and two output pipes */
+#define POLL_MAX (5 + 3 * 256)
 
 static int parent_loop(struct parent *p)
 {
@@ -357,8 +364,9 @@ static int parent_loop(struct parent *p)
 		struct pollfd fds[POLL_MAX] = { { .fd = p->sig_fd, .events = POLLIN }, { .fd = p->router_fd, .events = POLLIN },
 						{ .fd = guardctl_events_fd(p->guard), .events = POLLIN } };
 		int timeout = -1;
-		size_t n_skill = p->supervisor ? supervisor_pollfds(p->supervisor, fds + 3, POLL_MAX - 3, &timeout) : 0;
-		int n = poll(fds, 3 + n_skill, timeout);
+		size_t n_gw = p->gateway ? gatewayproc_pollfds(p->gateway, fds + 3, 2, &timeout) : 0;
+		size_t n_skill = p->supervisor ? supervisor_pollfds(p->supervisor, fds + 3 + n_gw, POLL_MAX - 3 - n_gw, &timeout) : 0;
+		int n = poll(fds, 3 + n_gw + n_skill, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -374,8 +382,13 @@ static int parent_loop(struct parent *p)
 			guardctl_dispatch(p->guard);
 		if (p->router_fd >= 0 && fds[1].revents)
 			router_readable(p, buf);
+		if (p->gateway && gatewayproc_dispatch(p->gateway, fds + 3, n_gw) && p->router_fd >= 0) {
+			int r = send_gateway_peer(p);
+			if (r < 0)
+				router_lost(p, r);
+		}
 		if (p->supervisor)
-			supervisor_dispatch(p->supervisor, fds + 3, n_skill);
+			supervisor_dispatch(p->supervisor, fds + 3 + n_gw, n_skill);
 	}
 	return 0;
 }
@@ -470,6 +483,15 @@ int parent_run(struct config *cfg, const char *router_override)
 		if (r == 0)
 			supervisor_sync(p.supervisor);
 	}
+	/* After the skills' leftover cgroups were reclaimed (the gateway's leaf shares their prefix). */
+	if (r == 0 && cfg->gateway && cfg->gateway_supervise) {
+		r = gatewayproc_new(cfg, p.master, p.guard, &p.gateway);
+		if (r == 0 && (r = gatewayproc_start(p.gateway)) == 0 && p.router_fd >= 0 && send_gateway_peer(&p) < 0)
+			router_lost(&p, -EPIPE);
+	} else if (r == 0 && cfg->gateway_exec) {
+		log_event(LOG_LEVEL_WARNING, "gateway_not_supervised", "program=%s reason=\"no gateway object with supervise true\"",
+			  LOG_Q(cfg->gateway_exec));
+	}
 	if (r == 0) {
 		log_event(LOG_LEVEL_INFO, "ready", "socket=%s state_dir=%s delegation=%s", LOG_Q(cfg->socket),
 			  LOG_Q(cfg->state_dir), !cfg->gateway ? "off" : cfg->gateway_supervise ? "supervised" : "any");
@@ -477,6 +499,7 @@ int parent_run(struct config *cfg, const char *router_override)
 	} else {
 		log_event(LOG_LEVEL_ERROR, "startup_failed", "reason=%s", LOG_Q(strerror(-r)));
 	}
+	gatewayproc_free(p.gateway);
 	supervisor_free(p.supervisor);
 	stop_router(&p);
 	admin_free(p.admin);

@@ -337,6 +337,21 @@ static void do_grant(struct router *r, struct conn *c, const struct envelope *en
 	send_admin(r, c, env, grant ? AUTHORITY_OP_GRANT : AUTHORITY_OP_REVOKE, id, pattern, NULL);
 }
 
+/* capbus.token_add {id, tid, hash} / capbus.token_revoke {id, tid or "*"}: gateway tokens. Only
+ * the hash of a token ever reaches the daemon; the parent checks the store line. */
+static void do_token(struct router *r, struct conn *c, const struct envelope *env, bool add)
+{
+	const char *id = data_string(env, "id"), *tid = data_string(env, "tid"), *hash = data_string(env, "hash");
+
+	if (!installed_identity(r, c, env, id))
+		return;
+	if (!tid || !*tid || strlen(tid) > 16 || (add && (!hash || strncmp(hash, "$argon2id$", 10) != 0))) {
+		refuse(r, c, env, "invalid", add ? "\"tid\" and an argon2id \"hash\" are required" : "\"tid\" is required");
+		return;
+	}
+	send_admin(r, c, env, add ? AUTHORITY_OP_TOKEN_ADD : AUTHORITY_OP_TOKEN_REVOKE, id, tid, add ? hash : NULL);
+}
+
 static void do_install(struct router *r, struct conn *c, const struct envelope *env)
 {
 	const char *text = data_string(env, "manifest");
@@ -494,6 +509,8 @@ void control_handle(struct router *r, struct conn *c, struct envelope *env)
 		do_grant(r, c, env, true);
 	else if (streq(type, "capbus.revoke"))
 		do_grant(r, c, env, false);
+	else if (streq(type, "capbus.token_add") || streq(type, "capbus.token_revoke"))
+		do_token(r, c, env, streq(type, "capbus.token_add"));
 	else if (streq(type, "capbus.guard")) {
 		if (send_ps(r, c, env, PS_GUARD_QUERY, "admin") < 0)
 			refuse(r, c, env, "internal", "the privileged daemon is unreachable");

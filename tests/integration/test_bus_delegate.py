@@ -287,8 +287,9 @@ def modes():
         refused(d, key, "alice", DSTATUS_REFUSED)
         check("reason=delegation_off" in d.log(), "no delegation_off reason")
         d.client("alice").ping()
-    # A supervised gateway (the default) that does not run: nobody's cgroup matches.
-    with Daemon(manifests(), gateway={}) as d:
+    # A supervised gateway (the default) that does not run (a program that is not there): nobody's
+    # cgroup matches.
+    with Daemon(manifests(), gateway={"listen": ["127.0.0.1:18181"], "plain_loopback": True}) as d:
         key = gw_key(d)
         check("delegation=supervised" in d.log(), "ready line does not say delegation=supervised")
         refused(d, key, "alice", DSTATUS_REFUSED)

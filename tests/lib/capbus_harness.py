@@ -126,13 +126,16 @@ class Daemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self, timeout=10.0, wrapper=None, router=None):
+    def start(self, timeout=10.0, wrapper=None, router=None, gateway=None):
         """Start capbusd; wrapper is an optional argv prefix (e.g. a valgrind command line), router a
-        program to run instead of capbusd-router (capbusd --router)."""
+        program to run instead of capbusd-router (capbusd --router), gateway one to supervise
+        instead of capbus-gateway (capbusd --gateway)."""
         self._log_file = open(self.log_path, "ab")
         argv = list(wrapper or []) + [capbusd_path(), "--config", self.config_path]
         if router:
             argv += ["--router", router]
+        if gateway:
+            argv += ["--gateway", gateway]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file, env=self._env())
         deadline = time.monotonic() + timeout

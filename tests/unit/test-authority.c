@@ -64,12 +64,15 @@ static void test_refusals(void)
 	uint8_t tag[AUTHORITY_TAG_LEN];
 
 	CHECK(authority_sign(key, nonce, 0, "bob", NULL, 0, NULL, 0, tag) == -EINVAL);
-	CHECK(authority_sign(key, nonce, 6, "bob", NULL, 0, NULL, 0, tag) == -EINVAL);
+	CHECK(authority_sign(key, nonce, 8, "bob", NULL, 0, NULL, 0, tag) == -EINVAL);
 	CHECK(authority_sign(key, nonce, AUTHORITY_OP_GRANT, NULL, NULL, 0, NULL, 0, tag) == -EINVAL);
 	CHECK(authority_sign(key, nonce, AUTHORITY_OP_GRANT, "bob", "x\0y", 3, NULL, 0, tag) == -EINVAL);
 	CHECK(!authority_verify(key, nonce, 99, "bob", NULL, 0, NULL, 0, tag));
 	CHECK_STREQ(authority_op_name(AUTHORITY_OP_INSTALL), "install");
-	CHECK(authority_op_name(0) == NULL && authority_op_name(6) == NULL && authority_op_name(UINT32_MAX) == NULL);
+	CHECK_STREQ(authority_op_name(AUTHORITY_OP_TOKEN_ADD), "token_add");
+	CHECK_STREQ(authority_op_name(AUTHORITY_OP_TOKEN_REVOKE), "token_revoke");
+	CHECK(AUTHORITY_OP_TOKEN_ADD == 6 && AUTHORITY_OP_TOKEN_REVOKE == 7);
+	CHECK(authority_op_name(0) == NULL && authority_op_name(8) == NULL && authority_op_name(UINT32_MAX) == NULL);
 }
 
 int main(void)
