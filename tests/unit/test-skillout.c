@@ -44,6 +44,19 @@ static void test_escape(void)
 	esc("\xe2\x81\xa6\xe2\x81\xa9", 6, "\\xe2\\x81\\xa6\\xe2\\x81\\xa9"); /* LRI, PDI */
 	esc("\xef\xbb\xbf" "x", 4, "\\xef\\xbb\\xbfx");           /* BOM */
 	esc("\xd8\x9c", 2, "\\xd8\\x9c");                         /* ARABIC LETTER MARK */
+	/* Tag characters that spell hidden ASCII, deprecated format controls, soft hyphen, fillers,
+	 * variation selectors, interlinear annotation. */
+	esc("A\xf3\xa0\x81\x89" "B", 6, "A\\xf3\\xa0\\x81\\x89B");                  /* TAG LATIN CAPITAL I */
+	esc("\xe2\x81\xaa\xe2\x81\xaf", 6, "\\xe2\\x81\\xaa\\xe2\\x81\\xaf"); /* U+206A, U+206F */
+	esc("\xc2\xad", 2, "\\xc2\\xad");                                       /* SOFT HYPHEN */
+	esc("\xe3\x85\xa4\xef\xbe\xa0", 6, "\\xe3\\x85\\xa4\\xef\\xbe\\xa0"); /* HANGUL FILLER, HALFWIDTH */
+	esc("\xef\xb8\x8f", 3, "\\xef\\xb8\\x8f");                           /* VARIATION SELECTOR-16 */
+	esc("\xef\xbf\xb9", 3, "\\xef\\xbf\\xb9");                           /* INTERLINEAR ANNOTATION ANCHOR */
+	esc("\xe1\xa0\x8e", 3, "\\xe1\\xa0\\x8e");                           /* MONGOLIAN VOWEL SEPARATOR */
+	/* Visible neighbours stay: U+00AC, U+FE10, U+FFFC (OBJECT REPLACEMENT CHARACTER), a CJK letter
+	 * and an emoji. */
+	esc("\xc2\xac\xef\xb8\x90\xef\xbf\xbc\xe6\x97\xa5\xf0\x9f\x98\x80", 15,
+	    "\xc2\xac\xef\xb8\x90\xef\xbf\xbc\xe6\x97\xa5\xf0\x9f\x98\x80");
 	/* Their neighbours stay: EN QUAD U+2000, EM DASH U+2014, NARROW NBSP U+202F, U+2070, U+FEFE. */
 	esc("\xe2\x80\x80\xe2\x80\x94\xe2\x80\xaf\xe2\x81\xb0\xef\xbb\xbe", 15,
 	    "\xe2\x80\x80\xe2\x80\x94\xe2\x80\xaf\xe2\x81\xb0\xef\xbb\xbe");
