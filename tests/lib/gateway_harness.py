@@ -3,7 +3,7 @@
 
 GatewayDaemon starts capbusd with "gateway": {"supervise": false} (delegation by whoever holds
 the gateway key), issues the gateway's key with `capbus keygen gateway`, and starts
-build/gateway/capbus-gateway with --config/--key/--tokens. Until capbusd's own config reader
+build/gateway/process/capbus-gateway with --config/--key/--tokens. Until capbusd's own config reader
 knows the full "gateway" object, the gateway reads a second file: the daemon's config with the
 full object. token(ident) mints a token with tests/gateway/gw-mktoken (as `capbus token` will).
 ws() opens a websocket-client connection (python3-websocket, what ovos-bus-client uses).
@@ -22,7 +22,7 @@ import websocket  # Debian python3-websocket: run under /usr/bin/python3
 
 
 def gateway_path():
-    return os.path.join(BUILD_DIR, "gateway", "capbus-gateway")
+    return os.path.join(BUILD_DIR, "gateway", "process", "capbus-gateway")
 
 
 def mktoken_path():
