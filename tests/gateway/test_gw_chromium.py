@@ -102,23 +102,26 @@ class Chromium:
 
 
 def wait_event(events, pred, seen, timeout=60.0):
-    """Events until pred(ev); every event goes to seen."""
+    """The first event, in the page's order, for which pred holds. The page POSTs each event
+    on its own request, so they may arrive out of order: every event received goes to seen
+    (kept sorted by the page's sequence number), and the whole list is searched each time."""
     deadline = time.monotonic() + timeout
     while True:
+        for ev in seen:
+            if ev.get("event") in ("failed", "server_proof_bad"):
+                raise TestFailure("the page failed: %r" % ev)
+            if pred(ev):
+                return ev
+        if any(ev.get("event") == "close" for ev in seen):
+            raise TestFailure("the page's connection closed: %r" % seen[-8:])
         left = deadline - time.monotonic()
         if left <= 0:
             raise TestFailure("no matching page event in %.0fs; events: %r" % (timeout, seen[-8:]))
         try:
-            ev = events.get(timeout=left)
+            seen.append(events.get(timeout=left))
         except queue.Empty:
             continue
-        seen.append(ev)
-        if ev.get("event") in ("failed", "server_proof_bad"):
-            raise TestFailure("the page failed: %r" % ev)
-        if pred(ev):
-            return ev
-        if ev.get("event") == "close":
-            raise TestFailure("the page's connection closed: %r" % seen[-8:])
+        seen.sort(key=lambda ev: ev.get("seq", 0))
 
 
 def is_msg(mtype):
@@ -174,6 +177,9 @@ def main():
             b = Chromium(exe, page_url(srv, d, "browser", os.urandom(32)), chromium_log)
             try:
                 closed = wait_event(srv.events, lambda ev: ev.get("event") == "close", seen, timeout=90)
+                time.sleep(0.5)  # reports still in flight
+                while not srv.events.empty():
+                    seen.append(srv.events.get())
             finally:
                 b.stop()
             check(closed["code"] == 1008, "wrong key: close %r, want 1008" % closed)
