@@ -256,6 +256,13 @@ fail:
 	exit(2);
 }
 
+static void ws_close(struct ws *w)
+{
+	close(w->fd);
+	free(w->msg);
+	free(w);
+}
+
 /* Whether a message has this type. A substring test is enough here: the bench messages carry no
  * other "type" member, and the router may put the members in any order. */
 static bool msg_is(const struct ws *w, const char *type)
@@ -305,6 +312,7 @@ static int cmd_sub(char **argv)
 
 	snprintf(extra, sizeof(extra), "bytes=%zu end=%s", bytes, r > 0 ? "ok" : r == 0 ? "idle" : "closed");
 	bench_print_count(&c, extra);
+	ws_close(w);
 	return 0;
 }
 
@@ -337,6 +345,7 @@ static int cmd_pub(char **argv)
 	shutdown(w->fd, SHUT_WR);
 	while (ws_recv(w, 200) > 0)
 		;
+	ws_close(w);
 	return 0;
 }
 
@@ -353,6 +362,7 @@ static int cmd_echo(char **argv)
 		if (msg_is(w, "bench.req") && ws_send(w, 1, reply, len))
 			break;
 	printf("result echo=done\n");
+	ws_close(w);
 	return 0;
 }
 
@@ -385,6 +395,8 @@ static int cmd_call(char **argv)
 		lat[n] = bench_now_ns() - t0;
 	}
 	bench_print_latency(lat, n, r > 0 ? "end=ok" : "end=error");
+	free(lat);
+	ws_close(w);
 	return 0;
 }
 

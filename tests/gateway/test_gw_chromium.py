@@ -8,6 +8,7 @@ to the test's server. Checked:
   the page's message with the browser identity as sender;
 - the page receives a message sent natively;
 - a type outside its manifest is refused (bus.error denied);
+- the key reaches neither the page's server nor a log;
 - a page with a wrong key gets no session: bus.error, close 1008, the router refuses the delegation (status 3).
 Chromium missing: exit 77, a failure when CI=true. Chromium is stopped by the process group of
 the pid started here, and its profile directory removed."""
@@ -36,9 +37,11 @@ class PageServer:
 
     def __init__(self):
         events = self.events = queue.Queue()
+        requests = self.requests = []  # every request line and body the server saw
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                requests.append(self.requestline)
                 if self.path != "/challenge.html":
                     self.send_error(404)
                     return
@@ -53,6 +56,7 @@ class PageServer:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                requests.append(self.requestline + " " + body.decode("utf-8", "replace"))
                 if self.path == "/report":
                     events.put(json.loads(body))
                 self.send_response(204)
@@ -171,6 +175,9 @@ def main():
             finally:
                 b.stop()
             d.wait_gw_log("event=gateway_session_open id=\"browser\" method=challenge")
+            # the key stayed in the fragment: no request to the page's server, no log line has it
+            check(not any(key.hex() in r for r in srv.requests), "the key reached the page's server")
+            check(key.hex() not in d.gw_log() and key.hex() not in d.log(), "the key is in a log")
 
             # a wrong key: the router refuses, the page hears bus.error then close 1008, no session
             seen = []
