@@ -333,7 +333,7 @@ static void test_positions(void)
 		    "1:36: \"guard.allow_cgroups\" entries must be cgroup v2 paths such as \"/user.slice\"");
 	check_error("{\"guard\": {\"simulate_missing_hook\": 1}}",
 		    "1:37: \"guard.simulate_missing_hook\" must be true or false");
-	check_error("{\"gateway\": {\"supervise\": \"no\"}}", "1:27: \"gateway.supervise\" must be true or false");
+	check_error("{\"gateway\": {\"supervise\": \"no\"}}", "1:27: gateway.supervise: must be true or false");
 	check_error("{\"gateway\": {\"superviser\": false}}", "1:14: unknown key \"superviser\" in gateway");
 	check_error("{\"gateway\": true}", "1:13: gateway must be an object, not a boolean");
 }
@@ -347,13 +347,20 @@ static void test_gateway(void)
 	CHECK(load("{}", &cfg, &error) == 0);
 	CHECK(!cfg.gateway);
 	config_free(&cfg);
-	CHECK(load("{\"gateway\": {}}", &cfg, &error) == 0);
+	/* Supervised (the default) needs somewhere to listen. */
+	CHECK(load("{\"gateway\": {}}", &cfg, &error) == CONFIG_INVALID);
+	CHECK(error && strstr(error, "gateway.listen"));
+	free(error);
+	error = NULL;
+	config_free(&cfg);
+	CHECK(load("{\"gateway\": {\"listen\": [\"127.0.0.1:8181\"], \"plain_loopback\": true}}", &cfg, &error) == 0);
 	CHECK(cfg.gateway && cfg.gateway_supervise);
 	config_free(&cfg);
 	CHECK(load("{\"gateway\": {\"supervise\": false}}", &cfg, &error) == 0);
 	CHECK(cfg.gateway && !cfg.gateway_supervise);
 	config_free(&cfg);
-	CHECK(load("{\"gateway\": {\"supervise\": true}}", &cfg, &error) == 0);
+	CHECK(load("{\"gateway\": {\"supervise\": true, \"listen\": [\"127.0.0.1:8181\"], \"plain_loopback\": true}}",
+		   &cfg, &error) == 0);
 	CHECK(cfg.gateway && cfg.gateway_supervise);
 	config_free(&cfg);
 }
