@@ -592,8 +592,15 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 			v.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 		if (l->tls) {
 			v.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-			v.ssl_cert_filepath = gw->cfg.tls_cert;
-			v.ssl_private_key_filepath = gw->cfg.tls_key;
+			if (gw->tls_cert_pem && gw->tls_key_pem) {
+				v.server_ssl_cert_mem = gw->tls_cert_pem;
+				v.server_ssl_cert_mem_len = (unsigned)gw->tls_cert_len;
+				v.server_ssl_private_key_mem = gw->tls_key_pem;
+				v.server_ssl_private_key_mem_len = (unsigned)gw->tls_key_len;
+			} else {
+				v.ssl_cert_filepath = gw->cfg.tls_cert;
+				v.ssl_private_key_filepath = gw->cfg.tls_key;
+			}
 			v.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 			v.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20";
 		}
