@@ -577,11 +577,12 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < gw->cfg.n_listen; i++) {
 		const struct gw_listen *l = &gw->cfg.listen[i];
+		/* lws keeps the name pointer, not a copy: names that outlive this loop. The
+		 * connection filter finds the listener's entry by it. */
+		static const char *const names[GW_LISTEN_MAX] = { "ws0", "ws1", "ws2", "ws3", "ws4", "ws5", "ws6", "ws7" };
 		struct lws_context_creation_info v = { 0 };
-		char name[24];
 
-		snprintf(name, sizeof(name), "ws%zu", i);
-		v.vhost_name = name;
+		v.vhost_name = names[i];
 		v.iface = l->addr;
 		v.port = l->port;
 		v.protocols = ws_protocols;

@@ -12,6 +12,7 @@ import os
 import signal
 import ssl
 import subprocess
+import sys
 import time
 
 from capbus_harness import (Daemon, abstract_name, capbus_path, check, pid_alive, proc_status,
@@ -47,6 +48,18 @@ def gateway_pid(started):
     raise AssertionError("no capbus-gateway process under %d" % init)
 
 
+def started(d, n=1, timeout=20.0):
+    """capbusd's gateway_started events (not the gateway's own line of the same name, which
+    capbusd relays as gateway_output)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [e for e in events(d.log(), "gateway_started") if "cgroup_id" in e]
+        if len(got) >= n:
+            return got
+        check(time.monotonic() < deadline, "no %d x gateway_started in time" % n)
+        time.sleep(0.05)
+
+
 def connect(url, cert, timeout=15.0):
     """Connects, retrying while the (re)started gateway is not listening yet."""
     deadline = time.monotonic() + timeout
@@ -55,7 +68,7 @@ def connect(url, cert, timeout=15.0):
             kw = {"sslopt": {"ca_certs": cert}} if url.startswith("wss:") else {}
             return websocket.create_connection(url, timeout=5, **kw)
         except (ConnectionRefusedError, ConnectionResetError, websocket.WebSocketException, ssl.SSLError, OSError):
-            check(time.monotonic() < deadline, "cannot connect to %s" % url)
+            check(time.monotonic() < deadline, "cannot connect to %s: %r" % (url, sys.exc_info()[1]))
             time.sleep(0.1)
 
 
@@ -108,7 +121,7 @@ def main():
 
 def scenario(d, addr, plain, tls, cert):
     if True:
-        first = wait_events(d, "gateway_started")[0]
+        first = started(d)[0]
         check("capbus-gateway" in first["program"], "capbusd started %r, not the real gateway" % first["program"])
         tok = d.admin("token", "phone").stdout.strip()
         check(tok.startswith("cbt1_"), "capbus token: %r" % tok)
@@ -130,7 +143,7 @@ def scenario(d, addr, plain, tls, cert):
         c = connect("ws://127.0.0.1:%d/core?token=%s" % (plain, tok), cert)
         os.kill(gpid, signal.SIGKILL)
         wait_events(d, "gateway_exited")
-        second = wait_events(d, "gateway_started", 2)[1]
+        second = started(d, 2)[1]
         check(second["cgroup_id"] != first["cgroup_id"], "restart reused the leaf")
         try:
             c.recv()
