@@ -141,6 +141,8 @@ def scenario(d, addr, plain, tls, cert):
         check("gateway_started" in d.log() and "supervised=true" in d.log(), "the gateway did not log as supervised")
         # Killed: restarted; the client reconnects and is heard again.
         c = connect("ws://127.0.0.1:%d/core?token=%s" % (plain, tok), cert)
+        first_msg, _ = recv_until(c, lambda m: True)
+        check(first_msg["type"] == "connected", "first message %r, want the greeting" % first_msg)
         os.kill(gpid, signal.SIGKILL)
         wait_events(d, "gateway_exited")
         second = started(d, 2)[1]
