@@ -83,6 +83,8 @@ struct gw_counters {
 struct gw {
 	struct gw_config cfg;
 	uint8_t key[CAPBUS_KEY_LEN];             /* the gateway identity's key */
+	char *tls_cert_pem, *tls_key_pem;        /* supervised: the TLS files capbusd passed; else NULL */
+	size_t tls_cert_len, tls_key_len;
 	struct lws_context *ctx;
 	struct lws_vhost *bus_vh;
 	struct gw_tokens *tokens;                /* NULL: no store given */

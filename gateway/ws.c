@@ -577,11 +577,12 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < gw->cfg.n_listen; i++) {
 		const struct gw_listen *l = &gw->cfg.listen[i];
+		/* lws keeps the name pointer, not a copy: names that outlive this loop. The
+		 * connection filter finds the listener's entry by it. */
+		static const char *const names[GW_LISTEN_MAX] = { "ws0", "ws1", "ws2", "ws3", "ws4", "ws5", "ws6", "ws7" };
 		struct lws_context_creation_info v = { 0 };
-		char name[24];
 
-		snprintf(name, sizeof(name), "ws%zu", i);
-		v.vhost_name = name;
+		v.vhost_name = names[i];
 		v.iface = l->addr;
 		v.port = l->port;
 		v.protocols = ws_protocols;
@@ -592,8 +593,15 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 			v.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 		if (l->tls) {
 			v.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-			v.ssl_cert_filepath = gw->cfg.tls_cert;
-			v.ssl_private_key_filepath = gw->cfg.tls_key;
+			if (gw->tls_cert_pem && gw->tls_key_pem) {
+				v.server_ssl_cert_mem = gw->tls_cert_pem;
+				v.server_ssl_cert_mem_len = (unsigned)gw->tls_cert_len;
+				v.server_ssl_private_key_mem = gw->tls_key_pem;
+				v.server_ssl_private_key_mem_len = (unsigned)gw->tls_key_len;
+			} else {
+				v.ssl_cert_filepath = gw->cfg.tls_cert;
+				v.ssl_private_key_filepath = gw->cfg.tls_key;
+			}
 			v.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 			v.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20";
 		}

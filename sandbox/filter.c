@@ -10,7 +10,11 @@
  * (nr | 0x40000000) die before any rule is looked at. A few calls get an errno instead of a kill
  * because ordinary programs probe them: clone3 (ENOSYS, so glibc falls back to clone, whose
  * flags a classic filter can see), socket families (EAFNOSUPPORT), terminal-injection ioctls,
- * personality and unknown prctl options (EPERM), memfd_create (EACCES). */
+ * personality and unknown prctl options (EPERM), memfd_create (EACCES).
+ *
+ * The "gateway" profile (capbus-gateway, launch-gateway.c) is "default" plus what a program
+ * needs to confine itself further: seccomp(2), whose filters only ever add restrictions (the
+ * kernel wants no_new_privs, already set), and prctl(PR_SET_DUMPABLE). */
 #include "filter.h"
 
 #include <fcntl.h>
@@ -107,7 +111,7 @@ static int allow_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
 /* The comparisons are on the low 32 bits: the kernel truncates these arguments to int, so a
  * caller setting high bits must not slip past an equality test. A trailing "arg >= 0" rule is
  * libseccomp's way of saying "every other value". */
-static int add_arg_rules(scmp_filter_ctx ctx, bool network, bool listen)
+static int add_arg_rules(scmp_filter_ctx ctx, bool network, bool listen, bool stack)
 {
 	int r;
 
@@ -129,6 +133,9 @@ static int add_arg_rules(scmp_filter_ctx ctx, bool network, bool listen)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 					  SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffUL, allowed_prctls[i]))) < 0)
 			return r;
+	if (stack && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+					   SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffUL, PR_SET_DUMPABLE))) < 0)
+		return r;
 	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_GE, 0))) < 0)
 		return r;
 
@@ -200,14 +207,14 @@ static int export_prog(scmp_filter_ctx ctx, struct filter_prog *prog)
 int filter_compile(const char *profile, bool network, bool listen, bool permissive, struct filter_prog *prog)
 {
 	_cleanup_(ctx_releasep) scmp_filter_ctx ctx = NULL;
-	bool python;
+	bool python = false, stack = false;
 	int r;
 
-	if (!profile || streq(profile, "default"))
-		python = false;
-	else if (streq(profile, "python"))
+	if (profile && streq(profile, "python"))
 		python = true;
-	else
+	else if (profile && streq(profile, "gateway"))
+		stack = true;
+	else if (profile && !streq(profile, "default"))
 		return -EINVAL;
 
 	ctx = seccomp_init(permissive ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
@@ -217,7 +224,8 @@ int filter_compile(const char *profile, bool network, bool listen, bool permissi
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
 	    (r = allow_names(ctx, default_syscalls, ARRAY_SIZE(default_syscalls))) < 0 ||
 	    (python && (r = allow_names(ctx, python_syscalls, ARRAY_SIZE(python_syscalls))) < 0) ||
-	    (r = add_arg_rules(ctx, network, listen)) < 0)
+	    (stack && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0)) < 0) ||
+	    (r = add_arg_rules(ctx, network, listen, stack)) < 0)
 		return r;
 	return export_prog(ctx, prog);
 }

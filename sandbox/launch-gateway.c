@@ -39,6 +39,8 @@ int launch_gateway_plan(const struct launch_gateway_params *gp, struct sandbox_p
 	/* A program outside /usr (capbusd --gateway, development and tests) is not visible inside:
 	 * its directory is copied in, as a skill's is, and the program run from there. */
 	bool outside_usr = strncmp(gp->exec, "/usr/", 5) != 0;
+	const char *base = strrchr(gp->exec, '/');
+	bool is_gateway = streq(base + 1, "capbus-gateway");
 	if (outside_usr && !(dir_copy = strdup(gp->exec)))
 		return -ENOMEM;
 	struct sandbox_spec spec = {
@@ -50,8 +52,9 @@ int launch_gateway_plan(const struct launch_gateway_params *gp, struct sandbox_p
 		.read_paths = read_paths,
 		.host_network = true,
 		.cgroup_view = gp->cgroup_v2,
-		/* The stand-ins of development may be Python scripts; the installed program is C. */
-		.seccomp_profile = outside_usr ? "python" : "default",
+		/* capbus-gateway stacks its own filter once its listeners exist (gateway/confine.c); a
+		 * development stand-in outside /usr may be a Python script. */
+		.seccomp_profile = is_gateway ? "gateway" : outside_usr ? "python" : "default",
 		.memory_max = 256u << 20,
 		.pids_max = 4,
 		.nofile = 2 * (uint64_t)gp->max_connections + 64,

@@ -144,6 +144,7 @@ struct sandbox_filter {
 	struct filter_prog prog;
 };
 
+/* Precompiled programs exist for the skills' profiles only; "gateway" is compiled per plan. */
 static int profile_is_python(const char *profile, bool *python)
 {
 	if (!profile || streq(profile, "default"))

@@ -68,7 +68,8 @@ struct sandbox_spec {
 					* services' cgroup paths to ids there); NULL: none */
 	const uint16_t *listen_ports;  /* network: TCP ports forwarded from the host's 127.0.0.1; */
 	size_t n_listen_ports;         /* none: listen() fails with EPERM. At most 8 */
-	const char *seccomp_profile;   /* "default" or "python"; NULL means "default" */
+	const char *seccomp_profile;   /* "default", "python" or "gateway" (default + seccomp(2) to
+					* stack a filter, PR_SET_DUMPABLE); NULL means "default" */
 	bool seccomp_permissive;       /* log instead of kill: for writing profiles, never in production */
 	const struct sandbox_filter *filter; /* NULL, or precompiled for the same seccomp_profile,
 					      * network and seccomp_permissive (else -EINVAL) */

@@ -8,6 +8,8 @@
 #include "parent/gatewayproc.h"
 
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/mman.h>
@@ -42,7 +44,7 @@ struct gatewayproc {
 	const struct gw_config *gw;
 	const uint8_t *master;
 	struct guardctl *guard;
-	const char *exec;
+	char exec[PATH_MAX];
 	char cgroup[64];
 	char tokens_dir[512];
 	uid_t uid;
@@ -62,6 +64,28 @@ struct gatewayproc {
 	size_t line_len;
 };
 
+/* The program: capbusd --gateway PATH (tests), else the one built next to a capbusd run from its
+ * build tree, else the installed one. */
+static void pick_exec(const struct config *cfg, char *out, size_t size)
+{
+	if (cfg->gateway_exec) {
+		snprintf(out, size, "%s", cfg->gateway_exec);
+		return;
+	}
+#if defined(CAPBUS_BUILD_BUSD_DIR) && defined(CAPBUS_GATEWAY_BUILD_PATH)
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if (streq(dirname(self), CAPBUS_BUILD_BUSD_DIR) && access(CAPBUS_GATEWAY_BUILD_PATH, X_OK) == 0) {
+			snprintf(out, size, "%s", CAPBUS_GATEWAY_BUILD_PATH);
+			return;
+		}
+	}
+#endif
+	snprintf(out, size, "%s", CAPBUS_GATEWAY_PATH);
+}
+
 int gatewayproc_new(const struct config *cfg, const uint8_t *master, struct guardctl *guard, struct gatewayproc **out)
 {
 	struct gatewayproc *g = calloc(1, sizeof(*g));
@@ -73,7 +97,7 @@ int gatewayproc_new(const struct config *cfg, const uint8_t *master, struct guar
 	g->gw = cfg->gw;
 	g->master = master;
 	g->guard = guard;
-	g->exec = cfg->gateway_exec ? cfg->gateway_exec : CAPBUS_GATEWAY_PATH;
+	pick_exec(cfg, g->exec, sizeof(g->exec));
 	g->pidfd = g->out_r = -1;
 	/* Named like the skills' leaves (supervisor.c), so a daemon killed with -9 reclaims it. */
 	crypto_generichash(h, sizeof(h), (const uint8_t *)cfg->state_dir, strlen(cfg->state_dir), NULL, 0);
@@ -258,6 +282,17 @@ static int start(struct gatewayproc *g, bool *fatal)
 	}
 	if (r >= 0 && pipe2(out, O_CLOEXEC) < 0)
 		r = negative_errno();
+	/* The token store's directory exists from the first start, as admin.c makes it (root, the
+	 * gateway's group, 0750): it is bound into the sandbox only if it exists then, and tokens
+	 * issued later must reach the running gateway. The sandbox's uid must traverse (not list)
+	 * the state directory to reach it, as skills do (supervisor.c): 0711. */
+	if (r >= 0) {
+		step = "tokens";
+		if (chmod(g->cfg->state_dir, 0711) < 0 || (mkdir(g->tokens_dir, 0750) < 0 && errno != EEXIST))
+			r = negative_errno();
+		else if (chown(g->tokens_dir, 0, (gid_t)g->uid) < 0 || chmod(g->tokens_dir, 0750) < 0)
+			r = negative_errno();
+	}
 	char v2[256];
 	bool have_v2 = cgroup_v2_mount(v2, sizeof(v2)) == 0;
 	if (r >= 0) {

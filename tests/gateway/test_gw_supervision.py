@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""capbusd supervising the gateway (capbusd --gateway runs the stand-in where capbus-gateway
-runs): started sandboxed in its own cgroup leaf under a sandbox uid, with no capabilities, no
-/etc/capbus, fds 3 and 4 only; it alone may open delegated sessions (a process outside its
-cgroup holding the gateway's key is refused); killed, it is restarted with a backoff in a new
-leaf that the router learns; stopped with the daemon, its cgroup removed."""
+"""capbusd supervising the gateway. First with the stand-in (capbusd --gateway runs it where
+capbus-gateway runs, and it reports what it sees inside): started sandboxed in its own cgroup
+leaf under a sandbox uid, with no capabilities, no /etc/capbus, fds 3 and 4 only; it alone may
+open delegated sessions (a process outside its cgroup holding the gateway's key is refused);
+killed, it is restarted with a backoff in a new leaf that the router learns; stopped with the
+daemon, its cgroup removed. Then with the real capbus-gateway, which capbusd starts by default:
+one that cannot bind its port is restarted with growing delays, given up after 6 starts, and
+tried again on SIGHUP. The real gateway serving clients end to end is test_gw_supervised."""
 import os
 import signal
+import socket
 import time
 
 from capbus_harness import (Daemon, abstract_name, check, pid_alive, proc_status, read_key_file,
@@ -85,22 +89,32 @@ def main():
         check(not pid_alive(int(third["pid"])), "the gateway outlived capbusd")
         check(not skill_cgroups("gateway"), "the gateway's cgroups outlived capbusd: %r" % skill_cgroups("gateway"))
         check(events(d.log(), "gateway_stopped"), "no gateway_stopped logged")
-    # A gateway that keeps exiting: restarted 5 times with growing delays, then given up
-    # (gateway_failed) while the daemon goes on serving; SIGHUP tries again.
-    gw = dict(gw, origins=["standin:exit"], listen=["127.0.0.1:%d" % free_port()])
+    # A gateway that keeps exiting: the real capbus-gateway (capbusd's default program) whose
+    # listening port is taken exits 1 at every start; restarted 5 times with growing delays,
+    # then given up (gateway_failed) while the daemon goes on serving; SIGHUP tries again.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    gw = dict(gw, listen=["127.0.0.1:%d" % busy.getsockname()[1]])
+    gw.pop("local", None)
     with Daemon({"alice": delegable("alice")}, start=False, socket=abstract_name(), gateway=gw) as d:
         os.chmod(d.dir, 0o755)
-        d.start(gateway=prog)
+        d.start()
         wait_events(d, "gateway_failed", timeout=40)
+        starts = [e for e in events(d.log(), "gateway_started") if "cgroup_id" in e]
+        check(all("capbus-gateway" in e["program"] for e in starts), "not the real gateway: %r" % starts)
+        check("gateway_listen" in d.log(), "the gateway did not say why it exited:\n%s" % d.log()[-4000:])
         planned = [int(e["backoff_ms"]) for e in events(d.log(), "gateway_restart_planned")]
         check(planned == [500, 1000, 2000, 4000, 8000], "backoffs %r" % planned)
-        check(len(events(d.log(), "gateway_started")) == 6, "starts: %d" % len(events(d.log(), "gateway_started")))
+        check(len(starts) == 6, "starts: %d" % len(starts))
         time.sleep(1.0)
-        check(len(events(d.log(), "gateway_started")) == 6, "restarted after gateway_failed")
+        check(len([e for e in events(d.log(), "gateway_started") if "cgroup_id" in e]) == 6,
+              "restarted after gateway_failed")
         d.client("alice").ping()
         os.kill(d.pid, signal.SIGHUP)
         wait_events(d, "gateway_retry")
         wait_events(d, "gateway_started", 7)
+    busy.close()
     return 0
 
 

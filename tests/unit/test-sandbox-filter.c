@@ -140,6 +140,17 @@ int main(void)
 			all_killed = 0;
 		}
 	CHECK_MSG(all_killed, "ptrace, mount family, bpf, perf, io_uring, keys, unshare/setns, handles, kexec, modules, userfaultfd, setuid/setgroups, chroot: killed");
+	/* The gateway's profile: default plus stacking its own filter; skills cannot. */
+	{
+		struct filter_prog gw = { 0 };
+		CHECK_MSG(filter_compile("gateway", true, true, false, &gw) == 0 && gw.len > 0, "gateway profile compiles");
+		CHECK_MSG(call(&def, X86_64, SYS_seccomp, 1, 0) == KILL, "default: seccomp(2) killed");
+		CHECK_MSG(call(&gw, X86_64, SYS_seccomp, 1, 0) == ALLOW, "gateway: seccomp(2) allowed");
+		CHECK_MSG(call(&def, X86_64, SYS_prctl, PR_SET_DUMPABLE, 0) == ERR(EPERM), "default: PR_SET_DUMPABLE EPERM");
+		CHECK_MSG(call(&gw, X86_64, SYS_prctl, PR_SET_DUMPABLE, 0) == ALLOW, "gateway: PR_SET_DUMPABLE allowed");
+		CHECK_MSG(call(&gw, X86_64, SYS_ptrace, 0, 0) == KILL, "gateway: ptrace still killed");
+		filter_prog_done(&gw);
+	}
 	CHECK_MSG(call(&def, X86_64, 0x40000000 | SYS_getpid, 0, 0) == KILL, "x32 getpid: killed");
 	CHECK_MSG(call(&def, AUDIT_ARCH_I386, 20 /* i386 getpid */, 0, 0) == KILL, "i386 (int 0x80) getpid: killed");
 	CHECK_MSG(call(&def, AUDIT_ARCH_AARCH64, 172, 0, 0) == KILL, "a foreign architecture: killed");
