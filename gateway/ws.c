@@ -589,8 +589,13 @@ int gw_ws_create(struct gw *gw, char *err, size_t errlen)
 		v.retry_and_idle_policy = &retry;
 		v.keepalive_timeout = (int)((gw->cfg.handshake_timeout_ms + 999) / 1000);
 		v.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+		/* An IPv4 address on a dual-stack socket would be the wildcard: lws binds an IPv6 socket
+		 * and does not map the IPv4 literal, so 127.0.0.1 listened on every address. IPv4 gets an
+		 * IPv4 socket bound to exactly that address, IPv6 a V6ONLY one. */
 		if (l->family == AF_INET6)
 			v.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+		else
+			v.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 		if (l->tls) {
 			v.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 			if (gw->tls_cert_pem && gw->tls_key_pem) {
