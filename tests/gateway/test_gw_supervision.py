@@ -100,7 +100,7 @@ def main():
     with Daemon({"alice": delegable("alice")}, start=False, socket=abstract_name(), gateway=gw) as d:
         os.chmod(d.dir, 0o755)
         d.start()
-        wait_events(d, "gateway_failed", timeout=40)
+        wait_events(d, "gateway_failed", timeout=120)  # 15.5 s of backoff, and six slow starts under sanitizers
         starts = [e for e in events(d.log(), "gateway_started") if "cgroup_id" in e]
         check(all("capbus-gateway" in e["program"] for e in starts), "not the real gateway: %r" % starts)
         check("gateway_listen" in d.log(), "the gateway did not say why it exited:\n%s" % d.log()[-4000:])
