@@ -127,9 +127,9 @@ def fill():
             fell = free_before - st.f_bavail * st.f_frsize - spare_bytes
             used = disk_use(sb.d.dir, skip=(spare_img,))
             print("# host: free space fell by %.1f MiB, the daemon's directory holds %.1f MiB" % (fell / MIB, used / MIB))
+            # The assertion is on what the daemon's directory holds; the host-wide free space is
+            # shown only, as anything else on the machine moves it too (writeback of other files).
             check(used <= limit + 2 * MIB, "the daemon's directory holds %d bytes for a 16 MiB limit" % used)
-            # Other processes share this disk: only a gross excess counts.
-            check(fell <= limit + 48 * MIB, "the host's free space fell by %d bytes" % fell)
             _, image = paths(sb, "st.fill")
             check(os.stat(image).st_size == limit, "the image is not limits.state bytes: %d" % os.stat(image).st_size)
 
