@@ -692,7 +692,7 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 		int timeout_ms, capbus_msg **reply)
 {
 	int64_t deadline = deadline_after(timeout_ms);
-	char call_id[17], ctx[64 + ENVELOPE_TYPE_MAX];
+	char call_id[17], ctx[96 + 2 * ENVELOPE_TYPE_MAX];
 	int router_ms = timeout_ms < 0 || timeout_ms > CALL_TIMEOUT_MAX_MS ? CALL_TIMEOUT_MAX_MS :
 			timeout_ms == 0 ? 1 : timeout_ms;
 
@@ -701,8 +701,10 @@ int capbus_call(capbus *bus, const char *type, const char *data_json, const char
 	/* Unique per call without a system call: a random base per connection plus a count. The
 	 * router delivers the reply to this connection alone, so no subscription is needed. */
 	snprintf(call_id, sizeof(call_id), "%016llx", (unsigned long long)(bus->call_base + ++bus->calls));
-	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%s\",\"reply_type\":\"%s\",\"call_timeout_ms\":%d}", call_id,
-		 reply_type, router_ms);
+	char rt[2 * ENVELOPE_TYPE_MAX + 3];
+	*envelope_put_string_n(rt, reply_type, strlen(reply_type)) = '\0';
+	snprintf(ctx, sizeof(ctx), "{\"call_id\":\"%s\",\"reply_type\":%s,\"call_timeout_ms\":%d}", call_id,
+		 rt, router_ms);
 	int r = capbus_send_ctx(bus, type, data_json, ctx);
 	/* Everything else that arrives meanwhile is kept for capbus_recv. */
 	while (r == 0) {

@@ -2,6 +2,7 @@
 /* envelope.c - validate and (re)build Mycroft-shaped JSON messages. Parses untrusted bytes. */
 #include "envelope.h"
 #include "json-scan.h"
+#include "unicode.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -10,25 +11,25 @@
 
 bool envelope_type_is_valid(const char *type, size_t len)
 {
-	bool segment_start = true;
+	const uint8_t *p = (const uint8_t *)type;
 
 	if (len == 0 || len > ENVELOPE_TYPE_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)type[i];
-		if (ch == '.' || ch == ':') {
-			if (segment_start)
-				return false; /* empty segment */
-			segment_start = true;
+	for (size_t i = 0; i < len;) {
+		if (p[i] < 0x80) {
+			/* '*' is the pattern wildcard: no type holds one, so no pattern is ambiguous */
+			if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '*')
+				return false;
+			i++;
 			continue;
 		}
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			  ch == '_' || ch == '-';
-		if (!ok)
-			return false;
-		segment_start = false;
+		uint32_t cp;
+		size_t n = json_utf8_decode(p + i, len - i, &cp);
+		if (n == 0 || cp <= 0x9f || unicode_is_invisible(cp))
+			return false; /* not UTF-8, a C1 control, or a character no reader sees */
+		i += n;
 	}
-	return !segment_start;
+	return true;
 }
 
 int envelope_prescan(const uint8_t *body, size_t len, unsigned max_depth)
@@ -124,13 +125,13 @@ char *envelope_put(char *o, const void *src, size_t len)
 	return o + len;
 }
 
-char *envelope_put_string(char *o, const char *s)
+char *envelope_put_string_n(char *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	*o++ = '"';
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
 		if (ch == '"' || ch == '\\') {
 			*o++ = '\\';
 			*o++ = (char)ch;
@@ -146,18 +147,25 @@ char *envelope_put_string(char *o, const char *s)
 	return o;
 }
 
+char *envelope_put_string(char *o, const char *s)
+{
+	return envelope_put_string_n(o, s, strlen(s));
+}
+
 /* {"type":"T","data":D (D absent: {}): what every writer of a message starts with. */
 static char *put_head(char *o, const char *type, size_t type_len, const char *data, size_t data_len)
 {
-	o = envelope_put(o, "{\"type\":\"", 9);
-	o = envelope_put(o, type, type_len); /* the type charset needs no escaping */
-	o = envelope_put(o, "\",\"data\":", 9);
+	/* A type may hold '"' or '\\' (escaped in the JSON it came in; a type read from a view is
+	 * still escaped, and has neither) */
+	o = envelope_put(o, "{\"type\":", 8);
+	o = envelope_put_string_n(o, type, type_len);
+	o = envelope_put(o, ",\"data\":", 8);
 	return data_len ? envelope_put(o, data, data_len) : envelope_put(o, "{}", 2);
 }
 
 size_t envelope_write_size(size_t type_len, size_t data_len, size_t ctx_len)
 {
-	return 9 + type_len + 9 + (data_len ? data_len : 2) + 11 + ctx_len + 1;
+	return 8 + 2 * type_len + 2 + 8 + (data_len ? data_len : 2) + 11 + ctx_len + 1;
 }
 
 size_t envelope_write(char *out, const char *type, size_t type_len, const char *data, size_t data_len,
@@ -246,7 +254,7 @@ static int envelope_adopt(cJSON *root, struct envelope *out, const char **why)
 		}
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (!cJSON_IsString(type) || !envelope_type_is_valid(type->valuestring, strlen(type->valuestring))) {
-		*why = "\"type\" must be a string of 1-255 characters [A-Za-z0-9._:-]";
+		*why = "\"type\" must be a string of 1-255 bytes of UTF-8 without control or invisible characters or *";
 		return ENVELOPE_MALFORMED;
 	}
 	cJSON *data, *context;
@@ -426,7 +434,7 @@ char *envelope_serialize_raw_set(const struct envelope *e, const uint8_t *raw, s
 			set_bytes += 4 + strlen(set[i].key) + 6 * strlen(set[i].value);
 	size_t type_len = strlen(e->type);
 	/* Fixed parts and separators, the members as written, the set members escaped. */
-	char *out = malloc(64 + type_len + dl + cl + 4 * n_ctx + set_bytes);
+	char *out = malloc(64 + 2 * type_len + dl + cl + 4 * n_ctx + set_bytes);
 	if (!out) {
 		free(ctx);
 		return NULL;

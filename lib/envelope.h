@@ -33,7 +33,8 @@ struct envelope {
 	cJSON *context;   /* object, created when absent */
 };
 
-/* Type syntax: 1..255 bytes of [A-Za-z0-9._:-]. */
+/* Type syntax: 1..255 bytes of UTF-8 without control characters (C0, DEL, C1), without the
+ * characters unicode.h calls invisible, and without '*' (docs/protocol.md "Message types"). */
 bool envelope_type_is_valid(const char *type, size_t len);
 
 /* One pass over the raw bytes: strict UTF-8, no control bytes outside JSON whitespace,
@@ -99,9 +100,11 @@ char *envelope_serialize_raw(const struct envelope *e, const uint8_t *raw, size_
 
 /* Writers for callers that build a message in a buffer they sized: envelope_put copies len
  * bytes to o, envelope_put_string writes s as a JSON string literal (quotes, escapes; at most
- * 2 + 6 * strlen(s) bytes). Both return the position after what they wrote. */
+ * 2 + 6 * strlen(s) bytes; envelope_put_string_n the same for len bytes). All return the position
+ * after what they wrote. */
 char *envelope_put(char *o, const void *src, size_t len);
 char *envelope_put_string(char *o, const char *s);
+char *envelope_put_string_n(char *o, const char *s, size_t len);
 
 /* A context member the router writes itself: its key (plain text, no escapes: a protocol name)
  * and its string value, or NULL to only drop what the client wrote under that key. */

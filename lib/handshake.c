@@ -19,7 +19,7 @@ bool hs_id_is_valid(const char *id, size_t len)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char ch = id[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
 		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
 			return false;
 	}

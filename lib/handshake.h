@@ -69,7 +69,8 @@ struct hs_session {
 	struct mac_state tx; /* frames we send */
 };
 
-/* Identity syntax: 1..64 bytes of [a-z0-9._-], starting with a letter or digit. */
+/* Identity syntax: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or digit (OVOS skill
+ * ids such as "ovos-skill-personal.OpenVoiceOS"). Case matters: "a" and "A" are two identities. */
 bool hs_id_is_valid(const char *id, size_t len);
 
 /* --- daemon side --- */

@@ -150,7 +150,8 @@ int grants_parse(const char *text, size_t len, const char *filename, char ***pat
 			if (text[i] == '\r')
 				return grants_fail(text, len, filename, i, error_out,
 						   "carriage return (lines must end in \\n alone)");
-			if (text[i] == ' ' || text[i] == '\t' || text[i] == '#' || (unsigned char)text[i] < 0x20)
+			/* a type may hold spaces and '#', but " #" reads as a comment after a pattern */
+			if (text[i] == '\t' || (unsigned char)text[i] < 0x20 || (text[i] == '#' && text[i - 1] == ' '))
 				return grants_fail(text, len, filename, i, error_out,
 						   "one pattern per line; comments must start their own line");
 		}
@@ -186,6 +187,14 @@ int grants_parse(const char *text, size_t len, const char *filename, char ***pat
 	*patterns_out = TAKE_PTR(v);
 	*n_out = n;
 	return 0;
+}
+
+bool grants_pattern_storable(const char *pattern)
+{
+	size_t len = strlen(pattern);
+
+	return pattern_validate(pattern) == 0 && pattern[0] != ' ' && pattern[0] != '#' && pattern[len - 1] != ' ' &&
+	       !strstr(pattern, " #");
 }
 
 char *grants_format(const char *const *patterns, size_t n)

@@ -50,6 +50,10 @@ void permissions_free(struct permissions *p);
 int grants_parse(const char *text, size_t len, const char *filename, char ***patterns_out, size_t *n_out,
 		 char **error_out);
 
+/* True iff pattern is valid and a grants file can hold it as written: a line is trimmed, a line
+ * that starts with '#' is a comment, and " #" inside reads as a trailing comment. */
+bool grants_pattern_storable(const char *pattern);
+
 /* Renders patterns as a grants file (a header comment, then one per line). Returns a malloc'd
  * string, or NULL on allocation failure. The patterns must be valid. */
 char *grants_format(const char *const *patterns, size_t n);

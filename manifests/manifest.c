@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <sys/socket.h>
 
+#include "handshake.h"
 #include "json-doc.h"
 #include "pattern.h"
 
@@ -40,19 +41,9 @@ static void manifest_freep(struct manifest **m)
 
 bool manifest_id_is_valid(const char *s)
 {
-	size_t n = strnlen(s, MANIFEST_ID_MAX + 1);
-
-	if (n == 0 || n > MANIFEST_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		/* Starting with a letter or digit rules out "." and ".." as file names. */
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
+	/* One rule with the handshake; starting with a letter or digit rules out "." and ".." as
+	 * file names. */
+	return hs_id_is_valid(s, strnlen(s, MANIFEST_ID_MAX + 1));
 }
 
 int manifest_check_filename(const struct manifest *m, const char *basename)
@@ -504,7 +495,7 @@ static int parse_root(struct json_doc *doc, struct manifest *m)
 		return json_doc_fail(doc, doc->root, false, "missing \"id\"");
 	if (!json_is(f[1], JSON_STRING) || !manifest_id_is_valid(f[1]->string))
 		return json_doc_fail(doc, f[1], false,
-				     "id must be 1 to %d characters of [a-z0-9._-] starting with a letter or digit",
+				     "id must be 1 to %d characters of [A-Za-z0-9._-] starting with a letter or digit",
 				     MANIFEST_ID_MAX);
 	m->id = strdup(f[1]->string);
 	if (!m->id)

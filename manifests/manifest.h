@@ -93,7 +93,7 @@ struct manifest_limits {
 
 struct manifest {
 	unsigned manifest_version; /* always 1 */
-	char *id;		   /* [a-z0-9._-]{1,64}, starts with a letter or digit */
+	char *id;		   /* [A-Za-z0-9._-]{1,64}, starts with a letter or digit */
 	char *version;		   /* NULL when absent */
 	char **exec;		   /* NULL for an external client; else NULL-terminated argv, exec[0] absolute */
 	size_t n_exec;

@@ -20,34 +20,6 @@ static bool is_sep(char c)
 	return c == '.' || c == ':';
 }
 
-static bool is_segment_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-';
-}
-
-/* Segments separated by '.' or ':', none empty. With trailing_sep the last byte must be a
- * separator (the prefix part of "foo.*"), and that separator does not open an empty segment. */
-static bool segments_valid(const char *s, size_t len, bool trailing_sep)
-{
-	bool prev_sep = true; /* forbids a leading separator */
-
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (is_sep(s[i])) {
-			if (prev_sep)
-				return false;
-			prev_sep = true;
-		} else if (is_segment_char(s[i])) {
-			prev_sep = false;
-		} else {
-			return false;
-		}
-	}
-	return prev_sep == trailing_sep;
-}
-
 /* One rule for the whole bus: the same check the wire parser applies to every message. */
 bool type_is_valid(const char *s, size_t len)
 {
@@ -69,12 +41,13 @@ static enum kind classify(const char *p, size_t *plen)
 	if (len == 1 && p[0] == '*')
 		return KIND_ALL;
 	if (p[len - 1] == '*') {
-		if (len < 3 || !segments_valid(p, len - 1, true))
+		/* a prefix of at least one character before its separator, and nothing a type may not hold */
+		if (len < 3 || !is_sep(p[len - 2]) || !type_is_valid(p, len - 1))
 			return KIND_INVALID;
 		*plen = len - 1;
 		return KIND_PREFIX;
 	}
-	if (!segments_valid(p, len, false))
+	if (!type_is_valid(p, len))
 		return KIND_INVALID;
 	*plen = len;
 	return KIND_EXACT;
@@ -89,8 +62,7 @@ int pattern_validate(const char *s)
 
 static bool prefix_matches(const char *prefix, size_t plen, const char *type, size_t tlen)
 {
-	/* A valid type never ends in a separator, so tlen > plen is implied by a match; it is
-	 * checked anyway to keep the definition visible. */
+	/* "weather.*" matches what starts with "weather." and is longer: not "weather." itself */
 	return tlen > plen && memcmp(prefix, type, plen) == 0;
 }
 
@@ -236,14 +208,15 @@ int pattern_set_add(struct pattern_set *set, const char *pattern)
 	return 0;
 }
 
-/* Probes every prefix of s[0..len) that ends in a separator, hashing each byte once. */
-static bool prefix_probe(const struct pattern_set *set, const char *s, size_t len)
+/* Probes every prefix of s[0..len) that ends in a separator, hashing each byte once; with
+ * shorter, only those shorter than s (a type ending in '.' is not matched by its own prefix). */
+static bool prefix_probe(const struct pattern_set *set, const char *s, size_t len, bool shorter)
 {
 	uint64_t h = STRSET_HASH_INIT;
 
 	if (set->prefixes.count == 0)
 		return false;
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len - shorter; i++) {
 		h = strset_hash_step(h, (unsigned char)s[i]);
 		if (is_sep(s[i]) && strset_contains_hashed(&set->prefixes, s, i + 1, h))
 			return true;
@@ -257,7 +230,7 @@ bool pattern_set_match(const struct pattern_set *set, const char *type, size_t l
 		return false;
 	if (set->all)
 		return true;
-	return strset_contains(&set->exact, type, len) || prefix_probe(set, type, len);
+	return strset_contains(&set->exact, type, len) || prefix_probe(set, type, len, true);
 }
 
 bool pattern_set_covers(const struct pattern_set *set, const char *pattern)
@@ -273,7 +246,7 @@ bool pattern_set_covers(const struct pattern_set *set, const char *pattern)
 	case KIND_PREFIX:
 		/* Only a prefix pattern can cover infinitely many types (see pattern_covers);
 		 * prefix_probe includes the pattern's own prefix since it ends in a separator. */
-		return set->all || prefix_probe(set, pattern, plen);
+		return set->all || prefix_probe(set, pattern, plen, false);
 	default:
 		return false;
 	}

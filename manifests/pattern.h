@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* pattern.h - message types, type patterns and compiled pattern sets.
  *
- * Pure functions, no I/O; safe on untrusted input. A message type is 1..255 bytes of
- * [A-Za-z0-9_-] segments separated by '.' or ':' (no empty segment, so no leading, trailing or
- * doubled separator). A pattern is one of:
+ * Pure functions, no I/O; safe on untrusted input. A message type is 1..255 bytes of UTF-8
+ * without control characters, invisible characters (unicode.h) or '*' (envelope.h: one rule for
+ * the whole bus). A pattern is one of:
  *   - an exact type, matching only itself;
- *   - a prefix ending in '.' or ':' followed by '*' ("weather.*", "recognizer_loop:*"), matching
- *     every type that starts with the prefix and is longer than it ("weather.*" matches
- *     "weather.today" and "weather.a.b", not "weather");
+ *   - a prefix of at least one character ending in '.' or ':', followed by '*' ("weather.*",
+ *     "recognizer_loop:*"), matching every type that starts with the prefix and is longer than
+ *     it ("weather.*" matches "weather.today" and "weather.a.b", not "weather" or "weather.");
  *   - "*" alone, matching every type.
- * Patterns are at most 255 bytes. Nothing else (no '*' in the middle, no regex) is accepted. */
+ * Patterns are at most 255 bytes. Nothing else (no '*' elsewhere, no regex) is accepted; as no
+ * type holds a '*', a pattern never reads as two things. */
 #pragma once
 
 #include <stdbool.h>

@@ -152,7 +152,7 @@ static int grants_from_arg(char *arg, char **text_out)
 		if (arg[0] == '\n' || arg[len - 1] == '\n' || strstr(arg, "\n\n"))
 			return -EINVAL;
 		for (char *p = strtok_r(arg, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-			if (n == ARRAY_SIZE(v) || pattern_validate(p) < 0)
+			if (n == ARRAY_SIZE(v) || !grants_pattern_storable(p))
 				return -EINVAL;
 			v[n++] = p;
 		}
@@ -192,7 +192,7 @@ static int do_grant(struct admin *a, struct admin_request *req, bool grant)
 
 	if (!text)
 		return -ENOMEM;
-	if (!hs_id_is_valid(id, strlen(id)) || pattern_validate(pattern) < 0)
+	if (!hs_id_is_valid(id, strlen(id)) || !(grant ? grants_pattern_storable(pattern) : pattern_validate(pattern) == 0))
 		return -EINVAL;
 	if (!bundle_has_manifest(a->cfg, id))
 		return -ENOENT;

@@ -28,8 +28,15 @@ static bool plain_string(const uint8_t *body, const struct json_member *m, char 
 		return false;
 	const uint8_t *s = body + m->val_off + 1;
 	size_t len = m->val_len - 2;
-	if (memchr(s, '\\', len))
-		return false;
+	if (memchr(s, '\\', len)) {
+		/* Rare: a type may be written with escapes ("\u00e9", "\""): decode it as JSON does */
+		cJSON *str = cJSON_ParseWithLength((const char *)s - 1, len + 2);
+		bool ok = cJSON_IsString(str) && strlen(str->valuestring) <= max;
+		if (ok)
+			strcpy(out, str->valuestring);
+		cJSON_Delete(str);
+		return ok;
+	}
 	memcpy(out, s, len);
 	out[len] = '\0';
 	return true;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "unicode.h"
 #include "fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,28 +32,52 @@ static void check_sender(const struct envelope *e)
 		abort();
 }
 
-/* docs/protocol.md, written out independently: segments of [A-Za-z0-9_-] separated by '.' or
- * ':', 1..255 bytes. */
+/* docs/protocol.md, written out independently: 1..255 bytes of UTF-8 (shortest form, no
+ * surrogates, at most U+10FFFF) without C0 controls, DEL, C1 controls, '*', or the invisible
+ * characters the document lists (that list is shared data: unicode.h). */
 static bool type_matches_spec(const char *t)
 {
-	size_t len = strlen(t), seg = 0;
+	const unsigned char *p = (const unsigned char *)t;
+	size_t len = strlen(t);
 
 	if (len == 0 || len > 255)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = t[i];
-		if (c == '.' || c == ':') {
-			if (seg == 0)
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		uint32_t cp;
+		size_t n;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f || c == '*')
 				return false;
-			seg = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-			   c == '-') {
-			seg++;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
 		} else {
 			return false;
 		}
+		if (i + n > len)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		if (cp <= 0x9f || unicode_is_invisible(cp))
+			return false;
+		i += n;
 	}
-	return seg > 0;
+	return true;
 }
 
 /* cJSON_Compare, except that a number beyond double range (kept as written by the splicing

@@ -206,8 +206,8 @@ def malformed(d, key):
     closed_without_result(d, bad_via, "unknown via")
     bad_flags = body[:tail + 1] + bytes([0x80]) + body[tail + 2:]
     closed_without_result(d, bad_flags, "unknown flag")
-    upper = body.replace(b"alice", b"ALICE")
-    closed_without_result(d, upper, "invalid subject id")
+    colon = body.replace(b"alice", b"al:ce")
+    closed_without_result(d, colon, "invalid subject id")
     fake_hello = protocol.MAGIC + os.urandom(32)
     closed_without_result(d, DelegatedHandshake(key, "alice", peer="a b").auth(fake_hello), "space in peer")
     closed_without_result(d, DelegatedHandshake(key, "alice", peer="p" * 65).auth(fake_hello), "peer of 65 bytes")

@@ -44,8 +44,8 @@ def main():
         check(not re.search(r"[{}\[\]]", cp.stdout), "description is JSON rather than words:\n%s" % cp.stdout)
 
         expect_error(tmp, "pattern.json",
-                     '{\n  "manifest_version": 1,\n  "id": "x",\n  "bus": {"send": ["a.*"], "receive": ["b..c"]}\n}\n',
-                     '"b..c"', "bad pattern")
+                     '{\n  "manifest_version": 1,\n  "id": "x",\n  "bus": {"send": ["a.*"], "receive": ["b*c"]}\n}\n',
+                     '"b*c"', "bad pattern")
         expect_error(tmp, "dup.json",
                      '{\n  "manifest_version": 1,\n  "id": "x",\n  "bus": {"send": [], "receive": []},\n  "id": "y"\n}\n',
                      '"id": "y"', "duplicate key")

@@ -75,7 +75,7 @@ def main():
         os.symlink(good, k("link.key"))
         expect(KeyFileError, lambda: Bus(d.socket, k("link.key")), "symlinked key file")
         for bad in ("secret %s\n" % secret.hex(), "id alice\nsecret %s\n" % secret.hex()[:-2],
-                    "id alice\nsecret %s\nextra\n" % secret.hex(), "id Alice\nsecret %s\n" % secret.hex(),
+                    "id alice\nsecret %s\nextra\n" % secret.hex(), "id Al:ce\nsecret %s\n" % secret.hex(),
                     "id alice\nsecret %s\n" % (" " * 2 + secret.hex()[2:]), "id alice\0\nsecret 00\n"):
             expect(KeyFileError, lambda: Bus(d.socket, write_key(k("bad.key"), bad)), "malformed %r" % bad)
         expect(KeyFileError, lambda: Bus(d.socket, k("missing.key")), "missing key file")

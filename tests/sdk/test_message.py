@@ -38,13 +38,15 @@ def test_message_helpers():
 
 
 def test_types_and_patterns():
-    for t in ("speak", "a.b", "recognizer_loop:utterance", "A-b_c.d:e", "x" * 255):
+    for t in ("speak", "a.b", "recognizer_loop:utterance", "A-b_c.d:e", "x" * 255, ".a", "a.", "a..b", "a b",
+              "caf\u00e9", "\u00e9" * 127, "skill-x.Author:What Can You Do", 'a"b\\'):
         check(protocol.type_is_valid(t), "type %r should be valid" % t)
-    for t in ("", ".a", "a.", "a..b", "a b", "a.*", "*", "caf\u00e9", "x" * 256, "a\n", None, 3):
+    for t in ("", "a.*", "*", "a*b", "x" * 256, "\u00e9" * 128, "a\n", "a\x7f", "a\x85", "a\u200b", "a\u202e",
+              "a\ud800", None, 3):
         check(not protocol.type_is_valid(t), "type %r should be invalid" % (t,))
     for p in ("*", "a.*", "a:*", "a.b.*", "speak"):
         check(protocol.pattern_is_valid(p), "pattern %r should be valid" % p)
-    for p in ("", "a*", ".*", "a.b*", "**", "*.a", "a..*", "a.*.b"):
+    for p in ("", "a*", ".*", "a.b*", "**", "*.a", "a.*.b", "a\t.*"):
         check(not protocol.pattern_is_valid(p), "pattern %r should be invalid" % p)
     cases = [("*", "x", True), ("a.*", "a.b", True), ("a.*", "a.b.c", True), ("a.*", "a", False),
              ("a.*", "ab.c", False), ("a:*", "a:b", True), ("a:*", "a.b", False), ("a.b", "a.b", True),
@@ -56,7 +58,7 @@ def test_types_and_patterns():
 def test_bodies():
     body = protocol.encode_message("a.b", {"n": 1})
     check(json.loads(body) == {"type": "a.b", "data": {"n": 1}}, "encode: %r" % body)
-    for bad in (("a..b", {}), ("a.b", {"x": float("nan")}), ("a.b", {"s": "\ud800"})):
+    for bad in (("a*b", {}), ("a.b", {"x": float("nan")}), ("a.b", {"s": "\ud800"})):
         try:
             protocol.encode_message(*bad)
         except ValueError:

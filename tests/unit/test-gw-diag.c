@@ -270,7 +270,7 @@ static void test_map(struct gw_diag *d)
 	uint64_t old = inode_of(cg_a);
 	struct gw_local bad[] = { { .path = "relative", .id = "x" }, { .path = "/a/../b", .id = "x" },
 				  { .path = "/a/", .id = "x" },      { .path = "/a//b", .id = "x" },
-				  { .path = "/a/./b", .id = "x" },   { .path = "/a", .id = "Bad" } };
+				  { .path = "/a/./b", .id = "x" },   { .path = "/a", .id = "B d" } };
 
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
 		CHECK_MSG(gw_diag_reload_map(d, &bad[i], 1) == -EINVAL, "map refused: %s -> %s", bad[i].path, bad[i].id);

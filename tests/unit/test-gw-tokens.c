@@ -114,7 +114,7 @@ static void test_lines(void)
 		"3f2a9c0d11e4b7a2  ovos-phone 1 %s",          /* two spaces */
 		"3F2A9C0D11E4B7A2 ovos-phone 1 %s",           /* upper-case tid */
 		"3f2a9c0d11e4b7a ovos-phone 1 %s",            /* short tid */
-		"3f2a9c0d11e4b7a2 Ovos 1 %s",                 /* invalid id */
+		"3f2a9c0d11e4b7a2 Ov:os 1 %s",                /* invalid id */
 		"3f2a9c0d11e4b7a2 ovos-phone 01 %s",          /* leading zero */
 		"3f2a9c0d11e4b7a2 ovos-phone -1 %s",          /* sign */
 		"3f2a9c0d11e4b7a2 ovos-phone 18446744073709551616 %s", /* > u64 */

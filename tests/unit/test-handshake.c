@@ -92,9 +92,10 @@ static void ref_session(const uint8_t key[CAPBUS_KEY_LEN], const uint8_t *ns, co
 
 static void test_id_syntax(void)
 {
-	const char *good[] = { "a", "0", "alice", "org.example.weather", "a-b_c.d", "9lives",
+	const char *good[] = { "a", "0", "alice", "org.example.weather", "a-b_c.d", "9lives", "Alice",
+			       "ovos-skill-personal.OpenVoiceOS", "Z",
 			       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */ };
-	const char *bad[] = { "", ".a", "-a", "_a", "Alice", "a b", "a/b", "a\n", "ä",
+	const char *bad[] = { "", ".a", "-a", "_a", "a b", "a/b", "a\n", "ä", "a:b", "a*", "a\\b",
 			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 65 */ };
 
 	for (size_t i = 0; i < ARRAY_LEN(good); i++)
@@ -281,8 +282,8 @@ static void test_server_malformed(void)
 		bad[id_len_at] = id_lens[i];
 		CHECK(hs_server_auth(&srv, bad, auth_len, table_lookup, &t, &ss, reply, &reply_len) == HS_MALFORMED);
 	}
-	/* id syntax: uppercase, leading separator, NUL, slash. */
-	const char *bad_ids[] = { "Alice", ".lice", "al\0ce", "a/ice", "alic\n" };
+	/* id syntax: space, leading separator, NUL, slash, newline. */
+	const char *bad_ids[] = { "Al ce", ".lice", "al\0ce", "a/ice", "alic\n" };
 	for (size_t i = 0; i < ARRAY_LEN(bad_ids); i++) {
 		memcpy(bad, auth, auth_len);
 		memcpy(bad + HS_AUTH_MIN - 1, bad_ids[i], 5);
@@ -335,7 +336,7 @@ static void test_client_malformed(void)
 		CHECK(auth_len == 0);
 	}
 	hello[HS_MAGIC_LEN - 1] = HS_PROTOCOL_VERSION;
-	CHECK(hs_client_auth(&cli, "Alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
+	CHECK(hs_client_auth(&cli, "Al ce", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_MALFORMED);
 	CHECK(hs_client_auth(&cli, "alice", key, hello, HS_HELLO_LEN, auth, &auth_len) == HS_OK);
 }

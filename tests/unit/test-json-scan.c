@@ -133,7 +133,7 @@ static void test_envelope_scan(void)
 
 	static const char *refused[] = {
 		"[]", "{}", "{\"data\":{}}", "{\"type\":\"a\",\"type\":\"b\"}", "{\"type\":\"a\",\"extra\":1}",
-		"{\"type\":\"a b\"}", "{\"type\":1}", "{\"type\":\"a\",\"data\":[]}", "{\"type\":\"a\",\"context\":\"x\"}",
+		"{\"type\":\"a*\"}", "{\"type\":1}", "{\"type\":\"a\",\"data\":[]}", "{\"type\":\"a\",\"context\":\"x\"}",
 		"{\"type\":\"a\",\"context\":{\"k\":1,\"k\":2}}", "{\"type\":\"a\",\"data\":{\"n\":01}}",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {

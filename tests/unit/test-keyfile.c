@@ -218,7 +218,7 @@ static void test_malformed(void)
 		"id alice\nsecret %s \n",                      /* trailing space */
 		"id alice\nsecret\t%s\n",
 		"id alice\r\nsecret %s\r\n",                   /* CRLF */
-		"id Alice\nsecret %s\n",
+		"id Al ce\nsecret %s\n",
 		"id \nsecret %s\n",
 		"id .alice\nsecret %s\n",
 		"id aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nsecret %s\n", /* 65 */

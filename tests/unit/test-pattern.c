@@ -22,17 +22,24 @@ static void test_types(void)
 	CHECK(tv("a"));
 	CHECK(tv("a.b:c-d_e.9"));
 	CHECK(!tv(""));
-	CHECK(!tv("."));
-	CHECK(!tv(".a"));
-	CHECK(!tv("a."));
-	CHECK(!tv("a:"));
-	CHECK(!tv("a..b"));
-	CHECK(!tv("a.:b"));
-	CHECK(!tv("a b"));
-	CHECK(!tv("a/b"));
+	/* OVOS types: any UTF-8 without controls, invisible characters or '*' */
+	CHECK(tv("."));
+	CHECK(tv(".a"));
+	CHECK(tv("a."));
+	CHECK(tv("a:"));
+	CHECK(tv("a..b"));
+	CHECK(tv("a b"));
+	CHECK(tv("a/b"));
+	CHECK(tv("caf\xc3\xa9"));
+	CHECK(tv("ovos-skill-personal.OpenVoiceOS:What Can You Do"));
+	CHECK(!tv(""));
 	CHECK(!tv("a*"));
 	CHECK(!tv("*"));
-	CHECK(!tv("caf\xc3\xa9"));
+	CHECK(!tv("a\tb"));
+	CHECK(!tv("a\x7f"));
+	CHECK(!tv("a\xc2\x9b"));
+	CHECK(!tv("a\xe2\x80\x8f"));
+	CHECK(!tv("a\xff"));
 	CHECK(!type_is_valid(NULL, 0));
 	/* Lengths: the len argument rules, not NUL termination. */
 	CHECK(type_is_valid("speak.x", 5));
@@ -58,11 +65,15 @@ static void test_validate(void)
 	CHECK(pattern_validate(":*") == -EINVAL);
 	CHECK(pattern_validate("weather*") == -EINVAL);
 	CHECK(pattern_validate("weather.**") == -EINVAL);
-	CHECK(pattern_validate("weather..*") == -EINVAL);
+	CHECK(pattern_validate("weather..*") == 0);
 	CHECK(pattern_validate("*.weather") == -EINVAL);
 	CHECK(pattern_validate("a.*.b") == -EINVAL);
-	CHECK(pattern_validate("weather.") == -EINVAL);
-	CHECK(pattern_validate("we ather") == -EINVAL);
+	CHECK(pattern_validate("weather.") == 0); /* an exact type now */
+	CHECK(pattern_validate("we ather") == 0);
+	CHECK(pattern_validate("we ather:*") == 0);
+	CHECK(pattern_validate("we*ather") == -EINVAL);
+	CHECK(pattern_validate("a.\x01*") == -EINVAL);
+	CHECK(pattern_validate("a. *") == -EINVAL);
 	memset(buf, 'a', sizeof(buf));
 	buf[PATTERN_MAX_LEN] = '\0';
 	CHECK(pattern_validate(buf) == 0);
@@ -88,7 +99,7 @@ static void test_matches(void)
 	CHECK(!pattern_matches("weather.*", "weatherx.today"));
 	CHECK(!pattern_matches("weather.*", "weather:today"));
 	CHECK(pattern_matches("recognizer_loop:*", "recognizer_loop:utterance"));
-	CHECK(!pattern_matches("*", "bad..type"));
+	CHECK(!pattern_matches("*", "bad\ntype"));
 	CHECK(!pattern_matches("bad*", "bad.x"));
 	CHECK(!pattern_matches(NULL, "x"));
 	CHECK(!pattern_matches("x", NULL));
@@ -131,7 +142,7 @@ static void test_overlaps(void)
 	CHECK(pattern_overlaps("a", "a"));
 	CHECK(!pattern_overlaps("a", "b"));
 	CHECK(!pattern_overlaps("*", "a*"));
-	CHECK(!pattern_overlaps("a..b", "*"));
+	CHECK(!pattern_overlaps("a\x01b", "*"));
 }
 
 /* Every relation agrees with its definition over a small universe of types. */
@@ -192,10 +203,14 @@ static void test_set(void)
 	CHECK(pattern_set_match(s, "intent.weather.today", 20));
 	CHECK(pattern_set_match(s, "intent.weather.a.b", 18));
 	CHECK(!pattern_set_match(s, "intent.weather", 14));
+	CHECK(!pattern_set_match(s, "intent.weather.", 15)); /* longer than the prefix only */
+	CHECK(pattern_set_match(s, "intent.weather..", 16));
+	CHECK(!pattern_matches("intent.weather.*", "intent.weather."));
+	CHECK(pattern_matches("intent.weather.*", "intent.weather. "));
 	CHECK(!pattern_set_match(s, "intent.other", 12));
 	CHECK(pattern_set_match(s, "recognizer_loop:utterance", 25));
 	CHECK(!pattern_set_match(s, "recognizer_loop.utterance", 25));
-	CHECK(!pattern_set_match(s, "intent.weather..x", 17));
+	CHECK(!pattern_set_match(s, "intent.weather\x01x", 16));
 
 	CHECK(pattern_set_covers(s, "intent.weather.today"));
 	CHECK(pattern_set_covers(s, "intent.weather.*"));
@@ -211,7 +226,7 @@ static void test_set(void)
 	CHECK(pattern_set_add(s, "*") == 0);
 	CHECK(pattern_set_count(s) == 4);
 	CHECK(pattern_set_match(s, "anything.at:all", 15));
-	CHECK(!pattern_set_match(s, "not valid", 9));
+	CHECK(!pattern_set_match(s, "not*valid", 9));
 	CHECK(pattern_set_covers(s, "*"));
 	CHECK(pattern_set_covers(s, "intent.*"));
 	pattern_set_free(s);

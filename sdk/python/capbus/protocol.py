@@ -33,7 +33,7 @@ CLIENT_MAX_FRAME = MAX_FRAME        # what a client accepts from the daemon (as 
 TYPE_MAX = 255
 KEYFILE_MAX = 4096
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{%d}\Z" % (2 * KEY_LEN))
 
 
@@ -102,7 +102,7 @@ class ClientHandshake:
 
     def __init__(self, ident: str, key: bytes, client_nonce: bytes = None):
         if not id_is_valid(ident):
-            raise ValueError("identity must be 1-64 of [a-z0-9._-], starting with a letter or digit")
+            raise ValueError("identity must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit")
         if len(key) != KEY_LEN:
             raise ValueError("key must be 32 bytes")
         self.id = ident.encode()
@@ -195,20 +195,62 @@ def admin_authority(authority_key: bytes, nonce: bytes, op: str, ident: str, arg
 
 # -- message types and patterns --------------------------------------------------------------
 
-_TYPE_RE = re.compile(r"^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*\Z")
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*[.:]\*\Z")
+# Characters a reader cannot see (format characters, variation selectors, fillers, line and
+# paragraph separators): no type holds one. The same list as the daemon's (lib/unicode.c).
+_INVISIBLE = (
+    (0x00ad, 0x00ad),
+    (0x034f, 0x034f),
+    (0x0600, 0x0605),
+    (0x061c, 0x061c),
+    (0x06dd, 0x06dd),
+    (0x070f, 0x070f),
+    (0x0890, 0x0891),
+    (0x08e2, 0x08e2),
+    (0x115f, 0x1160),
+    (0x17b4, 0x17b5),
+    (0x180b, 0x180f),
+    (0x200b, 0x200f),
+    (0x2028, 0x202e),
+    (0x2060, 0x206f),
+    (0x3164, 0x3164),
+    (0xfe00, 0xfe0f),
+    (0xfeff, 0xfeff),
+    (0xffa0, 0xffa0),
+    (0xfff9, 0xfffb),
+    (0x110bd, 0x110bd),
+    (0x110cd, 0x110cd),
+    (0x13430, 0x1343f),
+    (0x1bca0, 0x1bca3),
+    (0x1d173, 0x1d17a),
+    (0xe0000, 0xe0fff),
+)
+
+
+def _visible(cp: int) -> bool:
+    return not any(lo <= cp <= hi for lo, hi in _INVISIBLE)
 
 
 def type_is_valid(mtype: str) -> bool:
-    """1 to 255 bytes; segments of [A-Za-z0-9_-] separated by "." or ":"."""
-    return isinstance(mtype, str) and 0 < len(mtype) <= TYPE_MAX and bool(_TYPE_RE.match(mtype))
+    """1 to 255 bytes of UTF-8 without control characters (C0, DEL, C1), invisible characters or
+    "*" (docs/protocol.md "Message types")."""
+    if not isinstance(mtype, str):
+        return False
+    try:
+        size = len(mtype.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return 0 < size <= TYPE_MAX and all(
+        ord(c) > 0x9f and _visible(ord(c)) if ord(c) >= 0x7f else (ord(c) >= 0x20 and c != "*") for c in mtype)
 
 
 def pattern_is_valid(pattern: str) -> bool:
-    """An exact type, a prefix ending in "." or ":" followed by "*", or "*" alone."""
-    if not isinstance(pattern, str) or not 0 < len(pattern) <= TYPE_MAX:
-        return False
-    return pattern == "*" or bool(_TYPE_RE.match(pattern)) or bool(_PREFIX_RE.match(pattern))
+    """An exact type, a prefix of at least one character ending in "." or ":" followed by "*",
+    or "*" alone."""
+    if pattern == "*":
+        return True
+    if isinstance(pattern, str) and len(pattern) >= 3 and pattern.endswith("*") and pattern[-2] in ".:":
+        return type_is_valid(pattern[:-1])
+    return type_is_valid(pattern)
 
 
 def pattern_matches(pattern: str, mtype: str) -> bool:
@@ -260,7 +302,8 @@ def encode_message(mtype: str, data: Optional[Dict[str, Any]] = None,
                    context: Optional[Dict[str, Any]] = None) -> bytes:
     """The JSON body of a message. ValueError for a bad type, NaN, or text that is not UTF-8."""
     if not type_is_valid(mtype):
-        raise ValueError("message type %r: use segments of [A-Za-z0-9_-] separated by '.' or ':'" % (mtype,))
+        raise ValueError("message type %r: 1 to 255 bytes of UTF-8 without control or invisible characters or '*'"
+                         % (mtype,))
     for name, value in (("data", data), ("context", context)):
         if value is not None and not isinstance(value, dict):
             raise TypeError("%s must be a dict, not %s" % (name, type(value).__name__))
