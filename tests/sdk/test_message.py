@@ -73,7 +73,7 @@ def test_bodies():
     t, d, c = protocol.decode_message(b'{"type":"a.b","data":{"k":{"x":1,"x":2}},"context":{"sender":"z"}}')
     check((t, c["sender"]) == ("a.b", "z"), "decode")
     for bad in (b'{"type":"a.b","type":"c.d"}', b'{"type":"a.b","context":{"sender":"a","sender":"b"}}',
-                b'{"type":"a.b","extra":1}', b'{"type":"a..b"}', b'{"type":"a.b","data":[]}', b'[1]',
+                b'{"type":"a.b","extra":1}', b'{"type":"a*b"}', b'{"type":"a\\u0001b"}', b'{"type":"a.b","data":[]}', b'[1]',
                 b'{"type":"a.b"} x', b'\xff', b'{"type":"a.b","data":{"n":NaN}}'):
         try:
             protocol.decode_message(bad)
