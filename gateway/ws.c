@@ -677,4 +677,12 @@ void gw_ws_destroy(struct gw *gw)
 	if (gw->just_admitted && !gw->just_admitted->ws)
 		gw_conn_free(gw->just_admitted);
 	gw->just_admitted = NULL;
+	/* lws ended every wsi, and each conn ends with its last one: a conn left is a bug. Say so
+	 * (tests look for it) and free it without touching the wsis lws has freed. */
+	while (gw->conns) {
+		struct gw_conn *c = gw->conns;
+		log_event(LOG_LEVEL_ERROR, "gateway_conn_left", "id=%s state=%d", LOG_Q(c->dec.id), (int)c->state);
+		c->ws = c->bus_wsi = NULL;
+		gw_conn_free(c);
+	}
 }
