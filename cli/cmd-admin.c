@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd-admin.c - capbus keygen, manifest check, install, remove, grant, revoke, skills, logs, stats. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -94,6 +95,14 @@ static int signed_request(struct cli *cli, const char *what, const char *type, e
 	cJSON_AddStringToObject(data, "authority", tag_hex);
 	_cleanup_free_ char *json = cJSON_PrintUnformatted(owned);
 	r = json ? capbus_request(cli->bus, type, json, ADMIN_TIMEOUT_MS, reply) : -ENOMEM;
+	/* The router relays the privileged parent's errno as its strerror text: ENOENT from a
+	 * token revocation means id holds no token with that tid (absent, or another identity's). */
+	if (r == CAPBUS_E_REFUSED && op == AUTHORITY_OP_TOKEN_REVOKE && streq(capbus_error_code(cli->bus), "internal") &&
+	    streq(capbus_error_message(cli->bus), strerror(ENOENT))) {
+		fprintf(stderr, "capbus: %s: %s holds no token %s: nothing was revoked (the tid is the second field of "
+			"the token, cbt1_TID_SECRET; check the identity)\n", what, id, arg);
+		return EXIT_USAGE;
+	}
 	if (r == CAPBUS_E_REFUSED && streq(capbus_error_code(cli->bus), "internal")) {
 		/* The daemon changes its files all or nothing (docs/architecture.md): a failure to
 		 * store the change (a full disk, a read-only file system) leaves the old state. */

@@ -59,7 +59,8 @@ int gw_bus_open(struct gw_conn *conn)
 		.type = LWS_ADOPT_SOCKET,
 		.fd.sockfd = fd,
 		.vh_prot_name = "capbus-bus",
-		.parent = conn->ws,   /* lws closes it with the WebSocket */
+		/* no parent: lws would close it with the WebSocket, and the messages the client sent
+		 * that are still queued for the router would be lost (gw_bus_drain) */
 		.opaque = conn,
 	};
 	conn->bus_wsi = lws_adopt_descriptor_vhost_via_info(&ad);
@@ -84,8 +85,7 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 }
 
 /* Writes what the socket takes now, and asks for a writable callback for the rest. Writing at
- * once (not only from the callback) matters: a client that sends and then closes at once would
- * otherwise lose its last message with the bus connection lws closes alongside it. */
+ * once (not only from the callback) keeps the out-queue short while the router keeps up. */
 static int flush(struct gw_conn *conn)
 {
 	if (!conn->bus_wsi || conn->bout_off == conn->bout_len)
@@ -300,6 +300,29 @@ static int consume(struct gw_conn *conn)
 	return 0;
 }
 
+size_t gw_bus_pending(const struct gw_conn *conn)
+{
+	return conn->bout_len - conn->bout_off;
+}
+
+void gw_bus_drain(struct gw_conn *conn)
+{
+	size_t before = gw_bus_pending(conn);
+	int r = flush(conn);
+
+	if (r < 0 || !gw_bus_pending(conn)) {
+		/* written (or the bus is broken): close it; RAW_CLOSE frees the conn */
+		if (r == 0)
+			conn->gw->c.drained++;
+		lws_set_timeout(conn->bus_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	log_event(LOG_LEVEL_INFO, "gateway_draining", "id=%s source=%s bytes=%zu deadline_s=%d", LOG_Q(conn->dec.id),
+		  LOG_Q(conn->peer.desc), before, GW_DRAIN_S);
+	/* a router that does not read cannot pin the memory: lws closes the bus connection then */
+	lws_set_timeout(conn->bus_wsi, PENDING_TIMEOUT_USER_OK, GW_DRAIN_S);
+}
+
 void gw_bus_release(struct gw_conn *conn)
 {
 	hs_dclient_clear(&conn->hs);
@@ -330,7 +353,8 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_RAW_ADOPT:
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		if (!conn || conn->state == GW_CLOSING)
+		/* closing, or draining for a client that is gone: nobody to deliver to */
+		if (!conn || conn->state == GW_CLOSING || conn->state == GW_DRAINING)
 			return 0;
 		/* consume() leaves less than one whole frame behind */
 		if (conn->bin_len + len > (size_t)FRAME_MAX_BODY_HARD + FRAME_HEADER_LEN + FRAME_TAG_LEN + len)
@@ -347,6 +371,12 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 0;
 		if (flush(conn) < 0)
 			goto bad;
+		if (conn->state == GW_DRAINING) {
+			if (gw_bus_pending(conn))
+				return 0;
+			conn->gw->c.drained++;
+			return -1; /* all written: close; RAW_CLOSE frees the conn */
+		}
 		if (conn->ws_paused && conn->state == GW_OPEN && conn->bout_len - conn->bout_off < GW_QUEUE_LOW) {
 			conn->ws_paused = false;
 			lws_rx_flow_control(conn->ws, 1);
@@ -354,13 +384,23 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	}
 	case LWS_CALLBACK_RAW_CLOSE:
-		if (conn) {
-			conn->bus_wsi = NULL;
-			/* lws also closes us first when the WebSocket itself is closing: decide on the
-			 * next loop turn, when a dying WebSocket has freed its conn (and this timer) */
-			if (conn->state != GW_CLOSING)
-				lws_sul_schedule(lws_get_context(wsi), 0, &conn->bus_gone, bus_gone, 1);
+		if (!conn)
+			return 0;
+		conn->bus_wsi = NULL;
+		if (conn->state == GW_DRAINING) {
+			/* written, the drain deadline passed, or the router went away */
+			if (gw_bus_pending(conn)) {
+				conn->gw->c.drain_dropped++;
+				log_event(LOG_LEVEL_WARNING, "gateway_drain_dropped", "id=%s source=%s bytes=%zu",
+					  LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc), gw_bus_pending(conn));
+			}
+			gw_conn_free(conn);
+			return 0;
 		}
+		/* decide on the next loop turn, when a WebSocket dying at the same time has freed its
+		 * conn (and this timer) */
+		if (conn->state != GW_CLOSING && !conn->gw->exiting)
+			lws_sul_schedule(lws_get_context(wsi), 0, &conn->bus_gone, bus_gone, 1);
 		return 0;
 	default:
 		return 0;
@@ -369,8 +409,7 @@ bad:
 	if (conn) {
 		log_event(LOG_LEVEL_WARNING, "gateway_bus_error", "id=%s source=%s", LOG_Q(conn->dec.id),
 			  LOG_Q(conn->peer.desc));
-		conn->bus_wsi = NULL;
-		gw_ws_end(conn, 0);
+		gw_ws_end(conn, 0); /* a draining conn has no client: RAW_CLOSE frees it */
 	}
 	return -1;
 }

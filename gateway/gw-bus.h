@@ -9,14 +9,20 @@
 
 #include "gw.h"
 
-/* Dials the daemon's socket and adopts it into lws as a raw child of conn->ws. 0 or -errno. */
+/* Dials the daemon's socket and adopts it into lws as a raw wsi of its own (not a child of
+ * conn->ws: it outlives the client to drain). 0 or -errno. */
 int gw_bus_open(struct gw_conn *conn);
 /* One whole client message (text) for the bus: framed, tagged, queued. 0, -ENOBUFS (queue
  * full: the caller pauses the client), -EMSGSIZE. */
 int gw_bus_send(struct gw_conn *conn, const uint8_t *body, size_t len);
 /* The challenge answer (capbus.auth) of a conn in GW_CHALLENGE_WAIT: sends AUTH_D via 3. */
 int gw_bus_challenge_answer(struct gw_conn *conn, const char *json, size_t len);
-/* Frees the bus buffers and wipes the session keys (the wsi is closed by lws with its parent). */
+/* Bytes queued for the bus and not yet written. */
+size_t gw_bus_pending(const struct gw_conn *conn);
+/* The client is gone (conn in GW_DRAINING, ws NULL): write what is queued, then close the bus
+ * wsi; at most GW_DRAIN_S seconds. The bus wsi's RAW_CLOSE frees the conn. */
+void gw_bus_drain(struct gw_conn *conn);
+/* Frees the bus buffers and wipes the session keys (the wsi itself is closed by gw_conn_free). */
 void gw_bus_release(struct gw_conn *conn);
 /* lws protocol callback of the "capbus-bus" vhost. */
 int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -28,3 +34,5 @@ int gw_ws_queue(struct gw_conn *conn, const void *text, size_t len);
 void gw_ws_end(struct gw_conn *conn, uint16_t code);
 /* ws.c: the session is open: start reading the client. */
 void gw_ws_opened(struct gw_conn *conn);
+/* ws.c: frees the conn, its queues and source count, and closes its bus wsi if still open. */
+void gw_conn_free(struct gw_conn *conn);

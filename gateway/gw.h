@@ -2,8 +2,10 @@
 /* gw.h - the gateway process's state: one struct gw, one struct gw_conn per WebSocket.
  *
  * A gw_conn lives from the TCP accept (FILTER_NETWORK_CONNECTION) to the WebSocket wsi's
- * destruction; it owns the source count taken at admission and, once the upgrade is accepted,
- * one bus connection (bus.c) carrying the session the router bound to the subject identity.
+ * destruction, or, when the client leaves messages it sent still queued for the bus, until they
+ * are written (GW_DRAINING, at most GW_DRAIN_S seconds); it owns the source count taken at
+ * admission and, once the upgrade is accepted, one bus connection (bus.c) carrying the session
+ * the router bound to the subject identity.
  * Everything runs on lws's single thread. Trust level: the process is unprivileged after
  * start-up; its peers (WebSocket clients) are untrusted, the router is trusted. */
 #pragma once
@@ -24,6 +26,9 @@
  * out-queue and the WebSocket's reads. */
 #define GW_QUEUE_HIGH (1u << 20)
 #define GW_QUEUE_LOW (256u << 10)
+/* A client gone with messages still in the bus out-queue: its conn writes them for at most this
+ * long, so a router that does not read cannot pin the memory (docs/gateway.md). */
+#define GW_DRAIN_S 5
 
 enum gw_conn_state {
 	GW_ACCEPTED,      /* TCP accepted, HTTP not yet judged */
@@ -31,6 +36,7 @@ enum gw_conn_state {
 	GW_CHALLENGE_WAIT,/* challenge sent to the client; waiting for its capbus.auth */
 	GW_OPEN,          /* session open: frames both ways */
 	GW_CLOSING,       /* draining the ws out-queue, then drop (no close frame) */
+	GW_DRAINING,      /* the client is gone (ws NULL): writing its queued messages to the bus */
 };
 
 /* One queued WebSocket message: LWS_PRE bytes of headroom, then len bytes of text. */
@@ -45,8 +51,8 @@ struct gw;
 struct gw_conn {
 	struct gw *gw;
 	struct gw_conn *prev, *next; /* gw->conns */
-	struct lws *ws;          /* the client's wsi, once bound */
-	struct lws *bus_wsi;     /* the adopted bus socket (a child of ws) */
+	struct lws *ws;          /* the client's wsi, once bound; NULL again once it is destroyed */
+	struct lws *bus_wsi;     /* the adopted bus socket (not a child of ws: it outlives it to drain) */
 	enum gw_conn_state state;
 	int fd;                  /* the accepted socket (lws owns it) */
 	bool cut;                /* killed for taking too long to upgrade */
@@ -77,7 +83,8 @@ struct gw_conn {
 
 struct gw_counters {
 	uint64_t accepted, refused_locked, refused_per_source, refused_full, refused_connections,
-		auth_failed, lockouts, sessions, delegation_refused, too_big, bus_lost, refused_allow_from;
+		auth_failed, lockouts, sessions, delegation_refused, too_big, bus_lost, refused_allow_from,
+		drained, drain_dropped; /* clients gone with messages queued: written all / not all */
 };
 
 struct gw {
@@ -98,6 +105,7 @@ struct gw {
 	struct gw_conn *just_admitted;           /* admitted by the filter, wsi not yet created */
 	struct log_ratelimit rl;                 /* peer-triggered log lines */
 	uint64_t last_stats_ms;
+	bool exiting;                            /* context being destroyed: no conn starts draining */
 	volatile int stop;
 };
 

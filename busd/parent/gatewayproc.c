@@ -375,10 +375,32 @@ static void plan_restart(struct gatewayproc *g, uint64_t now)
 	log_event(LOG_LEVEL_INFO, "gateway_restart_planned", "backoff_ms=%llu", (unsigned long long)delay);
 }
 
+/* Configurations that start but cannot serve, said once at start-up with what to do. */
+static void warn_config(const struct gatewayproc *g)
+{
+	/* The sandbox shows the gateway no host directory but /usr, its token store and the cgroup
+	 * tree (its /tmp and /run are its own), and a path socket is root's, mode 0600 or 0660,
+	 * while the gateway runs as a sandbox uid: only an abstract socket reaches it. */
+	if (g->cfg->socket && g->cfg->socket[0] != '@')
+		log_event(LOG_LEVEL_WARNING, "gateway_socket_unreachable", "socket=%s hint=%s", LOG_Q(g->cfg->socket),
+			  LOG_Q("the sandboxed gateway cannot reach a filesystem socket and every WebSocket session "
+				"will fail (gateway_bus_unreachable): set \"socket\" to an abstract name such as "
+				"\"@capbus\""));
+	/* gateway.user is for a gateway started by hand as root (capbus-gateway(8)). */
+	if (g->gw->user[0])
+		log_event(LOG_LEVEL_WARNING, "gateway_user_ignored", "user=%s uid=%u hint=%s", LOG_Q(g->gw->user),
+			  (unsigned)g->uid,
+			  LOG_Q("a supervised gateway always runs as its sandbox uid; gateway.user applies only to "
+				"capbus-gateway started by hand as root: remove it"));
+}
+
 int gatewayproc_start(struct gatewayproc *g)
 {
 	bool fatal;
-	int r = start(g, &fatal);
+	int r;
+
+	warn_config(g);
+	r = start(g, &fatal);
 
 	if (r < 0 && fatal)
 		return r;

@@ -72,13 +72,18 @@ def main():
         check(p.returncode != 0 and not TOKEN.search(p.stdout), "a non-admin key minted a token: %r" % p.stdout)
         # Revoke one; through another identity a tid is not found.
         p = d.admin("token", "bob", "--revoke", tid1)
-        check(p.returncode != 0, "bob revoked alice's token")
+        check(p.returncode == 1, "bob revoked alice's token: rc %d" % p.returncode)
+        check("bob holds no token %s: nothing was revoked" % tid1 in p.stderr, "stderr: %r" % p.stderr)
         check(tid1 in [l[0] for l in store_lines(d)], "alice's token went through bob")
         p = d.admin("token", "alice", "--revoke", tid1)
         check(p.returncode == 0, "revoke: %s" % p.stderr)
         check([l[0] for l in store_lines(d)] == [tid2, tid3], "after revoke %r" % store_lines(d))
         p = d.admin("token", "alice", "--revoke", tid1)
-        check(p.returncode != 0, "revoking a revoked token succeeded")
+        check(p.returncode == 1, "revoking a revoked token: rc %d" % p.returncode)
+        check("alice holds no token %s: nothing was revoked" % tid1 in p.stderr and "daemon could not apply" not in p.stderr,
+              "an unknown tid, stderr: %r" % p.stderr)
+        p = d.admin("token", "alice", "--revoke", "0123456789abcdef")  # never issued
+        check(p.returncode == 1 and "alice holds no token 0123456789abcdef" in p.stderr, "never issued: %r" % p.stderr)
         p = d.admin("token", "alice", "--revoke-all")
         check(p.returncode == 0 and [l[0] for l in store_lines(d)] == [tid3], "revoke-all: %r" % store_lines(d))
         # No manifest, no token.

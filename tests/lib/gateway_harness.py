@@ -131,6 +131,8 @@ class GatewayDaemon(Daemon):
             self.sanitizer_findings.append("capbus-gateway exited with %d" % rc)
             sys.stdout.write("---- gateway log ----\n%s\n" % self.gw_log()[-20000:])
         self._scan_sanitizers(self.gw_log(), "gateway log")
+        if "event=gateway_conn_left" in self.gw_log():  # a conn outlived lws at exit: a leak
+            self.sanitizer_findings.append("capbus-gateway left a connection at exit")
         rc = super().stop(timeout)
         if self.router_killed:  # the test killed it on purpose: not a crash
             self.sanitizer_findings = [f for f in self.sanitizer_findings if "router died" not in f]
