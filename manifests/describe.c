@@ -296,6 +296,12 @@ char *manifest_describe(const struct manifest *m, const struct level_policy *lp)
 		fputs("May be reached through the WebSocket gateway (from the network, with a token or a browser key)\n", f);
 	put_permissions(f, lp, PERM_SEND, m->send, m->n_send);
 	put_permissions(f, lp, PERM_RECEIVE, m->receive, m->n_receive);
+	if (m->dispatch) {
+		const char *d = level_policy_dispatcher(lp);
+		fprintf(f, "Dispatch: send into and hear every other identity's namespace - SYSTEM, %s\n",
+			d && !strcmp(d, m->id) ? "in effect: the system policy names this identity as dispatcher"
+					       : "not in effect unless the system policy names this identity as dispatcher");
+	}
 	if (m->exec)
 		put_sandbox(f, m);
 	fprintf(f, "Messages: at most %u per second\n", m->limits.msg_rate);

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 
 #include "json-doc.h"
+#include "handshake.h"
 #include "pattern.h"
 
 /* Default vocabulary, from the Mycroft / OpenVoiceOS message types:
@@ -41,7 +42,13 @@ struct level_policy {
 	/* [level - 1][dir]: only dangerous and system are stored. NULL-terminated. */
 	char **patterns[2][2];
 	size_t n[2][2];
+	char *dispatcher; /* the one identity that may dispatch into every namespace, or NULL */
 };
+
+const char *level_policy_dispatcher(const struct level_policy *lp)
+{
+	return lp ? lp->dispatcher : NULL;
+}
 
 const char *level_policy_default_text(void)
 {
@@ -55,6 +62,7 @@ void level_policy_free(struct level_policy *lp)
 	for (int l = 0; l < 2; l++)
 		for (int d = 0; d < 2; d++)
 			strv_free(lp->patterns[l][d]);
+	free(lp->dispatcher);
 	free(lp);
 }
 
@@ -93,7 +101,7 @@ static int parse_level(struct json_doc *doc, const struct json_node *item, const
 
 static int parse_root(struct json_doc *doc, struct level_policy *lp)
 {
-	static const char *const keys[] = { "policy_version", "dangerous", "system" };
+	static const char *const keys[] = { "policy_version", "dangerous", "system", "dispatcher" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	uint64_t v;
 	int r;
@@ -112,6 +120,14 @@ static int parse_root(struct json_doc *doc, struct level_policy *lp)
 		return r;
 	if (f[2] && (r = parse_level(doc, f[2], "system", lp, 1)))
 		return r;
+	if (f[3]) {
+		if (!json_is(f[3], JSON_STRING) || !hs_id_is_valid(f[3]->string, strlen(f[3]->string)))
+			return json_doc_fail(doc, f[3], false,
+					     "dispatcher must be an identity: 1 to 64 characters of [A-Za-z0-9._-] "
+					     "starting with a letter or digit");
+		if (!(lp->dispatcher = strdup(f[3]->string)))
+			return -ENOMEM;
+	}
 	for (int l = 0; l < 2; l++)
 		for (int d = 0; d < 2; d++)
 			if (!lp->patterns[l][d] && !(lp->patterns[l][d] = calloc(1, sizeof(char *))))

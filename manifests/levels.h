@@ -8,7 +8,8 @@
  *
  *   {"policy_version": 1,
  *    "dangerous": {"send": [PATTERN...], "receive": [PATTERN...]},
- *    "system":    {"send": [PATTERN...], "receive": [PATTERN...]}}
+ *    "system":    {"send": [PATTERN...], "receive": [PATTERN...]},
+ *    "dispatcher": ID}
  *
  * A requested pattern P is system if it overlaps (could match a type in common with) any
  * system pattern of its direction, else dangerous if it overlaps a dangerous one, else normal.
@@ -61,6 +62,10 @@ enum perm_level level_policy_classify(const struct level_policy *lp, enum perm_d
  * vector owned by lp; *n receives the count when n is non-NULL. */
 const char *const *level_policy_patterns(const struct level_policy *lp, enum perm_level level, enum perm_dir dir,
 					 size_t *n);
+
+/* The identity the policy names as dispatcher (it may send into and hear every identity's
+ * namespace, when its manifest asks with "bus": {"dispatch": true}), or NULL. */
+const char *level_policy_dispatcher(const struct level_policy *lp);
 
 /* "normal", "dangerous", "system". */
 const char *perm_level_name(enum perm_level level);

@@ -84,9 +84,57 @@ static const char *path_problem(const char *p)
 	return NULL;
 }
 
+/* s with every "{id}" replaced by id (malloc'd), or NULL without memory. */
+static char *expand_id(const char *s, const char *id)
+{
+	size_t n = 0, idlen = strlen(id), plen = strlen(MANIFEST_ID_PLACEHOLDER);
+
+	for (const char *p = strstr(s, MANIFEST_ID_PLACEHOLDER); p; p = strstr(p + plen, MANIFEST_ID_PLACEHOLDER))
+		n++;
+	char *out = malloc(strlen(s) + n * idlen + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = s, *q; *p; p = q + plen) {
+		q = strstr(p, MANIFEST_ID_PLACEHOLDER);
+		if (!q) {
+			o = stpcpy(o, p);
+			break;
+		}
+		o = mempcpy(o, p, (size_t)(q - p));
+		o = stpcpy(o, id);
+	}
+	*o = '\0';
+	return out;
+}
+
 static const char *check_pattern(const char *s)
 {
-	return pattern_validate(s) < 0 ? "is not a valid pattern (an exact type, \"prefix.*\", \"prefix:*\" or \"*\")" : NULL;
+	/* The id only changes the length, checked once it is known (parse_bus) */
+	_cleanup_free_ char *e = expand_id(s, "x");
+
+	if (!e)
+		return "could not be checked (out of memory)";
+	return pattern_validate(e) < 0 ? "is not a valid pattern (an exact type, \"prefix.*\", \"prefix:*\" or \"*\")" : NULL;
+}
+
+/* Replaces "{id}" in every pattern of v by the manifest's id. */
+static int expand_patterns(struct json_doc *doc, const struct json_node *arr, const char *what, char **v, const char *id)
+{
+	for (size_t i = 0; v[i]; i++) {
+		if (!strstr(v[i], MANIFEST_ID_PLACEHOLDER))
+			continue;
+		char *e = expand_id(v[i], id);
+		if (!e)
+			return -ENOMEM;
+		if (pattern_validate(e) < 0) {
+			free(e);
+			return json_doc_fail(doc, arr, false, "%s[%zu] is longer than %d bytes once {id} is replaced by \"%s\"",
+					     what, i, PATTERN_MAX_LEN, id);
+		}
+		free(v[i]);
+		v[i] = e;
+	}
+	return 0;
 }
 
 static const char *check_read_path(const char *s)
@@ -426,19 +474,26 @@ static int parse_limits(struct json_doc *doc, const struct json_node *item, stru
 
 static int parse_bus(struct json_doc *doc, const struct json_node *item, struct manifest *m)
 {
-	static const char *const keys[] = { "send", "receive" };
+	static const char *const keys[] = { "send", "receive", "dispatch" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r;
 
 	r = json_doc_members(doc, item, "bus", keys, ARRAY_SIZE(keys), f);
 	if (r)
 		return r;
-	if (f[0] && (r = json_doc_strv(doc, f[0], "bus.send", MANIFEST_MAX_PATTERNS, true, true, check_pattern,
-				      &m->send, &m->n_send)))
+	if (f[0] && ((r = json_doc_strv(doc, f[0], "bus.send", MANIFEST_MAX_PATTERNS, true, true, check_pattern,
+				       &m->send, &m->n_send)) ||
+		     (r = expand_patterns(doc, f[0], "bus.send", m->send, m->id))))
 		return r;
-	if (f[1] && (r = json_doc_strv(doc, f[1], "bus.receive", MANIFEST_MAX_PATTERNS, true, true, check_pattern,
-				      &m->receive, &m->n_receive)))
+	if (f[1] && ((r = json_doc_strv(doc, f[1], "bus.receive", MANIFEST_MAX_PATTERNS, true, true, check_pattern,
+				       &m->receive, &m->n_receive)) ||
+		     (r = expand_patterns(doc, f[1], "bus.receive", m->receive, m->id))))
 		return r;
+	if (f[2]) {
+		if (!json_is(f[2], JSON_TRUE) && !json_is(f[2], JSON_FALSE))
+			return json_doc_fail(doc, f[2], false, "bus.dispatch must be true or false");
+		m->dispatch = json_is(f[2], JSON_TRUE);
+	}
 	return 0;
 }
 

@@ -20,6 +20,8 @@
 #define MANIFEST_MAX_SIZE (64 * 1024)
 #define MANIFEST_MAX_DEPTH 16
 #define MANIFEST_ID_MAX 64
+/* In a bus pattern, stands for the manifest's own id ("{id}:*", "ovos.skills.fallback.{id}.*"). */
+#define MANIFEST_ID_PLACEHOLDER "{id}"
 #define MANIFEST_MAX_ARGS 256
 #define MANIFEST_MAX_PATTERNS 1024
 #define MANIFEST_MAX_PATHS 64
@@ -97,10 +99,11 @@ struct manifest {
 	char *version;		   /* NULL when absent */
 	char **exec;		   /* NULL for an external client; else NULL-terminated argv, exec[0] absolute */
 	size_t n_exec;
-	char **send; /* validated patterns, as written, NULL-terminated, may be empty */
+	char **send; /* validated patterns, "{id}" replaced by id, NULL-terminated, may be empty */
 	size_t n_send;
 	char **receive;
 	size_t n_receive;
+	bool dispatch;        /* "bus.dispatch": asks to send into and hear every identity's namespace */
 	struct manifest_sandbox sandbox;
 	struct manifest_limits limits;
 	uint32_t transports; /* MANIFEST_T_* bits; default MANIFEST_T_SOCKET, never empty */

@@ -258,7 +258,9 @@ static void route_answer(struct router *r, struct conn *c, const struct call_msg
 		}
 		/* The caller's permissions may have changed since it called (revoke, reload): the call
 		 * is over, and both ends hear it rather than a reply vanishing. */
-		if (!identity_may_receive(caller->ident, end.reply_type, strlen(end.reply_type))) {
+		if (!policy_may_receive(r->policy, caller->ident,
+					policy_namespace_owner(r->policy, end.reply_type, strlen(end.reply_type)),
+					end.reply_type, strlen(end.reply_type))) {
 			calls_end(r->calls, id, NULL);
 			log_call_refusal(r, c, "caller_denied_reply", m->type);
 			conn_send_error(r, c, "denied", "the caller may no longer receive the reply type; the call is over",
@@ -326,7 +328,8 @@ static void route_new_call(struct router *r, struct conn *c, const struct call_m
 		}
 		timeout = f->timeout_ms;
 	}
-	if (!identity_may_receive(c->ident, reply_type, strlen(reply_type))) {
+	if (!policy_may_receive(r->policy, c->ident, policy_namespace_owner(r->policy, reply_type, strlen(reply_type)),
+				reply_type, strlen(reply_type))) {
 		log_call_refusal(r, c, "denied_reply_type", m->type);
 		send_call_error(r, c, "denied", "the manifest does not allow receiving the reply type", m->type, f->call_id, false);
 		return;

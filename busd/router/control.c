@@ -62,7 +62,7 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 		return;
 	}
 	if (subscribe) {
-		if (!identity_may_subscribe(c->ident, pattern)) {
+		if (!policy_may_subscribe(router_policy(r), c->ident, pattern)) {
 			router_counters(r)->denied_subscribe++;
 			log_event(LOG_LEVEL_WARNING, "denied_subscribe", "id=%s pattern=%s", LOG_Q(c->session.id),
 				  LOG_Q(pattern));

@@ -290,6 +290,99 @@ bool identity_may_subscribe(const struct identity *ident, const char *pattern)
 	return ident->perms && pattern_set_covers(ident->perms->receive, pattern);
 }
 
+const struct identity *policy_namespace_owner(const struct policy *p, const char *type, size_t len)
+{
+	const struct identity *owner = NULL;
+	struct identity key;
+
+	if (!p)
+		return NULL;
+	/* one lookup per separator within an id's length: the longest id wins */
+	for (size_t i = 1; i < len && i < sizeof(key.id); i++) {
+		if (type[i] != '.' && type[i] != ':')
+			continue;
+		memcpy(key.id, type, i);
+		key.id[i] = '\0';
+		const struct identity *y = bsearch(&key, p->identities, p->n_identities, sizeof(key), cmp_identity);
+		if (y && !y->is_admin && !y->is_gateway)
+			owner = y;
+	}
+	return owner;
+}
+
+bool policy_is_dispatcher(const struct policy *p, const struct identity *ident)
+{
+	const char *d = p ? level_policy_dispatcher(p->levels) : NULL;
+
+	return d && ident->manifest && ident->manifest->dispatch && streq(d, ident->id);
+}
+
+/* A grant of ident's that matches the type (another identity's namespace, granted by the admin). */
+static bool granted_type(const struct identity *ident, const char *type, size_t len)
+{
+	char t[TYPE_MAX_LEN + 1];
+
+	if (len > TYPE_MAX_LEN)
+		return false;
+	memcpy(t, type, len);
+	t[len] = '\0';
+	for (size_t i = 0; i < ident->n_grants; i++)
+		if (pattern_matches(ident->grants[i], t))
+			return true;
+	return false;
+}
+
+/* Inside another identity's namespace: the dispatcher anywhere; anyone else by a grant only. */
+static int namespace_rule(const struct policy *p, const struct identity *ident, const struct identity *owner,
+			  const char *type, size_t len)
+{
+	if (!owner || owner == ident || ident->is_admin)
+		return -1; /* no rule: the manifest decides */
+	if (policy_is_dispatcher(p, ident))
+		return type_is_valid(type, len);
+	return granted_type(ident, type, len);
+}
+
+bool policy_may_send(const struct policy *p, const struct identity *ident, const struct identity *owner,
+		     const char *type, size_t len)
+{
+	int rule = namespace_rule(p, ident, owner, type, len);
+
+	if (rule == 1 && policy_is_dispatcher(p, ident))
+		return true;
+	return rule != 0 && identity_may_send(ident, type, len);
+}
+
+bool policy_may_receive(const struct policy *p, const struct identity *ident, const struct identity *owner,
+			const char *type, size_t len)
+{
+	int rule = namespace_rule(p, ident, owner, type, len);
+
+	if (rule == 1 && policy_is_dispatcher(p, ident))
+		return true;
+	return rule != 0 && identity_may_receive(ident, type, len);
+}
+
+bool policy_may_subscribe(const struct policy *p, const struct identity *ident, const char *pattern)
+{
+	size_t len = strnlen(pattern, PATTERN_MAX_LEN + 1);
+
+	if (pattern_validate(pattern) < 0)
+		return false;
+	if (ident->is_admin || streq(pattern, "*"))
+		return identity_may_subscribe(ident, pattern); /* deliveries are filtered one by one */
+	size_t fixed = pattern[len - 1] == '*' ? len - 1 : len;
+	const struct identity *owner = policy_namespace_owner(p, pattern, fixed);
+	if (!owner || owner == ident)
+		return identity_may_subscribe(ident, pattern);
+	if (policy_is_dispatcher(p, ident))
+		return true;
+	for (size_t i = 0; i < ident->n_grants; i++)
+		if (pattern_covers(ident->grants[i], pattern))
+			return identity_may_subscribe(ident, pattern);
+	return false;
+}
+
 bool identity_native_login(const struct identity *ident)
 {
 	return !ident->is_gateway && (ident->transports & MANIFEST_T_SOCKET);

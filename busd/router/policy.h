@@ -59,6 +59,22 @@ bool identity_may_send(const struct identity *ident, const char *type, size_t le
 bool identity_may_receive(const struct identity *ident, const char *type, size_t len);
 /* A subscription pattern inside the receive permissions. */
 bool identity_may_subscribe(const struct identity *ident, const char *pattern);
+/* Namespaces (docs/protocol.md "Namespaces"): a type that begins with an identity's id and a '.'
+ * or ':' right after it lies in that identity's namespace (the longest such id; never admin's or
+ * the gateway's). Another identity sends or hears such a type only as the dispatcher the system
+ * policy names (with "bus": {"dispatch": true} in its manifest), or through a grant of a pattern
+ * that matches it, and then only as its manifest allows; the dispatcher needs no pattern. */
+const struct identity *policy_namespace_owner(const struct policy *p, const char *type, size_t len);
+bool policy_is_dispatcher(const struct policy *p, const struct identity *ident);
+/* owner: policy_namespace_owner of the type (computed once per message). */
+bool policy_may_send(const struct policy *p, const struct identity *ident, const struct identity *owner,
+		     const char *type, size_t len);
+bool policy_may_receive(const struct policy *p, const struct identity *ident, const struct identity *owner,
+			const char *type, size_t len);
+/* A subscription: identity_may_subscribe, and a pattern whose fixed text lies in another's
+ * namespace only for the dispatcher or under a grant that covers it. */
+bool policy_may_subscribe(const struct policy *p, const struct identity *ident, const char *pattern);
+
 /* May this identity log in on its own connection (native AUTH)? Not the gateway, and not an
  * identity whose manifest leaves "socket" out of "transports". */
 bool identity_native_login(const struct identity *ident);

@@ -95,7 +95,8 @@ static void policy_swap(struct router *r, struct policy *p)
 		c->ident = ident;
 		for (uint32_t i = 0; i < c->n_subs;) {
 			/* The "*" of a delegated session never passed the subscribe check: delivery filters. */
-			if (identity_may_subscribe(c->ident, c->subs[i]) || (c->sub_permitted && streq(c->subs[i], "*"))) {
+			if (policy_may_subscribe(r->policy, c->ident, c->subs[i]) ||
+			    (c->sub_permitted && streq(c->subs[i], "*"))) {
 				i++;
 				continue;
 			}

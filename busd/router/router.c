@@ -404,6 +404,7 @@ struct delivery {
 	struct msgbuf *buf;
 	const char *type;
 	size_t type_len;
+	const struct identity *owner; /* whose namespace the type is in, or NULL */
 	uint64_t call; /* a call's router id: record who got the request */
 };
 
@@ -418,7 +419,7 @@ static void deliver_one(void *sub, void *userdata)
 		return;
 	c->last_stamp = d->r->stamp;
 	/* Subscriptions were checked when made and on every reload. */
-	if (!identity_may_receive(c->ident, d->type, d->type_len))
+	if (!policy_may_receive(d->r->policy, c->ident, d->owner, d->type, d->type_len))
 		return;
 	if (conn_push(d->r, c, d->buf, true) != 0)
 		return;
@@ -430,17 +431,24 @@ static void deliver_one(void *sub, void *userdata)
 
 static bool may_send(struct router *r, struct conn *c, const char *type, size_t type_len)
 {
-	if (identity_may_send(c->ident, type, type_len))
+	const struct identity *owner = policy_namespace_owner(r->policy, type, type_len);
+
+	if (policy_may_send(r->policy, c->ident, owner, type, type_len))
 		return true;
 	r->counters.denied_send++;
 	log_refusal(r, c, "denied_send", type);
-	conn_send_error(r, c, "denied", "the manifest does not allow sending this type", type, NULL);
+	if (owner && owner != c->ident && identity_may_send(c->ident, type, type_len))
+		conn_send_error(r, c, "denied", "this type is in another identity's namespace: only the dispatcher or a grant "
+				"lets an identity send there", type, NULL);
+	else
+		conn_send_error(r, c, "denied", "the manifest does not allow sending this type", type, NULL);
 	return false;
 }
 
 void router_deliver(struct router *r, struct msgbuf *buf, const char *type, size_t type_len, uint64_t call)
 {
-	struct delivery d = { .r = r, .buf = buf, .type = type, .type_len = type_len, .call = call };
+	struct delivery d = { .r = r, .buf = buf, .type = type, .type_len = type_len, .call = call,
+			      .owner = policy_namespace_owner(r->policy, type, type_len) };
 
 	r->counters.messages++;
 	r->stamp++;
