@@ -343,24 +343,28 @@ static int namespace_rule(const struct policy *p, const struct identity *ident, 
 	return granted_type(ident, type, len);
 }
 
-bool policy_may_send(const struct policy *p, const struct identity *ident, const struct identity *owner,
-		     const char *type, size_t len)
+/* The namespace rule, then (but for the dispatcher) the manifest's check for the direction. */
+static bool namespace_then(const struct policy *p, const struct identity *ident, const struct identity *owner,
+			   const char *type, size_t len,
+			   bool (*manifest_allows)(const struct identity *, const char *, size_t))
 {
 	int rule = namespace_rule(p, ident, owner, type, len);
 
 	if (rule == 1 && policy_is_dispatcher(p, ident))
 		return true;
-	return rule != 0 && identity_may_send(ident, type, len);
+	return rule != 0 && manifest_allows(ident, type, len);
+}
+
+bool policy_may_send(const struct policy *p, const struct identity *ident, const struct identity *owner,
+		     const char *type, size_t len)
+{
+	return namespace_then(p, ident, owner, type, len, identity_may_send);
 }
 
 bool policy_may_receive(const struct policy *p, const struct identity *ident, const struct identity *owner,
 			const char *type, size_t len)
 {
-	int rule = namespace_rule(p, ident, owner, type, len);
-
-	if (rule == 1 && policy_is_dispatcher(p, ident))
-		return true;
-	return rule != 0 && identity_may_receive(ident, type, len);
+	return namespace_then(p, ident, owner, type, len, identity_may_receive);
 }
 
 bool policy_may_subscribe(const struct policy *p, const struct identity *ident, const char *pattern)

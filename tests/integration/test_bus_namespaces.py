@@ -22,6 +22,16 @@ B = "ovos-skill-beta.OpenVoiceOS"
 SHORT = "ovos-skill-alpha"       # a shorter id that prefixes A's
 
 
+def with_dispatcher(d, ident):
+    """Starts d with a system policy that names ident as the dispatcher."""
+    policy = os.path.join(d.dir, "policy.json")
+    with open(policy, "w") as f:
+        json.dump({"policy_version": 1, "dispatcher": ident}, f)
+    d.config["policy_file"] = policy
+    d.write_config()
+    d.start()
+
+
 def errors(msgs):
     return [m for m in msgs if m["type"] == "bus.error"]
 
@@ -37,12 +47,7 @@ def main():
         SHORT: manifest(SHORT, ["{id}.*"], ["{id}.*"]),
     }
     with Daemon(manifests, start=False) as d:
-        policy = os.path.join(d.dir, "policy.json")
-        with open(policy, "w") as f:
-            json.dump({"policy_version": 1, "dispatcher": CORE}, f)
-        d.config["policy_file"] = policy
-        d.write_config()
-        d.start()
+        with_dispatcher(d, CORE)
         cp = d.cli("manifest", "check", d.write_manifest(CORE, manifests[CORE]))
         check(cp.returncode == 0 and "Dispatch" in cp.stdout, "describe of the dispatcher: %s" % cp.stdout)
 
@@ -113,12 +118,7 @@ def main():
     # The policy names an identity whose manifest does not ask for dispatch: nothing either.
     manifests[CORE]["bus"]["dispatch"] = False
     with Daemon(manifests, start=False) as d:
-        policy = os.path.join(d.dir, "policy.json")
-        with open(policy, "w") as f:
-            json.dump({"policy_version": 1, "dispatcher": CORE}, f)
-        d.config["policy_file"] = policy
-        d.write_config()
-        d.start()
+        with_dispatcher(d, CORE)
         core, a = d.client(CORE), d.client(A)
         a.subscribe(A + ":*")
         core.send(A + ":HelloIntent", {})
