@@ -144,6 +144,15 @@ def main():
             cp = d.admin("install", path, *[g for g in installs[files[s]] for g in ("--grant", g)])
             check(cp.returncode == 0, "install %s: exit %d %r" % (s, cp.returncode, cp.stderr))
             check("May be reached through the WebSocket gateway" in cp.stdout, "%s: %s" % (s, cp.stdout))
+        # The template as shipped installs too (its placeholder program never starts); then it goes.
+        path = os.path.join(OVOS, "skill-template.json")
+        cp = d.admin("install", path)
+        check(cp.returncode == 3, "the template without its grant: exit %d %r" % (cp.returncode, cp.stderr))
+        cp = d.admin("install", path, *[g for g in template_grants for g in ("--grant", g)])
+        check(cp.returncode == 0 and "Runs a program in a sandbox" in cp.stdout and "Network: none" in cp.stdout,
+              "install skill-template: exit %d %r %r" % (cp.returncode, cp.stdout, cp.stderr))
+        cp = d.admin("remove", "skill-template")
+        check(cp.returncode == 0, "remove skill-template: %r" % cp.stderr)
         # Gateway-only: no native login, however the key was come by.
         k = d.keygen("ovos-core")
         cp = d.cli("send", "ovos.utterance.handled", "{}", key=k)
