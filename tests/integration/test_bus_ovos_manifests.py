@@ -20,6 +20,8 @@ import json
 import os
 import re
 import shlex
+import socket
+import time
 
 from capbus_harness import SOURCE_DIR, Daemon, check, run_test
 
@@ -76,6 +78,21 @@ def errors(msgs):
 
 def types_from(msgs, sender=None):
     return [m["type"] for m in msgs if m["type"] != "bus.error" and (sender is None or m["context"]["sender"] == sender)]
+
+
+def collect(c, n, errors_too=False, timeout=5.0):
+    """Messages until n that are not bus.error (or, errors_too, n bus.error) have arrived or the
+    timeout passed, then whatever follows within 0.2 s: a loaded machine delays deliveries."""
+    out, deadline = [], time.monotonic() + timeout
+    while len(errors(out) if errors_too else types_from(out)) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            out.append(c.recv_message(left))
+        except socket.timeout:
+            break
+    return out + c.drain(0.2)
 
 
 def subscribe_all(c, patterns):
@@ -190,22 +207,22 @@ def main():
 
         # The skill starts: ovos-skill-launcher asks whether the skill manager is ready.
         skill.send("mycroft.skills.is_ready", {}, {"source": "workshop", "destination": "skills"})
-        got = core.drain(0.4)
+        got = collect(core, 1)
         check(types_from(got, SKILL) == ["mycroft.skills.is_ready"], "core got %r" % got)
         core.send("mycroft.skills.is_ready.response", {"status": True})
-        check(types_from(skill.drain(0.4), "ovos-core") == ["mycroft.skills.is_ready.response"], "no readiness answer")
+        check(types_from(collect(skill, 1), "ovos-core") == ["mycroft.skills.is_ready.response"], "no readiness answer")
 
         # listener -> utterance -> ovos-core (and the GUI shows it)
         lis.send("recognizer_loop:utterance", {"utterances": ["hello world"], "lang": "en-US"})
         for who, c in (("ovos-core", core), ("ovos-gui", gui)):
-            got = c.drain(0.4)
+            got = collect(c, 1)
             check(types_from(got, "ovos-dinkum-listener") == ["recognizer_loop:utterance"], "%s got %r" % (who, got))
         check(not errors(lis.drain(0.2)), "the listener's utterance was refused")
 
         # ovos-core dispatches the intent into the skill's namespace
         core.send(SKILL + ".activate", {})
         core.send(SKILL + ":HelloWorldIntent", {"utterance": "hello world"})
-        got = skill.drain(0.4)
+        got = collect(skill, 2)
         check(types_from(got, "ovos-core") == [SKILL + ".activate", SKILL + ":HelloWorldIntent"], "skill got %r" % got)
         check(not errors(core.drain(0.2)), "ovos-core's dispatch was refused")
         check(not types_from(other.drain(0.2)), "another skill heard the dispatch")
@@ -218,28 +235,28 @@ def main():
         skill.send("mycroft.skill.handler.complete", {"name": "HelloWorldSkill.handle_hello_world"})
         skill.send(SKILL + ".stop.response", {"result": False})
         skill.send("ovos.utterance.handled", {})
-        check(not errors(skill.drain(0.3)), "the skill was refused")
-        got = audio.drain(0.4)
+        check(not errors(collect(skill, 1)), "the skill was refused")
+        got = collect(audio, 1)
         check(types_from(got, SKILL) == ["speak"], "ovos-audio got %r" % got)
-        got = gui.drain(0.4)
+        got = collect(gui, 6)
         check(types_from(got, SKILL) == ["mycroft.skill.handler.start", "gui.page.show", "gui.value.set", "speak",
                                          "mycroft.skill.handler.complete", "ovos.utterance.handled"], "ovos-gui got %r" % got)
-        got = core.drain(0.4)
+        got = collect(core, 1)
         check(types_from(got, SKILL) == [SKILL + ".stop.response"], "ovos-core heard %r in the skill's namespace" % got)
 
         # ovos-audio speaks it: output events to the listener; expect_response opens the mic
         audio.send("recognizer_loop:audio_output_start", {})
         audio.send("mycroft.mic.listen", {})
-        got = lis.drain(0.4)
+        got = collect(lis, 2)
         check(types_from(got, "ovos-audio") == ["recognizer_loop:audio_output_start", "mycroft.mic.listen"],
               "the listener got %r" % got)
         check(not errors(audio.drain(0.2)), "ovos-audio was refused")
 
         # ovos-core asks PHAL about the internet; PHAL answers
         core.send("ovos.PHAL.internet_check", {})
-        check(types_from(phal.drain(0.4), "ovos-core") == ["ovos.PHAL.internet_check"], "PHAL missed the check")
+        check(types_from(collect(phal, 1), "ovos-core") == ["ovos.PHAL.internet_check"], "PHAL missed the check")
         phal.send("ovos.PHAL.internet_check.response", {"internet_connected": True, "network_connected": True})
-        check(types_from(core.drain(0.4), "ovos-PHAL") == ["ovos.PHAL.internet_check.response"], "no PHAL answer")
+        check(types_from(collect(core, 1), "ovos-PHAL") == ["ovos.PHAL.internet_check.response"], "no PHAL answer")
 
         # -- refusals: what a skill from the template may not do -------------------------------
         for p in ("speak", "recognizer_loop:utterance", "recognizer_loop:*", OTHER + ":*"):
@@ -248,13 +265,13 @@ def main():
         skill.send("recognizer_loop:utterance", {"utterances": ["buy everything"]})
         skill.send(OTHER + ":WeatherIntent", {"utterance": "forged"})
         skill.send("mycroft.mic.listen", {})
-        e = errors(skill.drain(0.4))
+        e = errors(collect(skill, 3, errors_too=True))
         check(len(e) == 3 and all(x["data"]["code"] == "denied" for x in e), "the skill's forgeries: %r" % e)
         check(not types_from(core.drain(0.3) + gui.drain(0.1), SKILL), "the skill's utterance got through")
         check(not types_from(other.drain(0.3)) and not types_from(lis.drain(0.1)), "the skill's forgeries got through")
         # ovos-PHAL, not the dispatcher, cannot dispatch into a skill either.
         phal.send(SKILL + ":HelloWorldIntent", {})
-        check(errors(phal.drain(0.3)) and not types_from(skill.drain(0.3)), "ovos-PHAL dispatched into the skill")
+        check(errors(collect(phal, 1, errors_too=True)) and not types_from(skill.drain(0.3)), "ovos-PHAL dispatched into the skill")
         check(d.alive(), "daemon died")
 
 
