@@ -296,6 +296,9 @@ char *manifest_describe(const struct manifest *m, const struct level_policy *lp)
 		fputs("May be reached through the WebSocket gateway (from the network, with a token or a browser key)\n", f);
 	put_permissions(f, lp, PERM_SEND, m->send, m->n_send);
 	put_permissions(f, lp, PERM_RECEIVE, m->receive, m->n_receive);
+	if (m->namespace)
+		fprintf(f, "Namespace: %s:* and %s.* are its own; nobody else sends or hears there without a grant\n", m->id,
+			m->id);
 	if (m->dispatch) {
 		const char *d = level_policy_dispatcher(lp);
 		fprintf(f, "Dispatch: send into and hear every other identity's namespace - SYSTEM, %s\n",

@@ -472,9 +472,33 @@ static int parse_limits(struct json_doc *doc, const struct json_node *item, stru
 	return 0;
 }
 
+/* "namespace": true: receive "ID:*" and "ID.*" as if written. */
+static int receive_own_namespace(struct manifest *m)
+{
+	static const char *const seps[] = { ":*", ".*" };
+
+	for (size_t s = 0; s < ARRAY_SIZE(seps); s++) {
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s%s", m->id, seps[s]) < 0)
+			return -ENOMEM;
+		bool have = false;
+		for (size_t i = 0; i < m->n_receive && !have; i++)
+			have = !strcmp(m->receive[i], p);
+		if (have)
+			continue;
+		char **v = realloc(m->receive, (m->n_receive + 2) * sizeof(char *));
+		if (!v)
+			return -ENOMEM;
+		m->receive = v;
+		m->receive[m->n_receive++] = TAKE_PTR(p);
+		m->receive[m->n_receive] = NULL;
+	}
+	return 0;
+}
+
 static int parse_bus(struct json_doc *doc, const struct json_node *item, struct manifest *m)
 {
-	static const char *const keys[] = { "send", "receive", "dispatch" };
+	static const char *const keys[] = { "send", "receive", "dispatch", "namespace" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r;
 
@@ -494,7 +518,12 @@ static int parse_bus(struct json_doc *doc, const struct json_node *item, struct 
 			return json_doc_fail(doc, f[2], false, "bus.dispatch must be true or false");
 		m->dispatch = json_is(f[2], JSON_TRUE);
 	}
-	return 0;
+	if (f[3]) {
+		if (!json_is(f[3], JSON_TRUE) && !json_is(f[3], JSON_FALSE))
+			return json_doc_fail(doc, f[3], false, "bus.namespace must be true or false");
+		m->namespace = json_is(f[3], JSON_TRUE);
+	}
+	return m->namespace ? receive_own_namespace(m) : 0;
 }
 
 /* "transports": a non-empty array of unique names from {"socket", "gateway"}. */

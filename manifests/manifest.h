@@ -104,6 +104,7 @@ struct manifest {
 	char **receive;
 	size_t n_receive;
 	bool dispatch;        /* "bus.dispatch": asks to send into and hear every identity's namespace */
+	bool namespace;       /* "bus.namespace": owns ID:* and ID.* (and receives them) */
 	struct manifest_sandbox sandbox;
 	struct manifest_limits limits;
 	uint32_t transports; /* MANIFEST_T_* bits; default MANIFEST_T_SOCKET, never empty */

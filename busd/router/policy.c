@@ -304,7 +304,7 @@ const struct identity *policy_namespace_owner(const struct policy *p, const char
 		memcpy(key.id, type, i);
 		key.id[i] = '\0';
 		const struct identity *y = bsearch(&key, p->identities, p->n_identities, sizeof(key), cmp_identity);
-		if (y && !y->is_admin && !y->is_gateway)
+		if (y && y->manifest && y->manifest->namespace)
 			owner = y;
 	}
 	return owner;

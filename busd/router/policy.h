@@ -59,9 +59,9 @@ bool identity_may_send(const struct identity *ident, const char *type, size_t le
 bool identity_may_receive(const struct identity *ident, const char *type, size_t len);
 /* A subscription pattern inside the receive permissions. */
 bool identity_may_subscribe(const struct identity *ident, const char *pattern);
-/* Namespaces (docs/protocol.md "Namespaces"): a type that begins with an identity's id and a '.'
- * or ':' right after it lies in that identity's namespace (the longest such id; never admin's or
- * the gateway's). Another identity sends or hears such a type only as the dispatcher the system
+/* Namespaces (docs/protocol.md "Namespaces"): a type that begins with the id of an identity whose
+ * manifest says "bus": {"namespace": true} and a '.' or ':' right after it lies in that identity's
+ * namespace (the longest such id). Another identity sends or hears such a type only as the dispatcher the system
  * policy names (with "bus": {"dispatch": true} in its manifest), or through a grant of a pattern
  * that matches it, and then only as its manifest allows; the dispatcher needs no pattern. */
 const struct identity *policy_namespace_owner(const struct policy *p, const char *type, size_t len);

@@ -41,11 +41,16 @@ def main():
         CORE: {"manifest_version": 1, "id": CORE, "bus": {"send": ["ovos.utterance.handled"], "receive": [],
                                                           "dispatch": True}},
         CORE2: {"manifest_version": 1, "id": CORE2, "bus": {"send": [], "receive": [], "dispatch": True}},
-        A: manifest(A, ["{id}.*", "{id}:*", "ovos.utterance.handled"], ["{id}:*", "{id}.*", "ovos.utterance.handled"]),
+        A: manifest(A, ["{id}.*", "{id}:*", "ovos.utterance.handled"], ["ovos.utterance.handled"]),
         # B asks, in its manifest, for A's namespace: installable, but not in effect without a grant
-        B: manifest(B, ["{id}.*", A + ":*", A + ".*"], ["{id}:*", A + ":*", A + ".*", "ovos.*"]),
+        B: manifest(B, ["{id}.*", A + ":*", A + ".*"], [A + ":*", A + ".*", "ovos.*"]),
         SHORT: manifest(SHORT, ["{id}.*"], ["{id}.*"]),
+        # a service named like the types it serves, without "namespace": others use them freely
+        "calc": manifest("calc", ["calc.*"], ["calc.add"]),
+        "calc-user": manifest("calc-user", ["calc.add"], ["calc.add.response"]),
     }
+    for i in (A, B, SHORT):
+        manifests[i]["bus"]["namespace"] = True   # "{id}:*" and "{id}.*" received, and owned
     with Daemon(manifests, start=False) as d:
         with_dispatcher(d, CORE)
         cp = d.cli("manifest", "check", d.write_manifest(CORE, manifests[CORE]))
@@ -113,6 +118,13 @@ def main():
         e = errors(core2.drain(0.3))
         check(e and e[0]["data"]["code"] == "denied", "an unnamed dispatcher dispatched: %r" % e)
         check(not a.drain(0.3), "A heard the unnamed dispatcher")
+        # calc declared no namespace: a client of it sends calc.add freely, and calc hears it.
+        calc, user = d.client("calc"), d.client("calc-user")
+        check(calc.subscribe("calc.add")["type"] == "capbus.subscribe.reply", "calc subscribe")
+        user.send("calc.add", {"a": 1})
+        check(not errors(user.drain(0.3)), "calc.add refused")
+        got = calc.drain(0.3)
+        check([(m["type"], m["context"]["sender"]) for m in got] == [("calc.add", "calc-user")], "calc got %r" % got)
         check(d.alive(), "daemon died")
 
     # The policy names an identity whose manifest does not ask for dispatch: nothing either.

@@ -619,6 +619,33 @@ static void test_lengths(void)
 		EXPECT(doc, "OK");
 }
 
+/* "{id}" in patterns, "namespace" and "dispatch" (manifests/README.md "Namespaces"). */
+static void test_namespaces(void)
+{
+	struct manifest *m = parse_ok("{\"manifest_version\":1,\"id\":\"sk.Au\",\"bus\":{\"send\":[\"{id}.x\","
+				      "\"a.{id}.{id}:*\"],\"receive\":[\"sk.Au:*\"],\"namespace\":true}}");
+	CHECK(m != NULL);
+	if (m) {
+		CHECK(m->namespace && !m->dispatch);
+		CHECK(m->n_send == 2 && !strcmp(m->send[0], "sk.Au.x") && !strcmp(m->send[1], "a.sk.Au.sk.Au:*"));
+		/* ID:* was written: only ID.* is added */
+		CHECK(m->n_receive == 2 && !strcmp(m->receive[0], "sk.Au:*") && !strcmp(m->receive[1], "sk.Au.*"));
+		manifest_free(m);
+	}
+	m = parse_ok(WITH("\"bus\":{\"dispatch\":true}"));
+	CHECK(m && m->dispatch && !m->namespace && m->n_receive == 0);
+	manifest_free(m);
+	EXPECT(WITH("\"bus\":{\"namespace\":1}"), "t.json:1:51: bus.namespace must be true or false");
+	EXPECT(WITH("\"bus\":{\"dispatch\":\"yes\"}"), "t.json:1:50: bus.dispatch must be true or false");
+	EXPECT(WITH("\"bus\":{\"send\":[\"{id}*\"]}"),
+	       "t.json:1:47: bus.send[0] \"{id}*\" is not a valid pattern (an exact type, \"prefix.*\", \"prefix:*\" or \"*\")");
+	/* 64-character id, 4 placeholders: 256 bytes once replaced */
+	char text[512];
+	snprintf(text, sizeof(text), "{\"manifest_version\":1,\"id\":\"%064d\",\"bus\":{\"receive\":[\"{id}{id}{id}{id}\"]}}", 7);
+	_cleanup_free_ char *e = parse_err(text, strlen(text));
+	CHECK(e && strstr(e, "bus.receive[0] is longer than 255 bytes once {id} is replaced"));
+}
+
 static void test_filename(void)
 {
 	struct manifest *m = parse_ok("{\"manifest_version\":1,\"id\":\"org.example.weather\"}");
@@ -654,6 +681,7 @@ int main(void)
 	test_net_rules();
 	test_counts();
 	test_lengths();
+	test_namespaces();
 	test_filename();
 	return check_finish("test-manifest");
 }
