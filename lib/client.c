@@ -206,7 +206,7 @@ static void consume_frame(capbus *bus, const struct frame_view *view)
  * keys; one with escaped keys or type is decoded by the full parser first. */
 static int msg_new(const uint8_t *body, size_t len, capbus_msg **out)
 {
-	_cleanup_free_ char *compact = NULL;
+	_cleanup_free_ char *compact = NULL, *decoded_type = NULL;
 	struct envelope_view v;
 	int r = envelope_locate(body, len, CLIENT_MAX_DEPTH, &v);
 
@@ -215,23 +215,26 @@ static int msg_new(const uint8_t *body, size_t len, capbus_msg **out)
 		const char *why = NULL;
 		r = envelope_parse(body, len, CLIENT_MAX_DEPTH, &env, &why);
 		if (r == 0) {
-			if (!(compact = envelope_serialize(&env, &len)))
+			if (!(compact = envelope_serialize(&env, &len)) || !(decoded_type = strdup(env.type)))
 				return -ENOMEM;
 			body = (const uint8_t *)compact;
-			r = envelope_locate(body, len, CLIENT_MAX_DEPTH + 1, &v);
+			/* a type with '"' or '\\' stays escaped in the text: the decoded one is kept apart */
+			r = envelope_locate_written(body, len, CLIENT_MAX_DEPTH + 1, &v);
 		}
 	}
 	if (r != 0)
 		return r < 0 ? r : CAPBUS_E_PROTOCOL;
-	capbus_msg *m = malloc(sizeof(*m) + len + 1 + v.type_len + 1);
+	const char *type = decoded_type ? decoded_type : (const char *)body + v.type_off;
+	size_t type_len = decoded_type ? strlen(decoded_type) : v.type_len;
+	capbus_msg *m = malloc(sizeof(*m) + len + 1 + type_len + 1);
 	if (!m)
 		return -ENOMEM;
 	*m = (struct capbus_msg){ .body = m->bytes, .type = m->bytes + len + 1, .data_off = v.data_off,
 				  .data_len = v.data_len, .ctx_off = v.ctx_off, .ctx_len = v.ctx_len };
 	memcpy(m->bytes, body, len);
 	m->bytes[len] = '\0';
-	memcpy(m->bytes + len + 1, body + v.type_off, v.type_len);
-	m->bytes[len + 1 + v.type_len] = '\0';
+	memcpy(m->bytes + len + 1, type, type_len);
+	m->bytes[len + 1 + type_len] = '\0';
 	*out = m;
 	return 0;
 }

@@ -47,7 +47,19 @@ static bool same_key(const uint8_t *body, const struct json_member *a, const str
 	return a->key_len == b->key_len && memcmp(body + a->key_off, body + b->key_off, a->key_len) == 0;
 }
 
+static int locate(const uint8_t *body, size_t len, unsigned max_depth, bool escaped_type, struct envelope_view *v);
+
 int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v)
+{
+	return locate(body, len, max_depth, false, v);
+}
+
+int envelope_locate_written(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v)
+{
+	return locate(body, len, max_depth, true, v);
+}
+
+static int locate(const uint8_t *body, size_t len, unsigned max_depth, bool escaped_type, struct envelope_view *v)
 {
 	struct json_member top[3];
 	size_t n = 0;
@@ -73,10 +85,12 @@ int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct 
 				return ENVELOPE_MALFORMED;
 			v->type_off = m->val_off + 1;
 			v->type_len = m->val_len - 2;
-			if (memchr(body + v->type_off, '\\', v->type_len))
-				return ENVELOPE_NEEDS_TREE;
-			if (!envelope_type_is_valid((const char *)body + v->type_off, v->type_len))
+			if (memchr(body + v->type_off, '\\', v->type_len)) {
+				if (!escaped_type)
+					return ENVELOPE_NEEDS_TREE;
+			} else if (!envelope_type_is_valid((const char *)body + v->type_off, v->type_len)) {
 				return ENVELOPE_MALFORMED;
+			}
 		} else if (m->val_kind != '{') {
 			return ENVELOPE_MALFORMED;
 		} else if (which == 1) {

@@ -66,6 +66,9 @@ int envelope_scan(const uint8_t *body, size_t len, unsigned max_depth, struct en
 
 /* The same without looking inside context (a receiver needs no more: the daemon checked it). */
 int envelope_locate(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v);
+/* envelope_locate for text envelope_serialize wrote from a validated message: a type with '"' or
+ * '\\' is written escaped there, and v's type_off/type_len then cover the escaped form. */
+int envelope_locate_written(const uint8_t *body, size_t len, unsigned max_depth, struct envelope_view *v);
 
 /* Writes {"type":"T","data":D,"context":C} from parts already valid on their own: data_len 0
  * writes {} for data, ctx NULL leaves context out. out holds envelope_write_size() bytes;

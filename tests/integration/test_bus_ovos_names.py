@@ -17,6 +17,7 @@ The ids and types are those of ovos-core (ovos_core/intent_services: "{skill_id}
 ovos-workshop (OVOSSkill intent and event names) and skills published by OpenVoiceOS."""
 import json
 import os
+import time
 
 from capbus_harness import Daemon, check, manifest, run_test
 
@@ -104,6 +105,19 @@ def main():
         for s, c in skills.items():
             got = c.drain(0.3)
             check([m["type"] for m in got] == ["ovos.common_play.play"], "%s: %r" % (s, got))
+
+        # A C client (capbus listen) receives types with '"' and '\\' and stays connected.
+        lst = d.cli_popen("listen", "Alice:*", "--count", "3", "--timeout", "15", key=d.keys_dir + "/Alice.key")
+        odd = [t for t in odd_types("Alice") if '"' in t or "\\" in t] + ["Alice:Caf\u00e9 \u00fcber"]
+        deadline = time.monotonic() + 10
+        while lst.poll() is None and time.monotonic() < deadline:
+            for t in odd:
+                core.send(t, {"c": 1})
+            time.sleep(0.2)
+        out, err = lst.communicate(timeout=15)
+        got = [json.loads(l)["type"] for l in out.splitlines() if l.strip()]
+        check(lst.returncode == 0 and sorted(set(got)) == sorted(odd), "capbus listen: rc %s %r %s" % (lst.returncode, got, err))
+        skills["Alice"].drain(0.3)
 
         # The CLI sends such a type too (an Adapt intent with a space, quotes in it).
         t = "Alice:say \"hi\" \\ now"
