@@ -45,6 +45,7 @@ struct conn {
 	enum conn_state state;
 	bool doomed;             /* closed at the end of this loop iteration */
 	bool close_after_flush;  /* closed once its queue is written */
+	bool write_lost;         /* a write failed: its input is still routed, nothing more is queued */
 	bool in_flush_list;
 	bool want_out;           /* EPOLLOUT armed */
 	uint64_t serial;

@@ -189,6 +189,8 @@ void conn_lose_identity(struct router *r, struct conn *c)
 
 int conn_push(struct router *r, struct conn *c, struct msgbuf *buf, bool sign)
 {
+	if (c->write_lost)
+		return 0; /* nobody reads it any more */
 	int ret = outq_push(&r->outq, c, buf, sign);
 
 	if (ret == -ENOBUFS) {
@@ -711,7 +713,8 @@ static void handle_frame(struct router *r, struct conn *c, const struct frame_vi
 	route_message(r, c, &env, v->body, v->body_len);
 }
 
-static void conn_readable(struct router *r, struct conn *c)
+/* Reads once and routes every whole frame. True when it read bytes (there may be more). */
+static bool conn_readable(struct router *r, struct conn *c)
 {
 	uint32_t tag_len;
 	size_t off = 0;
@@ -721,15 +724,15 @@ static void conn_readable(struct router *r, struct conn *c)
 		c->in = malloc(c->in_cap);
 		if (!c->in) {
 			conn_doom(r, c, "out_of_memory");
-			return;
+			return false;
 		}
 	}
 	ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return false;
 		conn_doom(r, c, NULL);
-		return;
+		return false;
 	}
 	c->in_len += (uint32_t)n;
 	while (!c->doomed) {
@@ -738,7 +741,7 @@ static void conn_readable(struct router *r, struct conn *c)
 		tag_len = c->state == CONN_READY ? FRAME_TAG_LEN : 0;
 		if (c->state == CONN_CHECKING) {
 			conn_doom(r, c, "spoke_before_hello");
-			return;
+			return false;
 		}
 		uint32_t max = c->state == CONN_READY ? r->cfg->max_frame : HS_CLIENT_MSG_MAX;
 		int ret = frame_parse(c->in + off, c->in_len - off, max, tag_len, &v, &needed);
@@ -749,11 +752,11 @@ static void conn_readable(struct router *r, struct conn *c)
 				r->counters.refused_partial++;
 				conn_doom(r, c, "partial_limit");
 				conn_in_free(r, c);
-				return;
+				return false;
 			}
 			if (g < 0) {
 				conn_doom(r, c, "out_of_memory");
-				return;
+				return false;
 			}
 			break;
 		}
@@ -768,10 +771,10 @@ static void conn_readable(struct router *r, struct conn *c)
 				conn_close_after_flush(r, c);
 				log_refusal(r, c, ret == FRAME_TOO_LARGE ? "too_large" : "malformed", NULL);
 				c->in_len = 0;
-				return;
+				return false;
 			}
 			conn_doom(r, c, ret == FRAME_TOO_LARGE ? "oversized_handshake" : "malformed_handshake");
-			return;
+			return false;
 		}
 		handle_frame(r, c, &v);
 		off += v.total_len;
@@ -791,6 +794,7 @@ static void conn_readable(struct router *r, struct conn *c)
 		 * The clock restarts only when a frame completes, not with every byte of a slow one. */
 		c->frame_deadline_ms = r->now_ms + r->cfg->handshake_timeout_ms;
 	}
+	return !c->doomed;
 }
 
 /* Registers a new connection (accepted, or a launched skill's) and greets it. */
@@ -978,6 +982,18 @@ static void timer_tick(struct router *r)
 
 /* End of an iteration: write what was queued, then free what was closed (flushing may close),
  * then answer the calls those closes left without an answerer (which queues more). */
+/* A write to c failed: its peer stopped reading (it closed, or half-closed). What it sent
+ * before is still in the socket and counts as sent: route every whole frame of it, then drop the
+ * connection. A bounded number of reads (a socket buffer's worth and more), so that a peer that
+ * keeps writing cannot hold the router here. */
+static void conn_write_failed(struct router *r, struct conn *c)
+{
+	c->write_lost = true;
+	for (int i = 0; i < 256 && !c->doomed && !c->close_after_flush && conn_readable(r, c); i++)
+		;
+	conn_doom(r, c, NULL);
+}
+
 static void flush_all(struct router *r)
 {
 	do {
@@ -986,7 +1002,7 @@ static void flush_all(struct router *r)
 			r->outq.flush_head = c->flush_next;
 			c->in_flush_list = false;
 			if (!c->doomed && outq_flush(&r->outq, c) != 0)
-				conn_doom(r, c, NULL); /* a dead peer, or closed after its last frame */
+				conn_write_failed(r, c); /* a dead peer, or closed after its last frame */
 		}
 		while (r->dead_head) {
 			struct conn *c = r->dead_head;
@@ -1111,7 +1127,7 @@ int router_main(const struct ps_router_config *cfg, int listen_fd, int ps_fd)
 				if (c->doomed)
 					break;
 				if (events[i].events & EPOLLOUT && outq_flush(&r.outq, c) != 0)
-					conn_doom(&r, c, NULL);
+					conn_write_failed(&r, c);
 				if (!c->doomed && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					conn_readable(&r, c);
 				break;
