@@ -3,13 +3,14 @@
 """Bus from many threads at once, through a real daemon: handlers run on worker threads, a
 handler that waits for a message another handler receives does not deadlock (OpenVoiceOS's
 get_response), a handler may make a call, and emit, call, on/remove, sync and wait_for_message
-run from many threads at once with every answer reaching the thread that asked for it."""
+run from many threads at once with every answer reaching the thread that asked for it, and
+close() from one thread ends the waits of the others."""
 import threading
 import time
 
 from capbus_harness import Daemon, check, manifest, run_test
 
-from capbus import Bus, Message
+from capbus import Bus, ClosedError, Message
 
 THREADS = 8
 CALLS = 15
@@ -108,6 +109,40 @@ def test_once_under_load(asker, helper):
     check(len(got) == 1 and got[0].data == {"i": 0}, "once() got %r" % [m.data for m in got])
 
 
+def test_close_wakes_waiters(d):
+    """close() from one thread ends the waits of all others at once, with ClosedError."""
+    bus = Bus(d.socket, d.keygen("asker"))
+    outcome = {}
+
+    def waiting(name, fn):
+        t0 = time.monotonic()
+        try:
+            fn()
+            outcome[name] = "returned"
+        except ClosedError:
+            outcome[name] = time.monotonic() - t0
+        except Exception as e:
+            outcome[name] = repr(e)
+
+    threads = [threading.Thread(target=waiting, args=a) for a in (
+        ("message", lambda: bus.wait_for_message("job.never", timeout=30)),
+        ("call", lambda: bus.call(Message("work.slow"), timeout=30)),
+        ("run", lambda: bus.run(30)))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    bus.close()
+    for t in threads:
+        t.join(10)
+    check(all(isinstance(v, float) and v < 5 for v in outcome.values()) and len(outcome) == 3,
+          "waits after close(): %r" % outcome)
+    try:
+        bus.emit(Message("job.x"))
+        raise AssertionError("emit() on a closed Bus")
+    except ClosedError:
+        pass
+
+
 def main():
     with Daemon({"asker": manifest("asker", ["work.*", "job.*"], ["job.*", "tick.*", "burst.*", "work.*"]),
                  "helper": manifest("helper", ["job.*", "work.*", "tick.*", "burst.*"], ["job.*", "work.*"])}) as d:
@@ -124,11 +159,13 @@ def main():
             helper.on("work.add", add)
             helper.on("work.tick", tick)
             helper.on("job.question", question)
+            helper.on("work.slow", lambda m: None)  # never answers
 
             test_handler_threads(asker, helper)
             test_handler_waits_for_handler(asker, helper)
             test_many_threads(asker, d)
             test_once_under_load(asker, helper)
+            test_close_wakes_waiters(d)
             asker.sync()
         check(d.alive(), "daemon died")
 

@@ -98,6 +98,7 @@ class Bus:
         self._subscriptions: Dict[str, int] = {}   # pattern -> registrations using it
         self._requests: Dict[int, _Slot] = {}
         self._calls: Dict[str, _Slot] = {}
+        self._waiters: List[_Slot] = []            # wait_for_message
         self._refusals: Deque[BusError] = deque(maxlen=_MAX_PENDING_REFUSALS)
         self._error_handlers: List[Callable[[BusError], Any]] = []
         self._next_request = 0
@@ -299,7 +300,7 @@ class Bus:
         with self._lock:
             if self._failure is None:
                 self._failure = error
-            slots = list(self._requests.values()) + list(self._calls.values())
+            slots = list(self._requests.values()) + list(self._calls.values()) + self._waiters
             self._requests.clear()
         for slot in slots:
             slot.set(self._failure)
@@ -487,6 +488,10 @@ class Bus:
         slot = _Slot()
         reg = _Reg(slot.set, direct=True)
         done: List[str] = []
+        with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            self._waiters.append(slot)
         try:
             for pattern in ([patterns] if isinstance(patterns, str) else list(patterns)):
                 self._register(pattern, reg)
@@ -498,6 +503,8 @@ class Bus:
             except TimeoutError:
                 return None
         finally:
+            with self._lock:
+                self._waiters.remove(slot)
             for pattern in done:
                 if self._unregister(pattern, reg):
                     self._release(pattern)
