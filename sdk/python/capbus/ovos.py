@@ -419,7 +419,7 @@ class MessageBusClient:
         return self.key is None and not os.environ.get("CAPBUS_KEY")
 
     def _attach(self, bus: Bus) -> None:
-        bus.on_any(lambda m: self._fire("message", Message.of(m).serialize()))
+        bus.on_any(self._catch_all)
         bus.on_error(self._refused)
         with self._sub_lock:
             self._bus = bus
@@ -432,6 +432,10 @@ class MessageBusClient:
         self.connected_event.set()
         self._fire_later("open")
 
+    def _catch_all(self, m: Any) -> None:
+        if self._listeners.get("message"):  # serializing every message for nobody costs
+            self._fire("message", Message.of(m).serialize())
+
     def _refused(self, error: BusError) -> None:
         log.warning("capbus.ovos: the daemon refused a message: %s (type %s)", error, error.type)
         self._fire("error", error)
@@ -443,6 +447,13 @@ class MessageBusClient:
         an inherited connection cannot be made again, so run_forever() returns. KeyFileError
         and AuthError are raised: retrying cannot help."""
         self.started_running = True
+        try:
+            self._run()
+        finally:
+            if self._closing.is_set():  # the "close" listeners still run
+                self._workers.close()
+
+    def _run(self) -> None:
         while not self._closing.is_set():
             try:
                 bus = Bus(self.socket, self.key, timeout=self.timeout, workers=self._workers)
