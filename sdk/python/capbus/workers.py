@@ -39,8 +39,12 @@ class Workers:
             if self._idle == 0 and len(self._threads) < self.size:
                 t = threading.Thread(target=self._work, name="%s-%d" % (self._name, len(self._threads)),
                                      daemon=True)
-                self._threads.append(t)
-                t.start()
+                try:
+                    t.start()
+                    self._threads.append(t)
+                except RuntimeError:  # a pids limit (a sandbox's cgroup): make do with what runs
+                    self.size = max(1, len(self._threads))
+                    log.warning("capbus: cannot start another handler thread; %d will do", len(self._threads))
             elif self._idle:
                 self._idle -= 1  # an idle thread will take this job
         self._jobs.put(job)
