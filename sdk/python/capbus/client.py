@@ -274,7 +274,7 @@ class Bus:
             for pattern in released:
                 if not self._handlers.get(pattern):
                     self._handlers.pop(pattern, None)
-            if not jobs and not released:
+            if not jobs and not released and subscribed:  # a call's reply is no dispatch
                 self._dispatched += 1
         for reg in direct:
             reg.handler(m)
