@@ -10,7 +10,9 @@
         bus.run_forever()
 
 Bus connects and authenticates (key file, or the connection a sandboxed skill inherits);
-Message is the Mycroft-shaped message; errors are in capbus.errors. Standard library only.
+Message is the Mycroft-shaped message; errors are in capbus.errors; capbus.ovos has
+OpenVoiceOS's MessageBusClient and Message. Handlers run on worker threads and every method may
+be called from any thread. Standard library only.
 """
 from .client import Bus
 from .errors import (AuthError, BusError, CapbusError, ClosedError, DeniedError, KeyFileError,

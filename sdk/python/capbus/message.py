@@ -30,8 +30,12 @@ class Message:
 
     @property
     def msg_type(self) -> str:
-        """Mycroft's older name for type."""
+        """Mycroft's name for type (writable, as in OpenVoiceOS)."""
         return self.type
+
+    @msg_type.setter
+    def msg_type(self, value: str) -> None:
+        self.type = value
 
     @property
     def sender(self) -> Optional[str]:
