@@ -93,8 +93,10 @@ static int flush(struct gw_conn *conn)
 	ssize_t n = write(lws_get_socket_fd(conn->bus_wsi), conn->bout + conn->bout_off, conn->bout_len - conn->bout_off);
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		return negative_errno();
-	if (n > 0)
+	if (n > 0) {
 		conn->bout_off += (size_t)n;
+		conn->gw->held -= (size_t)n;
+	}
 	if (conn->bout_off == conn->bout_len)
 		conn->bout_off = conn->bout_len = 0;
 	else
@@ -117,6 +119,7 @@ static int queue_frame(struct gw_conn *conn, const uint8_t *body, size_t len, bo
 	if (tagged)
 		mac_sign(&conn->session.tx, p, p + FRAME_HEADER_LEN, len, p + FRAME_HEADER_LEN + len);
 	conn->bout_len += total;
+	conn->gw->held += total;
 	return flush(conn);
 }
 
@@ -285,6 +288,8 @@ static int consume(struct gw_conn *conn)
 		} else {
 			if (!mac_verify(&conn->session.rx, f.header, f.body, f.body_len, f.tag))
 				return -EBADMSG;
+			if (conn->gw->held + f.body_len > conn->gw->cfg.max_buffered)
+				return -ENOSPC; /* a client that does not read its messages: it goes */
 			if (gw_ws_queue(conn, f.body, f.body_len) < 0)
 				return -ENOMEM;
 			conn->n_out++;
@@ -327,6 +332,7 @@ void gw_bus_release(struct gw_conn *conn)
 {
 	hs_dclient_clear(&conn->hs);
 	hs_session_clear(&conn->session);
+	conn->gw->held -= conn->bout_len - conn->bout_off;
 	free(conn->bin);
 	free(conn->bout);
 	conn->bin = conn->bout = NULL;
@@ -363,7 +369,13 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			goto bad;
 		memcpy(conn->bin + conn->bin_len, in, len);
 		conn->bin_len += len;
-		if (consume(conn) < 0)
+		int cr = consume(conn);
+		if (cr == -ENOSPC) {
+			gw_memory_full(conn, "deliver");
+			gw_ws_end(conn, 1011);
+			return -1;
+		}
+		if (cr < 0)
 			goto bad;
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE: {

@@ -34,5 +34,7 @@ int gw_ws_queue(struct gw_conn *conn, const void *text, size_t len);
 void gw_ws_end(struct gw_conn *conn, uint16_t code);
 /* ws.c: the session is open: start reading the client. */
 void gw_ws_opened(struct gw_conn *conn);
+/* ws.c: max_buffered reached (counted, logged rate-limited); the caller closes conn. */
+void gw_memory_full(struct gw_conn *conn, const char *where);
 /* ws.c: frees the conn, its queues and source count, and closes its bus wsi if still open. */
 void gw_conn_free(struct gw_conn *conn);

@@ -84,7 +84,8 @@ struct gw_conn {
 struct gw_counters {
 	uint64_t accepted, refused_locked, refused_per_source, refused_full, refused_connections,
 		auth_failed, lockouts, sessions, delegation_refused, too_big, bus_lost, refused_allow_from,
-		drained, drain_dropped; /* clients gone with messages queued: written all / not all */
+		drained, drain_dropped, /* clients gone with messages queued: written all / not all */
+		memory_full;            /* conns closed because max_buffered was reached */
 };
 
 struct gw {
@@ -100,6 +101,7 @@ struct gw {
 	uint32_t n_conns;
 	uint32_t max_message;                    /* effective: min(max_message or max_frame, max_frame) */
 	struct gw_counters c;
+	uint64_t held;                           /* bytes of messages held: rx, bout, ws queues */
 	lws_sorted_usec_list_t tick;
 	struct gw_conn *conns;                   /* every live conn */
 	struct gw_conn *just_admitted;           /* admitted by the filter, wsi not yet created */

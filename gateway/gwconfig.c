@@ -26,6 +26,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->greeting = true;
 	c->max_connections = 512;
 	c->max_per_source = 32;
+	c->max_buffered = 64u << 20;
 	c->lockout = (struct gw_lockout_params){ .threshold = 5, .base_s = 1, .max_s = 3600, .forget_s = 900 };
 	c->lockout_capacity = 4096;
 	/* The daemon's own defaults (busd/common/config.c), for a text that leaves them out. */
@@ -259,7 +260,7 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 	static const char *const keys[] = { "listen",	       "route",		 "tls",	    "plain_loopback",
 					    "allow_from",      "local",		 "supervise", "user",
 					    "max_connections", "max_per_source", "max_message", "origins",
-					    "greeting",	       "lockout" };
+					    "greeting",	       "lockout",	 "max_buffered" };
 	const struct json_node *f[ARRAY_SIZE(keys)];
 	int r = json_doc_members(doc, obj, "gateway", keys, ARRAY_SIZE(keys), f);
 
@@ -298,6 +299,8 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 		return r;
 	if (f[13] && (r = parse_lockout(doc, f[13], c)))
 		return r;
+	if (f[14] && (r = uint_member(doc, f[14], "gateway.max_buffered", 1u << 20, 1u << 30, &c->max_buffered)))
+		return r;
 	if (c->max_per_source > c->max_connections)
 		return json_doc_fail(doc, f[9], false, "gateway.max_per_source: may not exceed max_connections (%u)",
 				     c->max_connections);
@@ -329,6 +332,14 @@ int gw_config_check_frame(struct json_doc *doc, const struct json_node *obj, str
 	}
 	if (!c->max_message)
 		c->max_message = c->max_frame;
+	if (c->max_buffered < c->max_message) {
+		const struct json_node *at = obj;
+		for (const struct json_node *e = obj->child; e; e = e->next)
+			if (streq(e->key, "max_buffered"))
+				at = e;
+		return json_doc_fail(doc, at, false, "gateway.max_buffered: must hold at least one max_message (%u bytes)",
+				     c->max_message);
+	}
 	return 0;
 }
 

@@ -33,6 +33,7 @@ struct gw_config {
 	char origins[GW_ORIGINS_MAX][256]; size_t n_origins;
 	char user[64];
 	uint32_t max_connections, max_per_source, max_message;
+	uint32_t max_buffered;   /* bytes held for clients' messages (partial, or queued to the bus), all conns */
 	struct gw_lockout_params lockout; uint32_t lockout_capacity;
 	/* from the daemon's top level */
 	char socket[110], state_dir[256];

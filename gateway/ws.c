@@ -38,6 +38,7 @@ static void ws_queue_drop(struct gw_conn *conn)
 		n = m->next;
 		free(m);
 	}
+	conn->gw->held -= conn->q_bytes;
 	conn->q_head = conn->q_tail = NULL;
 	conn->q_bytes = 0;
 }
@@ -99,6 +100,7 @@ void gw_conn_free(struct gw_conn *conn)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	ws_queue_drop(conn);
+	gw->held -= conn->rx_len;
 	free(conn->rx);
 	gw_bus_release(conn);
 	sodium_memzero(conn, sizeof(*conn));
@@ -121,6 +123,7 @@ static void ws_gone(struct gw *gw, struct gw_conn *conn)
 	conn->ws = NULL;
 	conn->state = GW_DRAINING;
 	ws_queue_drop(conn);
+	conn->gw->held -= conn->rx_len;
 	free(conn->rx);
 	conn->rx = NULL;
 	conn->rx_len = 0;
@@ -331,6 +334,7 @@ int gw_ws_queue(struct gw_conn *conn, const void *text, size_t len)
 		conn->q_head = m;
 	conn->q_tail = m;
 	conn->q_bytes += len;
+	conn->gw->held += len;
 	if (conn->ws)
 		lws_callback_on_writable(conn->ws);
 	return 0;
@@ -365,6 +369,17 @@ static int close_with(struct lws *wsi, uint16_t code, const char *why)
 	return -1;
 }
 
+void gw_memory_full(struct gw_conn *conn, const char *where)
+{
+	struct gw *gw = conn->gw;
+
+	gw->c.memory_full++;
+	if (!ratelimited(gw))
+		log_event(LOG_LEVEL_WARNING, "gateway_memory_full", "id=%s source=%s at=%s held=%llu max_buffered=%u",
+			  LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc), where, (unsigned long long)gw->held,
+			  gw->cfg.max_buffered);
+}
+
 static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, const uint8_t *in, size_t len)
 {
 	size_t limit = conn->state == GW_CHALLENGE_WAIT ? GW_CHALLENGE_MSG_MAX : gw->max_message;
@@ -379,6 +394,12 @@ static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, cons
 			  LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc), limit);
 		return close_with(wsi, 1009, "message too big");
 	}
+	if (gw->held + len > gw->cfg.max_buffered) {
+		/* every client's messages together stay within max_buffered: far below the memory the
+		 * gateway's cgroup allows, whatever many clients with large messages do */
+		gw_memory_full(conn, "receive");
+		return close_with(wsi, 1011, "gateway busy");
+	}
 	if (len) {
 		uint8_t *p = realloc(conn->rx, conn->rx_len + len);
 		if (!p)
@@ -386,11 +407,13 @@ static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, cons
 		conn->rx = p;
 		memcpy(conn->rx + conn->rx_len, in, len);
 		conn->rx_len += len;
+		gw->held += len;
 	}
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	size_t n = conn->rx_len;
 	conn->rx_len = 0;
+	gw->held -= n;
 	if (n == 0)
 		return 0; /* an empty message is no bus message; Mycroft clients never send one */
 	if (conn->state == GW_CHALLENGE_WAIT) {
@@ -426,6 +449,7 @@ static int on_writeable(struct gw *gw, struct lws *wsi, struct gw_conn *conn)
 		if (!conn->q_head)
 			conn->q_tail = NULL;
 		conn->q_bytes -= m->len;
+		gw->held -= m->len;
 		int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
 		free(m);
 		if (n < 0)
@@ -559,7 +583,7 @@ void gw_ws_log_stats(struct gw *gw)
 		  "connections=%u accepted=%llu sessions=%llu auth_failed=%llu lockouts=%llu refused_locked=%llu "
 		  "refused_per_source=%llu refused_full=%llu refused_connections=%llu refused_allow_from=%llu "
 		  "delegation_refused=%llu too_big=%llu bus_lost=%llu drained=%llu drain_dropped=%llu sources_used=%llu "
-		  "sources_locked=%llu lockout_evictions=%llu",
+		  "sources_locked=%llu lockout_evictions=%llu memory_full=%llu held=%llu",
 		  gw->n_conns, (unsigned long long)gw->c.accepted, (unsigned long long)gw->c.sessions,
 		  (unsigned long long)gw->c.auth_failed, (unsigned long long)gw->c.lockouts,
 		  (unsigned long long)gw->c.refused_locked, (unsigned long long)gw->c.refused_per_source,
@@ -567,7 +591,7 @@ void gw_ws_log_stats(struct gw *gw)
 		  (unsigned long long)gw->c.refused_allow_from, (unsigned long long)gw->c.delegation_refused,
 		  (unsigned long long)gw->c.too_big, (unsigned long long)gw->c.bus_lost, (unsigned long long)gw->c.drained,
 		  (unsigned long long)gw->c.drain_dropped, (unsigned long long)st.used,
-		  (unsigned long long)st.locked, (unsigned long long)st.evictions);
+		  (unsigned long long)st.locked, (unsigned long long)st.evictions, (unsigned long long)gw->c.memory_full, (unsigned long long)gw->held);
 }
 
 static void lws_log_emit(int level, const char *line)
