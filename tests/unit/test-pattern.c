@@ -40,6 +40,11 @@ static void test_types(void)
 	CHECK(!tv("a\xc2\x9b"));
 	CHECK(!tv("a\xe2\x80\x8f"));
 	CHECK(!tv("a\xff"));
+	CHECK(!tv("a\xc2\xa0" "b"));         /* NO-BREAK SPACE */
+	CHECK(!tv("a\xe3\x80\x80" "b"));     /* IDEOGRAPHIC SPACE */
+	CHECK(!tv("a\xe2\xa0\x80" "b"));     /* BRAILLE PATTERN BLANK */
+	CHECK(!tv("a\xe2\x80\x8a" "b"));     /* HAIR SPACE */
+	CHECK(tv("a\xd0\xb0" "b"));           /* a Cyrillic letter is a letter */
 	CHECK(!type_is_valid(NULL, 0));
 	/* Lengths: the len argument rules, not NUL termination. */
 	CHECK(type_is_valid("speak.x", 5));

@@ -57,9 +57,10 @@ static void test_escape(void)
 	 * and an emoji. */
 	esc("\xc2\xac\xef\xb8\x90\xef\xbf\xbc\xe6\x97\xa5\xf0\x9f\x98\x80", 15,
 	    "\xc2\xac\xef\xb8\x90\xef\xbf\xbc\xe6\x97\xa5\xf0\x9f\x98\x80");
-	/* Their neighbours stay: EN QUAD U+2000, EM DASH U+2014, NARROW NBSP U+202F, U+2070, U+FEFE. */
+	/* Their neighbours stay: EM DASH U+2014, U+2070, U+FEFE; the spaces that are not U+0020 (EN
+	 * QUAD U+2000, NARROW NBSP U+202F) are escaped, one cannot tell them from it. */
 	esc("\xe2\x80\x80\xe2\x80\x94\xe2\x80\xaf\xe2\x81\xb0\xef\xbb\xbe", 15,
-	    "\xe2\x80\x80\xe2\x80\x94\xe2\x80\xaf\xe2\x81\xb0\xef\xbb\xbe");
+	    "\\xe2\\x80\\x80\xe2\x80\x94\\xe2\\x80\\xaf\xe2\x81\xb0\xef\xbb\xbe");
 }
 
 /* Reads everything the skill side wrote into the ring, the way the supervisor's loop does. */
