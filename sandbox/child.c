@@ -360,6 +360,7 @@ static int step_exec(struct child_ctx *c)
 		while (read(gate[0], &b, 1) < 0 && errno == EINTR)
 			;
 		close(gate[0]);
+		STARTUP_TRACE("exec: gate passed");
 		if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 			f.err = errno;
 		else
@@ -372,6 +373,7 @@ static int step_exec(struct child_ctx *c)
 		_exit(127);
 	}
 	close(gate[0]);
+	STARTUP_TRACE("exec: forked");
 	exec_init(c, pid, gate[1]);
 }
 
