@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -24,6 +25,7 @@
 #define SPARE_DELAY_MS 50
 #define REAP_EVERY_MS 250   /* while helpers run */
 #define MAX_HELPERS 8       /* children doing slow /state work at once */
+#define HELPER_NICE 10
 /* Spare images kept ready. Two, so that a skill installed while the replacement of the last
  * one taken is still being made (mkfs is mostly disk wait) finds one ready rather than waiting
  * for it: installs come in groups. Each reserves its full size on the host disk. */
@@ -178,6 +180,8 @@ static pid_t helper_fork(struct skillstate *ss, int keep_fd)
 	if (pid == 0) {
 		/* Two spare makers (ours and a killed daemon's) would trip over each other's files. */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Work ahead or behind a start: it yields the CPU to the launches it prepares for. */
+		(void)setpriority(PRIO_PROCESS, 0, HELPER_NICE);
 		if (keep_fd > 3)
 			close_range(3, (unsigned)keep_fd - 1, 0);
 		close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
