@@ -216,8 +216,12 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || !(dir = state_dir_of(s, k->id)))
 		return -ENOMEM;
 	/* Skills run under their own uids and must traverse (not list) the state directory to reach
-	 * their own; everything secret in it is a 0600 file. */
-	if (chmod(s->cfg->state_dir, 0711) < 0 || (mkdir(parent, 0711) < 0 && errno != EEXIST))
+	 * their own; everything secret in it is a 0600 file. A chmod is a transaction of the host
+	 * file system's journal, which may have to wait for a commit: only when the mode differs. */
+	struct stat st;
+	if (stat(s->cfg->state_dir, &st) < 0 ||
+	    ((st.st_mode & 07777) != 0711 && chmod(s->cfg->state_dir, 0711) < 0) ||
+	    (mkdir(parent, 0711) < 0 && errno != EEXIST))
 		return negative_errno();
 	int r = skill_uid(s, k->id, dir, uid);
 	if (r < 0)
