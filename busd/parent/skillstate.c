@@ -119,9 +119,15 @@ static void recover_spares(struct skillstate *ss)
 				int r = stateimg_adopt_finish(spare, image);
 				log_event(r < 0 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "skill_state_adoption_finished",
 					  "id=%s image=%s error=%s", LOG_Q(de->d_name), LOG_Q(image), r < 0 ? LOG_Q(strerror(-r)) : "-");
-				/* Never a spare again while a skill uses it. */
-				if (r < 0 && stateimg_clear(dir) >= 0)
-					(void)stateimg_clear(sdir);
+				if (r == -EEXIST) {
+					/* The skill has an image of its own (only a hand-made state gets here):
+					 * this one is neither its image nor a clean spare any more. */
+					if (stateimg_clear(dir) >= 0 && stateimg_clear(sdir) >= 0)
+						(void)unlink(spare);
+				} else if (r < 0) {
+					/* It holds the skill's data: never a spare again, left where it is. */
+					ss->spares[i].broken = true;
+				}
 			}
 		}
 		closedir(d);

@@ -395,15 +395,24 @@ def adoption_recovery():
             log_start = len(sb.d.log())
             sb.d.start()
             sb.connect_observer()
-            # It ran at the daemon's first reading of the manifests, before the observer was there.
-            sb.wait_skill("st.adopted", lambda s: s["state"] == "stopped", what="st.adopted to run once")
+            # It runs at the daemon's first reading of the manifests, before the observer is there:
+            # its mark on the file system it was given tells that it ran.
+            def mark():
+                try:
+                    with open(os.path.join(mnt, "mark")) as f:
+                        return f.read()
+                except OSError:
+                    return None
+            try:
+                wait_for(lambda: mark() == "after", 20, what="st.adopted to write its /state")
+            except TestFailure as e:
+                raise TestFailure("%s: %r\n%s\n%r" % (e, mark(), sb.log_about("st.adopted"), sb.skill("st.adopted")))
+            sb.wait_skill("st.adopted", lambda s: s["state"] == "stopped", what="st.adopted to exit")
             log = sb.d.log()[log_start:]
-            check('event=skill_state_adoption_finished id="st.adopted"' in log, log)
+            check('event=skill_state_adoption_finished id="st.adopted"' in log and
+                  'skill_state_adoption_finished id="st.adopted" image="%s" error=-' % image in log, log)
             check(os.path.exists(image) and os.stat(image).st_size == 64 * MIB, "no image %s" % image)
             check(os.stat(mnt).st_dev == dev, "st.adopted got another file system than the one adopted")
-            with open(os.path.join(mnt, "mark")) as f:
-                mark = f.read()
-            check(mark == "after", "st.adopted did not write its /state: %r" % mark)
             check(loops_backed_by(image), "the mount of st.adopted is not backed by %s" % image)
             # The slot holds no mount of the skill's file system (a new spare, or nothing).
             check(not os.path.ismount(spare_mnt) or os.stat(spare_mnt).st_dev != dev,
