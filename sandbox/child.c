@@ -344,9 +344,10 @@ struct program_ctx {
 };
 
 /* The program's process until its execve. It shares this process's memory (CLONE_VM) and runs
- * on a stack of its own; it writes nothing shared before the gate opens, and the gate opens only
- * when this process has exec'd capbus-init (or died), so from then on that memory is the
- * program's process's alone. */
+ * on a stack of its own; before the gate opens it writes nothing shared (not even errno, which
+ * lives in the thread block both use: only a failing call would set it), and the gate opens only
+ * once capbus-init runs in this process's place (or this process died), so from then on that
+ * memory is the program's process's alone. */
 static int program_main(void *arg)
 {
 	struct program_ctx *pc = arg;
@@ -392,10 +393,14 @@ static int step_exec(struct child_ctx *c)
 	sigfillset(&all);
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		return negative_errno();
-	void *stack = mmap(NULL, PROGRAM_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	/* Never unmapped here: this process execs next, which drops its whole address space. */
+	void *stack = mmap(NULL, PROGRAM_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+			   -1, 0);
 	if (stack == MAP_FAILED)
 		return negative_errno();
-	struct program_ctx pc = { .plan = c->plan, .gate_r = gate[0], .gate_w = gate[1], .err_fd = c->err_fd, .step = c->step };
+	struct program_ctx pc = {
+		.plan = c->plan, .gate_r = gate[0], .gate_w = gate[1], .err_fd = c->err_fd, .step = c->step,
+	};
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		return negative_errno();
 	pid = clone(program_main, (char *)stack + PROGRAM_STACK, CLONE_VM | SIGCHLD, &pc);
