@@ -17,7 +17,9 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -32,6 +34,9 @@
 /* Where the new root is assembled: our mount namespace is private, so covering /tmp here does
  * not touch the host, and every source was opened before. */
 #define STAGE "/tmp"
+
+/* The program's process runs only a read, sigprocmask and execve on it before its execve. */
+#define PROGRAM_STACK (64 * 1024)
 
 struct child_ctx {
 	struct sandbox_plan *plan;
@@ -58,7 +63,7 @@ static int step_wait_parent(struct child_ctx *c)
 
 /* The parent moves us into the v1 cgroups (hybrid layout) while we build the mount namespace;
  * nothing of the program's runs before they are joined. The pids and memory limits then cover
- * every task the program can make: init forks it only in step_exec. */
+ * every task the program can make: init clones it only in step_exec. */
 static int step_wait_cgroups(struct child_ctx *c)
 {
 	char b;
@@ -287,7 +292,7 @@ static int step_seccomp(struct child_ctx *c)
 #define INIT_STATUS_FD 3
 #define INIT_IMAGE_FD 4
 #define INIT_ERR_FD 5
-#define INIT_GATE_FD 6 /* the program's gate: closes with capbus-init's exec */
+#define INIT_GATE_FD 6 /* the program's gate: capbus-init closes it once it runs */
 
 /* pid 1 of the namespace becomes capbus-init, a program of its own exec'd from a sealed memfd:
  * /proc/1/cmdline, exe and environ show "capbus-init PID", a memfd and nothing, rather than this
@@ -309,7 +314,7 @@ static _noreturn_ void exec_init(struct child_ctx *c, pid_t program, int gate_w)
 	    (err = fcntl(c->err_fd, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
 	    (gate = fcntl(gate_w, F_DUPFD_CLOEXEC, INIT_GATE_FD + 1)) < 0 ||
 	    dup3(status, INIT_STATUS_FD, 0) < 0 || dup3(image, INIT_IMAGE_FD, O_CLOEXEC) < 0 ||
-	    dup3(err, INIT_ERR_FD, O_CLOEXEC) < 0 || dup3(gate, INIT_GATE_FD, O_CLOEXEC) < 0) {
+	    dup3(err, INIT_ERR_FD, O_CLOEXEC) < 0 || dup3(gate, INIT_GATE_FD, 0) < 0) {
 		f.err = errno;
 		(void)!write(c->err_fd, &f, sizeof(f));
 		(void)kill(program, SIGKILL);
@@ -330,48 +335,79 @@ static _noreturn_ void exec_init(struct child_ctx *c, pid_t program, int gate_w)
 	_exit(127);
 }
 
+/* What the program's process needs: set before the clone, read only afterwards. */
+struct program_ctx {
+	struct sandbox_plan *plan;
+	int gate_r, gate_w;
+	int err_fd;
+	uint32_t step;
+};
+
+/* The program's process until its execve. It shares this process's memory (CLONE_VM) and runs
+ * on a stack of its own; before the gate opens it writes nothing shared (not even errno, which
+ * lives in the thread block both use: only a failing call would set it), and the gate opens only
+ * once capbus-init runs in this process's place (or this process died), so from then on that
+ * memory is the program's process's alone. */
+static int program_main(void *arg)
+{
+	struct program_ctx *pc = arg;
+	struct sandbox_plan *p = pc->plan;
+	struct child_failure f = { .step = pc->step, .err = ENOENT };
+	sigset_t none;
+	char b;
+
+	close(pc->gate_w); /* its fd table is a copy (no CLONE_FILES): only init's end must stay */
+	while (read(pc->gate_r, &b, 1) < 0 && errno == EINTR)
+		;
+	close(pc->gate_r);
+	STARTUP_TRACE("exec: gate passed");
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		f.err = errno;
+	else
+		for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
+			execve(p->exec_paths[i], p->argv, p->envp);
+			if (errno != ENOENT || f.err == ENOENT)
+				f.err = errno;
+		}
+	(void)!write(pc->err_fd, &f, sizeof(f));
+	_exit(127);
+}
+
 /* Only fork, execve and what init needs are allowed from here. All signals are blocked across
- * the fork and stay blocked through capbus-init's exec (the mask and pending signals survive
+ * the clone and stay blocked through capbus-init's exec (the mask and pending signals survive
  * execve), so init misses none; the program gets an empty mask back. The program waits at a gate
- * (a pipe whose only write end this process holds close-on-exec) until capbus-init has replaced
- * this process: before that, /proc/1 is a copy of the launcher, whose command line names host
- * paths, and the program must never see it. */
+ * (a pipe whose only write end this process hands to capbus-init as fd 6, which capbus-init
+ * closes once it runs) until capbus-init has replaced this process: before that, /proc/1 is a
+ * copy of the launcher, whose command line names host paths, and during the exec its command
+ * line is empty; the program must see neither. The program's process is a clone that shares this
+ * process's memory (CLONE_VM, as posix_spawn does, but without CLONE_VFORK: this process must
+ * go on to exec first): nothing is copied for a process that only waits and execs, and the
+ * launcher's address space is torn down once, by the program's execve. */
 static int step_exec(struct child_ctx *c)
 {
-	struct sandbox_plan *p = c->plan;
-	sigset_t all, none;
+	sigset_t all;
 	int gate[2];
 	pid_t pid;
 
 	sigfillset(&all);
-	sigemptyset(&none);
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		return negative_errno();
+	/* Never unmapped here: this process execs next, which drops its whole address space. */
+	void *stack = mmap(NULL, PROGRAM_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+			   -1, 0);
+	if (stack == MAP_FAILED)
+		return negative_errno();
+	struct program_ctx pc = {
+		.plan = c->plan, .gate_r = gate[0], .gate_w = gate[1], .err_fd = c->err_fd, .step = c->step,
+	};
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		return negative_errno();
-	pid = fork();
+	pid = clone(program_main, (char *)stack + PROGRAM_STACK, CLONE_VM | SIGCHLD, &pc);
 	if (pid < 0)
 		return negative_errno();
-	if (pid == 0) {
-		struct child_failure f = { .step = c->step, .err = ENOENT };
-		char b;
-
-		close(gate[1]);
-		while (read(gate[0], &b, 1) < 0 && errno == EINTR)
-			;
-		close(gate[0]);
-		if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-			f.err = errno;
-		else
-			for (size_t i = 0; i < PLAN_MAX_EXEC_PATHS && p->exec_paths[i]; i++) {
-				execve(p->exec_paths[i], p->argv, p->envp);
-				if (errno != ENOENT || f.err == ENOENT)
-					f.err = errno;
-			}
-		(void)!write(c->err_fd, &f, sizeof(f));
-		_exit(127);
-	}
 	close(gate[0]);
+	STARTUP_TRACE("exec: forked");
 	exec_init(c, pid, gate[1]);
 }
 

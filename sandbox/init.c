@@ -4,7 +4,10 @@
  * Trust: runs inside the sandbox, as confined as the skill (same uid, seccomp filter, Landlock
  * domain); the skill can read its /proc entries, so it carries nothing of the host: the launcher
  * execs it from a sealed memfd (sandbox/initimage.c embeds this binary) with argv
- * {"capbus-init", PROGRAM-PID}, an empty environment, and the status pipe as fd 3.
+ * {"capbus-init", PROGRAM-PID}, an empty environment, the status pipe as fd 3 and the program's
+ * gate as fd 6, which it closes first: the program waits for that EOF, so it never sees /proc/1
+ * before this exec is complete (a close-on-exec gate opens inside execve, while /proc/1/cmdline
+ * is still empty).
  * It is what the launcher's clone used to do in place after forking the program: forward
  * SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT to the program
  * (the kernel drops signals to a namespace's init that has no handler, so the supervisor's
@@ -18,6 +21,7 @@
 #include <linux/wait.h>
 
 #define STATUS_FD 3
+#define GATE_FD 6
 
 #if defined(__x86_64__)
 static long sys6(long nr, long a, long b, long c, long d, long e, long f)
@@ -115,6 +119,7 @@ __attribute__((noreturn, used)) void init_main(long *sp)
 	unsigned long all = ~0UL;
 	int program = argc == 2 ? parse_pid(argv[1]) : -1;
 
+	(void)sys6(__NR_close, GATE_FD, 0, 0, 0, 0, 0);
 	if (program < 0)
 		sys_exit(127);
 	/* Block everything (again: the launcher did, but a direct exec by someone else may not). */

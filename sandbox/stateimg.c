@@ -337,20 +337,39 @@ int stateimg_adopt(const char *spare, const char *spare_mnt, const char *image, 
 		return -ENOENT;
 	if (lstat(image, &st) == 0)
 		return -EEXIST;
-	/* The name first: a bind of the file system under the old name would look like the spare's. */
-	if (rename(spare, image) < 0)
+	/* A mount only: no name changes on the host file system here, since those wait for its
+	 * journal (a commit under way, an fsync elsewhere) and this is on a skill's start. */
+	if (mount(spare_mnt, mountpoint, NULL, MS_BIND, NULL) < 0)
 		return negative_errno();
-	STARTUP_TRACE("adopt: renamed");
-	if (mount(spare_mnt, mountpoint, NULL, MS_BIND, NULL) < 0) {
-		int r = negative_errno();
-		(void)rename(image, spare);
-		return r;
-	}
-	/* The bind holds the file system: detaching the spare's own mount costs nothing. */
 	STARTUP_TRACE("adopt: bound");
-	(void)umount2(spare_mnt, MNT_DETACH);
-	STARTUP_TRACE("adopt: spare detached");
-	return own_root(mountpoint, uid, true);
+	int r = own_root(mountpoint, uid, true);
+	if (r < 0)
+		(void)umount2(mountpoint, MNT_DETACH);
+	return r;
+}
+
+int stateimg_adopt_finish(const char *spare, const char *image)
+{
+	if (renameat2(AT_FDCWD, spare, AT_FDCWD, image, RENAME_NOREPLACE) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int stateimg_clear(const char *mountpoint)
+{
+	struct statx stx;
+	int n = 0;
+
+	/* Bounded: nothing of ours stacks more than a few mounts at one place. */
+	for (; n < 8; n++) {
+		if (statx(AT_FDCWD, mountpoint, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+			return errno == ENOENT ? n : negative_errno();
+		if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+			return n;
+		if (umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			return negative_errno();
+	}
+	return n;
 }
 
 int stateimg_detach(const char *image, const char *mountpoint)

@@ -44,12 +44,22 @@ int stateimg_usage(const char *mountpoint, uint64_t *used, uint64_t *total);
  * Returns 0 (also when nothing was mounted) or -errno. */
 int stateimg_unmount(const char *image, const char *mountpoint);
 
-/* Turns a prepared image into a skill's: spare, mounted at spare_mnt by stateimg_mount(), is
- * renamed to image (which must not exist) and its file system bound at mountpoint, its root
- * given to uid:uid, mode 0700, and spare_mnt unmounted. Cheap (no mkfs, no new mount of a
- * file system): a new skill need not wait for either. Returns 0 or -errno; on failure spare is
- * left where it was whenever possible. */
+/* Turns a prepared image into a skill's, in two steps. stateimg_adopt(): spare, mounted at
+ * spare_mnt by stateimg_mount(), has its file system bound at mountpoint and its root given to
+ * uid:uid, mode 0700; image must not exist. Only mounts, no name changes on the host file system
+ * (which may wait for its journal): a new skill need not wait for mkfs, a new mount of a file
+ * system or the host's journal. Returns 0 or -errno; on failure nothing changed.
+ * stateimg_adopt_finish(), once the start is done: renames spare to image (which must not
+ * exist: -EEXIST). Until then the file system is mounted under spare's name: a caller killed in
+ * between finds mountpoint a mount of spare (stateimg_is_mounted()) and finishes the rename.
+ * spare_mnt stays mounted throughout (the same file system, by then under image's name): the
+ * caller detaches it with stateimg_clear() when it has time, and before it mounts anything else
+ * there. */
 int stateimg_adopt(const char *spare, const char *spare_mnt, const char *image, const char *mountpoint, uid_t uid);
+int stateimg_adopt_finish(const char *spare, const char *image);
+/* Detaches every mount stacked at mountpoint, whatever it is (lazily: MNT_DETACH). Returns the
+ * number detached (0 when mountpoint is no mount point or does not exist) or -errno. */
+int stateimg_clear(const char *mountpoint);
 
 /* Removes image and its mount at mountpoint without waiting for the file system to be written
  * back and torn down: the mount is detached and image unlinked, and the returned O_PATH fd on

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,5 +44,8 @@ void skillstate_remove(struct skillstate *ss, const char *id, const char *dir);
 /* Milliseconds until skillstate_tick() has work (-1: none). */
 int skillstate_timeout(struct skillstate *ss, uint64_t now_ms);
 
-/* Reaps finished helpers and makes the spare when it is due. */
+/* Fills fds with up to max descriptors that become readable when a spare image is made (the
+ * next one can start then); returns how many. skillstate_tick() handles them. */
+size_t skillstate_pollfds(struct skillstate *ss, struct pollfd *fds, size_t max);
+/* Reaps finished helpers, finishes adoptions and makes the next spare when it is due. */
 void skillstate_tick(struct skillstate *ss, uint64_t now_ms);

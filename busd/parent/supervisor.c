@@ -63,7 +63,6 @@ struct skill {
 	struct skillout *out;      /* its stdout and stderr; lives as long as the skill is installed */
 	bool seen;                 /* present in the latest sync */
 	bool file_seen;            /* its manifest file exists, valid or not */
-	bool reclaimed;            /* leftover cgroups of an earlier daemon removed */
 	bool state_mounted;        /* its /state image is mounted (kept between starts) */
 	uint64_t state_used, state_size; /* the image's statvfs at the last look */
 };
@@ -217,8 +216,12 @@ static int prepare_state(struct supervisor *s, struct skill *k, uid_t *uid, char
 	if (asprintf(&parent, "%s/skills", s->cfg->state_dir) < 0 || !(dir = state_dir_of(s, k->id)))
 		return -ENOMEM;
 	/* Skills run under their own uids and must traverse (not list) the state directory to reach
-	 * their own; everything secret in it is a 0600 file. */
-	if (chmod(s->cfg->state_dir, 0711) < 0 || (mkdir(parent, 0711) < 0 && errno != EEXIST))
+	 * their own; everything secret in it is a 0600 file. A chmod is a transaction of the host
+	 * file system's journal, which may have to wait for a commit: only when the mode differs. */
+	struct stat st;
+	if (stat(s->cfg->state_dir, &st) < 0 ||
+	    ((st.st_mode & 07777) != 0711 && chmod(s->cfg->state_dir, 0711) < 0) ||
+	    (mkdir(parent, 0711) < 0 && errno != EEXIST))
 		return negative_errno();
 	int r = skill_uid(s, k->id, dir, uid);
 	if (r < 0)
@@ -288,21 +291,22 @@ static int build_plan(struct supervisor *s, struct skill *k, int bus_fd, int key
 	if (asprintf(&skill_dir, "%s/%s", s->cfg->skills_dir, k->id) < 0 ||
 	    asprintf(&cgroup, "%s%s", prefix, k->id) < 0)
 		return -ENOMEM;
-	/* A daemon killed before it could clean up leaves empty cgroups of this name behind. */
-	if (!k->reclaimed) {
-		r = sandbox_cgroup_reclaim(cgroup);
-		if (r < 0)
-			log_event(LOG_LEVEL_WARNING, "skill_cgroup_leftover", "id=%s cgroup=%s error=%s", LOG_Q(k->id),
-				  LOG_Q(cgroup), LOG_Q(strerror(-r)));
-		k->reclaimed = true;
-	}
-	STARTUP_TRACE("state + reclaim");
 	struct launch_params lp = {
 		.manifest = k->manifest, .skill_dir = skill_dir, .state_dir = state_dir, .uid = uid,
 		.cgroup_name = cgroup, .bus_fd = bus_fd, .key_fd = key_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
 		.filter = filter_for(s, k->manifest),
 	};
 	r = launch_plan(&lp, &k->plan);
+	/* The plan never takes a cgroup it did not make (EEXIST). supervisor_new() reclaimed this
+	 * daemon's leftovers, so one of this name is left only by an earlier plan of ours whose
+	 * cleanup failed: reclaim it then, instead of looking before every start. */
+	if (r == -EEXIST) {
+		r = sandbox_cgroup_reclaim(cgroup);
+		if (r < 0)
+			log_event(LOG_LEVEL_WARNING, "skill_cgroup_leftover", "id=%s cgroup=%s error=%s", LOG_Q(k->id),
+				  LOG_Q(cgroup), LOG_Q(strerror(-r)));
+		r = launch_plan(&lp, &k->plan);
+	}
 	if (r < 0)
 		return r;
 	STARTUP_TRACE("plan built");
@@ -690,6 +694,7 @@ size_t supervisor_pollfds(struct supervisor *s, struct pollfd *fds, size_t max, 
 		if (*timeout_ms < 0 || wait < *timeout_ms)
 			*timeout_ms = wait;
 	}
+	n += skillstate_pollfds(s->state, fds + n, max - n);
 	int wait = skillstate_timeout(s->state, now);
 	if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
 		*timeout_ms = wait;

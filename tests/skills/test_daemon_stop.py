@@ -9,6 +9,9 @@ starts the skill again in fresh leaves of the same names. It reclaims every leaf
 prefix, not only those of the skills it runs: a skill removed while it was down, and a leaf that
 still holds a process, are gone (the process killed) before it starts anything.
 
+While it runs: empty leaves of a new skill's name (left by an earlier plan whose cleanup failed)
+do not stop that skill's start: its plan meets them, removes them and makes fresh ones.
+
 One skill has an id of 64 characters, the longest a manifest allows: its cgroup names (the
 daemon's prefix and the id, 80 characters) are made, removed and reclaimed like the others."""
 import os
@@ -156,11 +159,31 @@ def main():
             for i in ["d.hold", LONG]:
                 check(states[i]["restarts"] == 0, "%s after the restart: %r" % (i, states[i]))
             print("# restarted after SIGKILL: %s, leftovers reclaimed" % procs3)
+
+            # While it runs: empty leaves of a new skill's name (what an earlier plan of this
+            # daemon leaves when its cleanup fails). Its plan meets them (EEXIST), removes them
+            # and makes its own; nothing is looked for before a start that meets none.
+            late = []
+            for c in cg_names["d.hold"]:
+                leaf = c[:-len("d.hold")] + "d.late"
+                os.mkdir(leaf)
+                late.append(leaf)
+            log_start = len(sb.d.log())
+            sb.add_skill("d.late", ["hold"])
+            sb.reload()
+            s = sb.wait_skill("d.late", lambda s: s["state"] == "running" and s["pid"], what="d.late to run")
+            check(sorted(skill_cgroups("d.late")) == sorted(late) and
+                  all(s["pid"] in cgroup_procs(c) for c in late), "d.late: cgroups %s, init %d, made by hand %s"
+                  % (skill_cgroups("d.late"), s["pid"], late))
+            new_log = sb.d.log()[log_start:]
+            check("skill_start_failed" not in new_log and "skill_cgroup_leftover" not in new_log,
+                  "a leftover leaf of a new skill's name stopped its start:\n%s" % new_log[-3000:])
+            print("# leftover leaves of d.late's name: reclaimed at its start, %d runs in fresh ones" % s["pid"])
             sb.d.stop()
             wait_for(lambda: not any(pid_alive(p) for p in all_pids(procs3)), 5, what="the last skills to end")
             check(not failures, "; ".join(failures))
     finally:
-        for i in IDS + ["d.gone"]:
+        for i in IDS + ["d.gone", "d.late"]:
             left = skill_cgroups(i)
             if left:
                 remove_cgroups(left)

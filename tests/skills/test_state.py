@@ -13,6 +13,9 @@
   unmounts its image at start and keeps the file; a stopping daemon unmounts every image mounted
   under its state directory, also one it never knew of.
 - a state directory of an earlier version is moved to <state_dir>/state-legacy/ID, not shown.
+- a daemon killed between a spare's adoption (the bind, at the start) and its rename (after the
+  start): the next daemon finishes the rename, the skill keeps that file system and what is on
+  it, and the image is never mounted as a spare again.
 - a host disk too small for the image: the skill is not started, nothing is left half made.
 - `capbus run` (no --state): the same limit on a fresh image, removed with the run; what a run
   killed with SIGKILL left (its image's mount, loop device and directory, its cgroups) is removed
@@ -82,9 +85,15 @@ def disk_use(path, skip=()):
     return total
 
 
-def spare(sb):
-    """The daemon's spare image and its mount point."""
-    return (os.path.join(sb.d.state_dir, "state-images", ".spare.img"), os.path.join(sb.d.state_dir, "state-spare"))
+def spare(sb, slot=0):
+    """A spare image of the daemon and its mount point (slot 0 or 1: it keeps two)."""
+    n = str(slot) if slot else ""
+    return (os.path.join(sb.d.state_dir, "state-images", ".spare%s.img" % n),
+            os.path.join(sb.d.state_dir, "state-spare" + n))
+
+
+def spares(sb):
+    return [spare(sb, i) for i in (0, 1)]
 
 
 def being_made(path, timeout=20):
@@ -114,10 +123,11 @@ def fill():
             sb.reload()
             rep = sb.wait_reports(["st.fill"], timeout=60)["st.fill"]["result"]
             print("# fill: %r" % rep)
-            # The daemon makes a spare image for the next new skill: its own reservation, not this one's.
+            # The daemon makes two spare images for the next new skills, one after the other: their
+            # own reservations, not this one's.
             spare_img, spare_mnt = spare(sb)
-            wait_for(lambda: os.path.ismount(spare_mnt), 20, what="the spare image")
-            spare_bytes = os.stat(spare_img).st_blocks * 512
+            wait_for(lambda: all(os.path.ismount(m) for _, m in spares(sb)), 40, what="the two spare images")
+            spare_bytes = sum(os.stat(i).st_blocks * 512 for i, _ in spares(sb))
             check(not rep["ok"] and rep["errno"] in ("ENOSPC", "EDQUOT"),
                   "writing 200 MiB into a 16 MiB /state must fail with ENOSPC or EDQUOT: %r" % rep)
             check(8 * MIB <= rep["written"] <= limit, "written before ENOSPC: %r" % rep)
@@ -125,7 +135,7 @@ def fill():
             check(0 < rep["total"] <= limit, "statvfs(/state) inside: %r" % rep)
             st = os.statvfs(sb.d.dir)
             fell = free_before - st.f_bavail * st.f_frsize - spare_bytes
-            used = disk_use(sb.d.dir, skip=(spare_img,))
+            used = disk_use(sb.d.dir, skip=tuple(i for i, _ in spares(sb)))
             print("# host: free space fell by %.1f MiB, the daemon's directory holds %.1f MiB" % (fell / MIB, used / MIB))
             # The assertion is on what the daemon's directory holds; the host-wide free space is
             # shown only, as anything else on the machine moves it too (writeback of other files).
@@ -156,15 +166,17 @@ def fill():
             wait_for(lambda: os.path.ismount(spare_mnt) and os.stat(spare_img).st_ino != ino, 20, what="a new spare")
 
             # A new skill that comes while the next spare is still being made (its image under the
-            # temporary name, begun after st.third took the ready one) waits for it instead of
-            # making an image of its own beside it.
+            # temporary name, begun after st.third and st.third2 took the two ready ones) waits for
+            # it instead of making an image of its own beside it.
+            wait_for(lambda: all(os.path.ismount(m) for _, m in spares(sb)), 40, what="the two spare images")
             escape = sb.install_escape("st.fourth")
             sb.add_skill("st.third", ["fill-state", "1"])
+            sb.add_skill("st.third2", ["fill-state", "1"])
             sb.reload()
             ino2 = being_made(spare_img + ".new")
             sb.d.write_manifest("st.fourth", skill_manifest("st.fourth", [escape, "fill-state", "1"]))
             sb.reload()
-            rep = sb.wait_reports(["st.third", "st.fourth"], timeout=60)["st.fourth"]["result"]
+            rep = sb.wait_reports(["st.third", "st.third2", "st.fourth"], timeout=60)["st.fourth"]["result"]
             _, fourth_img = paths(sb, "st.fourth")
             check(os.stat(fourth_img).st_ino == ino2, "a skill installed while the spare was being made did not get it")
             check(rep["root"] == "/", "a skill on the waited-for spare: %r" % rep)
@@ -250,8 +262,8 @@ def persistence():
             check(not os.path.exists(image), "the image is still there after removal")
             check(not os.path.ismount(mnt) and not os.path.exists(mnt), "mount point after removal: %s" % mnt)
             # The file system is torn down by a helper in the background; the spare stays.
-            spare_img, _ = spare(sb)
-            wait_for(lambda: not [l for l in loops_backed_by(sb.d.dir) if l not in loops_backed_by(spare_img)], 10,
+            kept = lambda: [l for i, _ in spares(sb) for l in loops_backed_by(i)]
+            wait_for(lambda: not [l for l in loops_backed_by(sb.d.dir) if l not in kept()], 10,
                      what="the removed image's loop device to go")
         finally:
             sb.d.stop()
@@ -353,6 +365,74 @@ def legacy():
             unmount_all(sb.d.dir)
 
 
+def adoption_recovery():
+    """What a kill between stateimg_adopt() and stateimg_adopt_finish() leaves: a spare's file
+    system bound at a new skill's mount point, still under the spare's name, and mounted in its
+    slot too. The next daemon renames it to the skill's image and clears the slot."""
+    limits = {"memory": "32M", "pids": 16, "nofile": 64}  # the default limits.state: spares fit
+    with SkillBus() as sb:
+        try:
+            sb.add_skill("st.first", ["state-mark", "x"], limits)
+            sb.reload()
+            sb.wait_reports(["st.first"])
+            spare_img, spare_mnt = spare(sb)
+            wait_for(lambda: os.path.exists(spare_img) and os.path.ismount(spare_mnt), 60, what="a spare image")
+            sb.d.signal(signal.SIGKILL)
+            sb.d.proc.wait(10)
+            sb.d.stop()
+            mnt, image = paths(sb, "st.adopted")
+            os.makedirs(mnt)
+            subprocess.run(["mount", "--bind", spare_mnt, mnt], check=True)
+            uid = 200321
+            os.chown(mnt, uid, uid)
+            os.chmod(mnt, 0o700)
+            with open(os.path.join(mnt, "mark"), "w") as f:
+                f.write("crash")
+            os.chown(os.path.join(mnt, "mark"), uid, uid)
+            dev = os.stat(mnt).st_dev
+            check(not os.path.exists(image), "set-up: %s exists" % image)
+            sb.add_skill("st.adopted", ["state-mark", "after"], limits)
+            log_start = len(sb.d.log())
+            sb.d.start()
+            sb.connect_observer()
+            # It runs at the daemon's first reading of the manifests, before the observer is there:
+            # its mark on the file system it was given tells that it ran.
+            def mark():
+                try:
+                    with open(os.path.join(mnt, "mark")) as f:
+                        return f.read()
+                except OSError:
+                    return None
+            try:
+                wait_for(lambda: mark() == "after", 20, what="st.adopted to write its /state")
+            except TestFailure as e:
+                raise TestFailure("%s: %r\n%s\n%r" % (e, mark(), sb.log_about("st.adopted"), sb.skill("st.adopted")))
+            sb.wait_skill("st.adopted", lambda s: s["state"] == "stopped", what="st.adopted to exit")
+            log = sb.d.log()[log_start:]
+            check('event=skill_state_adoption_finished id="st.adopted"' in log and
+                  'skill_state_adoption_finished id="st.adopted" image="%s" error=-' % image in log, log)
+            check(os.path.exists(image) and os.stat(image).st_size == 64 * MIB, "no image %s" % image)
+            check(os.stat(mnt).st_dev == dev, "st.adopted got another file system than the one adopted")
+            check(loops_backed_by(image), "the mount of st.adopted is not backed by %s" % image)
+            # The slot holds no mount of the skill's file system (a new spare, or nothing).
+            check(not os.path.ismount(spare_mnt) or os.stat(spare_mnt).st_dev != dev,
+                  "the skill's file system is still mounted as the spare")
+            # Its report reached the observer only if it subscribed in time; it read "crash" then.
+            sb.pump(0.5)
+            for r in sb.reports.get("st.adopted", []):
+                check(r["result"]["before"] == "crash", "the first run after the recovery: %r" % r)
+            sb.reports.clear()
+            rewrite(sb, "st.adopted", ["state-mark", "again"], "64M")
+            sb.reload()
+            rep = sb.wait_reports(["st.adopted"])["st.adopted"]["result"]
+            check(rep["ok"] and rep["before"] == "after", "after the recovery: %r\n%s\n%r" % (
+                rep, sb.log_about("st.adopted"), mounts_under(sb.d.dir)))
+            print("# killed mid-adoption: the rename finished at the next start, /state kept")
+        finally:
+            sb.d.stop()
+            unmount_all(sb.d.dir)
+
+
 def foreground_run():
     """`capbus run` without --state: /state is a fresh image of limits.state bytes, gone afterwards."""
     with SkillBus() as sb:
@@ -425,4 +505,5 @@ def bad_values():
 
 if __name__ == "__main__":
     require_loop()
-    run_test(lambda: (bad_values(), fill(), persistence(), orphan(), legacy(), host_full(), foreground_run()))
+    run_test(lambda: (bad_values(), fill(), persistence(), orphan(), adoption_recovery(), legacy(), host_full(),
+                      foreground_run()))

@@ -199,8 +199,16 @@ int main(void)
 	REQUIRE(mkdir(at("spare"), 0700) == 0 && mkdir(at("b"), 0700) == 0);
 	CHECK(stateimg_mount(at(".spare.img"), at("spare"), 4 * MIB, 0, &res) == 0 && res.created);
 	CHECK(stateimg_adopt(at(".spare.img"), at("spare"), at("b.img"), at("b"), 200124) == 0);
+	/* Mounted, not renamed yet: the name changes only with the second step. */
+	CHECK(stateimg_is_mounted(at(".spare.img"), at("b")) && access(at("b.img"), F_OK) < 0);
+	CHECK(stat(at("b"), &st) == 0 && st.st_uid == 200124 && (st.st_mode & 07777) == 0700);
+	CHECK(stateimg_adopt_finish(at(".spare.img"), at("b.img")) == 0);
 	CHECK(stateimg_is_mounted(at("b.img"), at("b")) && !stateimg_is_mounted(at(".spare.img"), at("spare")));
-	CHECK(access(at(".spare.img"), F_OK) < 0 && stat(at("b"), &st) == 0 && st.st_uid == 200124);
+	CHECK(access(at(".spare.img"), F_OK) < 0);
+	/* The spare's own mount is left for the caller: the same file system, now b.img's. */
+	CHECK(stateimg_is_mounted(at("b.img"), at("spare")));
+	CHECK(stateimg_clear(at("spare")) == 1 && stateimg_clear(at("spare")) == 0);
+	CHECK(stateimg_is_mounted(at("b.img"), at("b")));
 	CHECK(stateimg_adopt(at(".spare.img"), at("spare"), at("a.img"), at("a"), 200124) == -ENOENT);
 
 	/* Detached: gone from the tree at once; the fd is the file system's last reference. */
