@@ -69,7 +69,9 @@ int gw_bus_open(struct gw_conn *conn)
 	return 0;
 }
 
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
+/* The bus buffers' allocations count against max_buffered (gw->held) as allocated, not as
+ * filled: a buffer keeps its size until shrink() gives it back. */
+static int reserve(struct gw_conn *conn, uint8_t **buf, size_t *cap, size_t need)
 {
 	if (need <= *cap)
 		return 0;
@@ -79,9 +81,21 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 	uint8_t *p = realloc(*buf, n);
 	if (!p)
 		return -ENOMEM;
+	conn->gw->held += n - *cap;
 	*buf = p;
 	*cap = n;
 	return 0;
+}
+
+/* An empty buffer above 64 KiB is given back (one large message must not pin it). */
+static void shrink(struct gw_conn *conn, uint8_t **buf, size_t *cap)
+{
+	if (*cap <= 65536)
+		return;
+	conn->gw->held -= *cap;
+	free(*buf);
+	*buf = NULL;
+	*cap = 0;
 }
 
 /* Writes what the socket takes now, and asks for a writable callback for the rest. Writing at
@@ -93,13 +107,12 @@ static int flush(struct gw_conn *conn)
 	ssize_t n = write(lws_get_socket_fd(conn->bus_wsi), conn->bout + conn->bout_off, conn->bout_len - conn->bout_off);
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		return negative_errno();
-	if (n > 0) {
+	if (n > 0)
 		conn->bout_off += (size_t)n;
-		conn->gw->held -= (size_t)n;
-	}
-	if (conn->bout_off == conn->bout_len)
+	if (conn->bout_off == conn->bout_len) {
 		conn->bout_off = conn->bout_len = 0;
-	else
+		shrink(conn, &conn->bout, &conn->bout_cap);
+	} else
 		lws_callback_on_writable(conn->bus_wsi);
 	return 0;
 }
@@ -111,7 +124,7 @@ static int queue_frame(struct gw_conn *conn, const uint8_t *body, size_t len, bo
 
 	if (conn->bout_off && conn->bout_off == conn->bout_len)
 		conn->bout_off = conn->bout_len = 0;
-	if (reserve(&conn->bout, &conn->bout_cap, conn->bout_len + total) < 0)
+	if (reserve(conn, &conn->bout, &conn->bout_cap, conn->bout_len + total) < 0)
 		return -ENOMEM;
 	uint8_t *p = conn->bout + conn->bout_len;
 	frame_put_header(p, (uint32_t)len);
@@ -119,7 +132,6 @@ static int queue_frame(struct gw_conn *conn, const uint8_t *body, size_t len, bo
 	if (tagged)
 		mac_sign(&conn->session.tx, p, p + FRAME_HEADER_LEN, len, p + FRAME_HEADER_LEN + len);
 	conn->bout_len += total;
-	conn->gw->held += total;
 	return flush(conn);
 }
 
@@ -298,6 +310,8 @@ static int consume(struct gw_conn *conn)
 	}
 	memmove(conn->bin, conn->bin + off, conn->bin_len - off);
 	conn->bin_len -= off;
+	if (conn->bin_len == 0)
+		shrink(conn, &conn->bin, &conn->bin_cap);
 	if (!conn->bus_paused && conn->q_bytes > GW_QUEUE_HIGH && conn->bus_wsi) {
 		lws_rx_flow_control(conn->bus_wsi, 0);
 		conn->bus_paused = true;
@@ -332,7 +346,7 @@ void gw_bus_release(struct gw_conn *conn)
 {
 	hs_dclient_clear(&conn->hs);
 	hs_session_clear(&conn->session);
-	conn->gw->held -= conn->bout_len - conn->bout_off;
+	conn->gw->held -= conn->bin_cap + conn->bout_cap;
 	free(conn->bin);
 	free(conn->bout);
 	conn->bin = conn->bout = NULL;
@@ -365,7 +379,13 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* consume() leaves less than one whole frame behind */
 		if (conn->bin_len + len > (size_t)FRAME_MAX_BODY_HARD + FRAME_HEADER_LEN + FRAME_TAG_LEN + len)
 			goto bad;
-		if (reserve(&conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
+		if (conn->bin_len + len > conn->bin_cap &&
+		    conn->gw->held + (conn->bin_len + len - conn->bin_cap) > conn->gw->cfg.max_buffered) {
+			gw_memory_full(conn, "deliver");
+			gw_ws_end(conn, 1011);
+			return -1;
+		}
+		if (reserve(conn, &conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
 			goto bad;
 		memcpy(conn->bin + conn->bin_len, in, len);
 		conn->bin_len += len;

@@ -79,6 +79,7 @@ struct gw_conn {
 	uint8_t *rx; size_t rx_len;              /* message being assembled from fragments */
 	struct gw_msg *q_head, *q_tail;          /* messages to the client */
 	size_t q_bytes;
+	size_t inflight;                         /* the message lws took last: counted until sent */
 };
 
 struct gw_counters {

@@ -38,9 +38,9 @@ static void ws_queue_drop(struct gw_conn *conn)
 		n = m->next;
 		free(m);
 	}
-	conn->gw->held -= conn->q_bytes;
+	conn->gw->held -= conn->q_bytes + conn->inflight;
 	conn->q_head = conn->q_tail = NULL;
-	conn->q_bytes = 0;
+	conn->q_bytes = conn->inflight = 0;
 }
 
 static void peer_describe(struct gw_peer *p)
@@ -444,12 +444,20 @@ static int on_writeable(struct gw *gw, struct lws *wsi, struct gw_conn *conn)
 {
 	struct gw_msg *m = conn->q_head;
 
+	/* lws keeps what the socket did not take of the last message in a buffer of its own: it
+	 * stays counted until lws has sent it all */
+	if (lws_partial_buffered(wsi)) {
+		lws_callback_on_writable(wsi); /* called again once lws has sent it */
+		return 0;
+	}
+	gw->held -= conn->inflight;
+	conn->inflight = 0;
 	if (m) {
 		conn->q_head = m->next;
 		if (!conn->q_head)
 			conn->q_tail = NULL;
 		conn->q_bytes -= m->len;
-		gw->held -= m->len;
+		conn->inflight = m->len; /* moved from the queue to lws: held unchanged */
 		int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
 		free(m);
 		if (n < 0)

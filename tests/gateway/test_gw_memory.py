@@ -35,6 +35,51 @@ def held(d):
     return int(vals[-1]) if vals else None
 
 
+def vm(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def deaf_sessions():
+    """Many sessions that never read while 1 MiB messages come to them: the gateway's peak memory
+    grows by about max_buffered (4 MiB here), not by what lws or the bus buffers hold besides."""
+    ms = {"phone": manifest("phone", ["big.*"], ["big.*"], transports=BOTH, limits={"msg_rate": 1000}),
+          "src": manifest("src", ["big.*"], [])}
+    budget = 4 * MIB
+    with GatewayDaemon(ms, gateway={"max_message": MIB, "max_buffered": budget, "max_per_source": 64},
+                       max_frame=2 * MIB) as d:
+        tok = d.token("phone")
+        deaf = []
+        for _ in range(24):
+            c = d.ws("token=" + tok)
+            recv_until(c, lambda m: m["type"] == "connected")
+            send(c, "capbus.subscribe", {"pattern": "big.*"})
+            deaf.append(c)
+        time.sleep(0.5)
+        pid = d.gw_proc.pid
+        base = vm(pid, "VmHWM")
+        src = d.client("src")
+        for i in range(12):
+            src.send("big.flood", {"i": i, "pad": "q" * (MIB - 200)})
+            time.sleep(0.05)
+        time.sleep(2)
+        peak = vm(pid, "VmHWM")
+        print("# gateway peak RSS: %.1f MiB before, %.1f MiB after (budget %.0f MiB)" %
+              (base / MIB, peak / MIB, budget / MIB))
+        check(d.gw_proc.poll() is None, "the gateway died")
+        check("at=deliver" in d.gw_log(), "no connection was closed at the budget:\n%s" % d.gw_log()[-2000:])
+        check(peak - base < 4 * budget, "the gateway's memory grew by %.1f MiB for a %.0f MiB budget" %
+              ((peak - base) / MIB, budget / MIB))
+        for c in deaf:
+            try:
+                c.close(timeout=0.2)
+            except Exception:
+                pass
+
+
 def main():
     ms = {"phone": manifest("phone", ["big.*"], ["big.*"], transports=BOTH,
                             limits={"msg_rate": 1000}),
@@ -104,4 +149,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test(main)
+    run_test(lambda: (main(), deaf_sessions()))
