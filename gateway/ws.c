@@ -380,6 +380,38 @@ void gw_memory_full(struct gw_conn *conn, const char *where)
 			  gw->cfg.max_buffered);
 }
 
+/* Over the budget: the connection goes, and its unfinished message is given back at once (the
+ * closing handshake may take a while). */
+static int refuse_memory(struct gw_conn *conn, struct lws *wsi, const char *where)
+{
+	gw_memory_full(conn, where);
+	conn->gw->held -= conn->rx_len;
+	free(conn->rx);
+	conn->rx = NULL;
+	conn->rx_len = 0;
+	conn->state = GW_CLOSING;
+	return close_with(wsi, 1011, "gateway busy");
+}
+
+/* What one source may hold: a quarter of max_buffered, and at least one max_message. */
+static uint64_t source_share(const struct gw *gw)
+{
+	uint64_t q = gw->cfg.max_buffered / 4;
+
+	return q > gw->max_message ? q : gw->max_message;
+}
+
+/* Bytes held for one source's connections (asked only once the whole budget passes a share). */
+static uint64_t source_held(const struct gw *gw, const struct gw_source_key *key)
+{
+	uint64_t sum = 0;
+
+	for (const struct gw_conn *c = gw->conns; c; c = c->next)
+		if (!memcmp(&c->peer.key, key, sizeof(*key)))
+			sum += c->rx_len + c->bout_cap + c->bin_cap + c->q_bytes + c->inflight;
+	return sum;
+}
+
 static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, const uint8_t *in, size_t len)
 {
 	size_t limit = conn->state == GW_CHALLENGE_WAIT ? GW_CHALLENGE_MSG_MAX : gw->max_message;
@@ -397,8 +429,11 @@ static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, cons
 	if (gw->held + len > gw->cfg.max_buffered) {
 		/* every client's messages together stay within max_buffered: far below the memory the
 		 * gateway's cgroup allows, whatever many clients with large messages do */
-		gw_memory_full(conn, "receive");
-		return close_with(wsi, 1011, "gateway busy");
+		return refuse_memory(conn, wsi, "receive");
+	}
+	if (gw->held + len > source_share(gw) && source_held(gw, &conn->peer.key) + len > source_share(gw)) {
+		/* nor can one source hold the budget and shut everyone else's large messages out */
+		return refuse_memory(conn, wsi, "receive_source");
 	}
 	if (len) {
 		uint8_t *p = realloc(conn->rx, conn->rx_len + len);

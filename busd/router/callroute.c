@@ -331,7 +331,12 @@ static void route_new_call(struct router *r, struct conn *c, const struct call_m
 	if (!policy_may_receive(r->policy, c->ident, policy_namespace_owner(r->policy, reply_type, strlen(reply_type)),
 				reply_type, strlen(reply_type))) {
 		log_call_refusal(r, c, "denied_reply_type", m->type);
-		send_call_error(r, c, "denied", "the manifest does not allow receiving the reply type", m->type, f->call_id, false);
+		send_call_error(r, c, "denied",
+				identity_may_receive(c->ident, reply_type, strlen(reply_type)) ?
+					"the reply type is in another identity's namespace: only the dispatcher or a "
+					"grant lets an identity hear there" :
+					"the manifest does not allow receiving the reply type",
+				m->type, f->call_id, false);
 		return;
 	}
 	struct call_request req = {

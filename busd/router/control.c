@@ -66,7 +66,11 @@ static void do_subscribe(struct router *r, struct conn *c, const struct envelope
 			router_counters(r)->denied_subscribe++;
 			log_event(LOG_LEVEL_WARNING, "denied_subscribe", "id=%s pattern=%s", LOG_Q(c->session.id),
 				  LOG_Q(pattern));
-			refuse(r, c, env, "denied", "the manifest does not allow receiving everything this pattern matches");
+			refuse(r, c, env, "denied",
+			       identity_may_subscribe(c->ident, pattern) ?
+				       "this pattern is in another identity's namespace: only the dispatcher or a grant "
+				       "lets an identity hear there" :
+				       "the manifest does not allow receiving everything this pattern matches");
 			return;
 		}
 		int ret = router_subscribe(r, c, pattern);

@@ -4,14 +4,16 @@
 (docs/gateway.md "Limits"): unfinished fragmented messages, messages queued toward the bus, and
 messages queued toward clients that do not read.
 
-- Connections holding unfinished fragmented messages: the one that would pass max_buffered is
-  closed with 1011 and counted (gateway_memory_full at=receive); the others finish their
-  messages, which arrive whole.
+- Connections holding unfinished fragmented messages: a source past its share (a quarter of
+  max_buffered, at least max_message) is closed with 1011 (at=receive_source), so one source
+  cannot shut out the others; the connection that would pass max_buffered is closed with 1011
+  (at=receive); the others finish their messages, which arrive whole.
 - A client that never reads while large messages are sent to it: closed with 1011 when its
   queue would pass max_buffered (at=deliver), not the gateway.
 - The gateway stays up and serves a new connection afterwards, with its held bytes back to 0."""
 import json
 import re
+import socket
 import time
 
 import websocket
@@ -83,29 +85,59 @@ def deaf_sessions():
 def main():
     ms = {"phone": manifest("phone", ["big.*"], ["big.*"], transports=BOTH,
                             limits={"msg_rate": 1000}),
+          # sends only: its messages do not come back to it
+          "holder": manifest("holder", ["big.*"], [], transports=BOTH, limits={"msg_rate": 1000}),
           "ear": manifest("ear", [], ["big.*"])}
     with GatewayDaemon(ms, gateway={"max_message": 600 * 1024, "max_buffered": 1 * MIB}, max_frame=MIB) as d:
-        tok = d.token("phone")
+        tok = d.token("holder")
+        phone_tok = d.token("phone")
         ear = d.client("ear")
         check(ear.subscribe("big.*")["type"] == "capbus.subscribe.reply", "ear subscribe")
-        conns = []
-        for _ in range(2):
-            c = d.ws("token=" + tok)
+        def from_addr(addr):
+            """A session whose TCP connection comes from addr (each loopback address is a source)."""
+            sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sk.bind((addr, 0))
+            sk.connect(("127.0.0.1", d.port))
+            c = d.ws("token=" + tok, socket=sk)
             recv_until(c, lambda m: m["type"] == "connected")
-            conns.append(c)
+            return c
+
+        def hold(c, n, fill="x"):
+            """An unfinished message of n bytes; False when the gateway closed while it was sent."""
+            try:
+                c.send_frame(websocket.ABNF.create_frame(head + fill * n, websocket.ABNF.OPCODE_TEXT, fin=0))
+                return True
+            except OSError:
+                return False
+
+        def refused(c):
+            """Close 1011, or a reset when the close came while the client was still sending."""
+            try:
+                return close_code(c) == 1011
+            except (OSError, websocket.WebSocketConnectionClosedException):
+                return True
+
         head = '{"type":"big.one","data":{"pad":"'
-        # two unfinished 450 KiB messages: 900 KiB held
-        for c in conns:
-            c.send_frame(websocket.ABNF.create_frame(head + "x" * (450 * 1024), websocket.ABNF.OPCODE_TEXT, fin=0))
-        time.sleep(0.5)
-        third = d.ws("token=" + tok)
-        recv_until(third, lambda m: m["type"] == "connected")
-        third.send_frame(websocket.ABNF.create_frame(head + "y" * (200 * 1024), websocket.ABNF.OPCODE_TEXT, fin=0))
-        code = close_code(third)
-        check(code == 1011, "the connection past max_buffered: close %r, want 1011" % code)
-        d.wait_gw_log("event=gateway_memory_full")
-        check("at=receive" in d.gw_log(), d.gw_log()[-2000:])
-        # the first two finish their messages: both arrive whole
+        # one source holds a 450 KiB unfinished message: its share is 600 KiB (a quarter of
+        # max_buffered, but at least max_message), so its second one is closed
+        a = from_addr("127.0.0.1")
+        check(hold(a, 450 * 1024), "the first source's message was refused")
+        time.sleep(0.3)
+        b = from_addr("127.0.0.1")
+        hold(b, 450 * 1024, "b")
+        d.wait_gw_log("at=receive_source")
+        check(refused(b), "a source past its share: not closed with 1011")
+        # another source still gets its own 450 KiB through (900 KiB held of 1 MiB)
+        c2 = from_addr("127.0.0.2")
+        check(hold(c2, 450 * 1024, "c"), "another source's message was refused")
+        time.sleep(0.3)
+        # a third source passing the whole budget is closed
+        third = from_addr("127.0.0.3")
+        hold(third, 200 * 1024, "y")
+        d.wait_gw_log("at=receive ")
+        check(refused(third), "the connection past max_buffered: not closed with 1011")
+        conns = [a, c2]
+        # the holders finish their messages: both arrive whole
         for c in conns:
             c.send_frame(websocket.ABNF.create_frame('"}}', websocket.ABNF.OPCODE_CONT, fin=1))
         got = []
@@ -117,29 +149,29 @@ def main():
         check(got == [450 * 1024] * 2, "finished messages: %r" % got)
 
         # a client that does not read: 300 KiB messages to it pile up until max_buffered
-        deaf = conns[0]
-        send(deaf, "capbus.subscribe", {"pattern": "big.*"})
-        time.sleep(0.3)
-        sender = d.client("phone")
+        deaf = d.ws("token=" + phone_tok)
+        recv_until(deaf, lambda m: m["type"] == "connected")
         start = len(d.gw_log())
-        for i in range(40):
+        sender = d.client("phone")
+        # (the kernel's socket buffers toward the deaf client take several MiB first)
+        for i in range(250):
             sender.send("big.flood", {"i": i, "pad": "z" * (300 * 1024)})
             if "at=deliver" in d.gw_log()[start:]:
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         d.wait_gw_log("at=deliver", timeout=10, start=start)
         check(d.gw_proc.poll() is None, "the gateway died")
 
         # afterwards: a new connection works, and nothing stays held once everyone is gone
-        for c in conns + [third]:
+        for c in conns + [third, deaf]:
             try:
                 c.close(timeout=1)
             except Exception:
                 pass
-        fresh = d.ws("token=" + tok)
+        fresh = d.ws("token=" + phone_tok)
         recv_until(fresh, lambda m: m["type"] == "connected")
         send(fresh, "big.small", {"x": 1})
-        recv_until(fresh, lambda m: m["type"] == "big.small" or m["type"] == "big.flood", timeout=10)
+        recv_until(fresh, lambda m: m["type"] == "big.small", timeout=10)
         fresh.close()
         time.sleep(1.0)   # closed conns are freed (a draining one within its 5 s at most)
         wait_for(lambda: "event=gateway_session_closed" in d.gw_log(), 10, what="sessions closed")
