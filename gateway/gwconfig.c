@@ -320,26 +320,27 @@ int gw_config_from_doc(struct json_doc *doc, const struct json_node *obj, struct
 	return 0;
 }
 
+/* The member key of obj (for an error's position), else obj itself. */
+static const struct json_node *member_or(const struct json_node *obj, const char *key)
+{
+	const struct json_node *at = obj;
+
+	for (const struct json_node *e = obj->child; e; e = e->next)
+		if (streq(e->key, key))
+			at = e;
+	return at;
+}
+
 int gw_config_check_frame(struct json_doc *doc, const struct json_node *obj, struct gw_config *c)
 {
-	if (c->max_message > c->max_frame) {
-		const struct json_node *at = obj;
-		for (const struct json_node *e = obj->child; e; e = e->next)
-			if (streq(e->key, "max_message"))
-				at = e;
-		return json_doc_fail(doc, at, false, "gateway.max_message: may not exceed the daemon's max_frame (%u)",
-				     c->max_frame);
-	}
+	if (c->max_message > c->max_frame)
+		return json_doc_fail(doc, member_or(obj, "max_message"), false,
+				     "gateway.max_message: may not exceed the daemon's max_frame (%u)", c->max_frame);
 	if (!c->max_message)
 		c->max_message = c->max_frame;
-	if (c->max_buffered < c->max_message) {
-		const struct json_node *at = obj;
-		for (const struct json_node *e = obj->child; e; e = e->next)
-			if (streq(e->key, "max_buffered"))
-				at = e;
-		return json_doc_fail(doc, at, false, "gateway.max_buffered: must hold at least one max_message (%u bytes)",
-				     c->max_message);
-	}
+	if (c->max_buffered < c->max_message)
+		return json_doc_fail(doc, member_or(obj, "max_buffered"), false,
+				     "gateway.max_buffered: must hold at least one max_message (%u bytes)", c->max_message);
 	return 0;
 }
 

@@ -11,25 +11,13 @@
   does not name gets nothing from it, nor does the named one without "dispatch".
 - Types outside every namespace are unaffected, and the longest id wins (a.b owns "a.b.x",
   not a)."""
-import json
-import os
 
-from capbus_harness import Daemon, check, manifest, run_test
+from capbus_harness import Daemon, check, manifest, run_test, start_with_policy
 
 CORE, CORE2 = "ovos-core", "fake-core"
 A = "ovos-skill-alpha.OpenVoiceOS"
 B = "ovos-skill-beta.OpenVoiceOS"
 SHORT = "ovos-skill-alpha"       # a shorter id that prefixes A's
-
-
-def with_dispatcher(d, ident):
-    """Starts d with a system policy that names ident as the dispatcher."""
-    policy = os.path.join(d.dir, "policy.json")
-    with open(policy, "w") as f:
-        json.dump({"policy_version": 1, "dispatcher": ident}, f)
-    d.config["policy_file"] = policy
-    d.write_config()
-    d.start()
 
 
 def errors(msgs):
@@ -52,7 +40,7 @@ def main():
     for i in (A, B, SHORT):
         manifests[i]["bus"]["namespace"] = True   # "{id}:*" and "{id}.*" received, and owned
     with Daemon(manifests, start=False) as d:
-        with_dispatcher(d, CORE)
+        start_with_policy(d, {"dispatcher": CORE})
         cp = d.cli("manifest", "check", d.write_manifest(CORE, manifests[CORE]))
         check(cp.returncode == 0 and "Dispatch" in cp.stdout, "describe of the dispatcher: %s" % cp.stdout)
 
@@ -130,7 +118,7 @@ def main():
     # The policy names an identity whose manifest does not ask for dispatch: nothing either.
     manifests[CORE]["bus"]["dispatch"] = False
     with Daemon(manifests, start=False) as d:
-        with_dispatcher(d, CORE)
+        start_with_policy(d, {"dispatcher": CORE})
         core, a = d.client(CORE), d.client(A)
         a.subscribe(A + ":*")
         core.send(A + ":HelloIntent", {})

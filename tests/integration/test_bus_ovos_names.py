@@ -16,10 +16,9 @@ The ids and types are those of ovos-core (ovos_core/intent_services: "{skill_id}
 "{skill_id}.activate", "{skill_id}.converse.request", "ovos.skills.fallback.{skill_id}.request"),
 ovos-workshop (OVOSSkill intent and event names) and skills published by OpenVoiceOS."""
 import json
-import os
 import time
 
-from capbus_harness import Daemon, check, manifest, run_test
+from capbus_harness import Daemon, check, manifest, run_test, start_with_policy
 
 IDS = [
     "ovos-skill-personal.OpenVoiceOS",
@@ -63,12 +62,7 @@ def main():
     for s in IDS:
         manifests[s] = manifest(s, [], [s + ":*", s + ".*", "ovos.skills.fallback." + s + ".*", "ovos.common_play.play"])
     with Daemon(manifests, start=False) as d:
-        policy = os.path.join(d.dir, "policy.json")
-        with open(policy, "w") as f:
-            json.dump({"policy_version": 1, "dispatcher": CORE}, f)
-        d.config["policy_file"] = policy
-        d.write_config()
-        d.start()
+        start_with_policy(d, {"dispatcher": CORE})
         # manifest check and keys for every id as written
         for s in IDS:
             cp = d.cli("manifest", "check", d.write_manifest(s, manifests[s]))

@@ -639,6 +639,41 @@ class Running:
         return False
 
 
+def install_python_skill(skills_dir, ident, files):
+    """<skills_dir>/<ident>/ with files ({name: text}) and a copy of the SDK, readable by the
+    skill's own uid (directories 0755, files 0644)."""
+    d = os.path.join(skills_dir, ident)
+    os.makedirs(d)
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    shutil.copytree(os.path.join(SOURCE_DIR, "sdk", "python", "capbus"), os.path.join(d, "capbus"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for root, dirs, names in os.walk(skills_dir):
+        os.chmod(root, 0o755)
+        for n in names:
+            os.chmod(os.path.join(root, n), 0o644)
+    return d
+
+
+def skill_state(d, ident):
+    """The skill's entry of `capbus skills --json`, or None."""
+    cp = d.admin("skills", "--json")
+    if cp.returncode != 0:
+        return None
+    return next((s for s in json.loads(cp.stdout) if s["id"] == ident), None)
+
+
+def start_with_policy(d, policy):
+    """Starts the unstarted daemon d with a system policy file holding policy (a dict)."""
+    path = os.path.join(d.dir, "policy.json")
+    with open(path, "w") as f:
+        json.dump(dict({"policy_version": 1}, **policy), f)
+    d.config["policy_file"] = path
+    d.write_config()
+    d.start()
+
+
 def run_until(bus, pred, timeout: float = 10.0, what: str = "a message"):
     """Dispatch with bus.run() until pred() is true."""
     deadline = time.monotonic() + timeout

@@ -6,13 +6,12 @@ the connection are subscribed when it opens, and the intent handler waits inside
 answer another handler receives (OVOS's get_response) before it replies; the caller's
 wait_for_response gets the reply bound to its call. Needs root (skip otherwise; a failure with
 CI=true)."""
-import json
 import os
-import shutil
 import threading
 import time
 
-from capbus_harness import SOURCE_DIR, Daemon, check, manifest, run_test, skip, wait_for
+from capbus_harness import (SOURCE_DIR, Daemon, check, install_python_skill, manifest, run_test, skill_state, skip,
+                            wait_for)
 
 from capbus import Bus, Message
 
@@ -60,29 +59,6 @@ SKILL_MANIFEST = {
 }
 
 
-def install_skill_files(skills_dir):
-    d = os.path.join(skills_dir, SKILL)
-    os.makedirs(d)
-    with open(os.path.join(d, "hello_skill.py"), "w") as f:
-        f.write(SKILL_SOURCE)
-    shutil.copytree(os.path.join(SOURCE_DIR, "sdk", "python", "capbus"), os.path.join(d, "capbus"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for root, dirs, files in os.walk(skills_dir):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-
-
-def skill_state(d):
-    cp = d.admin("skills", "--json")
-    if cp.returncode != 0:
-        return None
-    for s in json.loads(cp.stdout):
-        if s["id"] == SKILL:
-            return s
-    return None
-
-
 def main():
     if os.geteuid() != 0:
         skip("needs root to launch sandboxed skills")
@@ -93,9 +69,9 @@ def main():
         os.chmod(d.dir, 0o755)  # the skill's uid must reach its directories (run/ stays 0700)
         d.config["skills_dir"] = os.path.join(d.dir, "skills")
         d.write_config()
-        install_skill_files(d.config["skills_dir"])
+        install_python_skill(d.config["skills_dir"], SKILL, {"hello_skill.py": SKILL_SOURCE})
         d.start()
-        state = wait_for(lambda: (skill_state(d) or {}).get("state") in ("running", "failed") and skill_state(d),
+        state = wait_for(lambda: (skill_state(d, SKILL) or {}).get("state") in ("running", "failed") and skill_state(d, SKILL),
                          15, interval=0.1, what="the skill to start")
         check(state["state"] == "running", "the skill is %r:\n%s" % (state, d.log()[-4000:]))
         with Bus(d.socket, d.keygen("asker")) as bus:
@@ -119,7 +95,7 @@ def main():
             check(questions and questions[0].sender == SKILL
                   and questions[0].context.get("source") == "skills", "question %r" % questions)
             check(threading.current_thread() is threading.main_thread(), "test ran off the main thread")
-        state = skill_state(d)
+        state = skill_state(d, SKILL)
         check(state["state"] == "running" and state["restarts"] == 0, "skill state afterwards: %r" % state)
 
 

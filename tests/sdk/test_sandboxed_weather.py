@@ -5,38 +5,15 @@ org.example.weather.sandboxed.json; the skill finds its connection through $CAPB
 $CAPBUS_KEY_FD and answers an SDK client. Needs root (skip otherwise; a failure with CI=true)."""
 import json
 import os
-import shutil
 import time
 
-from capbus_harness import SOURCE_DIR, Daemon, check, manifest, run_test, skip, wait_for
+from capbus_harness import (SOURCE_DIR, Daemon, check, install_python_skill, manifest, run_test, skill_state, skip,
+                            wait_for)
 
 from capbus import Bus, Message
 
 EXAMPLES = os.path.join(SOURCE_DIR, "examples", "python")
 SKILL = "org.example.weather"
-
-
-def install_skill_files(skills_dir):
-    """The skill's own directory, bound read-only into its sandbox: the module and the SDK."""
-    d = os.path.join(skills_dir, SKILL)
-    os.makedirs(d)
-    shutil.copy(os.path.join(EXAMPLES, "weather_skill.py"), d)
-    shutil.copytree(os.path.join(SOURCE_DIR, "sdk", "python", "capbus"), os.path.join(d, "capbus"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for root, dirs, files in os.walk(skills_dir):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-
-
-def skill_state(d):
-    cp = d.admin("skills", "--json")
-    if cp.returncode != 0:
-        return None
-    for s in json.loads(cp.stdout):
-        if s["id"] == SKILL:
-            return s
-    return None
 
 
 def main():
@@ -49,9 +26,9 @@ def main():
         os.chmod(d.dir, 0o755)  # the skill's uid must reach its directories (run/ stays 0700)
         d.config["skills_dir"] = os.path.join(d.dir, "skills")
         d.write_config()
-        install_skill_files(d.config["skills_dir"])
+        install_python_skill(d.config["skills_dir"], SKILL, {"weather_skill.py": open(os.path.join(EXAMPLES, "weather_skill.py")).read()})
         d.start()
-        state = wait_for(lambda: (skill_state(d) or {}).get("state") in ("running", "failed") and skill_state(d),
+        state = wait_for(lambda: (skill_state(d, SKILL) or {}).get("state") in ("running", "failed") and skill_state(d, SKILL),
                          15, interval=0.1, what="the weather skill to start")
         check(state["state"] == "running", "the skill is %r:\n%s" % (state, d.log()[-4000:]))
         key = d.keygen("asker")
@@ -70,7 +47,7 @@ def main():
             check(reply is not None, "the sandboxed skill never answered:\n%s" % d.log()[-4000:])
             check(reply.sender == SKILL, "sender %r" % reply.sender)
             check(reply.data["utterance"].startswith("Today in Lima: "), "utterance %r" % reply.data)
-        state = skill_state(d)
+        state = skill_state(d, SKILL)
         check(state["state"] == "running" and state["restarts"] == 0, "skill state afterwards: %r" % state)
 
 

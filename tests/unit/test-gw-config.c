@@ -87,6 +87,7 @@ static void test_errors(void)
 		     "valid identity");
 	expect_error("{\"listen\":[\"127.0.0.1:8181\"],\"plain_loopback\":true,\"max_message\":70000}", "max_frame");
 	expect_error("{\"listen\":[\"127.0.0.1:8181\"],\"plain_loopback\":true,\"max_per_source\":600}", "max_connections");
+	expect_error("{\"listen\":[\"127.0.0.1:8181\"],\"plain_loopback\":true,\"max_buffered\":1000}", "gateway.max_buffered");
 	expect_error("{\"listen\":[\"127.0.0.1:8181\"],\"plain_loopback\":true,\"lockout\":{\"base_s\":10,\"max_s\":5}}",
 		     "max_s");
 	expect_error("{\"listen\":[\"127.0.0.1:8181\"],\"plain_loopback\":1}", "gateway.plain_loopback");
