@@ -300,8 +300,13 @@ static int consume(struct gw_conn *conn)
 		} else {
 			if (!mac_verify(&conn->session.rx, f.header, f.body, f.body_len, f.tag))
 				return -EBADMSG;
-			if (conn->gw->held + f.body_len > conn->gw->cfg.max_buffered)
+			struct gw *gw = conn->gw;
+			if (gw->held + f.body_len > gw->cfg.max_buffered)
 				return -ENOSPC; /* a client that does not read its messages: it goes */
+			/* nor may one source's clients that do not read hold the budget for everyone */
+			if (gw->held + f.body_len > gw_source_share(gw) &&
+			    gw_source_held(gw, &conn->peer.key) + f.body_len > gw_source_share(gw))
+				return -EDQUOT;
 			if (gw_ws_queue(conn, f.body, f.body_len) < 0)
 				return -ENOMEM;
 			conn->n_out++;
@@ -390,8 +395,8 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		memcpy(conn->bin + conn->bin_len, in, len);
 		conn->bin_len += len;
 		int cr = consume(conn);
-		if (cr == -ENOSPC) {
-			gw_memory_full(conn, "deliver");
+		if (cr == -ENOSPC || cr == -EDQUOT) {
+			gw_memory_full(conn, cr == -ENOSPC ? "deliver" : "deliver_source");
 			gw_ws_end(conn, 1011);
 			return -1;
 		}

@@ -394,7 +394,7 @@ static int refuse_memory(struct gw_conn *conn, struct lws *wsi, const char *wher
 }
 
 /* What one source may hold: a quarter of max_buffered, and at least one max_message. */
-static uint64_t source_share(const struct gw *gw)
+uint64_t gw_source_share(const struct gw *gw)
 {
 	uint64_t q = gw->cfg.max_buffered / 4;
 
@@ -402,7 +402,7 @@ static uint64_t source_share(const struct gw *gw)
 }
 
 /* Bytes held for one source's connections (asked only once the whole budget passes a share). */
-static uint64_t source_held(const struct gw *gw, const struct gw_source_key *key)
+uint64_t gw_source_held(const struct gw *gw, const struct gw_source_key *key)
 {
 	uint64_t sum = 0;
 
@@ -431,7 +431,7 @@ static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, cons
 		 * gateway's cgroup allows, whatever many clients with large messages do */
 		return refuse_memory(conn, wsi, "receive");
 	}
-	if (gw->held + len > source_share(gw) && source_held(gw, &conn->peer.key) + len > source_share(gw)) {
+	if (gw->held + len > gw_source_share(gw) && gw_source_held(gw, &conn->peer.key) + len > gw_source_share(gw)) {
 		/* nor can one source hold the budget and shut everyone else's large messages out */
 		return refuse_memory(conn, wsi, "receive_source");
 	}
