@@ -384,11 +384,19 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* consume() leaves less than one whole frame behind */
 		if (conn->bin_len + len > (size_t)FRAME_MAX_BODY_HARD + FRAME_HEADER_LEN + FRAME_TAG_LEN + len)
 			goto bad;
-		if (conn->bin_len + len > conn->bin_cap &&
-		    conn->gw->held + (conn->bin_len + len - conn->bin_cap) > conn->gw->cfg.max_buffered) {
-			gw_memory_full(conn, "deliver");
-			gw_ws_end(conn, 1011);
-			return -1;
+		if (conn->bin_len + len > conn->bin_cap) {
+			/* the same budget and share as a whole message (consume) */
+			struct gw *gw = conn->gw;
+			size_t grow = conn->bin_len + len - conn->bin_cap;
+			const char *over = gw->held + grow > gw->cfg.max_buffered ? "deliver" :
+					   gw->held + grow > gw_source_share(gw) &&
+							   gw_source_held(gw, &conn->peer.key) + grow > gw_source_share(gw) ?
+						   "deliver_source" : NULL;
+			if (over) {
+				gw_memory_full(conn, over);
+				gw_ws_end(conn, 1011);
+				return -1;
+			}
 		}
 		if (reserve(conn, &conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
 			goto bad;

@@ -34,7 +34,7 @@ int gw_ws_queue(struct gw_conn *conn, const void *text, size_t len);
 void gw_ws_end(struct gw_conn *conn, uint16_t code);
 /* ws.c: the session is open: start reading the client. */
 void gw_ws_opened(struct gw_conn *conn);
-/* ws.c: what one source may hold (a quarter of max_buffered, at least one max_message), and
+/* ws.c: what one source may hold (a quarter of max_buffered, at least 3 x max_message), and
  * what the connections of one source hold now. */
 uint64_t gw_source_share(const struct gw *gw);
 uint64_t gw_source_held(const struct gw *gw, const struct gw_source_key *key);

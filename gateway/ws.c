@@ -393,12 +393,13 @@ static int refuse_memory(struct gw_conn *conn, struct lws *wsi, const char *wher
 	return close_with(wsi, 1011, "gateway busy");
 }
 
-/* What one source may hold: a quarter of max_buffered, and at least one max_message. */
+/* What one source may hold: a quarter of max_buffered, and at least three max_message (what a
+ * client reading large messages in a row needs: one lws is sending, one queued, one arriving). */
 uint64_t gw_source_share(const struct gw *gw)
 {
-	uint64_t q = gw->cfg.max_buffered / 4;
+	uint64_t q = gw->cfg.max_buffered / 4, m = 3 * (uint64_t)gw->max_message;
 
-	return q > gw->max_message ? q : gw->max_message;
+	return q > m ? q : m;
 }
 
 /* Bytes held for one source's connections (asked only once the whole budget passes a share). */

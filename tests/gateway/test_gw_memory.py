@@ -5,7 +5,7 @@
 messages queued toward clients that do not read.
 
 - Connections holding unfinished fragmented messages: a source past its share (a quarter of
-  max_buffered, at least max_message) is closed with 1011 (at=receive_source), so one source
+  max_buffered, at least 3 x max_message) is closed with 1011 (at=receive_source), so one source
   cannot shut out the others; the connection that would pass max_buffered is closed with 1011
   (at=receive); the others finish their messages, which arrive whole.
 - A client that never reads while large messages are sent to it: closed with 1011 when its
@@ -46,11 +46,13 @@ def vm(pid, key):
 
 
 def deaf_sessions():
-    """Many sessions that never read while 1 MiB messages come to them: the gateway's peak memory
-    grows by about max_buffered (4 MiB here), not by what lws or the bus buffers hold besides."""
+    """Many sessions of one source that never read while 1 MiB messages come to them: the
+    gateway's peak memory grows by about max_buffered (8 MiB here), not by what lws or the bus
+    buffers hold besides; they are closed at their source's share (3 MiB), and a reading client
+    of another source keeps getting every message."""
     ms = {"phone": manifest("phone", ["big.*"], ["big.*"], transports=BOTH, limits={"msg_rate": 1000}),
           "src": manifest("src", ["big.*"], [])}
-    budget = 4 * MIB
+    budget = 8 * MIB
     with GatewayDaemon(ms, gateway={"max_message": MIB, "max_buffered": budget, "max_per_source": 64},
                        max_frame=2 * MIB) as d:
         tok = d.token("phone")
@@ -72,7 +74,20 @@ def deaf_sessions():
         print("# gateway peak RSS: %.1f MiB before, %.1f MiB after (budget %.0f MiB)" %
               (base / MIB, peak / MIB, budget / MIB))
         check(d.gw_proc.poll() is None, "the gateway died")
-        check("at=deliver" in d.gw_log(), "no connection was closed at the budget:\n%s" % d.gw_log()[-2000:])
+        check("at=deliver_source" in d.gw_log(), "no deaf session was closed at its source's share:\n%s" %
+              d.gw_log()[-2000:])
+        # a reading client of another source is not the one that goes
+        sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sk.bind(("127.0.0.2", 0))
+        sk.connect(("127.0.0.1", d.port))
+        reader = d.ws("token=" + tok, socket=sk)
+        recv_until(reader, lambda m: m["type"] == "connected")
+        got = []
+        for i in range(6):   # one at a time, as a reader that keeps up receives them
+            src.send("big.flood", {"i": 100 + i, "pad": "r" * (MIB - 200)})
+            got.append(recv_until(reader, lambda m: m["type"] == "big.flood", timeout=10)[0]["data"]["i"])
+        check(got == list(range(100, 106)), "the reading client of another source got %r" % got)
+        reader.close()
         check(peak - base < 4 * budget, "the gateway's memory grew by %.1f MiB for a %.0f MiB budget" %
               ((peak - base) / MIB, budget / MIB))
         for c in deaf:
@@ -88,7 +103,7 @@ def main():
           # sends only: its messages do not come back to it
           "holder": manifest("holder", ["big.*"], [], transports=BOTH, limits={"msg_rate": 1000}),
           "ear": manifest("ear", [], ["big.*"])}
-    with GatewayDaemon(ms, gateway={"max_message": 600 * 1024, "max_buffered": 1 * MIB}, max_frame=MIB) as d:
+    with GatewayDaemon(ms, gateway={"max_message": 300 * 1024, "max_buffered": 2 * MIB, "max_per_source": 64}, max_frame=MIB) as d:
         tok = d.token("holder")
         phone_tok = d.token("phone")
         ear = d.client("ear")
@@ -118,27 +133,31 @@ def main():
                 return True
 
         head = '{"type":"big.one","data":{"pad":"'
-        # one source holds a 450 KiB unfinished message: its share is 600 KiB (a quarter of
-        # max_buffered, but at least max_message), so its second one is closed
-        a = from_addr("127.0.0.1")
-        check(hold(a, 450 * 1024), "the first source's message was refused")
+        K = 250 * 1024
+        # max_message 300 KiB, max_buffered 2 MiB: a source's share is 900 KiB (3 x max_message,
+        # above a quarter of the budget). One source holds three unfinished 250 KiB messages;
+        # its fourth passes its share and is closed
+        h = [from_addr("127.0.0.1") for _ in range(4)]
+        for c in h[:3]:
+            check(hold(c, K), "a message within the source's share was refused")
         time.sleep(0.3)
-        b = from_addr("127.0.0.1")
-        hold(b, 450 * 1024, "b")
+        hold(h[3], K, "b")
         d.wait_gw_log("at=receive_source")
-        check(refused(b), "a source past its share: not closed with 1011")
-        # another source still gets its own 450 KiB through (900 KiB held of 1 MiB)
-        c2 = from_addr("127.0.0.2")
-        check(hold(c2, 450 * 1024, "c"), "another source's message was refused")
-        time.sleep(0.3)
-        # a third source passing the whole budget is closed
-        third = from_addr("127.0.0.3")
-        hold(third, 200 * 1024, "y")
+        check(refused(h[3]), "a source past its share: not closed with 1011")
+        # other sources go on until the whole budget: four more fit (1750 KiB + 250 KiB), the
+        # next one is closed
+        others = [from_addr("127.0.0.%d" % i) for i in range(2, 7)]
+        for c in others:
+            check(hold(c, K, "c"), "another source's message was refused")
+            time.sleep(0.1)
+        last = from_addr("127.0.0.7")
+        hold(last, K, "y")
         d.wait_gw_log("at=receive ")
-        check(refused(third), "the connection past max_buffered: not closed with 1011")
-        conns = [a, c2]
-        # the holders finish their messages: both arrive whole
-        for c in conns:
+        check(refused(last), "the connection past max_buffered: not closed with 1011")
+        third = last
+        conns = h[:3] + others
+        # two holders finish their messages: both arrive whole
+        for c in (h[0], others[0]):
             c.send_frame(websocket.ABNF.create_frame('"}}', websocket.ABNF.OPCODE_CONT, fin=1))
         got = []
         deadline = time.monotonic() + 10
@@ -146,7 +165,7 @@ def main():
             m = ear.recv_message(5)
             if m["type"] == "big.one":
                 got.append(len(m["data"]["pad"]))
-        check(got == [450 * 1024] * 2, "finished messages: %r" % got)
+        check(got == [K] * 2, "finished messages: %r" % got)
 
         # a client that does not read: 300 KiB messages to it pile up until max_buffered
         deaf = d.ws("token=" + phone_tok)
