@@ -66,8 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		if (len != size || memcmp(out, s, size) != 0 || out[len] != '\0')
 			abort();
+		/* revoking every token of an identity the store does not name changes nothing (the
+		 * input may name this one: the fuzzer finds it in the dictionary) */
 		r = gw_tokens_edit(out, len, NULL, NULL, "no-such-id", &out2, &len2);
-		if (r != 0 || len2 != len || memcmp(out2, out, len) != 0)
+		if (r != 0 || (!memmem(out, len, " no-such-id ", 12) && (len2 != len || memcmp(out2, out, len) != 0)))
 			abort();
 	}
 	free(out);
