@@ -300,13 +300,10 @@ static int consume(struct gw_conn *conn)
 		} else {
 			if (!mac_verify(&conn->session.rx, f.header, f.body, f.body_len, f.tag))
 				return -EBADMSG;
-			struct gw *gw = conn->gw;
-			if (gw->held + f.body_len > gw->cfg.max_buffered)
-				return -ENOSPC; /* a client that does not read its messages: it goes */
-			/* nor may one source's clients that do not read hold the budget for everyone */
-			if (gw->held + f.body_len > gw_source_share(gw) &&
-			    gw_source_held(gw, &conn->peer.key) + f.body_len > gw_source_share(gw))
-				return -EDQUOT;
+			/* a client that does not read its messages goes, before it holds the budget */
+			int over = gw_budget_check(conn, f.body_len);
+			if (over)
+				return over;
 			if (gw_ws_queue(conn, f.body, f.body_len) < 0)
 				return -ENOMEM;
 			conn->n_out++;
@@ -384,31 +381,21 @@ int gw_bus_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* consume() leaves less than one whole frame behind */
 		if (conn->bin_len + len > (size_t)FRAME_MAX_BODY_HARD + FRAME_HEADER_LEN + FRAME_TAG_LEN + len)
 			goto bad;
-		if (conn->bin_len + len > conn->bin_cap) {
-			/* the same budget and share as a whole message (consume) */
-			struct gw *gw = conn->gw;
-			size_t grow = conn->bin_len + len - conn->bin_cap;
-			const char *over = gw->held + grow > gw->cfg.max_buffered ? "deliver" :
-					   gw->held + grow > gw_source_share(gw) &&
-							   gw_source_held(gw, &conn->peer.key) + grow > gw_source_share(gw) ?
-						   "deliver_source" : NULL;
-			if (over) {
-				gw_memory_full(conn, over);
-				gw_ws_end(conn, 1011);
-				return -1;
-			}
+		/* the in-buffer's growth is held too: the same budget as a whole message (consume) */
+		int r = conn->bin_len + len > conn->bin_cap ? gw_budget_check(conn, conn->bin_len + len - conn->bin_cap) : 0;
+		if (r == 0) {
+			if (reserve(conn, &conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
+				goto bad;
+			memcpy(conn->bin + conn->bin_len, in, len);
+			conn->bin_len += len;
+			r = consume(conn);
 		}
-		if (reserve(conn, &conn->bin, &conn->bin_cap, conn->bin_len + len) < 0)
-			goto bad;
-		memcpy(conn->bin + conn->bin_len, in, len);
-		conn->bin_len += len;
-		int cr = consume(conn);
-		if (cr == -ENOSPC || cr == -EDQUOT) {
-			gw_memory_full(conn, cr == -ENOSPC ? "deliver" : "deliver_source");
+		if (r == -ENOSPC || r == -EDQUOT) {
+			gw_memory_full(conn, r == -ENOSPC ? "deliver" : "deliver_source");
 			gw_ws_end(conn, 1011);
 			return -1;
 		}
-		if (cr < 0)
+		if (r < 0)
 			goto bad;
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE: {

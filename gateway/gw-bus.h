@@ -34,10 +34,10 @@ int gw_ws_queue(struct gw_conn *conn, const void *text, size_t len);
 void gw_ws_end(struct gw_conn *conn, uint16_t code);
 /* ws.c: the session is open: start reading the client. */
 void gw_ws_opened(struct gw_conn *conn);
-/* ws.c: what one source may hold (a quarter of max_buffered, at least 3 x max_message), and
- * what the connections of one source hold now. */
-uint64_t gw_source_share(const struct gw *gw);
-uint64_t gw_source_held(const struct gw *gw, const struct gw_source_key *key);
+/* ws.c: would holding `more` bytes more for conn pass max_buffered (-ENOSPC), or its source's
+ * share of it (a quarter, at least 3 x max_message) once the whole is past that share
+ * (-EDQUOT)? 0 when it fits. */
+int gw_budget_check(const struct gw_conn *conn, uint64_t more);
 /* ws.c: max_buffered reached (counted, logged rate-limited); the caller closes conn. */
 void gw_memory_full(struct gw_conn *conn, const char *where);
 /* ws.c: frees the conn, its queues and source count, and closes its bus wsi if still open. */

@@ -395,7 +395,7 @@ static int refuse_memory(struct gw_conn *conn, struct lws *wsi, const char *wher
 
 /* What one source may hold: a quarter of max_buffered, and at least three max_message (what a
  * client reading large messages in a row needs: one lws is sending, one queued, one arriving). */
-uint64_t gw_source_share(const struct gw *gw)
+static uint64_t source_share(const struct gw *gw)
 {
 	uint64_t q = gw->cfg.max_buffered / 4, m = 3 * (uint64_t)gw->max_message;
 
@@ -403,7 +403,7 @@ uint64_t gw_source_share(const struct gw *gw)
 }
 
 /* Bytes held for one source's connections (asked only once the whole budget passes a share). */
-uint64_t gw_source_held(const struct gw *gw, const struct gw_source_key *key)
+static uint64_t source_held(const struct gw *gw, const struct gw_source_key *key)
 {
 	uint64_t sum = 0;
 
@@ -411,6 +411,17 @@ uint64_t gw_source_held(const struct gw *gw, const struct gw_source_key *key)
 		if (!memcmp(&c->peer.key, key, sizeof(*key)))
 			sum += c->rx_len + c->bout_cap + c->bin_cap + c->q_bytes + c->inflight;
 	return sum;
+}
+
+int gw_budget_check(const struct gw_conn *conn, uint64_t more)
+{
+	const struct gw *gw = conn->gw;
+
+	if (gw->held + more > gw->cfg.max_buffered)
+		return -ENOSPC;
+	if (gw->held + more > source_share(gw) && source_held(gw, &conn->peer.key) + more > source_share(gw))
+		return -EDQUOT;
+	return 0;
 }
 
 static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, const uint8_t *in, size_t len)
@@ -427,15 +438,11 @@ static int on_receive(struct gw *gw, struct lws *wsi, struct gw_conn *conn, cons
 			  LOG_Q(conn->dec.id), LOG_Q(conn->peer.desc), limit);
 		return close_with(wsi, 1009, "message too big");
 	}
-	if (gw->held + len > gw->cfg.max_buffered) {
-		/* every client's messages together stay within max_buffered: far below the memory the
-		 * gateway's cgroup allows, whatever many clients with large messages do */
-		return refuse_memory(conn, wsi, "receive");
-	}
-	if (gw->held + len > gw_source_share(gw) && gw_source_held(gw, &conn->peer.key) + len > gw_source_share(gw)) {
-		/* nor can one source hold the budget and shut everyone else's large messages out */
-		return refuse_memory(conn, wsi, "receive_source");
-	}
+	/* every client's messages together stay within max_buffered, far below the memory the
+	 * gateway's cgroup allows, and no source holds the budget to shut everyone else out */
+	int over = gw_budget_check(conn, len);
+	if (over)
+		return refuse_memory(conn, wsi, over == -ENOSPC ? "receive" : "receive_source");
 	if (len) {
 		uint8_t *p = realloc(conn->rx, conn->rx_len + len);
 		if (!p)
