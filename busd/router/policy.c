@@ -332,27 +332,19 @@ static bool granted_type(const struct identity *ident, const char *type, size_t 
 	return false;
 }
 
-/* Inside another identity's namespace: the dispatcher anywhere; anyone else by a grant only. */
-static int namespace_rule(const struct policy *p, const struct identity *ident, const struct identity *owner,
-			  const char *type, size_t len)
-{
-	if (!owner || owner == ident || ident->is_admin)
-		return -1; /* no rule: the manifest decides */
-	if (policy_is_dispatcher(p, ident))
-		return type_is_valid(type, len);
-	return granted_type(ident, type, len);
-}
-
-/* The namespace rule, then (but for the dispatcher) the manifest's check for the direction. */
+/* Outside another identity's namespace the manifest decides (its check for the direction);
+ * inside it, the dispatcher may, and anyone else only by a grant and as the manifest allows. */
 static bool namespace_then(const struct policy *p, const struct identity *ident, const struct identity *owner,
 			   const char *type, size_t len,
 			   bool (*manifest_allows)(const struct identity *, const char *, size_t))
 {
-	int rule = namespace_rule(p, ident, owner, type, len);
-
-	if (rule == 1 && policy_is_dispatcher(p, ident))
-		return true;
-	return rule != 0 && manifest_allows(ident, type, len);
+	if (owner && owner != ident && !ident->is_admin) {
+		if (policy_is_dispatcher(p, ident))
+			return type_is_valid(type, len);
+		if (!granted_type(ident, type, len))
+			return false;
+	}
+	return manifest_allows(ident, type, len);
 }
 
 bool policy_may_send(const struct policy *p, const struct identity *ident, const struct identity *owner,
